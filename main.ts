@@ -1,0 +1,2192 @@
+/**
+ * audit-archiver — keeps Oracle Cloud security audit events for years, complete and provably untouched.
+ *
+ * On a schedule it pulls new events from a source (an identity domain's `AuditEvents`) and commits them,
+ * one time window at a time, as immutable gzip NDJSON objects with a hash-chained manifest, to a sink
+ * (a local directory). `verify` proves the archive afterwards: windows tile without gap or overlap, every
+ * object matches its manifest, the chain is unbroken.
+ *
+ * Usage: `deno run -P main.ts <once|run|backfill|status|verify|export|help> [flags]`
+ * (`-P` is the least-privilege permission set in deno.json: network to Oracle Cloud hosts and the instance
+ * metadata address, writes under ./archive). Configuration: environment variables or the same --kebab-case
+ * flags; `help` lists them.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import * as jose from "jose";
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Config: the settings table, parsing, and validation into a frozen Config before any I/O.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+export const VERSION = "0.1.0";
+const FORMAT = "audit-archiver/1";
+
+type SettingKind = "string" | "url" | "duration" | "since" | "count" | "boolean" | "enum" | "secret" | "cron";
+
+interface Setting {
+  /** Environment variable; the flag is its kebab-case form. */
+  env: string;
+  kind: SettingKind;
+  /** Shown in help and the README; applied in one place (`readSettings`). */
+  default?: string;
+  values?: readonly string[];
+  /** Upper bound for counts. */
+  max?: number;
+  /** Per-source setting: may differ between entries of a --config file's `sources`. */
+  perSource?: boolean;
+  help: string;
+}
+
+/** Every setting, once: help text, the README table and validation are driven from here. */
+export const SETTINGS: readonly Setting[] = [
+  {
+    env: "SOURCE",
+    kind: "enum",
+    values: ["idcs"],
+    perSource: true,
+    help: "where events come from; inferred from IDCS_URL when unset",
+  },
+  {
+    env: "IDCS_URL",
+    kind: "url",
+    perSource: true,
+    help: "identity domain URL, https://idcs-….identity.oraclecloud.com (http only for loopback)",
+  },
+  { env: "IDCS_CLIENT_ID", kind: "string", perSource: true, help: "confidential application client id" },
+  {
+    env: "IDCS_KEY_ID",
+    kind: "string",
+    perSource: true,
+    help: "certificate alias of the uploaded public key (the JWT kid)",
+  },
+  {
+    env: "IDCS_PRIVATE_KEY_FILE",
+    kind: "string",
+    perSource: true,
+    help: "PEM private key (PKCS#8 or PKCS#1) that signs the client assertion",
+  },
+  {
+    env: "IDCS_CLIENT_SECRET",
+    kind: "secret",
+    perSource: true,
+    help: "client secret instead of a key (least preferred)",
+  },
+  {
+    env: "ARCHIVE_DIR",
+    kind: "string",
+    default: "./archive",
+    help: "local directory the archive is written to",
+  },
+  { env: "ARCHIVE_PREFIX", kind: "string", default: "audit-archive", help: "object name prefix" },
+  {
+    env: "SINCE",
+    kind: "since",
+    default: "30d",
+    perSource: true,
+    help: "start of the first window when nothing is archived yet: a time, or a duration back from now",
+  },
+  {
+    env: "SETTLE",
+    kind: "duration",
+    default: "2m",
+    perSource: true,
+    help: "how far behind now a window must end, so late-indexed events are in it",
+  },
+  { env: "MAX_EVENTS", kind: "count", help: "events per pass (safety valve); unset = no limit" },
+  { env: "MAX_EVENTS_PER_OBJECT", kind: "count", default: "50000", help: "largest window, in events" },
+  { env: "DEADLINE", kind: "duration", help: "time budget of a pass: no new window starts after it" },
+  {
+    env: "MIN_INTERVAL",
+    kind: "duration",
+    default: "0s",
+    help: "skip a pass when the frontier is newer than this",
+  },
+  { env: "SCHEDULE", kind: "cron", default: "*/15 * * * *", help: "cron expression (UTC) for `run`" },
+  { env: "PAGE_SIZE", kind: "count", default: "1000", max: 1000, help: "events per API page" },
+  { env: "CONCURRENCY", kind: "count", default: "4", max: 64, help: "page requests in flight per source" },
+  { env: "PORT", kind: "count", max: 65535, help: "with `run`: serve /healthz, /metrics and POST /trigger" },
+  { env: "TRIGGER_TOKEN", kind: "secret", help: "bearer token that POST /trigger requires" },
+  {
+    env: "LOG_LEVEL",
+    kind: "enum",
+    values: ["debug", "info", "warn", "error"],
+    default: "info",
+    help: "least severe level logged",
+  },
+  {
+    env: "LOG_FORMAT",
+    kind: "enum",
+    values: ["json", "text"],
+    help: "log lines as JSON (default when stderr is not a terminal) or text",
+  },
+];
+
+/** One source's settings, validated. */
+export interface SourceConfig {
+  readonly source: "idcs";
+  readonly idcsUrl: string;
+  readonly clientId: string;
+  readonly keyId?: string;
+  readonly privateKeyFile?: string;
+  readonly clientSecret?: string;
+  readonly since: number;
+  readonly settleMs: number;
+}
+
+export interface Config {
+  readonly sources: readonly SourceConfig[];
+  readonly archiveDir: string;
+  readonly archivePrefix: string;
+  readonly maxEvents?: number;
+  readonly maxEventsPerObject: number;
+  readonly deadlineMs?: number;
+  readonly minIntervalMs: number;
+  readonly schedule: string;
+  readonly pageSize: number;
+  readonly concurrency: number;
+  readonly port?: number;
+  readonly triggerToken?: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: "json" | "text";
+}
+
+/** Raw settings by env name, as strings, from one origin (file, env, flags). */
+type RawSettings = Record<string, string>;
+
+const flagOf = (env: string) => env.toLowerCase().replaceAll("_", "-");
+
+/** The command line: a command, its own flags, and every setting as a flag. */
+export interface CommandLine {
+  command: string;
+  settings: RawSettings;
+  from?: string;
+  to?: string;
+  out?: string;
+  config?: string;
+}
+
+const COMMANDS = ["once", "run", "backfill", "status", "verify", "export", "help"] as const;
+
+export function parseCommandLine(args: string[]): CommandLine {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    from: { type: "string" },
+    to: { type: "string" },
+    out: { type: "string" },
+    config: { type: "string" },
+    help: { type: "boolean" },
+    version: { type: "boolean" },
+  };
+  for (const setting of SETTINGS) options[flagOf(setting.env)] = { type: "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new ArchiveError("USAGE", `${(error as Error).message}; see \`help\` for the flags`);
+  }
+  const { values, positionals } = parsed;
+  const command = values.version ? "version" : values.help ? "help" : positionals[0] ?? "help";
+  if (positionals.length > 1) {
+    throw new ArchiveError("USAGE", `unexpected argument "${positionals[1]}"; see \`help\``);
+  }
+  if (command !== "version" && !(COMMANDS as readonly string[]).includes(command)) {
+    throw new ArchiveError("USAGE", `unknown command "${command}"; commands: ${COMMANDS.join(", ")}`);
+  }
+  const settings: RawSettings = {};
+  for (const setting of SETTINGS) {
+    const value = values[flagOf(setting.env)];
+    if (typeof value === "string") settings[setting.env] = value;
+  }
+  return {
+    command,
+    settings,
+    from: values.from as string | undefined,
+    to: values.to as string | undefined,
+    out: values.out as string | undefined,
+    config: values.config as string | undefined,
+  };
+}
+
+/** Parses `90s`, `15m`, `24h`, `14d` into milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "ms"];
+  return Number(match[1]) * unit;
+}
+
+/** Parses an ISO-8601 UTC time (`Z` or an offset required, so no local-time surprises). */
+export function parseTime(text: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(text.trim())) {
+    return undefined;
+  }
+  const ms = Date.parse(text.trim());
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** TLS always; plain HTTP only to a loopback host (the emulators). */
+function checkServiceUrl(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return "must be a URL like https://idcs-0123456789abcdef.identity.oraclecloud.com";
+  }
+  if (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname)) return undefined;
+  if (url.protocol !== "https:") {
+    return "must be an https URL (plain http is allowed only for loopback hosts)";
+  }
+  if (url.pathname !== "/" || url.search || url.hash || url.username) {
+    return "must be the domain's base URL, without path, query or credentials";
+  }
+  return undefined;
+}
+
+/**
+ * Validates raw settings into a frozen Config; collects every problem and throws them together.
+ * `now` anchors durations given for SINCE. Pure: no I/O.
+ */
+export function validateConfig(
+  global: RawSettings,
+  sourceEntries: RawSettings[],
+  now: number,
+  stderrIsTerminal = false,
+  needsSources = true,
+): Config {
+  const problems: string[] = [];
+  const read = (raw: RawSettings, setting: Setting): string | number | boolean | undefined => {
+    const text = raw[setting.env] ?? setting.default;
+    if (text === undefined || text === "") return undefined;
+    const shown = setting.kind === "secret" ? "(hidden)" : JSON.stringify(text);
+    const bad = (rule: string) => {
+      problems.push(`${setting.env} ${rule}: current value is ${shown}`);
+      return undefined;
+    };
+    switch (setting.kind) {
+      case "string":
+      case "secret":
+        return text;
+      case "url": {
+        const problem = checkServiceUrl(text);
+        return problem ? bad(problem) : text.replace(/\/+$/, "");
+      }
+      case "enum":
+        return setting.values!.includes(text) ? text : bad(`must be one of ${setting.values!.join(", ")}`);
+      case "duration":
+        return parseDuration(text) ?? bad("must be a duration like 90s, 15m, 24h or 14d");
+      case "since": {
+        const back = parseDuration(text);
+        if (back !== undefined) return Math.floor((now - back) / DAY_MS) * DAY_MS;
+        const time = parseTime(text);
+        if (time === undefined) return bad("must be an ISO-8601 UTC time or a duration like 14d");
+        return time > now ? bad("must not be in the future") : time;
+      }
+      case "count": {
+        const n = Number(text);
+        const max = setting.max ?? Number.MAX_SAFE_INTEGER;
+        return Number.isInteger(n) && n >= 1 && n <= max ? n : bad(`must be a whole number from 1 to ${max}`);
+      }
+      case "boolean":
+        return text === "true" ? true : text === "false" ? false : bad("must be true or false");
+      case "cron":
+        return parseCron(text) ? text : bad('must be a five-field cron expression like "*/15 * * * *"');
+    }
+  };
+  const settingsOf = (raw: RawSettings, perSource: boolean) => {
+    const values: Record<string, ReturnType<typeof read>> = {};
+    for (const setting of SETTINGS) {
+      if (Boolean(setting.perSource) === perSource) values[setting.env] = read(raw, setting);
+    }
+    return values;
+  };
+  const g = settingsOf(global, false);
+  const entries = !needsSources ? [] : sourceEntries.length ? sourceEntries : [{}];
+  const sources: SourceConfig[] = [];
+  for (const entry of entries) {
+    const s = settingsOf({ ...global, ...entry }, true);
+    const source = (s.SOURCE as string | undefined) ?? (s.IDCS_URL !== undefined ? "idcs" : undefined);
+    if (source === undefined) {
+      if (!problems.some((p) => p.startsWith("IDCS_URL"))) {
+        problems.push(
+          "SOURCE is not set and cannot be inferred: set IDCS_URL (and IDCS_CLIENT_ID with a key or secret) to archive an identity domain",
+        );
+      }
+      continue;
+    }
+    const missing = (env: string) => problems.push(`${env} is required for SOURCE=${source}`);
+    if (s.IDCS_URL === undefined && !problems.some((p) => p.startsWith("IDCS_URL"))) missing("IDCS_URL");
+    if (s.IDCS_CLIENT_ID === undefined) missing("IDCS_CLIENT_ID");
+    const hasKey = s.IDCS_PRIVATE_KEY_FILE !== undefined;
+    if (hasKey && s.IDCS_CLIENT_SECRET !== undefined) {
+      problems.push(
+        "IDCS_PRIVATE_KEY_FILE and IDCS_CLIENT_SECRET are both set: keep one (the key is preferred)",
+      );
+    }
+    if (!hasKey && s.IDCS_CLIENT_SECRET === undefined) {
+      problems.push(
+        "IDCS_PRIVATE_KEY_FILE (with IDCS_KEY_ID) or IDCS_CLIENT_SECRET is required for SOURCE=idcs",
+      );
+    }
+    if (hasKey && s.IDCS_KEY_ID === undefined) {
+      problems.push(
+        "IDCS_KEY_ID is required with IDCS_PRIVATE_KEY_FILE: the certificate alias of the uploaded key",
+      );
+    }
+    sources.push({
+      source: "idcs",
+      idcsUrl: s.IDCS_URL as string,
+      clientId: s.IDCS_CLIENT_ID as string,
+      keyId: s.IDCS_KEY_ID as string | undefined,
+      privateKeyFile: s.IDCS_PRIVATE_KEY_FILE as string | undefined,
+      clientSecret: s.IDCS_CLIENT_SECRET as string | undefined,
+      since: s.SINCE as number,
+      settleMs: s.SETTLE as number,
+    });
+  }
+  const scopes = sources.map((s) => sourceScope(s));
+  const repeated = scopes.find((scope, i) => scopes.indexOf(scope) !== i);
+  if (repeated) problems.push(`the configuration names the source ${repeated} twice: keep one entry`);
+  if (g.PORT === undefined && global.TRIGGER_TOKEN) {
+    problems.push("TRIGGER_TOKEN needs PORT: set both or neither");
+  }
+  if (g.PORT !== undefined && !global.TRIGGER_TOKEN) {
+    problems.push("PORT needs TRIGGER_TOKEN (POST /trigger is authenticated): set a long random value");
+  }
+  if (problems.length) {
+    throw new ArchiveError(
+      "CONFIG",
+      `${problems.length} bad setting${problems.length > 1 ? "s" : ""}:\n  - ${problems.join("\n  - ")}`,
+    );
+  }
+  return Object.freeze({
+    sources: Object.freeze(sources.map((s) => Object.freeze(s))),
+    archiveDir: g.ARCHIVE_DIR as string,
+    archivePrefix: (g.ARCHIVE_PREFIX as string).replace(/^\/+|\/+$/g, ""),
+    maxEvents: g.MAX_EVENTS as number | undefined,
+    maxEventsPerObject: g.MAX_EVENTS_PER_OBJECT as number,
+    deadlineMs: g.DEADLINE as number | undefined,
+    minIntervalMs: g.MIN_INTERVAL as number,
+    schedule: g.SCHEDULE as string,
+    pageSize: g.PAGE_SIZE as number,
+    concurrency: g.CONCURRENCY as number,
+    port: g.PORT as number | undefined,
+    triggerToken: g.TRIGGER_TOKEN as string | undefined,
+    logLevel: g.LOG_LEVEL as LogLevel,
+    logFormat: (g.LOG_FORMAT as "json" | "text" | undefined) ?? (stderrIsTerminal ? "text" : "json"),
+  });
+}
+
+/** Reads a --config JSON file: top-level settings plus optional `sources: [{…}]`; unknown keys are rejected. */
+export function parseConfigFile(text: string, path: string): { global: RawSettings; sources: RawSettings[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ArchiveError("CONFIG", `--config ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  const known = new Set(SETTINGS.map((s) => s.env));
+  const perSource = new Set(SETTINGS.filter((s) => s.perSource).map((s) => s.env));
+  const problems: string[] = [];
+  const settingsOf = (object: unknown, where: string, allowed: Set<string>): RawSettings => {
+    const raw: RawSettings = {};
+    if (typeof object !== "object" || object === null || Array.isArray(object)) {
+      problems.push(`${where} must be a JSON object`);
+      return raw;
+    }
+    for (const [key, value] of Object.entries(object)) {
+      if (where === "--config" && key === "sources") continue;
+      if (!allowed.has(key)) {
+        problems.push(`${where}: unknown setting "${key}" (settings are named as the environment variables)`);
+      } else if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+        raw[key] = String(value);
+      } else problems.push(`${where}: ${key} must be a string, number or boolean`);
+    }
+    return raw;
+  };
+  const global = settingsOf(json, "--config", known);
+  const list = (json as { sources?: unknown }).sources;
+  if (list !== undefined && !Array.isArray(list)) {
+    problems.push("--config: sources must be an array of objects");
+  }
+  const sources = Array.isArray(list)
+    ? list.map((entry, i) => settingsOf(entry, `sources[${i}]`, perSource))
+    : [];
+  if (problems.length) throw new ArchiveError("CONFIG", `--config ${path}:\n  - ${problems.join("\n  - ")}`);
+  return { global, sources };
+}
+
+/** Settings from the environment: only the variables the table names (the permission set allows no others). */
+function readEnvironment(): RawSettings {
+  const raw: RawSettings = {};
+  for (const setting of SETTINGS) {
+    const value = Deno.env.get(setting.env);
+    if (value !== undefined) raw[setting.env] = value;
+  }
+  return raw;
+}
+
+/** The help text, from the settings table. */
+export function helpText(): string {
+  const rows = SETTINGS.map((s) =>
+    `  --${flagOf(s.env).padEnd(24)} ${s.env.padEnd(24)} ${s.help}${
+      s.default ? ` (default ${s.default})` : ""
+    }`
+  );
+  return `audit-archiver ${VERSION} — keeps Oracle Cloud audit events, complete and provably untouched
+
+Usage: deno run -P main.ts <command> [flags]
+
+Commands:
+  once                        one archive pass: commit every due window
+  run                         daemon: a pass on SCHEDULE (and /healthz, /metrics, POST /trigger with PORT)
+  backfill --from T [--to T]  archive an older stretch the source still holds (before the first window)
+  status                      per source: frontier, lag, objects, next run, retention warnings
+  verify [--from T] [--to T]  prove the archive: tiling, hashes, counts, the hash chain (exit 0 only if all hold)
+  export --from T --to T [--out FILE]
+                              archived events in that range as NDJSON (stdout by default)
+  help, --help, --version
+
+Settings (environment variable or the same flag; flags win; --config FILE holds them as JSON,
+with per-source settings in "sources": [{…}]):
+${rows.join("\n")}
+
+Exit codes: 0 success, 1 a pass failed (what was committed stays committed), 2 bad configuration or usage.
+`;
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Errors and logs: one error type with a code; JSON or text log lines with secrets scrubbed.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+export type ErrorCode =
+  | "USAGE" // bad command line: exit 2
+  | "CONFIG" // bad settings, keys or files: exit 2
+  | "AUTH" // the service rejected our credentials (401)
+  | "FORBIDDEN" // authenticated, not permitted (403)
+  | "HTTP" // an unexpected status, or retries exhausted
+  | "PROTOCOL" // a response that is not what the API documents
+  | "NETWORK" // unreachable, reset, timed out
+  | "ARCHIVE" // the archive is inconsistent or cannot be written
+  | "VERIFY"; // verify or export found a problem
+
+export class ArchiveError extends Error {
+  override name = "ArchiveError";
+  /** Whether sending the same request again may succeed. */
+  readonly retriable: boolean;
+  /** How long the service asked us to wait (Retry-After). */
+  readonly retryAfterMs?: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; retriable?: boolean; retryAfterMs?: number } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.retriable = options.retriable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+const retriableError = (
+  code: ErrorCode,
+  message: string,
+  options: { cause?: unknown; retryAfterMs?: number } = {},
+) => new ArchiveError(code, message, { ...options, retriable: true });
+
+export const exitCodeOf = (error: unknown) =>
+  error instanceof ArchiveError && (error.code === "CONFIG" || error.code === "USAGE") ? 2 : 1;
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Values that must never leave memory; every log line is scrubbed of them (defence in depth). */
+const secrets = new Set<string>();
+function registerSecret(value: string | undefined) {
+  if (value && value.length >= 6) secrets.add(value);
+}
+function scrub(text: string): string {
+  for (const secret of secrets) text = text.replaceAll(secret, "[redacted]");
+  return text;
+}
+
+const logSettings = { level: "info" as LogLevel, format: "json" as "json" | "text" };
+
+export function log(level: LogLevel, message: string, fields: Record<string, unknown> = {}) {
+  if (LEVELS[level] < LEVELS[logSettings.level]) return;
+  const time = new Date().toISOString();
+  const line = logSettings.format === "json"
+    ? JSON.stringify({ time, level, msg: message, ...fields })
+    : `${time} ${level.toUpperCase().padEnd(5)} ${message}${
+      Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(
+        "",
+      )
+    }`;
+  console.error(scrub(line));
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// HTTP: the one helper for every call — timeouts, retries with jittered backoff, Retry-After, error mapping.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const RETRY_ATTEMPTS = 8;
+const RETRY_BASE_MS = 200;
+const RETRY_CAP_MS = 20_000;
+
+/** Full-jitter exponential backoff (attempt 1 is the first retry). Pure. */
+export function backoffDelay(attempt: number, random: number): number {
+  return Math.floor(random * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempt));
+}
+
+/** Retry-After as seconds or an HTTP date, in ms; capped so a hostile header cannot stall a pass. */
+export function retryAfterMs(header: string | null, now: number): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 60_000) : undefined;
+}
+
+interface RequestOptions<T> {
+  /** What the call is, for errors and logs: "identity domain token". */
+  what: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Checks the parsed JSON body and returns it typed; throws a PROTOCOL error when it is not as documented. */
+  parse: (body: unknown, response: Response) => T;
+  /** Maps a non-2xx status that the caller understands (401, 403) to an error; undefined = default mapping. */
+  onStatus?: (status: number, detail: string) => ArchiveError | undefined;
+}
+
+/** Sends one request with retries; returns the parsed body of the first good response. */
+export async function request<T>(url: string, options: RequestOptions<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    let wait: number | undefined;
+    try {
+      return await attemptRequest(url, options);
+    } catch (error) {
+      const archiveError = error instanceof ArchiveError
+        ? error
+        : retriableError("NETWORK", `${options.what}: ${(error as Error).message}`, { cause: error });
+      if (!archiveError.retriable || attempt >= RETRY_ATTEMPTS) throw archiveError;
+      wait = archiveError.retryAfterMs ?? backoffDelay(attempt, Math.random());
+      log("debug", "retrying", { what: options.what, attempt, waitMs: wait, error: archiveError.message });
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+async function attemptRequest<T>(url: string, options: RequestOptions<T>): Promise<T> {
+  const response = await fetch(url, {
+    method: options.method ?? "GET",
+    headers: options.headers,
+    body: options.body,
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  // The whole body is read inside the retry loop: a reset or truncated body is retried like a 5xx.
+  const text = await response.text();
+  const ecid = response.headers.get("x-oracle-dms-ecid") ?? undefined;
+  if (!response.ok) {
+    const detail = errorDetail(text);
+    const where = `${options.what}: HTTP ${response.status}${detail ? ` ${detail}` : ""}${
+      ecid ? ` (ecid ${ecid})` : ""
+    }`;
+    if (ecid) log("warn", "request failed", { what: options.what, status: response.status, ecid });
+    const mapped = options.onStatus?.(response.status, where);
+    if (mapped) throw mapped;
+    if (response.status === 429 || response.status >= 500) {
+      const error = retriableError("HTTP", where);
+      (error as { retryAfter?: number }).retryAfter = retryAfterMs(
+        response.headers.get("retry-after"),
+        Date.now(),
+      );
+      throw error;
+    }
+    throw new ArchiveError(
+      response.status === 401 ? "AUTH" : response.status === 403 ? "FORBIDDEN" : "HTTP",
+      where,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw retriableError("PROTOCOL", `${options.what}: the response is not JSON (${text.length} bytes)`);
+  }
+  return options.parse(json, response);
+}
+
+/** The human part of an error body: SCIM `detail`, OAuth `error_description`, OCI `message`. */
+function errorDetail(text: string): string {
+  try {
+    const body = JSON.parse(text);
+    const detail = body?.detail ?? body?.error_description ?? body?.message ?? body?.error;
+    return typeof detail === "string" ? detail.slice(0, 300) : "";
+  } catch {
+    return "";
+  }
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; results in input order. */
+async function mapConcurrent<I, O>(items: I[], limit: number, task: (item: I) => Promise<O>): Promise<O[]> {
+  const results: O[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Credentials: the identity domain's OAuth client credentials with a signed JWT client assertion.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Signs the JWT signing input (RS256); a local key today, an HSM can slot in behind the same shape. */
+type AssertionSigner = (signingInput: Uint8Array) => Promise<Uint8Array>;
+
+const IDCS_SCOPE = "urn:opc:idm:__myscopes__";
+const LEGACY_AUDIENCE = "https://identity.oraclecloud.com/";
+const ASSERTION_LIFETIME_S = 300;
+const TOKEN_REFRESH_MARGIN_MS = 60_000;
+
+/** Wraps a PKCS#1 RSAPrivateKey in a PKCS#8 PrivateKeyInfo (RFC 5208 §5), so WebCrypto can import it. */
+export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
+  const der = (tag: number, body: Uint8Array) => {
+    const n = body.length;
+    const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [
+      0x83,
+      n >> 16,
+      (n >> 8) & 0xff,
+      n & 0xff,
+    ];
+    return new Uint8Array([tag, ...length, ...body]);
+  };
+  // AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }
+  const algorithm = Uint8Array.from(
+    "300d06092a864886f70d0101010500".match(/../g)!,
+    (hex) => parseInt(hex, 16),
+  );
+  const version = Uint8Array.from([0x02, 0x01, 0x00]);
+  const octets = der(0x04, pkcs1);
+  return der(0x30, new Uint8Array([...version, ...algorithm, ...octets]));
+}
+
+/** Imports a PEM RSA private key (PKCS#8 or PKCS#1) as a non-extractable signing key. */
+export async function importPrivateKey(pem: string, where: string): Promise<CryptoKey> {
+  const match = /-----BEGIN ((?:RSA |ENCRYPTED )?PRIVATE KEY)-----([\s\S]*?)-----END \1-----/.exec(pem);
+  if (!match) throw new ArchiveError("CONFIG", `${where} holds no PEM private key (BEGIN PRIVATE KEY)`);
+  if (match[1] === "ENCRYPTED PRIVATE KEY") {
+    throw new ArchiveError(
+      "CONFIG",
+      `${where} is an encrypted key: give an unencrypted PKCS#8 or PKCS#1 key`,
+    );
+  }
+  let der: Uint8Array;
+  try {
+    der = Uint8Array.from(atob(match[2].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+  } catch {
+    throw new ArchiveError("CONFIG", `${where}: the PEM body is not base64`);
+  }
+  if (match[1] === "RSA PRIVATE KEY") der = pkcs1ToPkcs8(der);
+  const body = btoa(String.fromCharCode(...der)).replace(/.{64}/g, "$&\n");
+  try {
+    return await jose.importPKCS8(
+      `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----`,
+      "RS256",
+      {
+        extractable: false,
+      },
+    ) as CryptoKey;
+  } catch {
+    throw new ArchiveError("CONFIG", `${where} is not an RSA private key usable for RS256`);
+  }
+}
+
+/** Builds the client assertion (RFC 7523 §3): iss = sub = client id, both audiences, short expiry. */
+export async function signAssertion(
+  claims: { clientId: string; keyId: string; domainUrl: string; now: number },
+  sign: AssertionSigner,
+): Promise<string> {
+  const iat = Math.floor(claims.now / 1000);
+  const encode = (value: unknown) => jose.base64url.encode(JSON.stringify(value));
+  const input = `${encode({ alg: "RS256", typ: "JWT", kid: claims.keyId })}.${
+    encode({
+      iss: claims.clientId,
+      sub: claims.clientId,
+      aud: [claims.domainUrl, LEGACY_AUDIENCE],
+      iat,
+      exp: iat + ASSERTION_LIFETIME_S,
+      jti: crypto.randomUUID(),
+    })
+  }`;
+  const signature = await sign(new TextEncoder().encode(input));
+  return `${input}.${jose.base64url.encode(signature)}`;
+}
+
+/** Access tokens for one identity domain, reused until shortly before they expire. */
+class IdcsTokens {
+  #token?: { value: string; expires: number };
+  #pending?: Promise<string>;
+  constructor(
+    readonly config: SourceConfig,
+    readonly sign?: AssertionSigner,
+  ) {}
+
+  get(): Promise<string> {
+    if (this.#token && Date.now() < this.#token.expires - TOKEN_REFRESH_MARGIN_MS) {
+      return Promise.resolve(this.#token.value);
+    }
+    this.#pending ??= this.#fetch().finally(() => this.#pending = undefined);
+    return this.#pending;
+  }
+
+  /** Drops the cached token (after a 401, it may have been revoked). */
+  invalidate() {
+    this.#token = undefined;
+  }
+
+  async #fetch(): Promise<string> {
+    const { idcsUrl, clientId, keyId, clientSecret } = this.config;
+    const form = new URLSearchParams({ grant_type: "client_credentials", scope: IDCS_SCOPE });
+    const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
+    if (this.sign) {
+      const assertion = await signAssertion(
+        { clientId, keyId: keyId!, domainUrl: idcsUrl, now: Date.now() },
+        this.sign,
+      );
+      registerSecret(assertion);
+      form.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+      form.set("client_assertion", assertion);
+    } else {
+      headers.authorization = `Basic ${
+        btoa(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret!)}`)
+      }`;
+    }
+    const token = await request(`${idcsUrl}/oauth2/v1/token`, {
+      what: "identity domain token",
+      method: "POST",
+      headers,
+      body: form.toString(),
+      parse: (body) => {
+        const { access_token, expires_in } = body as { access_token?: unknown; expires_in?: unknown };
+        if (typeof access_token !== "string" || !access_token || typeof expires_in !== "number") {
+          throw retriableError(
+            "PROTOCOL",
+            "identity domain token: the response has no access_token/expires_in",
+          );
+        }
+        return { value: access_token, expires: Date.now() + expires_in * 1000 };
+      },
+      onStatus: (status, detail) =>
+        status === 400 || status === 401
+          ? new ArchiveError(
+            "AUTH",
+            `${detail} — the identity domain rejected the client credentials: check IDCS_CLIENT_ID, IDCS_KEY_ID (the certificate alias) and that the key matches the uploaded certificate`,
+          )
+          : undefined,
+    });
+    registerSecret(token.value);
+    this.#token = token;
+    return token.value;
+  }
+}
+
+/** Loads the key named by the config and returns its signer, or undefined for a client secret. */
+async function loadSigner(config: SourceConfig): Promise<AssertionSigner | undefined> {
+  registerSecret(config.clientSecret);
+  if (!config.privateKeyFile) return undefined;
+  let pem: string;
+  try {
+    pem = await Deno.readTextFile(config.privateKeyFile);
+  } catch (error) {
+    const hint = error instanceof Deno.errors.NotCapable
+      ? "the Deno permission set does not allow reading it: keep keys under ./keys or grant --allow-read for it"
+      : (error as Error).message;
+    throw new ArchiveError(
+      "CONFIG",
+      `IDCS_PRIVATE_KEY_FILE ${config.privateKeyFile} cannot be read: ${hint}`,
+    );
+  }
+  const key = await importPrivateKey(pem, `IDCS_PRIVATE_KEY_FILE ${config.privateKeyFile}`);
+  return async (input) =>
+    new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, input as Uint8Array<ArrayBuffer>));
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Sources: each reads one window of events, or says where the window must be cut to fit a size limit.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** One event: its id and time for ordering and checks, and its JSON exactly as the API returned it. */
+export interface ArchivedEvent {
+  id: string;
+  time: number;
+  json: string;
+}
+
+/** A window's events, or the time the window must end before so it holds at most `limit` events. */
+export type WindowRead =
+  | { kind: "complete"; events: ArchivedEvent[]; sourceTotal: number | null }
+  | { kind: "overflow"; cutAt: number };
+
+export interface Source {
+  readonly name: string;
+  /** Identity domain or compartment: one archive chain per (name, scope). */
+  readonly scope: string;
+  /** Smallest time step the API distinguishes; windows start and end on it. */
+  readonly granularityMs: number;
+  /** How long the service keeps events, for status warnings. */
+  readonly retentionMs: number;
+  readonly settleMs: number;
+  readonly since: number;
+  readWindow(window: Window, limit: number): Promise<WindowRead>;
+}
+
+const IDCS_RETENTION_MS = 30 * 86_400_000; // the shortest identity-domain audit retention [config-audit-retention]
+const IDCS_READ_ATTEMPTS = 6;
+
+/** The name of the archive chain for a source: the identity domain's host (idcs-<hex>), made path-safe. */
+export function sourceScope(config: SourceConfig): string {
+  const host = new URL(config.idcsUrl).host;
+  const label = host.split(".")[0];
+  return (label.startsWith("idcs-") ? label : host).replace(/[^A-Za-z0-9.-]/g, "-");
+}
+
+/** The SCIM filter for a half-open window on the event timestamp. */
+export function auditEventsFilter(window: Window): string {
+  return `timestamp ge "${new Date(window.start).toISOString()}" and timestamp lt "${
+    new Date(window.end).toISOString()
+  }"`;
+}
+
+interface AuditEventsPage {
+  totalResults: number;
+  events: ArchivedEvent[];
+}
+
+/** Checks a SCIM ListResponse page as documented; every event must carry an id and a timestamp in the window. */
+export function parseAuditEventsPage(body: unknown, window: Window): AuditEventsPage {
+  const page = body as { schemas?: unknown; totalResults?: unknown; Resources?: unknown };
+  const bad = (why: string) => retriableError("PROTOCOL", `identity domain AuditEvents: ${why}`);
+  if (typeof page !== "object" || page === null || !Array.isArray(page.schemas)) {
+    throw bad("not a SCIM response");
+  }
+  if (
+    !page.schemas.includes("urn:ietf:params:scim:api:messages:2.0:ListResponse") &&
+    !page.schemas.includes("urn:scim:api:messages:2.0:ListResponse")
+  ) throw bad("not a SCIM ListResponse");
+  if (!Number.isInteger(page.totalResults) || (page.totalResults as number) < 0) throw bad("no totalResults");
+  const resources = page.Resources ?? [];
+  if (!Array.isArray(resources)) throw bad("Resources is not an array");
+  const events = resources.map((resource) => {
+    const { id, timestamp } = resource ?? {};
+    const time = typeof timestamp === "string" ? Date.parse(timestamp) : NaN;
+    if (typeof id !== "string" || !id || Number.isNaN(time)) throw bad("an event has no id or timestamp");
+    if (time < window.start || time >= window.end) {
+      throw bad(`event ${id} at ${timestamp} is outside the filter`);
+    }
+    return { id, time, json: JSON.stringify(resource) };
+  });
+  return { totalResults: page.totalResults as number, events };
+}
+
+/** Identity domain `GET /admin/v1/AuditEvents`, paged by startIndex (no cursor is documented). */
+export class IdcsSource implements Source {
+  readonly name = "idcs";
+  readonly scope: string;
+  readonly granularityMs = 1;
+  readonly retentionMs = IDCS_RETENTION_MS;
+  readonly settleMs: number;
+  readonly since: number;
+  readonly #tokens: IdcsTokens;
+
+  constructor(readonly config: SourceConfig, sign: AssertionSigner | undefined, readonly options: Config) {
+    this.scope = sourceScope(config);
+    this.settleMs = config.settleMs;
+    this.since = config.since;
+    this.#tokens = new IdcsTokens(config, sign);
+  }
+
+  async #page(window: Window, startIndex: number, count: number): Promise<AuditEventsPage> {
+    const query = new URLSearchParams({
+      filter: auditEventsFilter(window),
+      sortBy: "timestamp",
+      sortOrder: "ascending",
+      startIndex: String(startIndex),
+      count: String(count),
+    });
+    for (let attempt = 1;; attempt++) {
+      const token = await this.#tokens.get();
+      try {
+        return await request(`${this.config.idcsUrl}/admin/v1/AuditEvents?${query}`, {
+          what: "identity domain AuditEvents",
+          headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+          parse: (body) => parseAuditEventsPage(body, window),
+          onStatus: (status, detail) =>
+            status === 403
+              ? new ArchiveError(
+                "FORBIDDEN",
+                `${detail} — the confidential application lacks the Audit Administrator app role: grant it in the identity domain`,
+              )
+              : undefined,
+        });
+      } catch (error) {
+        // A 401 with a cached token may mean it was revoked early: fetch a fresh one once.
+        if (error instanceof ArchiveError && error.code === "AUTH" && attempt === 1) {
+          this.#tokens.invalidate();
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Reads every event of the window. Order among equal timestamps is not stable between requests, so pages
+   * can overlap or skip within a tie: events are collected by id across pages and attempts until their
+   * number matches the `totalResults` every page agreed on.
+   */
+  async readWindow(window: Window, limit: number): Promise<WindowRead> {
+    const pageSize = this.options.pageSize;
+    const byId = new Map<string, ArchivedEvent>();
+    for (let attempt = 1; attempt <= IDCS_READ_ATTEMPTS; attempt++) {
+      const first = await this.#page(window, 1, pageSize);
+      const total = first.totalResults;
+      if (total > limit) {
+        // The event at position limit+1 (ascending time) names the first millisecond that does not fit.
+        const beyond = await this.#page(window, limit + 1, 1);
+        if (beyond.events.length === 1) return { kind: "overflow", cutAt: beyond.events[0].time };
+        continue;
+      }
+      const starts: number[] = [];
+      for (let start = 1 + pageSize; start <= total; start += pageSize) starts.push(start);
+      const pages = [
+        first,
+        ...await mapConcurrent(starts, this.options.concurrency, (s) => this.#page(window, s, pageSize)),
+      ];
+      for (const page of pages) for (const event of page.events) byId.set(event.id, event);
+      const agreed = pages.every((page) => page.totalResults === total);
+      if (agreed && byId.size === total) {
+        return { kind: "complete", events: sortEvents([...byId.values()]), sourceTotal: total };
+      }
+      log("debug", "window read again", {
+        window: describeWindow(window),
+        total,
+        received: byId.size,
+        attempt,
+      });
+    }
+    throw new ArchiveError(
+      "PROTOCOL",
+      `identity domain AuditEvents: ${
+        describeWindow(window)
+      } did not return a consistent set of events after ${IDCS_READ_ATTEMPTS} reads (${byId.size} distinct events received)`,
+    );
+  }
+}
+
+/** Orders events by (time, id), the archive's line order. */
+export function sortEvents(events: ArchivedEvent[]): ArchivedEvent[] {
+  return events.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Windows: pure planning — where the next window starts and ends, and where a full one is cut.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** A half-open time range [start, end) in epoch milliseconds. */
+export interface Window {
+  start: number;
+  end: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export const describeWindow = (w: Window) =>
+  `[${new Date(w.start).toISOString()}, ${new Date(w.end).toISOString()})`;
+
+/**
+ * The next window after the frontier: it ends at the horizon (now − settle), rounded down to the source's
+ * granularity, but never past the next UTC midnight, so every object belongs to one day's folder.
+ * Undefined when nothing is due.
+ */
+export function planWindow(frontier: number, horizon: number, granularityMs: number): Window | undefined {
+  const nextMidnight = (Math.floor(frontier / DAY_MS) + 1) * DAY_MS;
+  const end = Math.min(Math.floor(horizon / granularityMs) * granularityMs, nextMidnight);
+  return end > frontier ? { start: frontier, end } : undefined;
+}
+
+/**
+ * Shrinks a window to end at `cutAt`, the time of the first event that does not fit, so the cut falls between
+ * two distinct times and never inside a group of events sharing one. When the very first time is already over
+ * the limit, that whole group is kept: the window spans exactly one granule.
+ */
+export function cutWindow(window: Window, cutAt: number, granularityMs: number): Window {
+  const end = Math.floor(cutAt / granularityMs) * granularityMs;
+  return {
+    start: window.start,
+    end: end > window.start ? Math.min(end, window.end) : window.start + granularityMs,
+  };
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Archive: object names, manifests, encoding, and verification — pure functions over bytes and names.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** A window's manifest: what was committed, and the hash of the manifest before it (the chain). */
+export interface Manifest {
+  format: string;
+  source: string;
+  scope: string;
+  start: string;
+  end: string;
+  object: string;
+  events: number;
+  sourceTotal: number | null;
+  bytes: number;
+  sha256: string;
+  ndjsonSha256: string;
+  firstEventTime: string | null;
+  lastEventTime: string | null;
+  previous: string;
+  version: string;
+  committedAt: string;
+}
+
+/**
+ * The first record of a chain segment: where it starts. Its hash is the first manifest's `previous`. The main
+ * segment (`genesis.json`) runs on without end; a backfill segment (`genesis-until-….json`) ends where the
+ * archive began before it, so segments tile like windows.
+ */
+export interface Genesis {
+  format: string;
+  source: string;
+  scope: string;
+  start: string;
+  end?: string;
+  version: string;
+  createdAt: string;
+}
+
+/** `20261127T101500.000Z`: ISO-8601 basic format, fixed width, so names sort in time order. */
+export function timeStamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, "");
+}
+
+export function parseTimeStamp(stamp: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/.exec(stamp);
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], +m[7]) : undefined;
+}
+
+/** The folder of one archive chain: `{prefix}/{source}/{scope}`. */
+export const chainPrefix = (prefix: string, source: string, scope: string) => `${prefix}/${source}/${scope}`;
+
+/** The day folder of a window start: `…/YYYY/MM/DD`. */
+export function dayPrefix(chain: string, start: number): string {
+  const iso = new Date(start).toISOString();
+  return `${chain}/${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}`;
+}
+
+/**
+ * Names of a window's objects. The manifest is named by the start alone: it is the claim on the window, so two
+ * instances that planned different ends for the same start cannot both commit.
+ */
+export function objectNames(chain: string, window: Window): { data: string; manifest: string } {
+  const day = dayPrefix(chain, window.start);
+  return {
+    data: `${day}/${timeStamp(window.start)}--${timeStamp(window.end)}.ndjson.gz`,
+    manifest: `${day}/${timeStamp(window.start)}.manifest.json`,
+  };
+}
+
+/** Named by where the segment ends (none: the main one), so two backfills of one stretch claim one name. */
+export const genesisName = (chain: string, until?: number) =>
+  until === undefined ? `${chain}/genesis.json` : `${chain}/genesis-until-${timeStamp(until)}.json`;
+const GENESIS_PATTERN = /\/genesis(-until-\d{8}T\d{6}\.\d{3}Z)?\.json$/;
+const MANIFEST_SUFFIX = ".manifest.json";
+const DATA_SUFFIX = ".ndjson.gz";
+
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function pipeBytes(bytes: Uint8Array, transform: CompressionStream | DecompressionStream) {
+  return new Uint8Array(
+    await new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(transform))
+      .arrayBuffer(),
+  );
+}
+export const gzip = (bytes: Uint8Array) => pipeBytes(bytes, new CompressionStream("gzip"));
+export const gunzip = (bytes: Uint8Array) => pipeBytes(bytes, new DecompressionStream("gzip"));
+
+/** The data object: gzip of UTF-8 NDJSON, one event per line, in (time, id) order. */
+export async function encodeWindow(
+  events: ArchivedEvent[],
+): Promise<{ data: Uint8Array; ndjsonSha256: string }> {
+  const ndjson = new TextEncoder().encode(events.map((e) => e.json + "\n").join(""));
+  return { data: await gzip(ndjson), ndjsonSha256: await sha256Hex(ndjson) };
+}
+
+/** Serializes a record as the bytes that are stored and hashed: one JSON line. */
+export const encodeRecord = (record: Manifest | Genesis) =>
+  new TextEncoder().encode(JSON.stringify(record) + "\n");
+
+export async function buildManifest(input: {
+  source: Source;
+  window: Window;
+  object: string;
+  events: ArchivedEvent[];
+  sourceTotal: number | null;
+  data: Uint8Array;
+  ndjsonSha256: string;
+  previous: string;
+  now: number;
+}): Promise<Manifest> {
+  const { events } = input;
+  return {
+    format: FORMAT,
+    source: input.source.name,
+    scope: input.source.scope,
+    start: new Date(input.window.start).toISOString(),
+    end: new Date(input.window.end).toISOString(),
+    object: input.object,
+    events: events.length,
+    sourceTotal: input.sourceTotal,
+    bytes: input.data.length,
+    sha256: await sha256Hex(input.data),
+    ndjsonSha256: input.ndjsonSha256,
+    firstEventTime: events.length ? new Date(events[0].time).toISOString() : null,
+    lastEventTime: events.length ? new Date(events[events.length - 1].time).toISOString() : null,
+    previous: input.previous,
+    version: VERSION,
+    committedAt: new Date(input.now).toISOString(),
+  };
+}
+
+/** Parses a stored manifest; undefined when it is not one (verify reports that). */
+export function parseManifest(bytes: Uint8Array): Manifest | undefined {
+  try {
+    const m = JSON.parse(new TextDecoder().decode(bytes));
+    const ok = m?.format === FORMAT && typeof m.start === "string" && typeof m.end === "string" &&
+      typeof m.object === "string" && Number.isInteger(m.events) && typeof m.sha256 === "string" &&
+      typeof m.previous === "string" && !Number.isNaN(Date.parse(m.start)) &&
+      !Number.isNaN(Date.parse(m.end));
+    return ok ? m as Manifest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseGenesis(bytes: Uint8Array): Genesis | undefined {
+  try {
+    const g = JSON.parse(new TextDecoder().decode(bytes));
+    return g?.format === FORMAT && typeof g.start === "string" && !Number.isNaN(Date.parse(g.start))
+      ? g as Genesis
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One stored manifest with its hash, as verification needs it. */
+export interface ChainLink {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * Checks the chain's shape, pure over names and record bytes: segments tile, each manifest sits at its start's
+ * name, starts where the previous window ended, names the previous record's hash (the previous manifest, or
+ * the genesis of the segment it opens), and every data object is claimed by exactly one manifest.
+ * Returns the problems found (empty when it holds) and the windows in order.
+ */
+export async function verifyChain(input: {
+  chain: string;
+  geneses: ChainLink[];
+  manifests: ChainLink[];
+  dataNames: string[];
+}): Promise<{ problems: string[]; windows: Manifest[] }> {
+  const problems: string[] = [];
+  const windows: Manifest[] = [];
+  const segments: { link: ChainLink; start: number; end?: number }[] = [];
+  for (const link of input.geneses) {
+    const record = parseGenesis(link.bytes);
+    const end = record?.end === undefined ? undefined : Date.parse(record.end);
+    if (!record || link.name !== genesisName(input.chain, end)) {
+      problems.push(`${link.name} is not a readable genesis`);
+    } else segments.push({ link, start: Date.parse(record.start), end });
+  }
+  segments.sort((a, b) => a.start - b.start);
+  if (!segments.length) {
+    if (input.manifests.length || input.dataNames.length) {
+      problems.push(`${genesisName(input.chain)} is missing: the chain has no declared start`);
+    }
+    return { problems, windows };
+  }
+  const at = (ms: number) => new Date(ms).toISOString();
+  const expect = (actual: number, expected: number, what: string) => {
+    if (actual > expected) {
+      problems.push(`gap: nothing covers [${at(expected)}, ${at(actual)}) before ${what}`);
+    }
+    if (actual < expected) problems.push(`overlap: ${what} starts at ${at(actual)}, before ${at(expected)}`);
+  };
+  let segment = 0;
+  let expectedStart = segments[0].start;
+  let previous = await sha256Hex(segments[0].link.bytes);
+  const enterSegmentsUpTo = async (time: number) => {
+    while (segment + 1 < segments.length && segments[segment + 1].start <= time) {
+      const next = segments[segment + 1];
+      if (segments[segment].end !== next.start) {
+        problems.push(`${segments[segment].link.name} does not end where ${next.link.name} starts`);
+      }
+      expect(next.start, expectedStart, next.link.name);
+      segment++;
+      expectedStart = next.start;
+      previous = await sha256Hex(next.link.bytes);
+    }
+  };
+  const claimed = new Set<string>();
+  for (const link of [...input.manifests].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const manifest = parseManifest(link.bytes);
+    if (!manifest) {
+      problems.push(`${link.name} is not a readable manifest`);
+      continue;
+    }
+    const window = { start: Date.parse(manifest.start), end: Date.parse(manifest.end) };
+    await enterSegmentsUpTo(window.start);
+    const names = objectNames(input.chain, window);
+    if (names.manifest !== link.name || names.data !== manifest.object) {
+      problems.push(
+        `${link.name} describes ${describeWindow(window)} but is not stored under that window's name`,
+      );
+    }
+    expect(window.start, expectedStart, link.name);
+    if (manifest.previous !== previous) {
+      problems.push(`${link.name}: the hash chain is broken (the record before it was changed or removed)`);
+    }
+    if (window.end <= window.start) problems.push(`${link.name}: the window is empty or reversed`);
+    claimed.add(manifest.object);
+    windows.push(manifest);
+    expectedStart = window.end;
+    previous = await sha256Hex(link.bytes);
+  }
+  await enterSegmentsUpTo(Infinity);
+  const last = segments[segments.length - 1];
+  if (last.end !== undefined) expect(last.end, expectedStart, `the end of ${last.link.name}`);
+  for (const name of input.dataNames) {
+    if (!claimed.has(name)) problems.push(`${name} is not claimed by any manifest (added or renamed)`);
+  }
+  return { problems, windows };
+}
+
+/** Checks one data object against its manifest: size, hashes, line count, ids unique, times inside the window. */
+export async function verifyData(manifest: Manifest, data: Uint8Array): Promise<string[]> {
+  const problems: string[] = [];
+  const name = manifest.object;
+  if (data.length !== manifest.bytes || await sha256Hex(data) !== manifest.sha256) {
+    return [`${name}: content does not match its manifest's SHA-256 (changed)`];
+  }
+  const ndjson = await gunzip(data);
+  if (await sha256Hex(ndjson) !== manifest.ndjsonSha256) {
+    problems.push(`${name}: NDJSON hash differs from the manifest`);
+  }
+  const lines = new TextDecoder().decode(ndjson).split("\n");
+  if (lines.pop() !== "") problems.push(`${name}: the last line is not terminated`);
+  if (lines.length !== manifest.events) {
+    problems.push(`${name}: ${lines.length} events, the manifest says ${manifest.events}`);
+  }
+  const ids = new Set<string>();
+  const start = Date.parse(manifest.start), end = Date.parse(manifest.end);
+  for (const line of lines) {
+    const event = JSON.parse(line);
+    const time = eventTime(manifest.source, event);
+    if (ids.has(event.id)) problems.push(`${name}: event ${event.id} appears twice`);
+    ids.add(event.id);
+    if (time === undefined || time < start || time >= end) {
+      problems.push(`${name}: event ${event.id} is outside the window`);
+    }
+  }
+  return problems;
+}
+
+/** The time an archived event is filed under, by source. */
+function eventTime(source: string, event: { timestamp?: unknown }): number | undefined {
+  const text = source === "idcs" ? event.timestamp : undefined;
+  const ms = typeof text === "string" ? Date.parse(text) : NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Sinks: where objects live. Each offers create-if-absent, read and listing; the commit path is shared.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface Sink {
+  readonly description: string;
+  /** Creates the object only if no object of that name exists; false when one does (never overwrites). */
+  createExclusive(name: string, bytes: Uint8Array): Promise<boolean>;
+  /** The object's bytes, or undefined when there is none. */
+  read(name: string): Promise<Uint8Array | undefined>;
+  /** The names directly under a folder (`a/b` → `a/b/c`, `a/b/d.json`), sorted. */
+  listChildren(prefix: string): Promise<string[]>;
+}
+
+/** A local directory; names map `/` to folders. No-clobber, crash-safe commits through hard links. */
+export class DirectorySink implements Sink {
+  readonly description: string;
+  constructor(readonly root: string) {
+    this.description = `directory ${root}`;
+  }
+
+  #path(name: string) {
+    return `${this.root}/${name}`;
+  }
+
+  async createExclusive(name: string, bytes: Uint8Array): Promise<boolean> {
+    const path = this.#path(name);
+    const folder = path.slice(0, path.lastIndexOf("/"));
+    await Deno.mkdir(folder, { recursive: true });
+    // Write and fsync a temporary file, then link it to the name: link(2) fails if the name exists, so the
+    // object appears whole or not at all, and never replaces another. The temporary name ends in `.tmp`.
+    const temporary = `${folder}/.${name.slice(name.lastIndexOf("/") + 1)}.${crypto.randomUUID()}.tmp`;
+    try {
+      const file = await Deno.open(temporary, { write: true, createNew: true });
+      try {
+        await file.write(bytes).then(async (written) => {
+          for (let offset = written; offset < bytes.length;) {
+            offset += await file.write(bytes.subarray(offset));
+          }
+        });
+        await file.sync();
+      } finally {
+        file.close();
+      }
+      try {
+        await Deno.link(temporary, path);
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) return false;
+        throw error;
+      }
+      const dir = await Deno.open(folder, { read: true });
+      await dir.sync().finally(() => dir.close());
+      return true;
+    } catch (error) {
+      throw new ArchiveError("ARCHIVE", `cannot write ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      await Deno.remove(temporary).catch(() => {});
+    }
+  }
+
+  async read(name: string): Promise<Uint8Array | undefined> {
+    try {
+      return await Deno.readFile(this.#path(name));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw new ArchiveError("ARCHIVE", `cannot read ${this.#path(name)}: ${(error as Error).message}`);
+    }
+  }
+
+  async listChildren(prefix: string): Promise<string[]> {
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(this.#path(prefix))) {
+        if (!entry.name.startsWith(".")) names.push(`${prefix}/${entry.name}`);
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw new ArchiveError("ARCHIVE", `cannot list ${this.#path(prefix)}: ${(error as Error).message}`);
+    }
+    return names.sort();
+  }
+}
+
+/** Every name below a folder, depth first, sorted: the chain's folders are year/month/day. */
+async function listTree(sink: Sink, prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const child of await sink.listChildren(prefix)) {
+    if (/\/\d{2,4}$/.test(child)) names.push(...await listTree(sink, child));
+    else names.push(child);
+  }
+  return names;
+}
+
+/** The earliest time a year, month or day folder (`…/2026/11/27`) can hold, from its last parts. */
+function folderStart(parts: string[]): number {
+  const [year, month = "01", day = "01"] = parts;
+  return Date.UTC(Number(year), Number(month) - 1, Number(day));
+}
+
+/**
+ * The last manifest of a chain whose window starts before `before`, found by walking year/month/day folders
+ * from the newest and skipping those that start later: bounded work however long the archive is.
+ */
+async function lastManifestBefore(sink: Sink, chain: string, before: number): Promise<string | undefined> {
+  const walk = async (prefix: string, parts: string[]): Promise<string | undefined> => {
+    for (const child of (await sink.listChildren(prefix)).reverse()) {
+      const leaf = child.slice(child.lastIndexOf("/") + 1);
+      if (parts.length < 3) {
+        if (!/^\d{2,4}$/.test(leaf) || folderStart([...parts, leaf]) >= before) continue;
+        const found = await walk(child, [...parts, leaf]);
+        if (found) return found;
+      } else if (leaf.endsWith(MANIFEST_SUFFIX)) {
+        const start = parseTimeStamp(leaf.slice(0, -MANIFEST_SUFFIX.length));
+        if (start !== undefined && start < before) return child;
+      }
+    }
+    return undefined;
+  };
+  return await walk(chain, []);
+}
+
+/** A chain segment's genesis, parsed; `end` is Infinity for the main segment. */
+interface Segment {
+  name: string;
+  bytes: Uint8Array;
+  start: number;
+  end: number;
+}
+
+/** The chain's segments, oldest first. */
+async function readSegments(sink: Sink, chain: string): Promise<Segment[]> {
+  const segments: Segment[] = [];
+  for (const name of await sink.listChildren(chain)) {
+    if (!GENESIS_PATTERN.test(name)) continue;
+    const bytes = (await sink.read(name))!;
+    const record = parseGenesis(bytes);
+    if (!record) throw new ArchiveError("ARCHIVE", `${name} is not a readable genesis: run verify`);
+    segments.push({
+      name,
+      bytes,
+      start: Date.parse(record.start),
+      end: record.end ? Date.parse(record.end) : Infinity,
+    });
+  }
+  return segments.sort((a, b) => a.start - b.start);
+}
+
+/** Where a segment stands: the end of its last window (the frontier) and the record the next one chains to. */
+interface SegmentState {
+  frontier: number;
+  previous: Uint8Array;
+  last?: Manifest;
+}
+
+async function readSegmentState(sink: Sink, chain: string, segment: Segment): Promise<SegmentState> {
+  const name = await lastManifestBefore(sink, chain, segment.end);
+  const bytes = name ? await sink.read(name) : undefined;
+  const manifest = bytes && parseManifest(bytes);
+  if (name && !manifest) throw new ArchiveError("ARCHIVE", `${name} is not a readable manifest: run verify`);
+  if (!manifest || Date.parse(manifest.start) < segment.start) {
+    return { frontier: segment.start, previous: segment.bytes };
+  }
+  return { frontier: Date.parse(manifest.end), previous: bytes!, last: manifest };
+}
+
+/** Creates a segment's genesis unless another instance did; returns the segment that holds under that name. */
+async function claimSegment(
+  sink: Sink,
+  chain: string,
+  source: Source,
+  start: number,
+  end?: number,
+): Promise<Segment> {
+  const record: Genesis = {
+    format: FORMAT,
+    source: source.name,
+    scope: source.scope,
+    start: new Date(start).toISOString(),
+    ...(end === undefined ? {} : { end: new Date(end).toISOString() }),
+    version: VERSION,
+    createdAt: new Date().toISOString(),
+  };
+  const name = genesisName(chain, end);
+  await sink.createExclusive(name, encodeRecord(record));
+  const segment = (await readSegments(sink, chain)).find((s) => s.name === name);
+  if (!segment) throw new ArchiveError("ARCHIVE", `${name} vanished after it was created`);
+  return segment;
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Commit: the one path every window takes into every sink — claim by manifest, then data.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** A manifest whose data is missing for this long is a crashed commit, not one in progress. */
+const REPAIR_GRACE_MS = 5 * 60_000;
+
+/**
+ * Commits one window: creates its manifest (named by the start: the claim), then its data object. Both are
+ * create-if-absent, so a concurrent instance can never overwrite or overlap it. Returns false when another
+ * instance claimed the start first. A crash between the two leaves a manifest without data, which
+ * `repairMissingData` completes on a later pass from the same events.
+ */
+export async function commitWindow(
+  sink: Sink,
+  names: { data: string; manifest: string },
+  manifest: Manifest,
+  data: Uint8Array,
+): Promise<boolean> {
+  if (!await sink.createExclusive(names.manifest, encodeRecord(manifest))) return false;
+  await writeData(sink, names.data, data, manifest.sha256);
+  return true;
+}
+
+/** Writes a data object if absent; an existing one must be byte-identical (another instance's repair). */
+async function writeData(sink: Sink, name: string, data: Uint8Array, sha256: string) {
+  if (await sink.createExclusive(name, data)) return;
+  const existing = await sink.read(name);
+  if (!existing || await sha256Hex(existing) !== sha256) {
+    throw new ArchiveError("ARCHIVE", `${name} exists with other content than its manifest: run verify`);
+  }
+}
+
+/**
+ * Completes commits that crashed between manifest and data: manifests of the frontier's day and the day
+ * before that lack their data object are read again from the source and written when the events hash the same.
+ */
+async function repairMissingData(sink: Sink, chain: string, source: Source, state: SegmentState) {
+  if (!state.last) return;
+  const lastStart = Date.parse(state.last.start);
+  for (const day of [dayPrefix(chain, lastStart - DAY_MS), dayPrefix(chain, lastStart)]) {
+    const names = await sink.listChildren(day);
+    const present = new Set(names);
+    for (const name of names.filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
+      const manifest = parseManifest((await sink.read(name))!);
+      if (!manifest || present.has(manifest.object)) continue;
+      if (Date.now() - Date.parse(manifest.committedAt) < REPAIR_GRACE_MS) continue;
+      const window = { start: Date.parse(manifest.start), end: Date.parse(manifest.end) };
+      const read = await source.readWindow(window, Infinity);
+      const { data } = await encodeWindow(read.kind === "complete" ? read.events : []);
+      if (await sha256Hex(data) !== manifest.sha256) {
+        throw new ArchiveError(
+          "ARCHIVE",
+          `${name} has no data object and the source now returns other events for ${
+            describeWindow(window)
+          }: the window cannot be completed; run verify and keep the archive for investigation`,
+        );
+      }
+      await writeData(sink, manifest.object, data, manifest.sha256);
+      log("warn", "completed a window a crash left half-committed", { object: manifest.object });
+    }
+  }
+}
+
+/** Outcome of archiving one source in one pass. */
+export interface SourceReport {
+  source: string;
+  scope: string;
+  windows: number;
+  events: number;
+  frontier: string;
+  stopped: "caught-up" | "max-events" | "deadline" | "min-interval";
+}
+
+/** Limits shared by every source of one pass. */
+interface PassBudget {
+  eventsLeft: number;
+  deadline: number;
+}
+
+/**
+ * Archives one segment of a source's chain: commits every due window from its frontier up to the horizon
+ * (now − settle, and the segment's end), within the pass budget. The loop is the same for every source and sink.
+ */
+async function archiveSegment(
+  source: Source,
+  sink: Sink,
+  config: Config,
+  budget: PassBudget,
+  segment: Segment,
+  minIntervalMs = 0,
+): Promise<SourceReport> {
+  const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
+  const context = { source: source.name, scope: source.scope };
+  let state = await readSegmentState(sink, chain, segment);
+  await repairMissingData(sink, chain, source, state);
+  const report: SourceReport = { ...context, windows: 0, events: 0, frontier: "", stopped: "caught-up" };
+  if (Date.now() - state.frontier < minIntervalMs) report.stopped = "min-interval";
+  while (report.stopped === "caught-up") {
+    if (budget.eventsLeft <= 0) report.stopped = "max-events";
+    else if (Date.now() >= budget.deadline) report.stopped = "deadline";
+    if (report.stopped !== "caught-up") break;
+    const horizon = Math.min(Date.now() - source.settleMs, segment.end);
+    let window = planWindow(state.frontier, horizon, source.granularityMs);
+    if (!window) break;
+    let read = await source.readWindow(window, Math.min(config.maxEventsPerObject, budget.eventsLeft));
+    while (read.kind === "overflow") {
+      window = cutWindow(window, read.cutAt, source.granularityMs);
+      read = await source.readWindow(window, Infinity);
+    }
+    const names = objectNames(chain, window);
+    const { data, ndjsonSha256 } = await encodeWindow(read.events);
+    const manifest = await buildManifest({
+      source,
+      window,
+      object: names.data,
+      events: read.events,
+      sourceTotal: read.sourceTotal,
+      data,
+      ndjsonSha256,
+      previous: await sha256Hex(state.previous),
+      now: Date.now(),
+    });
+    if (!await commitWindow(sink, names, manifest, data)) {
+      log("info", "window claimed by another instance; continuing after it", {
+        ...context,
+        window: describeWindow(window),
+      });
+      state = await readSegmentState(sink, chain, segment);
+      continue;
+    }
+    state = { frontier: window.end, previous: encodeRecord(manifest), last: manifest };
+    report.windows++;
+    report.events += read.events.length;
+    budget.eventsLeft -= read.events.length;
+    log("info", "window committed", {
+      ...context,
+      window: describeWindow(window),
+      events: read.events.length,
+      object: names.data,
+    });
+  }
+  report.frontier = new Date(state.frontier).toISOString();
+  return report;
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Commands: once, run, backfill, status, verify, export — each over the configured sources and sink.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+const openSink = (config: Config): Sink => new DirectorySink(config.archiveDir);
+
+/** Builds the configured sources, loading keys; fails before any archive write when a key is unusable. */
+async function openSources(config: Config): Promise<Source[]> {
+  return await Promise.all(config.sources.map(async (s) => new IdcsSource(s, await loadSigner(s), config)));
+}
+
+const newBudget = (config: Config): PassBudget => ({
+  eventsLeft: config.maxEvents ?? Infinity,
+  deadline: config.deadlineMs === undefined ? Infinity : Date.now() + config.deadlineMs,
+});
+
+/** Runs `task` for every source concurrently; logs each failure and throws one error naming them all. */
+async function forEachSource<T>(sources: Source[], task: (source: Source) => Promise<T>): Promise<T[]> {
+  const results = await Promise.allSettled(sources.map(task));
+  const failures = results.flatMap((result, i) => {
+    if (result.status === "fulfilled") return [];
+    const error = result.reason as Error;
+    log("error", "source failed", { source: sources[i].name, scope: sources[i].scope, error: error.message });
+    return [`${sources[i].name} ${sources[i].scope}: ${error.message}`];
+  });
+  if (failures.length === 1) throw results.find((r) => r.status === "rejected")!.reason;
+  if (failures.length) {
+    throw new ArchiveError("HTTP", `${failures.length} sources failed:\n  - ${failures.join("\n  - ")}`);
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** One archive pass over every source: the main segment of each chain, from its frontier. */
+export async function archivePass(config: Config, sources: Source[], sink: Sink): Promise<SourceReport[]> {
+  const budget = newBudget(config);
+  return await forEachSource(sources, async (source) => {
+    const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
+    const main = (await readSegments(sink, chain)).find((s) => s.end === Infinity) ??
+      await claimSegment(sink, chain, source, source.since);
+    return await archiveSegment(source, sink, config, budget, main, config.minIntervalMs);
+  });
+}
+
+/**
+ * Archives [from, to) before what the chain holds, as a backfill segment that ends where the archive begins;
+ * also completes backfill segments an earlier run left unfinished. On an empty archive it starts the chain at
+ * `from` and archives up to `to`.
+ */
+async function backfill(config: Config, sources: Source[], sink: Sink, from: number, to?: number) {
+  const budget = newBudget(config);
+  return await forEachSource(sources, async (source) => {
+    const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
+    let segments = await readSegments(sink, chain);
+    if (!segments.length) {
+      const main = await claimSegment(sink, chain, source, from);
+      return [
+        await archiveSegment(source, sink, config, budget, to === undefined ? main : { ...main, end: to }),
+      ];
+    }
+    const earliest = segments[0].start;
+    if (to !== undefined && to < earliest) {
+      throw new ArchiveError(
+        "USAGE",
+        `--to ${new Date(to).toISOString()} would leave a gap before the archive's start ${
+          new Date(earliest).toISOString()
+        }: leave --to out, the backfill ends where the archive begins`,
+      );
+    }
+    if (from < earliest) {
+      await claimSegment(sink, chain, source, from, earliest);
+      segments = await readSegments(sink, chain);
+    }
+    const reports = [];
+    for (const segment of segments.filter((s) => s.end !== Infinity)) {
+      reports.push(await archiveSegment(source, sink, config, budget, segment));
+    }
+    return reports;
+  });
+}
+
+/** The archive chains present in the sink: `{prefix}/{source}/{scope}` folders. */
+async function listChains(sink: Sink, prefix: string): Promise<string[]> {
+  const chains: string[] = [];
+  for (const source of await sink.listChildren(prefix)) chains.push(...await sink.listChildren(source));
+  return chains;
+}
+
+/** A chain's stored records, split by kind. */
+async function readChain(sink: Sink, chain: string) {
+  const names = [
+    ...await sink.listChildren(chain),
+    ...(await listTree(sink, chain)).filter((n) => !GENESIS_PATTERN.test(n)),
+  ];
+  const unique = [...new Set(names)].filter((n) => !/\/\d{2,4}$/.test(n));
+  const read = async (name: string): Promise<ChainLink> => ({ name, bytes: (await sink.read(name))! });
+  return {
+    geneses: await Promise.all(unique.filter((n) => GENESIS_PATTERN.test(n)).map(read)),
+    manifests: await Promise.all(unique.filter((n) => n.endsWith(MANIFEST_SUFFIX)).map(read)),
+    dataNames: unique.filter((n) => n.endsWith(DATA_SUFFIX)),
+  };
+}
+
+const overlaps = (manifest: Manifest, from: number, to: number) =>
+  Date.parse(manifest.start) < to && Date.parse(manifest.end) > from;
+
+export interface VerifyReport {
+  chains: {
+    chain: string;
+    windows: number;
+    events: number;
+    checkedObjects: number;
+    from: string | null;
+    to: string | null;
+  }[];
+  problems: string[];
+}
+
+/**
+ * Proves the archive: for every chain, the tiling and hash chain over all manifests, and each data object in
+ * [from, to) against its manifest. A missing data object is a problem too.
+ */
+export async function verifyArchive(
+  sink: Sink,
+  prefix: string,
+  from = -Infinity,
+  to = Infinity,
+): Promise<VerifyReport> {
+  const report: VerifyReport = { chains: [], problems: [] };
+  for (const chain of await listChains(sink, prefix)) {
+    const stored = await readChain(sink, chain);
+    const { problems, windows } = await verifyChain({ chain, ...stored });
+    const present = new Set(stored.dataNames);
+    let events = 0, checkedObjects = 0;
+    for (const manifest of windows.filter((m) => overlaps(m, from, to))) {
+      if (!present.has(manifest.object)) {
+        problems.push(`${manifest.object} is missing (its manifest exists)`);
+        continue;
+      }
+      problems.push(...await verifyData(manifest, (await sink.read(manifest.object))!));
+      events += manifest.events;
+      checkedObjects++;
+    }
+    report.problems.push(...problems);
+    report.chains.push({
+      chain,
+      windows: windows.length,
+      events,
+      checkedObjects,
+      from: windows[0]?.start ?? null,
+      to: windows.at(-1)?.end ?? null,
+    });
+  }
+  return report;
+}
+
+/** Writes the archived events with times in [from, to) as NDJSON, each object checked against its manifest first. */
+async function exportEvents(
+  sink: Sink,
+  prefix: string,
+  from: number,
+  to: number,
+  out: WritableStreamDefaultWriter<Uint8Array>,
+) {
+  let count = 0;
+  const encoder = new TextEncoder();
+  for (const chain of await listChains(sink, prefix)) {
+    const stored = await readChain(sink, chain);
+    const { problems, windows } = await verifyChain({ chain, ...stored });
+    if (problems.length) {
+      throw new ArchiveError("VERIFY", `${chain} does not verify: ${problems[0]} (run verify)`);
+    }
+    for (const manifest of windows.filter((m) => overlaps(m, from, to))) {
+      const data = await sink.read(manifest.object);
+      const dataProblems = data ? await verifyData(manifest, data) : [`${manifest.object} is missing`];
+      if (dataProblems.length) {
+        throw new ArchiveError("VERIFY", `${dataProblems[0]}: not exported (run verify)`);
+      }
+      const lines = new TextDecoder().decode(await gunzip(data!)).split("\n").filter(Boolean);
+      const selected = lines.filter((line) => {
+        const time = eventTime(manifest.source, JSON.parse(line))!;
+        return time >= from && time < to;
+      });
+      if (selected.length) await out.write(encoder.encode(selected.join("\n") + "\n"));
+      count += selected.length;
+    }
+  }
+  return count;
+}
+
+/** Per chain: frontier, lag, objects, next run, and warnings an operator must act on. */
+async function archiveStatus(config: Config, sink: Sink, now: number) {
+  const nextRun = nextCronTime(parseCron(config.schedule)!, now);
+  const chains = [];
+  for (const chain of await listChains(sink, config.archivePrefix)) {
+    const stored = await readChain(sink, chain);
+    const manifests = stored.manifests.map((l) => parseManifest(l.bytes)).filter((m): m is Manifest => !!m);
+    manifests.sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+    const segments = stored.geneses.map((l) => parseGenesis(l.bytes)).filter((g): g is Genesis => !!g);
+    const main = segments.find((g) => g.end === undefined);
+    const frontier = manifests.at(-1)?.end ?? main?.start ?? null;
+    const source = chain.split("/").at(-2)!;
+    const retentionMs = source === "idcs" ? IDCS_RETENTION_MS : Infinity;
+    const warnings: string[] = [];
+    const lagMs = frontier ? now - Date.parse(frontier) : null;
+    if (lagMs !== null && lagMs > retentionMs * 0.8) {
+      warnings.push(
+        `unarchived events since ${frontier} are ${Math.round(lagMs / DAY_MS)} days old, near the source's ${
+          retentionMs / DAY_MS
+        }-day retention: run a pass now or they will be lost`,
+      );
+    }
+    const week = manifests.filter((m) => now - Date.parse(m.end) < 7 * DAY_MS);
+    if (source === "idcs" && week.length && week.every((m) => m.events === 0)) {
+      warnings.push(
+        "no events archived in the last 7 days: Oracle stopped feeding identity-domain events to AuditEvents (December 2024); they are in OCI Audit",
+      );
+    }
+    if (stored.dataNames.length < manifests.length) {
+      warnings.push(
+        `${
+          manifests.length - stored.dataNames.length
+        } window(s) lack their data object: run a pass, then verify`,
+      );
+    }
+    const incomplete = segments.filter((g) => g.end && !manifests.some((m) => m.end === g.end));
+    for (const g of incomplete) {
+      warnings.push(`backfill [${g.start}, ${g.end}) is incomplete: run backfill again`);
+    }
+    chains.push({
+      chain,
+      frontier,
+      lagSeconds: lagMs === null ? null : Math.round(lagMs / 1000),
+      objects: stored.dataNames.length,
+      events: manifests.reduce((n, m) => n + m.events, 0),
+      lastEventTime: manifests.findLast((m) => m.lastEventTime)?.lastEventTime ?? null,
+      warnings,
+    });
+  }
+  return { sink: sink.description, nextRun: new Date(nextRun).toISOString(), chains };
+}
+
+/** A five-field cron expression as the sets of minutes, hours, days, months and weekdays it matches. */
+export interface CronSchedule {
+  minutes: Set<number>;
+  hours: Set<number>;
+  days: Set<number>;
+  months: Set<number>;
+  weekdays: Set<number>;
+  anyDay: boolean;
+  anyWeekday: boolean;
+}
+
+/** Parses `*`, `*\/n`, `a`, `a-b`, `a-b/n` and lists of them per field; undefined when malformed. */
+export function parseCron(expression: string): CronSchedule | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5) return undefined;
+  const ranges: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+  const sets: Set<number>[] = [];
+  for (const [i, field] of fields.entries()) {
+    const [low, high] = ranges[i];
+    const set = new Set<number>();
+    for (const part of field.split(",")) {
+      const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+      if (!m) return undefined;
+      const from = m[1] === "*" ? low : Number(m[2]);
+      const to = m[1] === "*" ? high : m[3] !== undefined ? Number(m[3]) : m[4] ? high : from;
+      const step = m[4] ? Number(m[4]) : 1;
+      if (from < low || to > high || from > to || step < 1) return undefined;
+      for (let v = from; v <= to; v += step) set.add(i === 4 && v === 7 ? 0 : v);
+    }
+    sets.push(set);
+  }
+  return {
+    minutes: sets[0],
+    hours: sets[1],
+    days: sets[2],
+    months: sets[3],
+    weekdays: sets[4],
+    anyDay: fields[2] === "*",
+    anyWeekday: fields[4] === "*",
+  };
+}
+
+/** The first minute after `after` that the schedule matches (UTC; day-of-month OR weekday as in cron). */
+export function nextCronTime(schedule: CronSchedule, after: number): number {
+  let t = Math.floor(after / 60_000) * 60_000 + 60_000;
+  for (let i = 0; i < 366 * 24 * 60; i++, t += 60_000) {
+    const d = new Date(t);
+    const dayMatch = schedule.anyDay && schedule.anyWeekday
+      ? true
+      : schedule.anyDay
+      ? schedule.weekdays.has(d.getUTCDay())
+      : schedule.anyWeekday
+      ? schedule.days.has(d.getUTCDate())
+      : schedule.days.has(d.getUTCDate()) || schedule.weekdays.has(d.getUTCDay());
+    if (
+      schedule.minutes.has(d.getUTCMinutes()) && schedule.hours.has(d.getUTCHours()) &&
+      schedule.months.has(d.getUTCMonth() + 1) && dayMatch
+    ) return t;
+  }
+  return NaN;
+}
+
+/** Counters for /metrics, in the Prometheus text format. */
+class Metrics {
+  passes = { ok: 0, failed: 0, skipped: 0 };
+  events = new Map<string, number>();
+  frontier = new Map<string, number>();
+  lastSuccess = 0;
+  running = false;
+
+  record(reports: SourceReport[]) {
+    for (const r of reports) {
+      const key = `source="${r.source}",scope="${r.scope}"`;
+      this.events.set(key, (this.events.get(key) ?? 0) + r.events);
+      this.frontier.set(key, Date.parse(r.frontier) / 1000);
+    }
+  }
+
+  render(): string {
+    const lines = [
+      "# TYPE audit_archiver_passes_total counter",
+      ...Object.entries(this.passes).map(([result, n]) =>
+        `audit_archiver_passes_total{result="${result}"} ${n}`
+      ),
+      "# TYPE audit_archiver_events_archived_total counter",
+      ...[...this.events].map(([key, n]) => `audit_archiver_events_archived_total{${key}} ${n}`),
+      "# TYPE audit_archiver_frontier_seconds gauge",
+      ...[...this.frontier].map(([key, t]) => `audit_archiver_frontier_seconds{${key}} ${t}`),
+      "# TYPE audit_archiver_last_success_seconds gauge",
+      `audit_archiver_last_success_seconds ${this.lastSuccess / 1000}`,
+      "# TYPE audit_archiver_pass_running gauge",
+      `audit_archiver_pass_running ${this.running ? 1 : 0}`,
+    ];
+    return lines.join("\n") + "\n";
+  }
+}
+
+/** Compares a presented bearer token with the configured one without leaking its length or prefix by timing. */
+async function tokenMatches(presented: string, expected: string): Promise<boolean> {
+  const digest = async (text: string) =>
+    new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  const [a, b] = await Promise.all([digest(presented), digest(expected)]);
+  return a.reduce((diff, byte, i) => diff | (byte ^ b[i]), 0) === 0;
+}
+
+/** The daemon: a pass at start and on SCHEDULE (never two at once), and the optional HTTP server. */
+async function runDaemon(config: Config, sources: Source[], sink: Sink, signal: AbortSignal) {
+  const metrics = new Metrics();
+  const pass = async (trigger: string) => {
+    if (metrics.running) {
+      metrics.passes.skipped++;
+      log("warn", "pass skipped: the previous one is still running", { trigger });
+      return;
+    }
+    metrics.running = true;
+    try {
+      const reports = await archivePass(config, sources, sink);
+      metrics.record(reports);
+      metrics.passes.ok++;
+      metrics.lastSuccess = Date.now();
+      log("info", "pass finished", { trigger, reports });
+    } catch (error) {
+      metrics.passes.failed++;
+      log("error", "pass failed", {
+        trigger,
+        code: (error as ArchiveError).code,
+        error: (error as Error).message,
+      });
+    } finally {
+      metrics.running = false;
+    }
+  };
+  const server = config.port === undefined ? undefined : Deno.serve({
+    port: config.port,
+    signal,
+    onListen: ({ hostname, port }) =>
+      log("info", "serving /healthz, /metrics, POST /trigger", { hostname, port }),
+  }, async (req) => {
+    const path = new URL(req.url).pathname;
+    if (req.method === "GET" && path === "/healthz") return Response.json({ ok: true, version: VERSION });
+    if (req.method === "GET" && path === "/metrics") {
+      return new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+    }
+    if (req.method === "POST" && path === "/trigger") {
+      const presented = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
+      if (!await tokenMatches(presented, config.triggerToken!)) {
+        return new Response("unauthorized\n", { status: 401 });
+      }
+      if (metrics.running) {
+        return Response.json({ started: false, reason: "a pass is running" }, { status: 409 });
+      }
+      pass("trigger");
+      return Response.json({ started: true }, { status: 202 });
+    }
+    return new Response("not found\n", { status: 404 });
+  });
+  log("info", "daemon started", {
+    schedule: config.schedule,
+    sink: sink.description,
+    sources: sources.length,
+  });
+  const cron = Deno.cron("audit-archiver pass", config.schedule, { signal }, () => pass("schedule"));
+  await pass("start");
+  await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+  await Promise.all([cron, server?.finished]);
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Entry: parse, validate, dispatch; map errors to exit codes 1 and 2.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Loads every origin of settings (file < environment < flags) and validates them. */
+async function loadConfig(line: CommandLine, now: number, needsSources: boolean): Promise<Config> {
+  let file = { global: {} as RawSettings, sources: [] as RawSettings[] };
+  if (line.config) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(line.config);
+    } catch (error) {
+      throw new ArchiveError("CONFIG", `--config ${line.config} cannot be read: ${(error as Error).message}`);
+    }
+    file = parseConfigFile(text, line.config);
+  }
+  const settings = { ...file.global, ...readEnvironment(), ...line.settings };
+  return validateConfig(settings, file.sources, now, Deno.stderr.isTerminal(), needsSources);
+}
+
+function parseRangeFlag(name: string, text: string | undefined, required: boolean): number | undefined {
+  if (text === undefined) {
+    if (required) {
+      throw new ArchiveError(
+        "USAGE",
+        `--${name} is required: an ISO-8601 UTC time like 2026-01-31T00:00:00Z`,
+      );
+    }
+    return undefined;
+  }
+  const time = parseTime(text);
+  if (time === undefined) {
+    throw new ArchiveError(
+      "USAGE",
+      `--${name} must be an ISO-8601 UTC time like 2026-01-31T00:00:00Z: current value is "${text}"`,
+    );
+  }
+  return time;
+}
+
+/** Runs one command line; returns the exit status. `signal` stops `run`. */
+export async function main(args: string[], signal?: AbortSignal): Promise<number> {
+  try {
+    const line = parseCommandLine(args);
+    if (line.command === "help") {
+      console.log(helpText());
+      return 0;
+    }
+    if (line.command === "version") {
+      console.log(`audit-archiver ${VERSION}`);
+      return 0;
+    }
+    const now = Date.now();
+    const from = parseRangeFlag("from", line.from, line.command === "backfill" || line.command === "export");
+    const to = parseRangeFlag("to", line.to, line.command === "export");
+    if (from !== undefined && to !== undefined && from >= to) {
+      throw new ArchiveError("USAGE", "--from must be before --to");
+    }
+    // status, verify and export read only the archive: an auditor needs no source credentials for them.
+    const config = await loadConfig(line, now, !["status", "verify", "export"].includes(line.command));
+    logSettings.level = config.logLevel;
+    logSettings.format = config.logFormat;
+    registerSecret(config.triggerToken);
+    const sink = openSink(config);
+    switch (line.command) {
+      case "status":
+        console.log(JSON.stringify(await archiveStatus(config, sink, now), null, 2));
+        return 0;
+      case "verify": {
+        const report = await verifyArchive(sink, config.archivePrefix, from, to);
+        console.log(JSON.stringify(report, null, 2));
+        if (report.problems.length) {
+          log("error", "verify failed", { problems: report.problems.length });
+          return 1;
+        }
+        return 0;
+      }
+      case "export": {
+        const file = line.out ? await Deno.open(line.out, { write: true, createNew: true }) : undefined;
+        const writer = (file?.writable ?? Deno.stdout.writable).getWriter();
+        try {
+          const count = await exportEvents(sink, config.archivePrefix, from!, to!, writer);
+          log("info", "exported", { events: count, out: line.out ?? "stdout" });
+        } finally {
+          await writer.close().catch(() => {});
+        }
+        return 0;
+      }
+    }
+    const sources = await openSources(config);
+    switch (line.command) {
+      case "once": {
+        const reports = await archivePass(config, sources, sink);
+        log("info", "pass finished", { reports });
+        return 0;
+      }
+      case "backfill": {
+        const reports = await backfill(config, sources, sink, from!, to);
+        log("info", "backfill finished", { reports });
+        return 0;
+      }
+      default: {
+        const controller = new AbortController();
+        const stop = () => controller.abort();
+        signal?.addEventListener("abort", stop, { once: true });
+        for (const name of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(name, stop);
+        try {
+          await runDaemon(config, sources, sink, controller.signal);
+        } finally {
+          for (const name of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(name, stop);
+        }
+        return 0;
+      }
+    }
+  } catch (error) {
+    const code = error instanceof ArchiveError ? error.code : "ERROR";
+    log("error", scrub((error as Error).message), { code });
+    return exitCodeOf(error);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,1188 @@
+/**
+ * An emulator of an Oracle IAM identity domain (IDCS): the OAuth token endpoint
+ * and `GET /admin/v1/AuditEvents`, strict enough that the archiver's correctness
+ * is checked against it, fast enough to page through a million events.
+ *
+ * - `POST /oauth2/v1/token` verifies every JWT client assertion (RS256, `kid`,
+ *   `iss` = `sub` = client id, both audiences, `exp`), or HTTP Basic with the
+ *   client secret when one is configured.
+ * - `GET /admin/v1/AuditEvents` needs an issued, unexpired bearer token and
+ *   supports `timestamp` comparisons joined by `and`; anything else in a filter
+ *   is a 400 `invalidFilter`, so the program cannot rely on what it never sent
+ *   to the real service.
+ * - Faults (latency, 429 with or without `Retry-After`, 5xx, dropped
+ *   connections, malformed or truncated pages, unstable order among equal
+ *   timestamps, late indexing) are decided by one seeded PRNG per purpose, so
+ *   a seed replays the same decisions.
+ *
+ * Facts emulated are in `reference/idcs-api.md`. Usage:
+ *
+ * ```ts
+ * const key = await generateClientKey();
+ * const idcs = await startIdcsEmulator({ clientId: "c", keyId: "k", publicKey: key.publicKey,
+ *   events: generateEvents({ seed: 1, count: 1000, from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 0, 2) }) });
+ * // … point the archiver at idcs.url …
+ * await idcs.close();
+ * ```
+ *
+ * @module
+ */
+
+import { errors as joseErrors, jwtVerify } from "npm:jose@6.2.18";
+import { createPrivateKey } from "node:crypto";
+
+// ---------------------------------------------------------------- public types
+
+/** An audit event as the API returns it; archived exactly as returned. */
+export interface AuditEvent {
+  id: string;
+  timestamp: string;
+  [attribute: string]: unknown;
+}
+
+/** Fault rates are probabilities per request; a request gets at most one fault. */
+export interface IdcsFaults {
+  /** Delay before every response (token and AuditEvents), in ms. @default 0 */
+  latencyMs?: number;
+  /** Probability of a 429 with a SCIM error body. @default 0 */
+  rate429?: number;
+  /** Probability that a 429 carries `Retry-After: 1`. @default 0.5 */
+  retryAfterRate?: number;
+  /** Probability of a 500, 502 (HTML body, as from a load balancer) or 503. @default 0 */
+  rate5xx?: number;
+  /** Probability that the connection drops in the middle of the body. @default 0 */
+  rateReset?: number;
+  /** Probability of a 200 whose body is an HTML page (AuditEvents only). @default 0 */
+  rateMalformed?: number;
+  /** Probability of a 200 whose JSON is cut in the middle (AuditEvents only). @default 0 */
+  rateTruncated?: number;
+  /** Order among equal timestamps differs from request to request. @default false */
+  shuffleTies?: boolean;
+}
+
+/** How to start the emulator. */
+export interface IdcsEmulatorOptions {
+  /** The confidential application's client id: the assertion's `iss` and `sub`. */
+  clientId: string;
+  /** Certificate alias of the registered key: the assertion's `kid`. */
+  keyId: string;
+  /** RSA public key (RS256) registered for the client. */
+  publicKey: CryptoKey;
+  /** When set, HTTP Basic `client_id:client_secret` also works at the token endpoint. */
+  clientSecret?: string;
+  /** Initial events, in any order, visible at once. @default [] */
+  events?: AuditEvent[];
+  /** @default {} */
+  faults?: IdcsFaults;
+  /** Seeds all decisions (faults, orders of ties, ECIDs). @default a random seed */
+  seed?: number;
+  /** `expires_in` of issued tokens. @default 3600 */
+  tokenTtlSeconds?: number;
+  /** Port on 127.0.0.1. @default 0 (ephemeral) */
+  port?: number;
+}
+
+/** A running emulator. */
+export interface IdcsEmulator {
+  /** `http://127.0.0.1:PORT`, without a trailing slash: the identity domain URL. */
+  url: string;
+  /** Adds events that the API returns from `visibleAt` (epoch ms, default now) on: late indexing. */
+  addEvents(events: AuditEvent[], visibleAt?: number): void;
+  /** Replaces the fault settings for the following requests. */
+  setFaults(faults: IdcsFaults): void;
+  /** What the API would return now, in (timestamp, id) order: the tests' truth. */
+  visibleEvents(): AuditEvent[];
+  stats: {
+    tokenRequests: number;
+    tokensIssued: number;
+    auditRequests: number;
+    faultsInjected: number;
+    rejectedAssertions: number;
+    maxInFlight: number;
+  };
+  /** Stops listening and waits until every connection is closed. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- constants
+
+const TOKEN_PATH = "/oauth2/v1/token";
+const AUDIT_EVENTS_PATH = "/admin/v1/AuditEvents";
+const SCOPE = "urn:opc:idm:__myscopes__";
+const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/** The audience older IDCS documentation asks for; the domain URL is the other. */
+const IDCS_AUDIENCE = "https://identity.oraclecloud.com/";
+const ASSERTION_CLOCK_TOLERANCE_SECONDS = 60;
+const ASSERTION_MAX_LIFETIME_SECONDS = 3600;
+const LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+const ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error";
+const AUDIT_EVENT_SCHEMA = "urn:ietf:params:scim:schemas:oracle:idcs:AuditEvent";
+/** SCIM paging limits as IDCS documents them (OCISQueryParameters). */
+const DEFAULT_COUNT = 50;
+const MAX_COUNT = 1000;
+const FILTER_OPERATORS = ["gt", "ge", "lt", "le", "eq"] as const;
+/** SCIM operators that IDCS knows but this emulator refuses, so the program cannot depend on them. */
+const UNSUPPORTED_OPERATORS = ["ne", "co", "sw", "ew", "pr"];
+
+const BAD_GATEWAY_HTML =
+  "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
+const MAINTENANCE_HTML = "<!DOCTYPE html><html><head><title>Oracle Identity Cloud Service</title></head>" +
+  "<body><h1>Service Unavailable</h1><p>The service is undergoing maintenance.</p></body></html>";
+
+// ---------------------------------------------------------------- randomness
+
+type Random = () => number;
+
+/** mulberry32: a tiny seeded PRNG with a uniform output in [0, 1). */
+function mulberry32(seed: number): Random {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomHex(random: Random, length: number): string {
+  let hex = "";
+  while (hex.length < length) hex += Math.floor(random() * 16).toString(16);
+  return hex;
+}
+
+function pick<T>(random: Random, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)];
+}
+
+function shuffleInPlace<T>(random: Random, items: T[], from: number, to: number): void {
+  for (let i = to - 1; i > from; i--) {
+    const j = from + Math.floor(random() * (i - from + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+}
+
+// ---------------------------------------------------------------- errors
+
+/** A request the API refuses; becomes a SCIM error body (RFC 7644 §3.12). */
+class ScimError extends Error {
+  constructor(readonly status: number, message: string, readonly scimType?: string) {
+    super(message);
+  }
+}
+
+/** A token request the server refuses; becomes an OAuth error body (RFC 6749 §5.2). */
+class OAuthError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+// ---------------------------------------------------------------- time
+
+/** An instant as whole milliseconds around it, so sub-millisecond bounds compare exactly with ms timestamps. */
+interface Instant {
+  floorMs: number;
+  ceilMs: number;
+}
+
+const UTC_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/;
+
+/** Parses an ISO-8601 UTC date-time (`Z` only); undefined when it is not one or names no real date. */
+function parseUtcInstant(text: string): Instant | undefined {
+  const match = UTC_INSTANT.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Date.UTC rolls 2026-02-30 over to March: a round trip rejects such dates.
+  if (
+    date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day ||
+    date.getUTCHours() !== hour || date.getUTCMinutes() !== minute || date.getUTCSeconds() !== second
+  ) return undefined;
+  const fraction = (match[7] ?? "").padEnd(9, "0");
+  const floorMs = date.getTime() + Number(fraction.slice(0, 3));
+  return { floorMs, ceilMs: Number(fraction.slice(3)) > 0 ? floorMs + 1 : floorMs };
+}
+
+// ---------------------------------------------------------------- filter
+
+type FilterOperator = typeof FILTER_OPERATORS[number];
+
+interface Comparison {
+  operator: FilterOperator;
+  value: Instant;
+}
+
+type Token = { kind: "(" | ")" } | { kind: "word"; text: string } | { kind: "string"; text: string };
+
+/** Splits a SCIM filter into parentheses, words and JSON string literals. */
+function tokenizeFilter(filter: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < filter.length) {
+    const char = filter[i];
+    if (/\s/.test(char)) {
+      i++;
+    } else if (char === "(" || char === ")") {
+      tokens.push({ kind: char });
+      i++;
+    } else if (char === '"') {
+      const end = findClosingQuote(filter, i);
+      tokens.push({ kind: "string", text: parseJsonString(filter.slice(i, end + 1)) });
+      i = end + 1;
+    } else {
+      const word = /^[^\s()"]+/.exec(filter.slice(i))![0];
+      tokens.push({ kind: "word", text: word });
+      i += word.length;
+    }
+  }
+  return tokens;
+}
+
+function findClosingQuote(filter: string, opening: number): number {
+  for (let i = opening + 1; i < filter.length; i++) {
+    if (filter[i] === "\\") i++;
+    else if (filter[i] === '"') return i;
+  }
+  throw new ScimError(400, `unterminated string in filter at position ${opening + 1}`, "invalidFilter");
+}
+
+function parseJsonString(literal: string): string {
+  try {
+    return JSON.parse(literal);
+  } catch {
+    throw new ScimError(400, `invalid string ${literal} in filter`, "invalidFilter");
+  }
+}
+
+/**
+ * Parses `timestamp <gt|ge|lt|le|eq> "<UTC date-time>"` terms joined by `and`,
+ * with optional parentheses (RFC 7644 §3.4.2.2); refuses everything else.
+ */
+function parseFilter(filter: string): Comparison[] {
+  const tokens = tokenizeFilter(filter);
+  let position = 0;
+  const peekWord = () => {
+    const token = tokens[position];
+    return token?.kind === "word" ? token.text.toLowerCase() : undefined;
+  };
+  const expectParenthesis = () => {
+    const token = tokens[position++];
+    if (token?.kind !== ")") throw invalidFilter(`expected ")" at ${describe(token)}`);
+  };
+  const expectText = (kind: "word" | "string", what: string): string => {
+    const token = tokens[position++];
+    if (token?.kind !== kind) throw invalidFilter(`expected ${what} at ${describe(token)}`);
+    return token.text;
+  };
+
+  const parseExpression = (): Comparison[] => {
+    const comparisons = parseTerm();
+    while (peekWord() === "and") {
+      position++;
+      comparisons.push(...parseTerm());
+    }
+    if (peekWord() === "or") throw invalidFilter(`the "or" operator is not supported`);
+    return comparisons;
+  };
+  const parseTerm = (): Comparison[] => {
+    if (tokens[position]?.kind === "(") {
+      position++;
+      const inner = parseExpression();
+      expectParenthesis();
+      return inner;
+    }
+    if (peekWord() === "not") throw invalidFilter(`the "not" operator is not supported`);
+    return [parseComparison()];
+  };
+  const parseComparison = (): Comparison => {
+    const attribute = expectText("word", "an attribute");
+    if (attribute.toLowerCase() !== "timestamp") {
+      throw invalidFilter(`attribute "${attribute}" is not supported: only timestamp can be filtered`);
+    }
+    const operator = expectText("word", "an operator").toLowerCase();
+    if (UNSUPPORTED_OPERATORS.includes(operator)) {
+      throw invalidFilter(`operator "${operator}" is not supported: use gt, ge, lt, le or eq`);
+    }
+    if (!(FILTER_OPERATORS as readonly string[]).includes(operator)) {
+      throw invalidFilter(`"${operator}" is not a filter operator`);
+    }
+    const literal = expectText("string", "a quoted date-time");
+    const value = parseUtcInstant(literal);
+    if (!value) {
+      throw invalidFilter(`"${literal}" is not an ISO-8601 UTC date-time such as 2026-11-27T10:24:24.022Z`);
+    }
+    return { operator: operator as FilterOperator, value };
+  };
+
+  const comparisons = parseExpression();
+  if (position < tokens.length) throw invalidFilter(`unexpected ${describe(tokens[position])}`);
+  return comparisons;
+}
+
+function invalidFilter(detail: string): ScimError {
+  return new ScimError(400, `Invalid filter: ${detail}`, "invalidFilter");
+}
+
+function describe(token: Token | undefined): string {
+  if (!token) return "end of filter";
+  return `"${"text" in token ? token.text : token.kind}"`;
+}
+
+// ---------------------------------------------------------------- event store
+
+interface StoredEvent {
+  time: number;
+  event: AuditEvent;
+}
+
+type SortOrder = "ascending" | "descending";
+
+function compareStored(a: StoredEvent, b: StoredEvent): number {
+  return a.time - b.time || (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0);
+}
+
+/** First index in [from, to) whose time satisfies a monotone predicate (false…false true…true). */
+function lowerBound(
+  events: StoredEvent[],
+  from: number,
+  to: number,
+  isAtOrAfter: (time: number) => boolean,
+): number {
+  let low = from;
+  let high = to;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (isAtOrAfter(events[middle].time)) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
+function mergeSorted(left: StoredEvent[], right: StoredEvent[]): StoredEvent[] {
+  const merged = new Array<StoredEvent>(left.length + right.length);
+  let i = 0;
+  let j = 0;
+  for (let k = 0; k < merged.length; k++) {
+    merged[k] = j >= right.length || (i < left.length && compareStored(left[i], right[j]) <= 0)
+      ? left[i++]
+      : right[j++];
+  }
+  return merged;
+}
+
+/**
+ * Events sorted by (time, id); late-indexed batches wait in `pending` until
+ * their `visibleAt`. A query costs two binary searches per comparison plus the
+ * page, never a scan of all events.
+ */
+class EventStore {
+  #visible: StoredEvent[] = [];
+  #pending: { visibleAt: number; events: StoredEvent[] }[] = [];
+  #ids = new Set<string>();
+
+  add(events: AuditEvent[], visibleAt: number): void {
+    const batch = events.map((event) => this.#admit(event)).sort(compareStored);
+    this.#pending.push({ visibleAt, events: batch });
+    this.#pending.sort((a, b) => a.visibleAt - b.visibleAt);
+  }
+
+  /** Indexes [start, end) of the events visible at `now` that satisfy every comparison. */
+  select(now: number, comparisons: Comparison[]): { start: number; end: number } {
+    this.#reveal(now);
+    const events = this.#visible;
+    let start = 0;
+    let end = events.length;
+    for (const { operator, value } of comparisons) {
+      // Timestamps are whole ms, so `> x` is `> floor(x)` and `>= x` is `>= ceil(x)`.
+      const after = (time: number) => time > value.floorMs;
+      const atOrAfter = (time: number) => time >= value.ceilMs;
+      const lower = { gt: after, ge: atOrAfter, eq: atOrAfter, lt: undefined, le: undefined }[operator];
+      const upper = { lt: atOrAfter, le: after, eq: after, gt: undefined, ge: undefined }[operator];
+      if (lower) start = Math.max(start, lowerBound(events, 0, events.length, lower));
+      if (upper) end = Math.min(end, lowerBound(events, 0, events.length, upper));
+    }
+    return { start, end: Math.max(start, end) };
+  }
+
+  /**
+   * Events at 0-based positions [offset, offset + count) of the selection in the
+   * requested order. With `shuffle`, each run of equal timestamps touching the
+   * page is permuted whole first, as a server with no tie order would.
+   */
+  page(
+    selection: { start: number; end: number },
+    offset: number,
+    count: number,
+    order: SortOrder,
+    shuffle?: Random,
+  ): AuditEvent[] {
+    const { start, end } = selection;
+    const first = Math.min(offset, end - start);
+    const last = Math.min(offset + count, end - start);
+    if (first >= last) return [];
+    const [low, high] = order === "ascending" ? [start + first, start + last] : [end - last, end - first];
+    const events = this.#visible;
+    // Runs of equal time never cross a filter bound, so widening to whole runs stays inside the selection.
+    const runLow = shuffle ? lowerBound(events, start, low, (time) => time >= events[low].time) : low;
+    const runHigh = shuffle ? lowerBound(events, high, end, (time) => time > events[high - 1].time) : high;
+    const window = events.slice(runLow, runHigh);
+    if (shuffle) shuffleRuns(shuffle, window);
+    if (order === "descending") window.reverse();
+    const skip = order === "ascending" ? low - runLow : runHigh - high;
+    return window.slice(skip, skip + high - low).map((stored) => stored.event);
+  }
+
+  visible(now: number): AuditEvent[] {
+    this.#reveal(now);
+    return this.#visible.map((stored) => stored.event);
+  }
+
+  #admit(event: AuditEvent): StoredEvent {
+    const instant = typeof event.timestamp === "string" ? parseUtcInstant(event.timestamp) : undefined;
+    if (!instant || instant.floorMs !== instant.ceilMs) {
+      throw new TypeError(
+        `AuditEvent ${event.id} must have a millisecond UTC timestamp: current value is ${event.timestamp}`,
+      );
+    }
+    if (typeof event.id !== "string" || this.#ids.has(event.id)) {
+      throw new TypeError(`AuditEvent ids must be unique strings: ${event.id} is repeated or not a string`);
+    }
+    this.#ids.add(event.id);
+    return { time: instant.floorMs, event };
+  }
+
+  /** Moves batches whose time has come into the sorted array; appending is the common, cheap case. */
+  #reveal(now: number): void {
+    while (this.#pending.length > 0 && this.#pending[0].visibleAt <= now) {
+      const { events } = this.#pending.shift()!;
+      const last = this.#visible.at(-1);
+      if (!last || events.length === 0 || compareStored(last, events[0]) < 0) {
+        for (const stored of events) this.#visible.push(stored);
+      } else {
+        this.#visible = mergeSorted(this.#visible, events);
+      }
+    }
+  }
+}
+
+function shuffleRuns(random: Random, events: StoredEvent[]): void {
+  let runStart = 0;
+  for (let i = 1; i <= events.length; i++) {
+    if (i === events.length || events[i].time !== events[runStart].time) {
+      shuffleInPlace(random, events, runStart, i);
+      runStart = i;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- faults
+
+type Fault =
+  | { kind: "none" }
+  | { kind: "429"; retryAfter: boolean }
+  | { kind: "5xx"; status: 500 | 502 | 503 }
+  | { kind: "reset" | "malformed" | "truncated"; variant: number };
+
+type Route = "token" | "auditEvents";
+
+const RATE_FIELDS = [
+  "rate429",
+  "rate5xx",
+  "rateReset",
+  "rateMalformed",
+  "rateTruncated",
+  "retryAfterRate",
+] as const;
+
+function validateFaults(faults: IdcsFaults): Required<IdcsFaults> {
+  for (const field of RATE_FIELDS) {
+    const value = faults[field];
+    if (value !== undefined && !(value >= 0 && value <= 1)) {
+      throw new RangeError(
+        `Cannot inject faults as '${field}' must be between 0 and 1: current value is ${value}`,
+      );
+    }
+  }
+  const latency = faults.latencyMs;
+  if (latency !== undefined && !(Number.isFinite(latency) && latency >= 0)) {
+    throw new RangeError(
+      `Cannot inject faults as 'latencyMs' must be a non-negative number: current value is ${latency}`,
+    );
+  }
+  const resolved = {
+    latencyMs: 0,
+    rate429: 0,
+    retryAfterRate: 0.5,
+    rate5xx: 0,
+    rateReset: 0,
+    rateMalformed: 0,
+    rateTruncated: 0,
+    shuffleTies: false,
+    ...faults,
+  };
+  const total = resolved.rate429 + resolved.rate5xx + resolved.rateReset + resolved.rateMalformed +
+    resolved.rateTruncated;
+  if (total > 1) {
+    throw new RangeError(
+      `Cannot inject faults as the fault rates must add up to at most 1: current sum is ${total}`,
+    );
+  }
+  return resolved;
+}
+
+/**
+ * Draws exactly two numbers per request, whatever the outcome, so one seed
+ * gives one sequence of decisions: the first picks the fault, the second its
+ * variant (status, `Retry-After`, where the body is cut).
+ */
+function decideFault(random: Random, faults: Required<IdcsFaults>, route: Route): Fault {
+  const draw = random();
+  const variant = random();
+  const bands: [number, () => Fault][] = [
+    [faults.rate429, () => ({ kind: "429", retryAfter: variant < faults.retryAfterRate })],
+    [faults.rate5xx, () => ({ kind: "5xx", status: ([500, 502, 503] as const)[Math.floor(variant * 3)] })],
+    [faults.rateReset, () => ({ kind: "reset", variant })],
+    // A token endpoint that answers 200 with junk was never seen; pages are what proxies mangle.
+    [route === "auditEvents" ? faults.rateMalformed : 0, () => ({ kind: "malformed", variant })],
+    [route === "auditEvents" ? faults.rateTruncated : 0, () => ({ kind: "truncated", variant })],
+  ];
+  let threshold = 0;
+  for (const [rate, fault] of bands) {
+    threshold += rate;
+    if (draw < threshold) return fault();
+  }
+  return { kind: "none" };
+}
+
+// ---------------------------------------------------------------- replies
+
+/** A response before faults and common headers are applied. */
+interface Reply {
+  status: number;
+  contentType: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+function jsonReply(status: number, value: unknown, headers?: Record<string, string>): Reply {
+  return { status, contentType: "application/json", body: JSON.stringify(value), headers };
+}
+
+function scimErrorReply(error: ScimError): Reply {
+  return jsonReply(error.status, {
+    schemas: [ERROR_SCHEMA],
+    status: String(error.status),
+    ...(error.scimType ? { scimType: error.scimType } : {}),
+    detail: error.message,
+  });
+}
+
+/** The fault-free replies a fault stands in for: the request never reaches the service. */
+function gatewayFaultReply(fault: Fault & { kind: "429" | "5xx" }): Reply {
+  if (fault.kind === "429") {
+    const reply = scimErrorReply(
+      new ScimError(429, "Too many requests: the rate limit of this domain was exceeded"),
+    );
+    return fault.retryAfter ? { ...reply, headers: { "Retry-After": "1" } } : reply;
+  }
+  if (fault.status === 502) return { status: 502, contentType: "text/html", body: BAD_GATEWAY_HTML };
+  return scimErrorReply(
+    new ScimError(fault.status, "The service is temporarily unable to process the request"),
+  );
+}
+
+/** Where a fault cuts a body of `length` bytes: at least one byte sent, at least one missing. */
+function cutPoint(length: number, variant: number): number {
+  return 1 + Math.floor(variant * Math.max(length - 1, 1));
+}
+
+/**
+ * Builds the HTTP response. A dropped connection declares the full
+ * Content-Length and ends the stream early: Deno then closes the connection
+ * and the client's body read throws. (Erroring the stream does the same but
+ * makes Deno.serve log the error on every injected drop.)
+ */
+function toResponse(reply: Reply, fault: Fault, ecid: string): Response {
+  const headers = new Headers({
+    "Content-Type": reply.contentType,
+    "X-ORACLE-DMS-ECID": ecid,
+    "X-ORACLE-DMS-RID": "0:1",
+    ...reply.headers,
+  });
+  const bytes = new TextEncoder().encode(reply.body);
+  if (fault.kind === "reset") {
+    const sent = bytes.subarray(0, cutPoint(bytes.length, fault.variant));
+    headers.set("Content-Length", String(bytes.length));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(sent);
+        controller.close();
+      },
+    });
+    return new Response(body, { status: reply.status, headers });
+  }
+  return new Response(bytes, { status: reply.status, headers });
+}
+
+/** Malformed and truncated pages replace only a successful page: a proxy mangling what the service sent. */
+function mangle(reply: Reply, fault: Fault): Reply | undefined {
+  if (reply.status !== 200) return undefined;
+  if (fault.kind === "malformed") {
+    // Half the time the junk even claims to be JSON, so a client must not trust Content-Type alone.
+    return {
+      status: 200,
+      contentType: fault.variant < 0.5 ? "text/html" : "application/json",
+      body: MAINTENANCE_HTML,
+    };
+  }
+  if (fault.kind === "truncated") {
+    // Cutting bytes, not characters, may split a UTF-8 sequence as a real cut would.
+    const bytes = new TextEncoder().encode(reply.body);
+    const body = new TextDecoder().decode(bytes.subarray(0, cutPoint(bytes.length, fault.variant)));
+    return { ...reply, body };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- token endpoint
+
+interface TokenContext {
+  options: IdcsEmulatorOptions;
+  url: string;
+  tokens: Map<string, number>;
+  ttlSeconds: number;
+  stats: IdcsEmulator["stats"];
+}
+
+/** Client credentials grant with a JWT assertion (RFC 7523 §2.2) or HTTP Basic (RFC 6749 §2.3.1). */
+async function handleTokenRequest(request: Request, context: TokenContext): Promise<Reply> {
+  try {
+    const form = await readForm(request);
+    const grantType = form.get("grant_type");
+    if (grantType !== "client_credentials") {
+      throw new OAuthError(
+        400,
+        "unsupported_grant_type",
+        `grant_type must be client_credentials: current value is ${grantType}`,
+      );
+    }
+    await authenticateClient(request, form, context);
+    if (form.get("scope") !== SCOPE) {
+      throw new OAuthError(
+        400,
+        "invalid_scope",
+        `scope must be ${SCOPE}: current value is ${form.get("scope")}`,
+      );
+    }
+    return issueToken(context);
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    return jsonReply(error.status, { error: error.code, error_description: error.message }, {
+      "Cache-Control": "no-store",
+    });
+  }
+}
+
+async function readForm(request: Request): Promise<URLSearchParams> {
+  const contentType = request.headers.get("content-type") ?? "";
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) {
+    throw new OAuthError(
+      400,
+      "invalid_request",
+      `the body must be application/x-www-form-urlencoded: got ${contentType}`,
+    );
+  }
+  const form = new URLSearchParams(await request.text());
+  // RFC 6749 §3.2: request parameters MUST NOT be included more than once.
+  for (const name of new Set(form.keys())) {
+    if (form.getAll(name).length > 1) {
+      throw new OAuthError(400, "invalid_request", `parameter ${name} is repeated`);
+    }
+  }
+  return form;
+}
+
+async function authenticateClient(
+  request: Request,
+  form: URLSearchParams,
+  context: TokenContext,
+): Promise<void> {
+  const basic = parseBasicCredentials(request.headers.get("authorization"));
+  const assertion = form.get("client_assertion");
+  if (basic && assertion !== null) {
+    throw new OAuthError(
+      400,
+      "invalid_request",
+      "the client MUST NOT use more than one authentication method",
+    );
+  }
+  if (basic) return checkClientSecret(basic, context.options);
+  if (assertion === null) throw new OAuthError(401, "invalid_client", "client authentication is missing");
+  try {
+    await verifyAssertion(assertion, form, context);
+  } catch (error) {
+    context.stats.rejectedAssertions++;
+    if (error instanceof OAuthError) throw error;
+    if (error instanceof joseErrors.JOSEError) {
+      throw new OAuthError(401, "invalid_client", `client assertion rejected: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+function parseBasicCredentials(header: string | null): { id: string; secret: string } | undefined {
+  const match = /^Basic\s+(\S+)$/i.exec(header ?? "");
+  if (!match) return undefined;
+  let decoded: string;
+  try {
+    decoded = new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(atob(match[1]), (c) => c.charCodeAt(0)),
+    );
+  } catch {
+    throw new OAuthError(401, "invalid_client", "the Basic credentials are not base64 UTF-8");
+  }
+  const colon = decoded.indexOf(":");
+  if (colon < 0) throw new OAuthError(401, "invalid_client", "the Basic credentials lack a ':'");
+  return { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}
+
+/** RFC 6749 §2.3.1 says id and secret are form-encoded before base64; most clients skip that, so accept both. */
+function checkClientSecret(basic: { id: string; secret: string }, options: IdcsEmulatorOptions): void {
+  if (options.clientSecret === undefined) {
+    throw new OAuthError(
+      401,
+      "invalid_client",
+      "client secret authentication is not enabled for this client",
+    );
+  }
+  const formDecode = (text: string) => {
+    try {
+      return decodeURIComponent(text.replaceAll("+", " "));
+    } catch {
+      return text;
+    }
+  };
+  const matches = (given: string, expected: string) => given === expected || formDecode(given) === expected;
+  if (!matches(basic.id, options.clientId) || !matches(basic.secret, options.clientSecret)) {
+    throw new OAuthError(401, "invalid_client", "unknown client or wrong client secret");
+  }
+}
+
+/** The checks IDCS documents for a client assertion (ClientAssertion, D102898); each failure is an early throw. */
+async function verifyAssertion(
+  assertion: string,
+  form: URLSearchParams,
+  context: TokenContext,
+): Promise<void> {
+  const { clientId, keyId, publicKey } = context.options;
+  const reject = (detail: string) =>
+    new OAuthError(401, "invalid_client", `client assertion rejected: ${detail}`);
+  if (form.get("client_assertion_type") !== CLIENT_ASSERTION_TYPE) {
+    throw reject(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
+  }
+  const bodyClientId = form.get("client_id");
+  if (bodyClientId !== null && bodyClientId !== clientId) {
+    throw reject("client_id does not match the assertion");
+  }
+  const { payload, protectedHeader } = await jwtVerify(assertion, publicKey, {
+    algorithms: ["RS256"],
+    issuer: clientId,
+    subject: clientId,
+    requiredClaims: ["exp"],
+    clockTolerance: ASSERTION_CLOCK_TOLERANCE_SECONDS,
+  });
+  if (protectedHeader.kid !== keyId) {
+    throw reject(`kid must be the certificate alias ${keyId}: got ${protectedHeader.kid}`);
+  }
+  const audiences = typeof payload.aud === "string" ? [payload.aud] : payload.aud ?? [];
+  if (!audiences.includes(IDCS_AUDIENCE)) throw reject(`aud must include ${IDCS_AUDIENCE}`);
+  if (!audiences.includes(context.url) && !audiences.includes(`${context.url}/`)) {
+    throw reject(`aud must include the domain URL ${context.url}`);
+  }
+  const now = Date.now() / 1000;
+  if (payload.iat !== undefined && payload.iat > now + ASSERTION_CLOCK_TOLERANCE_SECONDS) {
+    throw reject("iat is in the future");
+  }
+  if (payload.iat !== undefined && payload.exp! - payload.iat > ASSERTION_MAX_LIFETIME_SECONDS) {
+    throw reject(`exp must be at most ${ASSERTION_MAX_LIFETIME_SECONDS} s after iat`);
+  }
+}
+
+function issueToken(context: TokenContext): Reply {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const token = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(
+    /=+$/,
+    "",
+  );
+  context.tokens.set(token, Date.now() + context.ttlSeconds * 1000);
+  context.stats.tokensIssued++;
+  return jsonReply(
+    200,
+    { access_token: token, token_type: "Bearer", expires_in: context.ttlSeconds },
+    { "Cache-Control": "no-store", "Pragma": "no-cache" },
+  );
+}
+
+// ---------------------------------------------------------------- AuditEvents
+
+interface AuditContext {
+  store: EventStore;
+  tokens: Map<string, number>;
+  faults: () => Required<IdcsFaults>;
+  orderRandom: Random;
+}
+
+function handleAuditEventsRequest(request: Request, context: AuditContext): Reply {
+  try {
+    authorize(request.headers.get("authorization"), context.tokens);
+    const query = parseListQuery(new URL(request.url).searchParams);
+    const selection = context.store.select(Date.now(), query.comparisons);
+    const shuffle = context.faults().shuffleTies ? context.orderRandom : undefined;
+    const resources = context.store.page(
+      selection,
+      query.startIndex - 1,
+      query.count,
+      query.sortOrder,
+      shuffle,
+    );
+    return jsonReply(200, {
+      schemas: [LIST_RESPONSE_SCHEMA],
+      totalResults: selection.end - selection.start,
+      Resources: resources,
+      startIndex: query.startIndex,
+      itemsPerPage: resources.length,
+    });
+  } catch (error) {
+    if (!(error instanceof ScimError)) throw error;
+    return scimErrorReply(error);
+  }
+}
+
+function authorize(header: string | null, tokens: Map<string, number>): void {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
+  if (!match) throw new ScimError(401, "Authorization: Bearer <access token> is required");
+  const expiresAt = tokens.get(match[1]);
+  if (expiresAt === undefined) throw new ScimError(401, "The access token is not valid");
+  if (expiresAt <= Date.now()) {
+    tokens.delete(match[1]);
+    throw new ScimError(401, "The access token has expired");
+  }
+}
+
+interface ListQuery {
+  comparisons: Comparison[];
+  sortOrder: SortOrder;
+  startIndex: number;
+  count: number;
+}
+
+/** SCIM list parameters (RFC 7644 §3.4.2) with the limits IDCS documents. */
+function parseListQuery(params: URLSearchParams): ListQuery {
+  const filter = params.get("filter");
+  const sortBy = params.get("sortBy");
+  if (sortBy !== null && sortBy.toLowerCase() !== "timestamp") {
+    throw new ScimError(400, `sortBy "${sortBy}" is not supported: only timestamp`, "invalidValue");
+  }
+  const sortOrder = params.get("sortOrder") ?? "ascending";
+  if (sortOrder !== "ascending" && sortOrder !== "descending") {
+    throw new ScimError(
+      400,
+      `sortOrder must be ascending or descending: current value is ${sortOrder}`,
+      "invalidValue",
+    );
+  }
+  const startIndex = parseIntegerParam(params, "startIndex") ?? 1;
+  const count = parseIntegerParam(params, "count") ?? DEFAULT_COUNT;
+  return {
+    comparisons: filter === null ? [] : parseFilter(filter),
+    sortOrder,
+    startIndex: Math.max(startIndex, 1),
+    count: count < 0 ? DEFAULT_COUNT : Math.min(count, MAX_COUNT),
+  };
+}
+
+function parseIntegerParam(params: URLSearchParams, name: string): number | undefined {
+  const text = params.get(name);
+  if (text === null) return undefined;
+  if (!/^[+-]?\d{1,15}$/.test(text)) {
+    throw new ScimError(400, `${name} must be an integer: current value is ${text}`, "invalidValue");
+  }
+  return Number(text);
+}
+
+// ---------------------------------------------------------------- server
+
+const ROUTES: Record<string, [Route, string]> = {
+  [TOKEN_PATH]: ["token", "POST"],
+  [AUDIT_EVENTS_PATH]: ["auditEvents", "GET"],
+};
+
+function route(request: Request): Route | ScimError {
+  const { pathname } = new URL(request.url);
+  const match = ROUTES[pathname.replace(/\/$/, "")];
+  if (!match) return new ScimError(404, `No resource at ${pathname}`);
+  if (request.method !== match[1]) {
+    return new ScimError(405, `Method ${request.method} is not allowed on ${pathname}`);
+  }
+  return match[0];
+}
+
+function validateOptions(options: IdcsEmulatorOptions): void {
+  const fail = (name: string, requirement: string, value: unknown) =>
+    new TypeError(
+      `Cannot start the IDCS emulator as '${name}' must be ${requirement}: current value is ${value}`,
+    );
+  if (!options.clientId) throw fail("clientId", "a non-empty string", options.clientId);
+  if (!options.keyId) throw fail("keyId", "a non-empty string", options.keyId);
+  if (!(options.publicKey instanceof CryptoKey) || options.publicKey.type !== "public") {
+    throw fail("publicKey", "a public CryptoKey", options.publicKey);
+  }
+  const ttl = options.tokenTtlSeconds;
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) {
+    throw fail("tokenTtlSeconds", "a positive integer", ttl);
+  }
+  const seed = options.seed;
+  if (seed !== undefined && !Number.isInteger(seed)) throw fail("seed", "an integer", seed);
+}
+
+/** Starts an identity domain on 127.0.0.1; resolves once it listens. */
+export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<IdcsEmulator> {
+  validateOptions(options);
+  const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+  const faultRandom = mulberry32(seed);
+  const orderRandom = mulberry32(seed ^ 0x9e3779b9);
+  const ecidRandom = mulberry32(seed ^ 0x85ebca6b);
+  let faults = validateFaults(options.faults ?? {});
+  const store = new EventStore();
+  store.add(options.events ?? [], -Infinity);
+  const tokens = new Map<string, number>();
+  const stats = {
+    tokenRequests: 0,
+    tokensIssued: 0,
+    auditRequests: 0,
+    faultsInjected: 0,
+    rejectedAssertions: 0,
+    maxInFlight: 0,
+  };
+  let inFlight = 0;
+
+  const tokenContext: TokenContext = {
+    options,
+    url: "",
+    tokens,
+    ttlSeconds: options.tokenTtlSeconds ?? 3600,
+    stats,
+  };
+  const auditContext: AuditContext = { store, tokens, faults: () => faults, orderRandom };
+
+  /** One routed request: decide its fault, wait the latency, then answer, fail or mangle. */
+  const respond = async (request: Request, target: Route, ecid: string): Promise<Response> => {
+    const fault = decideFault(faultRandom, faults, target);
+    await delay(faults.latencyMs);
+    if (fault.kind === "429" || fault.kind === "5xx") {
+      stats.faultsInjected++;
+      return toResponse(gatewayFaultReply(fault), fault, ecid);
+    }
+    const reply = target === "token"
+      ? await handleTokenRequest(request, tokenContext)
+      : handleAuditEventsRequest(request, auditContext);
+    const mangled = mangle(reply, fault);
+    if (mangled || fault.kind === "reset") stats.faultsInjected++;
+    return toResponse(mangled ?? reply, fault, ecid);
+  };
+
+  const handle = async (request: Request): Promise<Response> => {
+    const ecid = randomHex(ecidRandom, 24);
+    const target = route(request);
+    if (target instanceof ScimError) return toResponse(scimErrorReply(target), { kind: "none" }, ecid);
+    if (target === "token") {
+      stats.tokenRequests++;
+      return await respond(request, target, ecid);
+    }
+    stats.auditRequests++;
+    // Latency counts as time in flight, so concurrent page requests overlap as they would for real.
+    stats.maxInFlight = Math.max(stats.maxInFlight, ++inFlight);
+    try {
+      return await respond(request, target, ecid);
+    } finally {
+      inFlight--;
+    }
+  };
+
+  const abort = new AbortController();
+  const listening = Promise.withResolvers<void>();
+  const server = Deno.serve(
+    {
+      hostname: "127.0.0.1",
+      port: options.port ?? 0,
+      signal: abort.signal,
+      onListen: () => listening.resolve(),
+    },
+    handle,
+  );
+  await listening.promise;
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  tokenContext.url = url;
+
+  return {
+    url,
+    addEvents: (events, visibleAt = Date.now()) => store.add(events, visibleAt),
+    setFaults: (next) => {
+      faults = validateFaults(next);
+    },
+    visibleEvents: () => store.visible(Date.now()),
+    stats,
+    close: async () => {
+      abort.abort();
+      await server.finished;
+    },
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+// ---------------------------------------------------------------- test data
+
+const EVENT_KINDS = [
+  { eventId: "sso.session.create.success", serviceName: "SSO" },
+  { eventId: "sso.session.delete.success", serviceName: "SSO" },
+  { eventId: "sso.authentication.failure", serviceName: "SSO" },
+  { eventId: "sso.app.access.success", serviceName: "SSO" },
+  { eventId: "admin.user.create.success", serviceName: "ADMIN", resourceType: "User" },
+  { eventId: "admin.user.update.success", serviceName: "ADMIN", resourceType: "User" },
+  { eventId: "admin.group.update.success", serviceName: "ADMIN", resourceType: "Group" },
+  { eventId: "admin.app.update.success", serviceName: "ADMIN", resourceType: "App" },
+] as const;
+
+/** Mostly ASCII names, with a few that exercise UTF-8 (accents, CJK, Cyrillic, an astral emoji). */
+const ASCII_NAMES = ["Alice Smith", "Bob Jones", "Carol White", "Dave Brown", "Erin Black", "Frank Green"];
+const NON_ASCII_NAMES = [
+  "Zoë Ångström",
+  "José Núñez",
+  "Łukasz Żółć",
+  "李小龍",
+  "Дмитрий Иванов",
+  "Ōta Hanako 🌸",
+];
+const CLIENT_NAMES = ["Audit Archiver", "HR Sync", "Mobile App", "Admin Console"];
+
+/** Expected events per run of equal timestamps when a run is started: 80 % have 2–5 events, 20 % have 20–60. */
+const MEAN_TIE_RUN_EXTRA = 0.8 * 2.5 + 0.2 * 39;
+
+function tieRunLength(random: Random): number {
+  return random() < 0.8 ? 2 + Math.floor(random() * 4) : 20 + Math.floor(random() * 41);
+}
+
+/**
+ * Realistic AuditEvents in timestamp order, deterministic from `seed`.
+ * `tieRate` is the share of events that share their millisecond with the
+ * previous event (runs of 2–5, and some of 20–60).
+ */
+export function generateEvents(
+  options: { seed: number; count: number; from: number; to: number; tieRate?: number },
+): AuditEvent[] {
+  const { seed, count, from, to, tieRate = 0 } = options;
+  if (!Number.isInteger(count) || count < 0) {
+    throw new RangeError(`'count' must be a non-negative integer: current value is ${count}`);
+  }
+  if (!(to > from)) throw new RangeError(`'to' must be after 'from': current values are ${from} and ${to}`);
+  if (!(tieRate >= 0 && tieRate <= 1)) {
+    throw new RangeError(`'tieRate' must be between 0 and 1: current value is ${tieRate}`);
+  }
+  const random = mulberry32(seed);
+  const runLengths = planTieRuns(random, count, tieRate);
+  const domain = `https://idcs-${randomHex(random, 32)}.identity.oraclecloud.com`;
+  const step = (to - from) / runLengths.length;
+  const events: AuditEvent[] = [];
+  runLengths.forEach((length, run) => {
+    // One jittered instant per step keeps instants in order and, when the range allows, distinct.
+    const time = Math.min(to - 1, from + Math.floor(run * step + random() * step));
+    for (let i = 0; i < length; i++) events.push(generateEvent(random, time, domain));
+  });
+  return events;
+}
+
+/** Lengths of runs of equal timestamps adding up to `count`; run probability solves tied/total = tieRate. */
+function planTieRuns(random: Random, count: number, tieRate: number): number[] {
+  const runProbability = tieRate >= 1 ? 1 : Math.min(1, tieRate / (MEAN_TIE_RUN_EXTRA * (1 - tieRate)));
+  const lengths: number[] = [];
+  for (let remaining = count; remaining > 0;) {
+    const length = Math.min(remaining, random() < runProbability ? tieRunLength(random) : 1);
+    lengths.push(length);
+    remaining -= length;
+  }
+  return lengths;
+}
+
+function generateEvent(random: Random, time: number, domain: string): AuditEvent {
+  const id = randomHex(random, 32);
+  const timestamp = new Date(time).toISOString();
+  const kind = pick(random, EVENT_KINDS);
+  const name = random() < 0.05 ? pick(random, NON_ASCII_NAMES) : pick(random, ASCII_NAMES);
+  const userName = `${name.split(" ")[0].toLowerCase()}@example.com`;
+  const isClient = random() < 0.1;
+  const event: AuditEvent = {
+    id,
+    timestamp,
+    eventId: kind.eventId,
+    serviceName: kind.serviceName,
+    ecId: randomHex(random, 20),
+    rId: `0:${1 + Math.floor(random() * 3)}:${1 + Math.floor(random() * 9)}`,
+    actorName: isClient ? "audit-archiver-client" : userName,
+    actorDisplayName: isClient ? "Audit Archiver" : name,
+    actorId: randomHex(random, 32),
+    actorType: isClient ? "Client" : "User",
+    clientIp: `10.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${
+      1 + Math.floor(random() * 254)
+    }`,
+    clientId: randomHex(random, 32),
+    clientName: pick(random, CLIENT_NAMES),
+  };
+  if ("resourceType" in kind) {
+    event.adminResourceName = kind.resourceType === "User"
+      ? userName
+      : `${kind.resourceType} ${Math.floor(random() * 100)}`;
+    event.adminResourceType = kind.resourceType;
+    event.adminResourceId = randomHex(random, 32);
+    // The API returns the changed values as a JSON document inside a string.
+    event.adminValuesAdded = JSON.stringify({ displayName: name, active: true });
+  }
+  event.meta = {
+    created: timestamp,
+    lastModified: timestamp,
+    resourceType: "AuditEvent",
+    location: `${domain}${AUDIT_EVENTS_PATH}/${id}`,
+  };
+  event.schemas = [AUDIT_EVENT_SCHEMA];
+  return event;
+}
+
+// ---------------------------------------------------------------- test keys
+
+function toPem(label: string, der: ArrayBuffer): string {
+  const base64 = btoa(String.fromCharCode(...new Uint8Array(der)));
+  return `-----BEGIN ${label}-----\n${base64.match(/.{1,64}/g)!.join("\n")}\n-----END ${label}-----\n`;
+}
+
+/** A fresh RSA 2048 client key: the private key as PKCS#8 and PKCS#1 PEM, the public key as SPKI PEM and CryptoKey. */
+export async function generateClientKey(): Promise<
+  { publicKey: CryptoKey; pkcs8Pem: string; pkcs1Pem: string; spkiPem: string }
+> {
+  const pair = await crypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    true,
+    ["sign", "verify"],
+  );
+  const pkcs8Pem = toPem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  const spkiPem = toPem("PUBLIC KEY", await crypto.subtle.exportKey("spki", pair.publicKey));
+  const pkcs1Pem = createPrivateKey(pkcs8Pem).export({ type: "pkcs1", format: "pem" }) as string;
+  return { publicKey: pair.publicKey, pkcs8Pem, pkcs1Pem, spkiPem };
+}
