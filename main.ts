@@ -594,7 +594,7 @@ async function attemptRequest<T>(url: string, options: RequestOptions<T>): Promi
     const where = `${options.what}: HTTP ${response.status}${detail ? ` ${detail}` : ""}${
       ecid ? ` (ecid ${ecid})` : ""
     }`;
-    if (ecid) log("warn", "request failed", { what: options.what, status: response.status, ecid });
+    if (ecid) log("debug", "request failed", { what: options.what, status: response.status, ecid });
     const mapped = options.onStatus?.(response.status, where);
     if (mapped) throw mapped;
     if (response.status === 429 || response.status >= 500) {
@@ -1612,11 +1612,12 @@ async function archiveSegment(
   await repairMissingData(sink, chain, source, state);
   const report: SourceReport = { ...context, windows: 0, events: 0, frontier: "", stopped: "caught-up" };
   if (Date.now() - state.frontier < minIntervalMs) report.stopped = "min-interval";
+  // Fixed for the pass: a horizon that moved with the clock would chase it with ever smaller windows.
+  const horizon = Math.min(Date.now() - source.settleMs, segment.end);
   while (report.stopped === "caught-up") {
     if (budget.eventsLeft <= 0) report.stopped = "max-events";
     else if (Date.now() >= budget.deadline) report.stopped = "deadline";
     if (report.stopped !== "caught-up") break;
-    const horizon = Math.min(Date.now() - source.settleMs, segment.end);
     let window = planWindow(state.frontier, horizon, source.granularityMs);
     if (!window) break;
     let read = await source.readWindow(window, Math.min(config.maxEventsPerObject, budget.eventsLeft));

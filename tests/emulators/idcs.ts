@@ -74,7 +74,7 @@ export interface IdcsEmulatorOptions {
   events?: AuditEvent[];
   /** @default {} */
   faults?: IdcsFaults;
-  /** Seeds all decisions (faults, orders of ties, ECIDs). @default a random seed */
+  /** Seeds all decisions (faults, orders of ties, ECIDs); access tokens stay unguessable. @default a random seed */
   seed?: number;
   /** `expires_in` of issued tokens. @default 3600 */
   tokenTtlSeconds?: number;
@@ -145,10 +145,18 @@ function mulberry32(seed: number): Random {
   };
 }
 
+const HEX_DIGIT_CODES = [..."0123456789abcdef"].map((digit) => digit.charCodeAt(0));
+
+/** Hex digits, eight per 32-bit draw; built from char codes so a million ids are flat strings, not ropes. */
 function randomHex(random: Random, length: number): string {
-  let hex = "";
-  while (hex.length < length) hex += Math.floor(random() * 16).toString(16);
-  return hex;
+  const codes = new Array<number>(length);
+  let bits = 0;
+  for (let i = 0; i < length; i++) {
+    if (i % 8 === 0) bits = Math.floor(random() * 0x100000000);
+    codes[i] = HEX_DIGIT_CODES[bits & 15];
+    bits >>>= 4;
+  }
+  return String.fromCharCode(...codes);
 }
 
 function pick<T>(random: Random, items: readonly T[]): T {
@@ -192,16 +200,18 @@ const UTC_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,
 function parseUtcInstant(text: string): Instant | undefined {
   const match = UTC_INSTANT.exec(text);
   if (!match) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number);
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  // Date.UTC rolls 2026-02-30 over to March: a round trip rejects such dates.
-  if (
-    date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day ||
-    date.getUTCHours() !== hour || date.getUTCMinutes() !== minute || date.getUTCSeconds() !== second
-  ) return undefined;
+  const [, year, month, day, hour, minute, second] = match.map(Number);
+  // Checked by hand because Date.UTC and Date.parse roll 2026-02-30 over to March 2.
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
   const fraction = (match[7] ?? "").padEnd(9, "0");
-  const floorMs = date.getTime() + Number(fraction.slice(0, 3));
+  const floorMs = Date.UTC(year, month - 1, day, hour, minute, second) + Number(fraction.slice(0, 3));
   return { floorMs, ceilMs: Number(fraction.slice(3)) > 0 ? floorMs + 1 : floorMs };
+}
+
+function daysInMonth(year: number, month: number): number {
+  const isLeapYear = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 ? (isLeapYear ? 29 : 28) : [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
 }
 
 // ---------------------------------------------------------------- filter
@@ -342,21 +352,34 @@ function compareStored(a: StoredEvent, b: StoredEvent): number {
   return a.time - b.time || (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0);
 }
 
-/** First index in [from, to) whose time satisfies a monotone predicate (false…false true…true). */
+/** First index in [from, to) whose event satisfies a monotone predicate (false…false true…true). */
 function lowerBound(
   events: StoredEvent[],
   from: number,
   to: number,
-  isAtOrAfter: (time: number) => boolean,
+  isAtOrAfter: (stored: StoredEvent) => boolean,
 ): number {
   let low = from;
   let high = to;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if (isAtOrAfter(events[middle].time)) high = middle;
+    if (isAtOrAfter(events[middle])) high = middle;
     else low = middle + 1;
   }
   return low;
+}
+
+function toStoredEvent(event: AuditEvent): StoredEvent {
+  const instant = typeof event.timestamp === "string" ? parseUtcInstant(event.timestamp) : undefined;
+  if (!instant || instant.floorMs !== instant.ceilMs) {
+    throw new TypeError(
+      `AuditEvent ${event.id} must have a millisecond UTC timestamp: current value is ${event.timestamp}`,
+    );
+  }
+  if (typeof event.id !== "string") {
+    throw new TypeError(`AuditEvent ids must be strings: current value is ${event.id}`);
+  }
+  return { time: instant.floorMs, event };
 }
 
 function mergeSorted(left: StoredEvent[], right: StoredEvent[]): StoredEvent[] {
@@ -379,10 +402,10 @@ function mergeSorted(left: StoredEvent[], right: StoredEvent[]): StoredEvent[] {
 class EventStore {
   #visible: StoredEvent[] = [];
   #pending: { visibleAt: number; events: StoredEvent[] }[] = [];
-  #ids = new Set<string>();
 
   add(events: AuditEvent[], visibleAt: number): void {
-    const batch = events.map((event) => this.#admit(event)).sort(compareStored);
+    const batch = events.map(toStoredEvent).sort(compareStored);
+    this.#rejectRepeats(batch);
     this.#pending.push({ visibleAt, events: batch });
     this.#pending.sort((a, b) => a.visibleAt - b.visibleAt);
   }
@@ -395,8 +418,8 @@ class EventStore {
     let end = events.length;
     for (const { operator, value } of comparisons) {
       // Timestamps are whole ms, so `> x` is `> floor(x)` and `>= x` is `>= ceil(x)`.
-      const after = (time: number) => time > value.floorMs;
-      const atOrAfter = (time: number) => time >= value.ceilMs;
+      const after = ({ time }: StoredEvent) => time > value.floorMs;
+      const atOrAfter = ({ time }: StoredEvent) => time >= value.ceilMs;
       const lower = { gt: after, ge: atOrAfter, eq: atOrAfter, lt: undefined, le: undefined }[operator];
       const upper = { lt: atOrAfter, le: after, eq: after, gt: undefined, ge: undefined }[operator];
       if (lower) start = Math.max(start, lowerBound(events, 0, events.length, lower));
@@ -424,8 +447,10 @@ class EventStore {
     const [low, high] = order === "ascending" ? [start + first, start + last] : [end - last, end - first];
     const events = this.#visible;
     // Runs of equal time never cross a filter bound, so widening to whole runs stays inside the selection.
-    const runLow = shuffle ? lowerBound(events, start, low, (time) => time >= events[low].time) : low;
-    const runHigh = shuffle ? lowerBound(events, high, end, (time) => time > events[high - 1].time) : high;
+    const runLow = shuffle ? lowerBound(events, start, low, ({ time }) => time >= events[low].time) : low;
+    const runHigh = shuffle
+      ? lowerBound(events, high, end, ({ time }) => time > events[high - 1].time)
+      : high;
     const window = events.slice(runLow, runHigh);
     if (shuffle) shuffleRuns(shuffle, window);
     if (order === "descending") window.reverse();
@@ -438,18 +463,30 @@ class EventStore {
     return this.#visible.map((stored) => stored.event);
   }
 
-  #admit(event: AuditEvent): StoredEvent {
-    const instant = typeof event.timestamp === "string" ? parseUtcInstant(event.timestamp) : undefined;
-    if (!instant || instant.floorMs !== instant.ceilMs) {
-      throw new TypeError(
-        `AuditEvent ${event.id} must have a millisecond UTC timestamp: current value is ${event.timestamp}`,
-      );
-    }
-    if (typeof event.id !== "string" || this.#ids.has(event.id)) {
-      throw new TypeError(`AuditEvent ids must be unique strings: ${event.id} is repeated or not a string`);
-    }
-    this.#ids.add(event.id);
-    return { time: instant.floorMs, event };
+  /**
+   * An event added twice is a bug in a test, and would blur the no-duplicates
+   * checks made against this truth. Same (timestamp, id) pairs are found by
+   * sorting and binary search; a Set of a million ids would cost a second.
+   */
+  #rejectRepeats(batch: StoredEvent[]): void {
+    const stored = [this.#visible, ...this.#pending.map((pending) => pending.events)];
+    batch.forEach((candidate, index) => {
+      const isRepeat = (index > 0 && compareStored(batch[index - 1], candidate) === 0) ||
+        stored.some((events) => {
+          const position = lowerBound(
+            events,
+            0,
+            events.length,
+            (other) => compareStored(other, candidate) >= 0,
+          );
+          return position < events.length && compareStored(events[position], candidate) === 0;
+        });
+      if (isRepeat) {
+        throw new TypeError(
+          `AuditEvent ${candidate.event.id} at ${candidate.event.timestamp} is added twice`,
+        );
+      }
+    });
   }
 
   /** Moves batches whose time has come into the sorted array; appending is the common, cheap case. */
@@ -1057,23 +1094,31 @@ const EVENT_KINDS = [
   { eventId: "admin.app.update.success", serviceName: "ADMIN", resourceType: "App" },
 ] as const;
 
-/** Mostly ASCII names, with a few that exercise UTF-8 (accents, CJK, Cyrillic, an astral emoji). */
-const ASCII_NAMES = ["Alice Smith", "Bob Jones", "Carol White", "Dave Brown", "Erin Black", "Frank Green"];
-const NON_ASCII_NAMES = [
-  "Zoë Ångström",
-  "José Núñez",
-  "Łukasz Żółć",
-  "李小龍",
-  "Дмитрий Иванов",
-  "Ōta Hanako 🌸",
-];
-const CLIENT_NAMES = ["Audit Archiver", "HR Sync", "Mobile App", "Admin Console"];
+const FIRST_NAMES = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy"];
+const LAST_NAMES = ["Smith", "Jones", "White", "Brown", "Black", "Green", "Moore", "Clark"];
+/** A few names that exercise UTF-8: accents, CJK, Cyrillic and an astral-plane emoji. */
+const NON_ASCII_NAMES = ["Zoë Ångström", "José Núñez", "Łukasz Żółć", "李 小龍", "Дмитрий Иванов", "Ōta 🌸"];
+const APP_NAMES = ["Audit Archiver", "HR Sync", "Mobile App", "Admin Console", "Payroll Portal"];
+const GROUP_NAMES = ["Administrators", "Auditors", "Finance", "Développeurs"];
+/** One array for all generated events: a million copies of it would cost tens of megabytes. */
+const AUDIT_EVENT_SCHEMAS = Object.freeze([AUDIT_EVENT_SCHEMA]);
 
-/** Expected events per run of equal timestamps when a run is started: 80 % have 2–5 events, 20 % have 20–60. */
+/** Expected extra events per run of equal timestamps: 80 % of runs have 2–5 events, 20 % have 20–60. */
 const MEAN_TIE_RUN_EXTRA = 0.8 * 2.5 + 0.2 * 39;
 
-function tieRunLength(random: Random): number {
-  return random() < 0.8 ? 2 + Math.floor(random() * 4) : 20 + Math.floor(random() * 41);
+/** Someone or something that acts or is acted on; shared by many events, as in a real domain. */
+interface Principal {
+  name: string;
+  displayName: string;
+  id: string;
+  clientIp: string;
+}
+
+interface Directory {
+  domain: string;
+  users: Principal[];
+  apps: Principal[];
+  groups: Principal[];
 }
 
 /**
@@ -1093,19 +1138,44 @@ export function generateEvents(
     throw new RangeError(`'tieRate' must be between 0 and 1: current value is ${tieRate}`);
   }
   const random = mulberry32(seed);
+  const directory = generateDirectory(random);
   const runLengths = planTieRuns(random, count, tieRate);
-  const domain = `https://idcs-${randomHex(random, 32)}.identity.oraclecloud.com`;
   const step = (to - from) / runLengths.length;
   const events: AuditEvent[] = [];
   runLengths.forEach((length, run) => {
-    // One jittered instant per step keeps instants in order and, when the range allows, distinct.
+    // One jittered instant per step keeps instants in order and, when the range allows, distinct;
+    // the cap guards against floating-point rounding up to `to`.
     const time = Math.min(to - 1, from + Math.floor(run * step + random() * step));
-    for (let i = 0; i < length; i++) events.push(generateEvent(random, time, domain));
+    const timestamp = new Date(time).toISOString();
+    for (let i = 0; i < length; i++) events.push(generateEvent(random, timestamp, directory));
   });
   return events;
 }
 
-/** Lengths of runs of equal timestamps adding up to `count`; run probability solves tied/total = tieRate. */
+function generateDirectory(random: Random): Directory {
+  const principal = (name: string, displayName: string): Principal => ({
+    name,
+    displayName,
+    id: randomHex(random, 32),
+    clientIp: `10.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${
+      1 + Math.floor(random() * 254)
+    }`,
+  });
+  const users = Array.from({ length: 200 }, (_, index) => {
+    const displayName = random() < 0.05
+      ? pick(random, NON_ASCII_NAMES)
+      : `${pick(random, FIRST_NAMES)} ${pick(random, LAST_NAMES)}`;
+    return principal(`${displayName.toLowerCase().replaceAll(" ", ".")}${index}@example.com`, displayName);
+  });
+  return {
+    domain: `https://idcs-${randomHex(random, 32)}.identity.oraclecloud.com`,
+    users,
+    apps: APP_NAMES.map((name) => principal(name.toLowerCase().replaceAll(" ", "-"), name)),
+    groups: GROUP_NAMES.map((name) => principal(name, name)),
+  };
+}
+
+/** Lengths of runs of equal timestamps adding up to `count`; the run probability solves tied/total = tieRate. */
 function planTieRuns(random: Random, count: number, tieRate: number): number[] {
   const runProbability = tieRate >= 1 ? 1 : Math.min(1, tieRate / (MEAN_TIE_RUN_EXTRA * (1 - tieRate)));
   const lengths: number[] = [];
@@ -1117,46 +1187,48 @@ function planTieRuns(random: Random, count: number, tieRate: number): number[] {
   return lengths;
 }
 
-function generateEvent(random: Random, time: number, domain: string): AuditEvent {
+function tieRunLength(random: Random): number {
+  return random() < 0.8 ? 2 + Math.floor(random() * 4) : 20 + Math.floor(random() * 41);
+}
+
+function generateEvent(random: Random, timestamp: string, directory: Directory): AuditEvent {
   const id = randomHex(random, 32);
-  const timestamp = new Date(time).toISOString();
   const kind = pick(random, EVENT_KINDS);
-  const name = random() < 0.05 ? pick(random, NON_ASCII_NAMES) : pick(random, ASCII_NAMES);
-  const userName = `${name.split(" ")[0].toLowerCase()}@example.com`;
+  const app = pick(random, directory.apps);
+  // One event in ten is done by an application acting for itself (client credentials).
   const isClient = random() < 0.1;
+  const actor = isClient ? app : pick(random, directory.users);
   const event: AuditEvent = {
     id,
     timestamp,
     eventId: kind.eventId,
     serviceName: kind.serviceName,
-    ecId: randomHex(random, 20),
-    rId: `0:${1 + Math.floor(random() * 3)}:${1 + Math.floor(random() * 9)}`,
-    actorName: isClient ? "audit-archiver-client" : userName,
-    actorDisplayName: isClient ? "Audit Archiver" : name,
-    actorId: randomHex(random, 32),
+    ecId: randomHex(random, 24),
+    rId: `0:1:${1 + Math.floor(random() * 9)}`,
+    actorName: actor.name,
+    actorDisplayName: actor.displayName,
+    actorId: actor.id,
     actorType: isClient ? "Client" : "User",
-    clientIp: `10.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${
-      1 + Math.floor(random() * 254)
-    }`,
-    clientId: randomHex(random, 32),
-    clientName: pick(random, CLIENT_NAMES),
+    clientIp: actor.clientIp,
+    clientId: app.id,
+    clientName: app.displayName,
   };
   if ("resourceType" in kind) {
-    event.adminResourceName = kind.resourceType === "User"
-      ? userName
-      : `${kind.resourceType} ${Math.floor(random() * 100)}`;
+    const pool = { User: directory.users, Group: directory.groups, App: directory.apps }[kind.resourceType];
+    const resource = pick(random, pool);
+    event.adminResourceName = resource.name;
     event.adminResourceType = kind.resourceType;
-    event.adminResourceId = randomHex(random, 32);
+    event.adminResourceId = resource.id;
     // The API returns the changed values as a JSON document inside a string.
-    event.adminValuesAdded = JSON.stringify({ displayName: name, active: true });
+    event.adminValuesAdded = JSON.stringify({ displayName: resource.displayName, active: true });
   }
   event.meta = {
     created: timestamp,
     lastModified: timestamp,
     resourceType: "AuditEvent",
-    location: `${domain}${AUDIT_EVENTS_PATH}/${id}`,
+    location: `${directory.domain}${AUDIT_EVENTS_PATH}/${id}`,
   };
-  event.schemas = [AUDIT_EVENT_SCHEMA];
+  event.schemas = AUDIT_EVENT_SCHEMAS;
   return event;
 }
 

@@ -1,0 +1,205 @@
+/**
+ * Shared test harness: an emulated identity domain with a registered key on disk, the program run for real
+ * (in-process through `main()` or as a `deno run -P=local` subprocess), and readers of what it archived.
+ *
+ * @module
+ */
+
+import { DirectorySink, gunzip, main, parseManifest, verifyArchive, type VerifyReport } from "../main.ts";
+import {
+  type AuditEvent,
+  generateClientKey,
+  generateEvents,
+  type IdcsEmulator,
+  type IdcsFaults,
+  startIdcsEmulator,
+} from "./emulators/idcs.ts";
+
+export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+export const CLIENT_ID = "audit-archiver-test-client";
+export const KEY_ID = "archiver-cert";
+export const HOUR = 3_600_000;
+export const DAY = 86_400_000;
+
+export interface Domain {
+  emulator: IdcsEmulator;
+  /** A fresh temporary folder holding the key file and the archive. */
+  dir: string;
+  archiveDir: string;
+  keyFile: string;
+  pkcs8Pem: string;
+  /** The settings that point the program at this domain and archive, as flags. */
+  args: string[];
+  /** The same settings as environment variables. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Starts an emulated domain with `events` and writes its client key (PKCS#1 when asked) to a temp folder. */
+export async function startDomain(options: {
+  events?: AuditEvent[];
+  faults?: IdcsFaults;
+  seed?: number;
+  pkcs1?: boolean;
+  since?: string;
+  extraArgs?: string[];
+} = {}): Promise<Domain> {
+  const key = await generateClientKey();
+  const dir = await Deno.makeTempDir({ prefix: "audit-archiver-test-" });
+  const keyFile = `${dir}/client-key.pem`;
+  await Deno.writeTextFile(keyFile, options.pkcs1 ? key.pkcs1Pem : key.pkcs8Pem);
+  const emulator = await startIdcsEmulator({
+    clientId: CLIENT_ID,
+    keyId: KEY_ID,
+    publicKey: key.publicKey,
+    events: options.events ?? [],
+    faults: options.faults,
+    seed: options.seed ?? 1,
+  });
+  const archiveDir = `${dir}/archive`;
+  const env: Record<string, string> = {
+    IDCS_URL: emulator.url,
+    IDCS_CLIENT_ID: CLIENT_ID,
+    IDCS_KEY_ID: KEY_ID,
+    IDCS_PRIVATE_KEY_FILE: keyFile,
+    ARCHIVE_DIR: archiveDir,
+    SINCE: options.since ?? "4d",
+    SETTLE: "0s",
+    LOG_LEVEL: "error",
+  };
+  const args = Object.entries(env).flatMap(([name, value]) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);
+  return {
+    emulator,
+    dir,
+    archiveDir,
+    keyFile,
+    pkcs8Pem: key.pkcs8Pem,
+    args: [...args, ...(options.extraArgs ?? [])],
+    env,
+    close: async () => {
+      await emulator.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Events spread over the last `days` days up to `endBackMs` before now, many sharing a millisecond. */
+export function recentEvents(seed: number, count: number, days = 3, endBackMs = 60_000, tieRate = 0.3) {
+  const now = Date.now();
+  return generateEvents({ seed, count, from: now - days * DAY, to: now - endBackMs, tieRate });
+}
+
+/** Runs one command in-process through the program's own `main()`. */
+export function runMain(command: string, domain: Domain, ...extra: string[]): Promise<number> {
+  return main([command, ...domain.args, ...extra]);
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  killed: boolean;
+}
+
+/**
+ * Runs the program as an operator would: `deno run -P=local main.ts …` (the production permission set plus
+ * loopback and /tmp), optionally killed with SIGKILL after `killAfterMs`.
+ */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; killAfterMs?: number; permissionSet?: string } = {},
+): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", `-P=${options.permissionSet ?? "local"}`, "--quiet", `${REPO}/main.ts`, ...args],
+    cwd: REPO,
+    // Only what Deno itself needs to find its cache, plus the test's settings.
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...denoDir(), ...options.env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => {
+    killed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+  }, options.killAfterMs);
+  const output = await child.output();
+  clearTimeout(timer);
+  const decoder = new TextDecoder();
+  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr), killed };
+}
+
+function denoDir(): Record<string, string> {
+  const dir = Deno.env.get("DENO_DIR");
+  return dir ? { DENO_DIR: dir } : {};
+}
+
+/** Every file below a folder, with paths relative to it. */
+export async function listFiles(root: string, prefix = ""): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(`${root}/${prefix}`)) {
+      const name = prefix ? `${prefix}/${entry.name}` : entry.name;
+      if (entry.isDirectory) names.push(...await listFiles(root, name));
+      else names.push(name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
+
+export interface ArchiveContents {
+  /** Every archived event id, once per time it is stored (duplicates stay visible). */
+  ids: string[];
+  /** The raw lines, in storage order. */
+  lines: string[];
+  objects: number;
+  /** The data object each event is stored in. */
+  objectOf: Map<string, string>;
+  /** The end of the last committed window (of the main segment), or undefined. */
+  frontier?: number;
+}
+
+/** Reads the archive straight from disk (not through the program's own readers). */
+export async function readArchive(archiveDir: string): Promise<ArchiveContents> {
+  const files = await listFiles(archiveDir);
+  const contents: ArchiveContents = { ids: [], lines: [], objects: 0, objectOf: new Map() };
+  for (const name of files.filter((n) => n.endsWith(".ndjson.gz"))) {
+    const text = new TextDecoder().decode(await gunzip(await Deno.readFile(`${archiveDir}/${name}`)));
+    const lines = text.split("\n").filter(Boolean);
+    contents.lines.push(...lines);
+    for (const line of lines) {
+      const id = JSON.parse(line).id;
+      contents.ids.push(id);
+      contents.objectOf.set(id, name);
+    }
+    contents.objects++;
+  }
+  for (const name of files.filter((n) => n.endsWith(".manifest.json"))) {
+    const manifest = parseManifest(await Deno.readFile(`${archiveDir}/${name}`))!;
+    const end = Date.parse(manifest.end);
+    if (contents.frontier === undefined || end > contents.frontier) contents.frontier = end;
+  }
+  return contents;
+}
+
+/** Ids the emulator returns for times before `frontier`: what the archive must hold exactly. */
+export function truthBefore(emulator: IdcsEmulator, frontier: number): string[] {
+  return emulator.visibleEvents().filter((e) => Date.parse(e.timestamp) < frontier).map((e) => e.id).sort();
+}
+
+/** The program's own verification of an archive folder. */
+export function verifyDir(archiveDir: string): Promise<VerifyReport> {
+  return verifyArchive(new DirectorySink(archiveDir), "audit-archive");
+}
+
+/** Ids that occur more than once. */
+export function duplicates(ids: string[]): string[] {
+  const seen = new Set<string>();
+  return ids.filter((id) => seen.has(id) || !seen.add(id));
+}
