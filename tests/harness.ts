@@ -42,6 +42,8 @@ export async function startDomain(options: {
   seed?: number;
   pkcs1?: boolean;
   since?: string;
+  /** Authenticate with this client secret instead of the key. */
+  clientSecret?: string;
   extraArgs?: string[];
 } = {}): Promise<Domain> {
   const key = await generateClientKey();
@@ -55,13 +57,15 @@ export async function startDomain(options: {
     events: options.events ?? [],
     faults: options.faults,
     seed: options.seed ?? 1,
+    clientSecret: options.clientSecret,
   });
   const archiveDir = `${dir}/archive`;
   const env: Record<string, string> = {
     IDCS_URL: emulator.url,
     IDCS_CLIENT_ID: CLIENT_ID,
-    IDCS_KEY_ID: KEY_ID,
-    IDCS_PRIVATE_KEY_FILE: keyFile,
+    ...(options.clientSecret
+      ? { IDCS_CLIENT_SECRET: options.clientSecret }
+      : { IDCS_KEY_ID: KEY_ID, IDCS_PRIVATE_KEY_FILE: keyFile }),
     ARCHIVE_DIR: archiveDir,
     SINCE: options.since ?? "4d",
     SETTLE: "0s",
