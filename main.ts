@@ -1518,9 +1518,6 @@ async function claimSegment(
 // Commit: the one path every window takes into every sink — claim by manifest, then data.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** A manifest whose data is missing for this long is a crashed commit, not one in progress. */
-const REPAIR_GRACE_MS = 5 * 60_000;
-
 /**
  * Commits one window: creates its manifest (named by the start: the claim), then its data object. Both are
  * create-if-absent, so a concurrent instance can never overwrite or overlap it. Returns false when another
@@ -1550,6 +1547,7 @@ async function writeData(sink: Sink, name: string, data: Uint8Array, sha256: str
 /**
  * Completes commits that crashed between manifest and data: manifests of the frontier's day and the day
  * before that lack their data object are read again from the source and written when the events hash the same.
+ * A commit still in progress in another instance is harmless to complete: both write the same bytes, once.
  */
 async function repairMissingData(sink: Sink, chain: string, source: Source, state: SegmentState) {
   if (!state.last) return;
@@ -1560,7 +1558,6 @@ async function repairMissingData(sink: Sink, chain: string, source: Source, stat
     for (const name of names.filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
       const manifest = parseManifest((await sink.read(name))!);
       if (!manifest || present.has(manifest.object)) continue;
-      if (Date.now() - Date.parse(manifest.committedAt) < REPAIR_GRACE_MS) continue;
       const window = { start: Date.parse(manifest.start), end: Date.parse(manifest.end) };
       const read = await source.readWindow(window, Infinity);
       const { data } = await encodeWindow(read.kind === "complete" ? read.events : []);

@@ -71,7 +71,9 @@ export async function startDomain(options: {
     SETTLE: "0s",
     LOG_LEVEL: "error",
   };
-  const args = Object.entries(env).flatMap(([name, value]) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);
+  const args = Object.entries(env).flatMap((
+    [name, value],
+  ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);
   return {
     emulator,
     dir,
@@ -134,7 +136,12 @@ export async function runCli(
   const output = await child.output();
   clearTimeout(timer);
   const decoder = new TextDecoder();
-  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr), killed };
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+    killed,
+  };
 }
 
 function denoDir(): Record<string, string> {

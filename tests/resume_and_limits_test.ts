@@ -24,7 +24,10 @@ Deno.test("MAX_EVENTS ends a pass early and the following passes complete the ar
       assert.equal(await runMain("once", domain, "--max-events", "400", "--max-events-per-object", "150"), 0);
       const archive = await readArchive(domain.archiveDir);
       frontiers.push(archive.frontier!);
-      assert.ok(archive.ids.length <= (pass + 1) * 400 + 150, `pass ${pass} archived more than MAX_EVENTS allows`);
+      assert.ok(
+        archive.ids.length <= (pass + 1) * 400 + 150,
+        `pass ${pass} archived more than MAX_EVENTS allows`,
+      );
       if (archive.ids.length === 3000) break;
     }
     const archive = await readArchive(domain.archiveDir);
@@ -39,7 +42,13 @@ Deno.test("MAX_EVENTS ends a pass early and the following passes complete the ar
 
 Deno.test("after an outage of nine days the next pass resumes at the frontier, not at yesterday", async () => {
   const now = Date.now();
-  const events = generateEvents({ seed: 12, count: 2000, from: now - 12 * DAY, to: now - 60_000, tieRate: 0.2 });
+  const events = generateEvents({
+    seed: 12,
+    count: 2000,
+    from: now - 12 * DAY,
+    to: now - 60_000,
+    tieRate: 0.2,
+  });
   const domain = await startDomain({ events, since: "13d" });
   try {
     // The first pass stops after two days' worth, as if the archiver then stood still for nine days.
@@ -59,7 +68,10 @@ Deno.test("after an outage of nine days the next pass resumes at the frontier, n
 
 Deno.test("events indexed late, but within SETTLE, are archived; the window waits for them", async () => {
   const now = Date.now();
-  const domain = await startDomain({ events: recentEvents(13, 500, 1, 30_000), extraArgs: ["--settle", "20s"] });
+  const domain = await startDomain({
+    events: recentEvents(13, 500, 1, 30_000),
+    extraArgs: ["--settle", "20s"],
+  });
   try {
     // Three events 5 s ago that become visible only in 2 s: inside SETTLE, so no window may have closed over them.
     const late = generateEvents({ seed: 14, count: 3, from: now - 5_000, to: now - 4_000 });
@@ -85,7 +97,11 @@ Deno.test("MIN_INTERVAL skips a pass whose frontier is recent; DEADLINE stops st
     const first = await readArchive(domain.archiveDir);
     domain.emulator.addEvents(recentEvents(16, 5, 0.001, 1_000));
     assert.equal(await runMain("once", domain, "--min-interval", "1h"), 0);
-    assert.equal((await readArchive(domain.archiveDir)).frontier, first.frontier, "MIN_INTERVAL must skip the pass");
+    assert.equal(
+      (await readArchive(domain.archiveDir)).frontier,
+      first.frontier,
+      "MIN_INTERVAL must skip the pass",
+    );
   } finally {
     await domain.close();
   }
@@ -93,7 +109,10 @@ Deno.test("MIN_INTERVAL skips a pass whose frontier is recent; DEADLINE stops st
   try {
     assert.equal(await runMain("once", slow, "--deadline", "1s", "--max-events-per-object", "20"), 0);
     const partial = await readArchive(slow.archiveDir);
-    assert.ok(partial.ids.length < 600, `a 1 s deadline at 150 ms per request must stop early (${partial.ids.length})`);
+    assert.ok(
+      partial.ids.length < 600,
+      `a 1 s deadline at 150 ms per request must stop early (${partial.ids.length})`,
+    );
     assert.equal(await runMain("once", slow), 0);
     const archive = await readArchive(slow.archiveDir);
     assert.deepEqual([...archive.ids].sort(), truthBefore(slow.emulator, archive.frontier!));
@@ -111,12 +130,21 @@ Deno.test("export returns exactly the archived events in [from, to), in archive 
     const to = new Date(now - DAY + 678).toISOString();
     const out = `${domain.dir}/export.ndjson`;
     assert.equal(await runMain("export", domain, "--from", from, "--to", to, "--out", out), 0);
-    const exported = (await Deno.readTextFile(out)).split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    const exported = (await Deno.readTextFile(out)).split("\n").filter(Boolean).map((line) =>
+      JSON.parse(line)
+    );
     const expected = domain.emulator.visibleEvents().filter((e) => e.timestamp >= from && e.timestamp < to);
     assert.deepEqual(exported.map((e) => e.id).sort(), expected.map((e) => e.id).sort());
-    assert.deepEqual(exported, [...exported].sort((a, b) => a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id < b.id ? -1 : 1));
+    assert.deepEqual(
+      exported,
+      [...exported].sort((a, b) =>
+        a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id < b.id ? -1 : 1
+      ),
+    );
     const byId = new Map(expected.map((e) => [e.id, e]));
-    for (const event of exported) assert.deepEqual(event, byId.get(event.id), "events are archived exactly as returned");
+    for (const event of exported) {
+      assert.deepEqual(event, byId.get(event.id), "events are archived exactly as returned");
+    }
   } finally {
     await domain.close();
   }
@@ -130,7 +158,10 @@ Deno.test("a PKCS#1 key and a client secret both authenticate", async () => {
   } finally {
     await pkcs1.close();
   }
-  const secret = await startDomain({ events: recentEvents(20, 50), clientSecret: "s3cret-client-secret-value" });
+  const secret = await startDomain({
+    events: recentEvents(20, 50),
+    clientSecret: "s3cret-client-secret-value",
+  });
   try {
     assert.equal(await runMain("once", secret), 0);
     assert.equal((await readArchive(secret.archiveDir)).ids.length, 50);

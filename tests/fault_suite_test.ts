@@ -1,0 +1,152 @@
+/**
+ * The randomized fault suite: for each seed, an emulated domain with seeded events (ties, late indexing) and
+ * seeded faults (429 with and without Retry-After, 5xx, resets, malformed and truncated pages, reshuffled
+ * ties) is archived by a seeded sequence of passes — in-process, as subprocesses killed at a random moment,
+ * and several at once on the same directory. Then a clean pass catches up and the archive is compared with the
+ * emulator's truth: nothing lost before the frontier (1), nothing twice (2), windows tile (3, via verify).
+ *
+ * FAULT_SEEDS=N runs N seeds (default 200); FAULT_SEED=S runs one, to replay a failure.
+ */
+
+import assert from "node:assert/strict";
+import { generateEvents } from "./emulators/idcs.ts";
+import {
+  type Domain,
+  duplicates,
+  HOUR,
+  readArchive,
+  runCli,
+  runMain,
+  startDomain,
+  truthBefore,
+  verifyDir,
+} from "./harness.ts";
+
+const SETTLE_MS = 3_000;
+
+/** mulberry32: a small seeded PRNG, so a seed replays the same scenario. */
+function seededRandom(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Step = "pass" | "killed-subprocess" | "concurrent-passes" | "concurrent-subprocesses";
+
+/** Everything a seed decides, printed when it fails so it can be replayed and read. */
+function scenario(seed: number) {
+  const random = seededRandom(seed);
+  const pick = <T>(values: T[]) => values[Math.floor(random() * values.length)];
+  const steps: Step[] = Array.from({ length: 2 + Math.floor(random() * 3) }, () => {
+    const r = random();
+    return r < 0.4
+      ? "pass"
+      : r < 0.7
+      ? "killed-subprocess"
+      : r < 0.9
+      ? "concurrent-passes"
+      : "concurrent-subprocesses";
+  });
+  return {
+    seed,
+    count: 50 + Math.floor(random() * 700),
+    days: 0.2 + random() * 2,
+    tieRate: random() * 0.6,
+    lateCount: Math.floor(random() * 6),
+    faults: {
+      rate429: random() * 0.08,
+      retryAfterRate: 0.1,
+      rate5xx: random() * 0.08,
+      rateReset: random() * 0.04,
+      rateMalformed: random() * 0.04,
+      rateTruncated: random() * 0.04,
+      shuffleTies: random() < 0.7,
+    },
+    settings: [
+      "--page-size",
+      String(pick([3, 7, 20, 50, 100, 1000])),
+      "--max-events-per-object",
+      String(pick([5, 13, 40, 100, 250, 50000])),
+      "--concurrency",
+      String(1 + Math.floor(random() * 6)),
+      ...(random() < 0.3 ? ["--max-events", String(20 + Math.floor(random() * 200))] : []),
+    ],
+    killAfterMs: Array.from(steps, () => 30 + Math.floor(random() * 500)),
+    steps,
+  };
+}
+
+async function runStep(domain: Domain, step: Step, settings: string[], killAfterMs: number) {
+  const env = { ...domain.env, SETTLE: `${SETTLE_MS}ms` };
+  const flags = [...settings, "--settle", `${SETTLE_MS}ms`];
+  switch (step) {
+    case "pass":
+      return [await runMain("once", domain, ...flags)];
+    case "concurrent-passes":
+      return await Promise.all([1, 2, 3].map(() => runMain("once", domain, ...flags)));
+    case "killed-subprocess":
+      return [(await runCli(["once", ...settings], { env, killAfterMs })).code];
+    case "concurrent-subprocesses":
+      return (await Promise.all(
+        [0, 1].map((i) => runCli(["once", ...settings], { env, killAfterMs: killAfterMs * (i + 1) })),
+      ))
+        .map((r) => r.code);
+  }
+}
+
+const only = Deno.env.get("FAULT_SEED");
+const seeds = only
+  ? [Number(only)]
+  : Array.from({ length: Number(Deno.env.get("FAULT_SEEDS") ?? 200) }, (_, i) => i + 1);
+
+for (const seed of seeds) {
+  const plan = scenario(seed);
+  Deno.test(`fault suite seed ${seed}: ${plan.steps.join(", ")}`, async () => {
+    const now = Date.now();
+    const events = generateEvents({
+      seed,
+      count: plan.count,
+      from: now - plan.days * 24 * HOUR,
+      to: now - SETTLE_MS,
+      tieRate: plan.tieRate,
+    });
+    const domain = await startDomain({ events, faults: plan.faults, seed, since: "3d" });
+    try {
+      // Late indexing: events from the last two seconds that appear within the next second — inside SETTLE.
+      domain.emulator.addEvents(
+        generateEvents({ seed: seed + 1e6, count: plan.lateCount, from: now - 2_000, to: now - 1_000 }),
+        now + 1_000,
+      );
+      for (const [i, step] of plan.steps.entries()) {
+        const codes = await runStep(domain, step, plan.settings, plan.killAfterMs[i]);
+        for (const code of codes) {
+          assert.ok([0, 1, 137].includes(code) || code === null, `unexpected exit ${code}`);
+        }
+      }
+      domain.emulator.setFaults({ shuffleTies: plan.faults.shuffleTies });
+      const caughtUpTo = Date.now() - SETTLE_MS;
+      assert.equal(
+        await runMain("once", domain, "--settle", `${SETTLE_MS}ms`, "--page-size", "50"),
+        0,
+        "the clean pass must succeed",
+      );
+      const archive = await readArchive(domain.archiveDir);
+      const context = JSON.stringify(plan);
+      assert.ok(archive.frontier! >= caughtUpTo, `the clean pass did not catch up: ${context}`);
+      assert.deepEqual(duplicates(archive.ids), [], `events stored twice: ${context}`);
+      assert.deepEqual(
+        [...archive.ids].sort(),
+        truthBefore(domain.emulator, archive.frontier!),
+        `archive differs from the source: ${context}`,
+      );
+      assert.deepEqual((await verifyDir(domain.archiveDir)).problems, [], `verify failed: ${context}`);
+    } finally {
+      await domain.close();
+    }
+  });
+}
