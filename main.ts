@@ -846,6 +846,8 @@ export interface Source {
   readonly settleMs: number;
   readonly since: number;
   readWindow(window: Window, limit: number): Promise<WindowRead>;
+  /** Proves the credentials and permissions work, before a new chain writes anything. */
+  check(): Promise<void>;
 }
 
 const IDCS_RETENTION_MS = 30 * 86_400_000; // the shortest identity-domain audit retention [config-audit-retention]
@@ -945,6 +947,10 @@ export class IdcsSource implements Source {
         throw error;
       }
     }
+  }
+
+  async check(): Promise<void> {
+    await this.#page({ start: this.since, end: this.since + 1 }, 1, 1);
   }
 
   /**
@@ -1695,8 +1701,11 @@ export async function archivePass(config: Config, sources: Source[], sink: Sink)
   const budget = newBudget(config);
   return await forEachSource(sources, async (source) => {
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
-    const main = (await readSegments(sink, chain)).find((s) => s.end === Infinity) ??
-      await claimSegment(sink, chain, source, source.since);
+    let main = (await readSegments(sink, chain)).find((s) => s.end === Infinity);
+    if (!main) {
+      await source.check();
+      main = await claimSegment(sink, chain, source, source.since);
+    }
     return await archiveSegment(source, sink, config, budget, main, config.minIntervalMs);
   });
 }
@@ -1712,6 +1721,7 @@ async function backfill(config: Config, sources: Source[], sink: Sink, from: num
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
     let segments = await readSegments(sink, chain);
     if (!segments.length) {
+      await source.check();
       const main = await claimSegment(sink, chain, source, from);
       return [
         await archiveSegment(source, sink, config, budget, to === undefined ? main : { ...main, end: to }),

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { generateEvents } from "./emulators/idcs.ts";
 import {
-  DAY,
   duplicates,
   HOUR,
   readArchive,
