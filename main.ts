@@ -532,7 +532,7 @@ export function log(level: LogLevel, message: string, fields: Record<string, unk
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 const REQUEST_TIMEOUT_MS = 30_000;
-const RETRY_ATTEMPTS = 8;
+const RETRY_ATTEMPTS = 6;
 const RETRY_BASE_MS = 200;
 const RETRY_CAP_MS = 20_000;
 
@@ -568,15 +568,23 @@ export async function request<T>(url: string, options: RequestOptions<T>): Promi
     try {
       return await attemptRequest(url, options);
     } catch (error) {
-      const archiveError = error instanceof ArchiveError
-        ? error
-        : retriableError("NETWORK", `${options.what}: ${(error as Error).message}`, { cause: error });
+      const archiveError = error instanceof ArchiveError ? error : networkError(options.what, error as Error);
       if (!archiveError.retriable || attempt >= RETRY_ATTEMPTS) throw archiveError;
       wait = archiveError.retryAfterMs ?? backoffDelay(attempt, Math.random());
       log("debug", "retrying", { what: options.what, attempt, waitMs: wait, error: archiveError.message });
     }
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
+}
+
+/** A failed connection or timeout, with the reason `fetch` keeps in its cause ("fetch failed" alone says nothing). */
+function networkError(what: string, error: Error): ArchiveError {
+  const reason = error.name === "TimeoutError"
+    ? `no response within ${REQUEST_TIMEOUT_MS / 1000} s`
+    : (error.cause as Error | undefined)?.message ?? error.message;
+  return retriableError("NETWORK", `${what}: ${reason} (check the URL, DNS and egress rules)`, {
+    cause: error,
+  });
 }
 
 async function attemptRequest<T>(url: string, options: RequestOptions<T>): Promise<T> {
@@ -1680,15 +1688,14 @@ const newBudget = (config: Config): PassBudget => ({
   deadline: config.deadlineMs === undefined ? Infinity : Date.now() + config.deadlineMs,
 });
 
-/** Runs `task` for every source concurrently; logs each failure and throws one error naming them all. */
+/** Runs `task` for every source concurrently; throws one error naming every source that failed. */
 async function forEachSource<T>(sources: Source[], task: (source: Source) => Promise<T>): Promise<T[]> {
   const results = await Promise.allSettled(sources.map(task));
-  const failures = results.flatMap((result, i) => {
-    if (result.status === "fulfilled") return [];
-    const error = result.reason as Error;
-    log("error", "source failed", { source: sources[i].name, scope: sources[i].scope, error: error.message });
-    return [`${sources[i].name} ${sources[i].scope}: ${error.message}`];
-  });
+  const failures = results.flatMap((result, i) =>
+    result.status === "fulfilled"
+      ? []
+      : [`${sources[i].name} ${sources[i].scope}: ${(result.reason as Error).message}`]
+  );
   if (failures.length === 1) throw results.find((r) => r.status === "rejected")!.reason;
   if (failures.length) {
     throw new ArchiveError("HTTP", `${failures.length} sources failed:\n  - ${failures.join("\n  - ")}`);
@@ -1719,9 +1726,9 @@ async function backfill(config: Config, sources: Source[], sink: Sink, from: num
   const budget = newBudget(config);
   return await forEachSource(sources, async (source) => {
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
+    await source.check();
     let segments = await readSegments(sink, chain);
     if (!segments.length) {
-      await source.check();
       const main = await claimSegment(sink, chain, source, from);
       return [
         await archiveSegment(source, sink, config, budget, to === undefined ? main : { ...main, end: to }),

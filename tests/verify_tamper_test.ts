@@ -59,7 +59,10 @@ const tamperings: [string, (a: Awaited<ReturnType<typeof archived>>) => Promise<
   }, /gap|hash chain is broken/],
   ["a manifest's event count edited", async ({ manifests, path }) => {
     const text = await Deno.readTextFile(path(manifests[1]));
-    await Deno.writeTextFile(path(manifests[1]), text.replace(/"events":(\d+)/, (_, n) => `"events":${Number(n) + 1}`));
+    await Deno.writeTextFile(
+      path(manifests[1]),
+      text.replace(/"events":(\d+)/, (_, n) => `"events":${Number(n) + 1}`),
+    );
   }, /hash chain is broken/],
 ];
 
@@ -71,7 +74,10 @@ for (const [what, tamper, expected] of tamperings) {
       const result = await verifyExit(archive.domain.archiveDir);
       assert.equal(result.code, 1, result.stdout);
       const problems: string[] = JSON.parse(result.stdout).problems;
-      assert.ok(problems.some((p) => expected.test(p)), `expected ${expected} in ${JSON.stringify(problems)}`);
+      assert.ok(
+        problems.some((p) => expected.test(p)),
+        `expected ${expected} in ${JSON.stringify(problems)}`,
+      );
     } finally {
       await archive.domain.close();
     }
