@@ -223,10 +223,18 @@ export function parseTime(text: string): number | undefined {
     return undefined;
   }
   const ms = Date.parse(text.trim());
-  return Number.isNaN(ms) ? undefined : ms;
+  const [year, month, day] = text.trim().slice(0, 10).split("-").map(Number);
+  // Date.parse rolls 2026-02-30 over to March; a mistyped day must be an error, not a shifted range.
+  const valid = new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+  return Number.isNaN(ms) || !valid ? undefined : ms;
 }
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** A URL as it may be shown: any user or password in it replaced. */
+function withoutCredentials(text: string): string {
+  return text.replace(/^([a-z]+:\/\/)[^/@]*@/i, "$1(credentials hidden)@");
+}
 
 /** TLS always; plain HTTP only to a loopback host (the emulators). */
 function checkServiceUrl(text: string): string | undefined {
@@ -240,7 +248,7 @@ function checkServiceUrl(text: string): string | undefined {
   if (url.protocol !== "https:") {
     return "must be an https URL (plain http is allowed only for loopback hosts)";
   }
-  if (url.pathname !== "/" || url.search || url.hash || url.username) {
+  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
     return "must be the domain's base URL, without path, query or credentials";
   }
   return undefined;
@@ -261,7 +269,7 @@ export function validateConfig(
   const read = (raw: RawSettings, setting: Setting): string | number | boolean | undefined => {
     const text = raw[setting.env] ?? setting.default;
     if (text === undefined || text === "") return undefined;
-    const shown = setting.kind === "secret" ? "(hidden)" : JSON.stringify(text);
+    const shown = setting.kind === "secret" ? "(hidden)" : JSON.stringify(withoutCredentials(text));
     const bad = (rule: string) => {
       problems.push(`${setting.env} ${rule}: current value is ${shown}`);
       return undefined;
@@ -347,7 +355,7 @@ export function validateConfig(
       settleMs: s.SETTLE as number,
     });
   }
-  const scopes = sources.map((s) => sourceScope(s));
+  const scopes = sources.filter((s) => s.idcsUrl).map((s) => sourceScope(s));
   const repeated = scopes.find((scope, i) => scopes.indexOf(scope) !== i);
   if (repeated) problems.push(`the configuration names the source ${repeated} twice: keep one entry`);
   if (g.PORT === undefined && global.TRIGGER_TOKEN) {
@@ -385,8 +393,12 @@ export function parseConfigFile(text: string, path: string): { global: RawSettin
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (error) {
-    throw new ArchiveError("CONFIG", `--config ${path} is not valid JSON: ${(error as Error).message}`);
+  } catch {
+    // The parser's message quotes the text around the error, which may be a secret: say only what to fix.
+    throw new ArchiveError(
+      "CONFIG",
+      `--config ${path} is not valid JSON: check its quotes, commas and braces`,
+    );
   }
   const known = new Set(SETTINGS.map((s) => s.env));
   const perSource = new Set(SETTINGS.filter((s) => s.perSource).map((s) => s.env));
@@ -408,7 +420,7 @@ export function parseConfigFile(text: string, path: string): { global: RawSettin
     return raw;
   };
   const global = settingsOf(json, "--config", known);
-  const list = (json as { sources?: unknown }).sources;
+  const list = (json as { sources?: unknown } | null)?.sources;
   if (list !== undefined && !Array.isArray(list)) {
     problems.push("--config: sources must be an array of objects");
   }
@@ -690,7 +702,7 @@ export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
 export async function importPrivateKey(pem: string, where: string): Promise<CryptoKey> {
   const match = /-----BEGIN ((?:RSA |ENCRYPTED )?PRIVATE KEY)-----([\s\S]*?)-----END \1-----/.exec(pem);
   if (!match) throw new ArchiveError("CONFIG", `${where} holds no PEM private key (BEGIN PRIVATE KEY)`);
-  if (match[1] === "ENCRYPTED PRIVATE KEY") {
+  if (match[1] === "ENCRYPTED PRIVATE KEY" || /Proc-Type:\s*4,ENCRYPTED/.test(match[2])) {
     throw new ArchiveError(
       "CONFIG",
       `${where} is an encrypted key: give an unencrypted PKCS#8 or PKCS#1 key`,
@@ -1045,7 +1057,7 @@ export function cutWindow(window: Window, cutAt: number, granularityMs: number):
   const end = Math.floor(cutAt / granularityMs) * granularityMs;
   return {
     start: window.start,
-    end: end > window.start ? Math.min(end, window.end) : window.start + granularityMs,
+    end: end > window.start ? Math.min(end, window.end) : Math.min(window.start + granularityMs, window.end),
   };
 }
 
@@ -1318,8 +1330,17 @@ export async function verifyData(manifest: Manifest, data: Uint8Array): Promise<
   }
   const ids = new Set<string>();
   const start = Date.parse(manifest.start), end = Date.parse(manifest.end);
-  for (const line of lines) {
-    const event = JSON.parse(line);
+  for (const [index, line] of lines.entries()) {
+    let event;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      event = undefined;
+    }
+    if (typeof event !== "object" || event === null || typeof event.id !== "string") {
+      problems.push(`${name}: line ${index + 1} is not an event`);
+      continue;
+    }
     const time = eventTime(manifest.source, event);
     if (ids.has(event.id)) problems.push(`${name}: event ${event.id} appears twice`);
     ids.add(event.id);
@@ -1958,22 +1979,31 @@ export function parseCron(expression: string): CronSchedule | undefined {
   };
 }
 
-/** The first minute after `after` that the schedule matches (UTC; day-of-month OR weekday as in cron). */
+/**
+ * The first minute after `after` that the schedule matches (UTC; day-of-month OR weekday as in cron).
+ * Searches day by day for eight years, so a 29 February schedule is found too; NaN when nothing matches.
+ */
 export function nextCronTime(schedule: CronSchedule, after: number): number {
-  let t = Math.floor(after / 60_000) * 60_000 + 60_000;
-  for (let i = 0; i < 366 * 24 * 60; i++, t += 60_000) {
-    const d = new Date(t);
-    const dayMatch = schedule.anyDay && schedule.anyWeekday
+  const first = Math.floor(after / 60_000) * 60_000 + 60_000;
+  const minutes = [...schedule.minutes].sort((a, b) => a - b);
+  const hours = [...schedule.hours].sort((a, b) => a - b);
+  for (let day = Math.floor(first / DAY_MS) * DAY_MS; day < first + 8 * 366 * DAY_MS; day += DAY_MS) {
+    const d = new Date(day);
+    const byDay = schedule.days.has(d.getUTCDate()), byWeekday = schedule.weekdays.has(d.getUTCDay());
+    const dayMatches = schedule.anyDay && schedule.anyWeekday
       ? true
       : schedule.anyDay
-      ? schedule.weekdays.has(d.getUTCDay())
+      ? byWeekday
       : schedule.anyWeekday
-      ? schedule.days.has(d.getUTCDate())
-      : schedule.days.has(d.getUTCDate()) || schedule.weekdays.has(d.getUTCDay());
-    if (
-      schedule.minutes.has(d.getUTCMinutes()) && schedule.hours.has(d.getUTCHours()) &&
-      schedule.months.has(d.getUTCMonth() + 1) && dayMatch
-    ) return t;
+      ? byDay
+      : byDay || byWeekday;
+    if (!dayMatches || !schedule.months.has(d.getUTCMonth() + 1)) continue;
+    for (const hour of hours) {
+      for (const minute of minutes) {
+        const t = day + hour * 3_600_000 + minute * 60_000;
+        if (t >= first) return t;
+      }
+    }
   }
   return NaN;
 }

@@ -10,8 +10,8 @@
 
 import assert from "node:assert/strict";
 import {
-  ArchiveError,
   type ArchivedEvent,
+  ArchiveError,
   auditEventsFilter,
   backoffDelay,
   cutWindow,
@@ -136,10 +136,10 @@ Deno.test("cutWindow never extends past window.end when cutAt is beyond it", () 
 
 Deno.test({
   name: "cutWindow never extends past window.end when the window is shorter than one granule",
-  // BUG: cutWindow({start: 10:00:30, end: 10:01:00}, cutAt 10:00:30, 60000) returns end 10:01:30, past
+  // Regression: cutWindow({start: 10:00:30, end: 10:01:00}, cutAt 10:00:30, 60000) returns end 10:01:30, past
   // window.end; it should be 10:01:00 (start + granularity is not clamped to window.end). Latent: only a
   // source with granularity > 1 ms and a frontier off the granularity (SINCE with seconds) reaches it.
-  ignore: true,
+
   fn: () => {
     const window = { start: at("2026-11-27T10:00:30.000Z"), end: at("2026-11-27T10:01:00.000Z") };
     assert.deepEqual(cutWindow(window, window.start, MINUTE), window);
@@ -192,7 +192,14 @@ Deno.test("parseTime rejects a local time without a zone", () => {
 
 Deno.test("parseTime rejects garbage and non-ISO forms", () => {
   assert.deepEqual(
-    ["yesterday", "", "2026-11-27 10:15:00Z", "27/11/2026", "2026-11-27T10:15:00+0200", "2026-13-01T00:00:00Z"]
+    [
+      "yesterday",
+      "",
+      "2026-11-27 10:15:00Z",
+      "27/11/2026",
+      "2026-11-27T10:15:00+0200",
+      "2026-13-01T00:00:00Z",
+    ]
       .map(parseTime),
     [undefined, undefined, undefined, undefined, undefined, undefined],
   );
@@ -200,10 +207,10 @@ Deno.test("parseTime rejects garbage and non-ISO forms", () => {
 
 Deno.test({
   name: "parseTime rejects a calendar date that does not exist",
-  // BUG: parseTime("2026-02-30T00:00:00Z") returns 1772409600000 (2026-03-02T00:00:00Z): V8's Date.parse
+  // Regression: parseTime("2026-02-30T00:00:00Z") returns 1772409600000 (2026-03-02T00:00:00Z): V8's Date.parse
   // rolls day 30 of February over. It should return undefined, like any other malformed time (a
   // mistyped --from/--to or SINCE silently moves by days).
-  ignore: true,
+
   fn: () => {
     assert.equal(parseTime("2026-02-30T00:00:00Z"), undefined);
   },
@@ -305,24 +312,28 @@ Deno.test("validateConfig returns a frozen Config, frozen sources list and froze
 });
 
 Deno.test("validateConfig reads every explicit setting", () => {
-  const config = validateConfig({
-    ...WITH_SECRET,
-    ARCHIVE_DIR: "/var/lib/audit",
-    ARCHIVE_PREFIX: "/tenant-a/",
-    SINCE: "2026-11-01T12:00:00Z",
-    SETTLE: "90s",
-    MAX_EVENTS: "100000",
-    MAX_EVENTS_PER_OBJECT: "700",
-    DEADLINE: "14m",
-    MIN_INTERVAL: "1h",
-    SCHEDULE: "0 3 * * 1",
-    PAGE_SIZE: "500",
-    CONCURRENCY: "8",
-    PORT: "8080",
-    TRIGGER_TOKEN: "trigger-token-Xy7",
-    LOG_LEVEL: "debug",
-    LOG_FORMAT: "text",
-  }, [], NOW);
+  const config = validateConfig(
+    {
+      ...WITH_SECRET,
+      ARCHIVE_DIR: "/var/lib/audit",
+      ARCHIVE_PREFIX: "/tenant-a/",
+      SINCE: "2026-11-01T12:00:00Z",
+      SETTLE: "90s",
+      MAX_EVENTS: "100000",
+      MAX_EVENTS_PER_OBJECT: "700",
+      DEADLINE: "14m",
+      MIN_INTERVAL: "1h",
+      SCHEDULE: "0 3 * * 1",
+      PAGE_SIZE: "500",
+      CONCURRENCY: "8",
+      PORT: "8080",
+      TRIGGER_TOKEN: "trigger-token-Xy7",
+      LOG_LEVEL: "debug",
+      LOG_FORMAT: "text",
+    },
+    [],
+    NOW,
+  );
   assert.deepEqual(config, {
     sources: [{
       source: "idcs",
@@ -415,10 +426,10 @@ Deno.test("validateConfig rejects an IDCS_URL that is not a URL", () => {
 
 Deno.test({
   name: "validateConfig rejects an IDCS_URL carrying a password without a user name",
-  // BUG: checkServiceUrl tests url.username but not url.password, so IDCS_URL
+  // Regression: checkServiceUrl tests url.username but not url.password, so IDCS_URL
   // "https://:hunter2pw@idcs-abc.identity.oraclecloud.com" is accepted and kept (with the password) as
   // idcsUrl. It should be a CONFIG error like a URL with a user name.
-  ignore: true,
+
   fn: () => {
     archiveErrorOf(
       () =>
@@ -434,10 +445,10 @@ Deno.test({
 
 Deno.test({
   name: "validateConfig does not echo the password of an IDCS_URL with credentials",
-  // BUG: IDCS_URL "https://user:hunter2pw@idcs-abc.identity.oraclecloud.com" is rejected, but the message
+  // Regression: IDCS_URL "https://user:hunter2pw@idcs-abc.identity.oraclecloud.com" is rejected, but the message
   // quotes the whole value, password included ('current value is "https://user:hunter2pw@…"'), and main()
   // logs it: a secret leaves memory (invariant 6). The shown value should have the credentials removed.
-  ignore: true,
+
   fn: () => {
     const message = configMessage({
       ...WITH_SECRET,
@@ -489,12 +500,12 @@ Deno.test("validateConfig reports that no source can be inferred from empty sett
 
 Deno.test({
   name: "validateConfig reports a missing IDCS_URL when SOURCE=idcs is set explicitly",
-  // BUG: validateConfig({SOURCE: "idcs", IDCS_CLIENT_ID: "client-1", IDCS_CLIENT_SECRET: "…"}, [], now)
+  // Regression: validateConfig({SOURCE: "idcs", IDCS_CLIENT_ID: "client-1", IDCS_CLIENT_SECRET: "…"}, [], now)
   // throws TypeError "Invalid URL: 'undefined'" (sourceScope runs new URL() on the missing idcsUrl) instead
   // of ArchiveError CONFIG "1 bad setting:\n  - IDCS_URL is required for SOURCE=idcs" — so the process
   // exits 1, not 2, and the other bad settings are not listed. The same TypeError with SOURCE=idcs and an
   // invalid IDCS_URL.
-  ignore: true,
+
   fn: () => {
     assert.equal(
       configMessage({ SOURCE: "idcs", IDCS_CLIENT_ID: "client-1", IDCS_CLIENT_SECRET: "client-secret-Zq9" }),
@@ -648,11 +659,11 @@ Deno.test("parseConfigFile rejects a file that is not JSON", () => {
 
 Deno.test({
   name: "parseConfigFile does not quote a secret from a file that is not JSON",
-  // BUG: parseConfigFile('{"TRIGGER_TOKEN": hunter2-secret-value}', "cfg.json") throws CONFIG with the
+  // Regression: parseConfigFile('{"TRIGGER_TOKEN": hunter2-secret-value}', "cfg.json") throws CONFIG with the
   // JSON.parse message appended, and V8 quotes the text near the error:
   // `...Unexpected token 'h', ..."R_TOKEN": hunter2-se"... is not valid JSON` — part of the secret reaches
   // the log (invariant 6). The message should give only the position, not the source text.
-  ignore: true,
+
   fn: () => {
     const error = archiveErrorOf(
       () => parseConfigFile('{"TRIGGER_TOKEN": hunter2-secret-value}', "cfg.json"),
@@ -664,10 +675,10 @@ Deno.test({
 
 Deno.test({
   name: "parseConfigFile rejects a JSON null file with a CONFIG error",
-  // BUG: parseConfigFile("null", "cfg.json") throws TypeError "Cannot read properties of null (reading
+  // Regression: parseConfigFile("null", "cfg.json") throws TypeError "Cannot read properties of null (reading
   // 'sources')" instead of ArchiveError CONFIG "--config cfg.json:\n  - --config must be a JSON object"
   // (exit 1 instead of 2).
-  ignore: true,
+
   fn: () => {
     const error = archiveErrorOf(() => parseConfigFile("null", "cfg.json"), "CONFIG");
     assert.equal(error.message, "--config cfg.json:\n  - --config must be a JSON object");
@@ -737,7 +748,10 @@ Deno.test("parseCommandLine --version gives the version command", () => {
 
 Deno.test("parseCommandLine rejects an unknown command with USAGE listing the commands", () => {
   const error = archiveErrorOf(() => parseCommandLine(["archive"]), "USAGE");
-  assert.equal(error.message, 'unknown command "archive"; commands: once, run, backfill, status, verify, export, help');
+  assert.equal(
+    error.message,
+    'unknown command "archive"; commands: once, run, backfill, status, verify, export, help',
+  );
 });
 
 Deno.test("parseCommandLine rejects an unknown flag with USAGE naming it", () => {
@@ -756,7 +770,8 @@ Deno.test("parseCommandLine rejects a second positional argument with USAGE", ()
 
 // ─────────────────────────────────────────────────────────────── parseCron, nextCronTime
 
-const range = (from: number, to: number) => new Set(Array.from({ length: to - from + 1 }, (_, i) => from + i));
+const range = (from: number, to: number) =>
+  new Set(Array.from({ length: to - from + 1 }, (_, i) => from + i));
 
 Deno.test("parseCron reads */15 * * * *", () => {
   assert.deepEqual(parseCron("*/15 * * * *"), {
@@ -852,10 +867,10 @@ Deno.test("nextCronTime respects the month field", () => {
 
 Deno.test({
   name: "nextCronTime finds a 29 February more than a year away",
-  // BUG: nextCronTime(parseCron("0 0 29 2 *"), 2026-03-01T00:00Z) returns NaN (it searches only 366 days),
+  // Regression: nextCronTime(parseCron("0 0 29 2 *"), 2026-03-01T00:00Z) returns NaN (it searches only 366 days),
   // but the schedule is valid (validateConfig accepts it) and should give 2028-02-29T00:00Z; `status` then
   // throws RangeError on new Date(NaN).toISOString().
-  ignore: true,
+
   fn: () => {
     assert.equal(
       nextCronTime(parseCron("0 0 29 2 *")!, at("2026-03-01T00:00:00.000Z")),
@@ -916,14 +931,23 @@ Deno.test("parseAuditEventsPage returns every event in page order with its JSON 
 Deno.test("parseAuditEventsPage accepts the legacy urn:scim ListResponse schema", () => {
   const event = resource("e1", "2026-11-27T10:30:00.000Z");
   assert.deepEqual(
-    parseAuditEventsPage(pageOf([event], { schemas: ["urn:scim:api:messages:2.0:ListResponse"] }), PAGE_WINDOW),
-    { totalResults: 1, events: [{ id: "e1", time: at("2026-11-27T10:30:00.000Z"), json: JSON.stringify(event) }] },
+    parseAuditEventsPage(
+      pageOf([event], { schemas: ["urn:scim:api:messages:2.0:ListResponse"] }),
+      PAGE_WINDOW,
+    ),
+    {
+      totalResults: 1,
+      events: [{ id: "e1", time: at("2026-11-27T10:30:00.000Z"), json: JSON.stringify(event) }],
+    },
   );
 });
 
 Deno.test("parseAuditEventsPage accepts a page without Resources when totalResults is 0", () => {
   assert.deepEqual(
-    parseAuditEventsPage({ schemas: [LIST_RESPONSE], totalResults: 0, startIndex: 1, itemsPerPage: 0 }, PAGE_WINDOW),
+    parseAuditEventsPage(
+      { schemas: [LIST_RESPONSE], totalResults: 0, startIndex: 1, itemsPerPage: 0 },
+      PAGE_WINDOW,
+    ),
     { totalResults: 0, events: [] },
   );
 });
@@ -968,7 +992,10 @@ Deno.test("parseAuditEventsPage rejects a totalResults that is not a non-negativ
 Deno.test("parseAuditEventsPage rejects a body that is not a SCIM ListResponse", () => {
   assertProtocolError({ totalResults: 0 }, "not a SCIM response");
   assertProtocolError(null, "not a SCIM response");
-  assertProtocolError(pageOf([], { schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"] }), "not a SCIM ListResponse");
+  assertProtocolError(
+    pageOf([], { schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"] }),
+    "not a SCIM ListResponse",
+  );
 });
 
 Deno.test("parseAuditEventsPage rejects Resources that is not an array", () => {
