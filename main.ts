@@ -86,7 +86,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: "since",
     default: "30d",
     perSource: true,
-    help: "start of the first window when nothing is archived yet: a time, or a duration back from now",
+    help:
+      "start of the first window when nothing is archived yet: a UTC time, or a duration back from now (to that day's 00:00 UTC)",
   },
   {
     env: "SETTLE",
