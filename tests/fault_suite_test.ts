@@ -4,6 +4,8 @@
  * ties) is archived by a seeded sequence of passes — in-process, as subprocesses killed at a random moment,
  * and several at once on the same directory. Then a clean pass catches up and the archive is compared with the
  * emulator's truth: nothing lost before the frontier (1), nothing twice (2), windows tile (3, via verify).
+ * Some steps are bad input, which must fail and write nothing (5); no subprocess log line and no archived byte
+ * may hold the key, an assertion or a token (6).
  *
  * FAULT_SEEDS=N runs N seeds (default 200); FAULT_SEED=S runs one, to replay a failure.
  */
@@ -11,9 +13,12 @@
 import assert from "node:assert/strict";
 import { generateEvents } from "./emulators/idcs.ts";
 import {
+  archiveText,
+  assertNoSecrets,
   type Domain,
   duplicates,
   HOUR,
+  listFiles,
   readArchive,
   runCli,
   runMain,
@@ -36,7 +41,7 @@ function seededRandom(seed: number) {
   };
 }
 
-type Step = "pass" | "killed-subprocess" | "concurrent-passes" | "concurrent-subprocesses";
+type Step = "pass" | "killed-subprocess" | "concurrent-passes" | "concurrent-subprocesses" | "bad-input";
 
 /** Everything a seed decides, printed when it fails so it can be replayed and read. */
 function scenario(seed: number) {
@@ -77,26 +82,71 @@ function scenario(seed: number) {
       ...(random() < 0.3 ? ["--max-events", String(20 + Math.floor(random() * 200))] : []),
     ],
     killAfterMs: Array.from(steps, () => 30 + Math.floor(random() * 500)),
+    badInput: Array.from(steps, () => pick(["setting", "garbage-key", "unknown-key"] as const)),
     steps,
   };
 }
 
-async function runStep(domain: Domain, step: Step, settings: string[], killAfterMs: number) {
-  const env = { ...domain.env, SETTLE: `${SETTLE_MS}ms` };
+/** Runs one step; returns the exit codes and everything the subprocesses logged (at debug level). */
+async function runStep(domain: Domain, step: Step, plan: ReturnType<typeof scenario>, index: number) {
+  const settings = plan.settings;
+  const env = { ...domain.env, SETTLE: `${SETTLE_MS}ms`, LOG_LEVEL: "debug" };
   const flags = [...settings, "--settle", `${SETTLE_MS}ms`];
+  const killAfterMs = plan.killAfterMs[index];
   switch (step) {
     case "pass":
-      return [await runMain("once", domain, ...flags)];
+      return { codes: [await runMain("once", domain, ...flags)], logs: "" };
     case "concurrent-passes":
-      return await Promise.all([1, 2, 3].map(() => runMain("once", domain, ...flags)));
-    case "killed-subprocess":
-      return [(await runCli(["once", ...settings], { env, killAfterMs })).code];
-    case "concurrent-subprocesses":
-      return (await Promise.all(
+      return { codes: await Promise.all([1, 2, 3].map(() => runMain("once", domain, ...flags))), logs: "" };
+    case "killed-subprocess": {
+      const result = await runCli(["once", ...settings], { env, killAfterMs });
+      return { codes: [result.code], logs: result.stderr };
+    }
+    case "concurrent-subprocesses": {
+      const results = await Promise.all(
         [0, 1].map((i) => runCli(["once", ...settings], { env, killAfterMs: killAfterMs * (i + 1) })),
-      ))
-        .map((r) => r.code);
+      );
+      return { codes: results.map((r) => r.code), logs: results.map((r) => r.stderr).join("\n") };
+    }
+    case "bad-input":
+      return await runBadInput(domain, plan.badInput[index], env);
   }
+}
+
+/** Invariant 5: a pass with bad input fails with exit 2 (settings, key file) or 1 (rejected key), writing nothing. */
+async function runBadInput(
+  domain: Domain,
+  kind: "setting" | "garbage-key" | "unknown-key",
+  env: Record<string, string>,
+) {
+  const before = await listFiles(domain.archiveDir);
+  const badKey = `${domain.dir}/bad-key.pem`;
+  if (kind === "garbage-key") {
+    await Deno.writeTextFile(badKey, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+  }
+  if (kind === "unknown-key") {
+    const { generateClientKey } = await import("./emulators/idcs.ts");
+    await Deno.writeTextFile(badKey, (await generateClientKey()).pkcs8Pem);
+  }
+  const result = await runCli(
+    ["once"],
+    {
+      env: kind === "setting"
+        ? { ...env, PAGE_SIZE: "0", SETTLE: "later" }
+        : { ...env, IDCS_PRIVATE_KEY_FILE: badKey },
+    },
+  );
+  assert.equal(
+    result.code,
+    kind === "unknown-key" ? 1 : 2,
+    `bad input (${kind}) must fail: ${result.stderr}`,
+  );
+  assert.match(
+    result.stderr,
+    kind === "unknown-key" ? /rejected the client credentials/ : /must be|is not an RSA private key/,
+  );
+  assert.deepEqual(await listFiles(domain.archiveDir), before, `bad input (${kind}) must write nothing`);
+  return { codes: [result.code], logs: result.stderr };
 }
 
 const only = Deno.env.get("FAULT_SEED");
@@ -122,11 +172,11 @@ for (const seed of seeds) {
         generateEvents({ seed: seed + 1e6, count: plan.lateCount, from: now - 2_000, to: now - 1_000 }),
         now + 1_000,
       );
+      let logs = "";
       for (const [i, step] of plan.steps.entries()) {
-        const codes = await runStep(domain, step, plan.settings, plan.killAfterMs[i]);
-        for (const code of codes) {
-          assert.ok([0, 1, 137].includes(code) || code === null, `unexpected exit ${code}`);
-        }
+        const result = await runStep(domain, step, plan, i);
+        logs += result.logs;
+        for (const code of result.codes) assert.ok([0, 1, 2, 137].includes(code), `unexpected exit ${code}`);
       }
       domain.emulator.setFaults({ shuffleTies: plan.faults.shuffleTies });
       const caughtUpTo = Date.now() - SETTLE_MS;
@@ -145,6 +195,9 @@ for (const seed of seeds) {
         `archive differs from the source: ${context}`,
       );
       assert.deepEqual((await verifyDir(domain.archiveDir)).problems, [], `verify failed: ${context}`);
+      // Invariant 6: nothing secret in what the subprocesses logged at debug level, nor in the archive.
+      assertNoSecrets(logs, domain, [], "the logs");
+      assertNoSecrets(await archiveText(domain.archiveDir), domain, [], "the archive");
     } finally {
       await domain.close();
     }

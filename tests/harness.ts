@@ -214,3 +214,31 @@ export function duplicates(ids: string[]): string[] {
   const seen = new Set<string>();
   return ids.filter((id) => seen.has(id) || !seen.add(id));
 }
+
+/**
+ * Fails when `text` holds anything secret of this domain: a line of the private key, a client assertion or any
+ * other JWT, a bearer credential, or one of `extra` (client secrets, tokens the emulator issued).
+ */
+export function assertNoSecrets(text: string, domain: Domain, extra: string[] = [], where = "output") {
+  const keyLines = domain.pkcs8Pem.split("\n").filter((line) =>
+    line.length >= 40 && !line.startsWith("-----")
+  );
+  for (const line of keyLines) {
+    if (text.includes(line)) throw new Error(`${where} contains a line of the private key`);
+  }
+  if (/eyJ[A-Za-z0-9_-]{8,}\.eyJ/.test(text)) throw new Error(`${where} contains a JWT (client assertion)`);
+  if (/Bearer [A-Za-z0-9]|Basic [A-Za-z0-9+/=]{8}|client_assertion=|access_token/.test(text)) {
+    throw new Error(`${where} contains a credential`);
+  }
+  for (const secret of extra) if (text.includes(secret)) throw new Error(`${where} contains a secret value`);
+}
+
+/** Every byte the archive holds, data decompressed, as text: what must hold no secret. */
+export async function archiveText(archiveDir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const name of await listFiles(archiveDir)) {
+    const bytes = await Deno.readFile(`${archiveDir}/${name}`);
+    parts.push(new TextDecoder().decode(name.endsWith(".gz") ? await gunzip(bytes) : bytes));
+  }
+  return parts.join("\n");
+}
