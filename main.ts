@@ -15,6 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { createHash } from "node:crypto";
 import * as jose from "jose";
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -1137,6 +1138,7 @@ export const genesisName = (chain: string, until?: number) =>
   until === undefined ? `${chain}/genesis.json` : `${chain}/genesis-until-${timeStamp(until)}.json`;
 const GENESIS_PATTERN = /\/genesis(-until-\d{8}T\d{6}\.\d{3}Z)?\.json$/;
 const MANIFEST_SUFFIX = ".manifest.json";
+const ENCODE_BATCH = 1000;
 const DATA_SUFFIX = ".ndjson.gz";
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -1153,12 +1155,25 @@ async function pipeBytes(bytes: Uint8Array, transform: CompressionStream | Decom
 export const gzip = (bytes: Uint8Array) => pipeBytes(bytes, new CompressionStream("gzip"));
 export const gunzip = (bytes: Uint8Array) => pipeBytes(bytes, new DecompressionStream("gzip"));
 
-/** The data object: gzip of UTF-8 NDJSON, one event per line, in (time, id) order. */
+/**
+ * The data object: gzip of UTF-8 NDJSON, one event per line, in (time, id) order. Lines are compressed and
+ * hashed in batches as they stream, so the uncompressed window never exists in memory as one string.
+ */
 export async function encodeWindow(
   events: ArchivedEvent[],
 ): Promise<{ data: Uint8Array; ndjsonSha256: string }> {
-  const ndjson = new TextEncoder().encode(events.map((e) => e.json + "\n").join(""));
-  return { data: await gzip(ndjson), ndjsonSha256: await sha256Hex(ndjson) };
+  const compression = new CompressionStream("gzip");
+  const compressed = new Response(compression.readable).arrayBuffer();
+  const writer = compression.writable.getWriter();
+  const hash = createHash("sha256");
+  const encoder = new TextEncoder();
+  for (let i = 0; i < events.length; i += ENCODE_BATCH) {
+    const bytes = encoder.encode(events.slice(i, i + ENCODE_BATCH).map((e) => e.json + "\n").join(""));
+    hash.update(bytes);
+    await writer.write(bytes);
+  }
+  await writer.close();
+  return { data: new Uint8Array(await compressed), ndjsonSha256: hash.digest("hex") };
 }
 
 /** Serializes a record as the bytes that are stored and hashed: one JSON line. */
@@ -1825,7 +1840,10 @@ export async function verifyArchive(
   to = Infinity,
 ): Promise<VerifyReport> {
   const report: VerifyReport = { chains: [], problems: [] };
-  for (const chain of await listChains(sink, prefix)) {
+  const chains = await listChains(sink, prefix);
+  // An empty answer must not read as "verified": a mistyped ARCHIVE_DIR would otherwise pass.
+  if (!chains.length) report.problems.push(`no archive found under ${sink.description}, prefix ${prefix}`);
+  for (const chain of chains) {
     const stored = await readChain(sink, chain);
     const { problems, windows } = await verifyChain({ chain, ...stored });
     const present = new Set(stored.dataNames);
@@ -2134,6 +2152,18 @@ async function loadConfig(line: CommandLine, now: number, needsSources: boolean)
   return validateConfig(settings, file.sources, now, Deno.stderr.isTerminal(), needsSources);
 }
 
+/** Opens export's --out file; never overwrites one. */
+async function createOutput(path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(path, { write: true, createNew: true });
+  } catch (error) {
+    const why = error instanceof Deno.errors.AlreadyExists
+      ? "it exists (export never overwrites): choose a new file"
+      : (error as Error).message;
+    throw new ArchiveError("USAGE", `--out ${path} cannot be created: ${why}`);
+  }
+}
+
 function parseRangeFlag(name: string, text: string | undefined, required: boolean): number | undefined {
   if (text === undefined) {
     if (required) {
@@ -2192,7 +2222,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
         return 0;
       }
       case "export": {
-        const file = line.out ? await Deno.open(line.out, { write: true, createNew: true }) : undefined;
+        const file = line.out ? await createOutput(line.out) : undefined;
         const writer = (file?.writable ?? Deno.stdout.writable).getWriter();
         try {
           const count = await exportEvents(sink, config.archivePrefix, from!, to!, writer);

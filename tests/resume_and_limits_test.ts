@@ -141,6 +141,11 @@ Deno.test("export returns exactly the archived events in [from, to), in archive 
         a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id < b.id ? -1 : 1
       ),
     );
+    assert.equal(
+      await runMain("export", domain, "--from", from, "--to", to, "--out", out),
+      2,
+      "export never overwrites",
+    );
     const byId = new Map(expected.map((e) => [e.id, e]));
     for (const event of exported) {
       assert.deepEqual(event, byId.get(event.id), "events are archived exactly as returned");

@@ -100,3 +100,14 @@ Deno.test("export refuses a tampered object instead of handing it out", async ()
     await archive.domain.close();
   }
 });
+
+Deno.test("verify of a folder that holds no archive fails instead of reporting success", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await runCli(["verify"], { env: { ARCHIVE_DIR: `${dir}/typo` } });
+    assert.equal(result.code, 1);
+    assert.match(JSON.parse(result.stdout).problems[0], /no archive found/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
