@@ -98,7 +98,7 @@ export const SETTINGS: readonly Setting[] = [
     help: "how far behind now a window must end, so late-indexed events are in it",
   },
   { env: "MAX_EVENTS", kind: "count", help: "events per pass (safety valve); unset = no limit" },
-  { env: "MAX_EVENTS_PER_OBJECT", kind: "count", default: "50000", help: "largest window, in events" },
+  { env: "MAX_EVENTS_PER_OBJECT", kind: "count", default: "20000", help: "largest window, in events" },
   { env: "DEADLINE", kind: "duration", help: "time budget of a pass: no new window starts after it" },
   {
     env: "MIN_INTERVAL",

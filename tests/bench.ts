@@ -1,0 +1,376 @@
+/**
+ * Benchmark: how fast `once` archives a large backlog from an emulated identity domain, and how much memory
+ * the archiving process needs while doing it. It measures and reports; it never fails on time.
+ *
+ * Run with `deno task bench`. Environment:
+ * - `BENCH_EVENTS=N` scales every backlog (default 1,000,000; the small memory backlog is N/10).
+ * - `BENCH_SCENARIOS=1,3` picks scenarios (default all):
+ *   1. N events over 7 days, no latency;
+ *   2. the same with 50 ms latency per request;
+ *   3. memory flatness: N/10 and N events, no latency, so the two peak RSS values can be compared.
+ *
+ * The emulator (and the million events it holds) lives in this process, so the archiver runs in a separate
+ * one — `deno run -P=local main.ts once`, as an operator would run it — and its peak memory is the kernel's
+ * RSS high-water mark (`VmHWM` in /proc/<pid>/status), polled while it runs. Only that process's run is
+ * timed: generating events and starting the emulator are not. A run that exits non-zero or archives the
+ * wrong number of events is reported as an error and the benchmark exits 1: timing a broken run is worthless.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { generateClientKey, generateEvents, type IdcsFaults, startIdcsEmulator } from "./emulators/idcs.ts";
+
+const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const CLIENT_ID = "audit-archiver-bench-client";
+const KEY_ID = "bench-cert";
+const DAY_MS = 86_400_000;
+const POLL_MS = 50;
+/** Linux reports utime/stime in /proc/<pid>/stat in clock ticks; USER_HZ is 100 on every mainstream build. */
+const CLOCK_TICKS_PER_S = 100;
+
+/** Archiver settings shared by every scenario (MAX_EVENTS_PER_OBJECT stays at its default, 20000). */
+const ARCHIVER_SETTINGS = {
+  PAGE_SIZE: "1000",
+  CONCURRENCY: "8",
+  SETTLE: "0s",
+  SINCE: "8d",
+  LOG_LEVEL: "warn",
+};
+
+interface Scenario {
+  /** Which BENCH_SCENARIOS number selects it. */
+  group: number;
+  name: string;
+  events: number;
+  latencyMs: number;
+}
+
+interface Result {
+  scenario: Scenario;
+  wallSeconds: number;
+  auditRequests: number;
+  peakRssBytes: number;
+  objects: number;
+  /** Events in the largest object: the archiver holds one window at a time, so memory follows this. */
+  largestObject: number;
+  /** CPU seconds of the archiver (last sample) and of this process, which serves the emulator. */
+  archiverCpuSeconds: number;
+  emulatorCpuSeconds: number;
+}
+
+/** What the archiver process did, as seen from outside. */
+interface ProcessRun {
+  code: number;
+  stderr: string;
+  wallSeconds: number;
+  peakRssBytes: number;
+  cpuSeconds: number;
+}
+
+/** A run that is not worth timing: the archiver failed or archived the wrong events. */
+class BrokenRun extends Error {}
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// Scenarios and options
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+function scenarios(size: number): Scenario[] {
+  const small = Math.max(1, Math.round(size / 10));
+  return [
+    { group: 1, name: "backlog, no latency", events: size, latencyMs: 0 },
+    { group: 2, name: "backlog, 50 ms latency", events: size, latencyMs: 50 },
+    { group: 3, name: "memory, small backlog", events: small, latencyMs: 0 },
+    { group: 3, name: "memory, large backlog", events: size, latencyMs: 0 },
+  ];
+}
+
+function readOptions(): { size: number; groups: Set<number> } {
+  const sizeText = Deno.env.get("BENCH_EVENTS") ?? "1000000";
+  const size = Number(sizeText);
+  if (!Number.isInteger(size) || size < 1) {
+    usage(`BENCH_EVENTS must be a whole number ≥ 1, not "${sizeText}"`);
+  }
+  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3";
+  const groups = new Set(groupsText.split(",").map((part) => Number(part.trim())));
+  if (![...groups].every((g) => g === 1 || g === 2 || g === 3)) {
+    usage(`BENCH_SCENARIOS must list scenarios 1, 2 and/or 3, like "1,3", not "${groupsText}"`);
+  }
+  return { size, groups };
+}
+
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
+  Deno.exit(2);
+}
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// One scenario: fresh emulator and archive folder, one timed `once`, checks, cleanup.
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+async function runScenario(scenario: Scenario): Promise<Result> {
+  const now = Date.now();
+  progress(`${scenario.name}: generating ${scenario.events.toLocaleString("en-US")} events`);
+  // Seven days ending a minute ago: all of it lies between SINCE (8 days back, rounded to midnight) and now.
+  const events = generateEvents({
+    seed: 7,
+    count: scenario.events,
+    from: now - 7 * DAY_MS,
+    to: now - 60_000,
+    tieRate: 0.3,
+  });
+  const key = await generateClientKey();
+  const faults: IdcsFaults = { latencyMs: scenario.latencyMs };
+  const emulator = await startIdcsEmulator({
+    clientId: CLIENT_ID,
+    keyId: KEY_ID,
+    publicKey: key.publicKey,
+    events,
+    faults,
+    seed: 1,
+  });
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
+  try {
+    const keyFile = `${dir}/client-key.pem`;
+    await Deno.writeTextFile(keyFile, key.pkcs8Pem);
+    const archiveDir = `${dir}/archive`;
+    const env = {
+      ...ARCHIVER_SETTINGS,
+      IDCS_URL: emulator.url,
+      IDCS_CLIENT_ID: CLIENT_ID,
+      IDCS_KEY_ID: KEY_ID,
+      IDCS_PRIVATE_KEY_FILE: keyFile,
+      ARCHIVE_DIR: archiveDir,
+    };
+    progress(`${scenario.name}: archiving`);
+    // Deltas, so the emulator's startup and the event generation are not counted.
+    const requestsBefore = emulator.stats.auditRequests;
+    const cpuBefore = process.cpuUsage();
+    const run = await runArchiver(env);
+    const cpu = process.cpuUsage(cpuBefore);
+    if (run.code !== 0) {
+      throw new BrokenRun(`${scenario.name}: the archiver exited with ${run.code}:\n${run.stderr.trim()}`);
+    }
+    if (run.peakRssBytes === 0) {
+      throw new BrokenRun(`${scenario.name}: no memory sample of the archiver (is /proc readable?)`);
+    }
+    const archived = await countArchived(archiveDir);
+    if (archived.events !== scenario.events) {
+      throw new BrokenRun(
+        `${scenario.name}: the archive holds ${archived.events} events, the domain ${scenario.events}`,
+      );
+    }
+    return {
+      scenario,
+      wallSeconds: run.wallSeconds,
+      auditRequests: emulator.stats.auditRequests - requestsBefore,
+      peakRssBytes: run.peakRssBytes,
+      objects: archived.objects,
+      largestObject: archived.largestObject,
+      archiverCpuSeconds: run.cpuSeconds,
+      emulatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    };
+  } finally {
+    await emulator.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Prints the VmHWM line of /proc/<pid>/status and the /proc/<pid>/stat line every POLL_MS while the process
+ * has memory (a zombie's status has no VmHWM, which ends the loop). A shell reads them because Deno allows
+ * /proc/<pid>/… only to --allow-all, which the `bench` permission set rightly does not grant.
+ */
+const SAMPLER = `while grep -h '^VmHWM:' "/proc/$1/status" && cat "/proc/$1/stat"; do sleep ${
+  POLL_MS / 1000
+}; done 2>/dev/null`;
+
+/**
+ * Runs `main.ts once` as its own process, like harness.ts `runCli`: the production permission set plus
+ * loopback and /tmp, a clean environment holding only what Deno needs and the settings.
+ */
+async function runArchiver(settings: Record<string, string>): Promise<ProcessRun> {
+  const passThrough: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "DENO_DIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) passThrough[name] = value;
+  }
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=local", "--quiet", `${REPO}/main.ts`, "once"],
+    cwd: REPO,
+    env: { ...passThrough, ...settings },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const sampler = new Deno.Command("sh", {
+    args: ["-c", SAMPLER, "sampler", String(child.pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const result = await child.output();
+  const wallSeconds = (performance.now() - started) / 1000;
+  const samples = parseSamples(new TextDecoder().decode((await sampler).stdout));
+  return { code: result.code, stderr: new TextDecoder().decode(result.stderr), wallSeconds, ...samples };
+}
+
+/**
+ * The highest VmHWM and the last CPU time among the sampler's lines. VmHWM is the kernel's own high-water
+ * mark, so sampling loses at most the growth of the last POLL_MS before exit, not peaks between samples.
+ */
+function parseSamples(text: string): { peakRssBytes: number; cpuSeconds: number } {
+  let peakRssBytes = 0, cpuSeconds = 0;
+  for (const line of text.split("\n")) {
+    const hwm = /^VmHWM:\s+(\d+) kB$/.exec(line);
+    if (hwm) {
+      peakRssBytes = Math.max(peakRssBytes, Number(hwm[1]) * 1024);
+    } else if (line.includes(")")) {
+      // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+      const fields = line.slice(line.lastIndexOf(")") + 2).split(" ");
+      cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+    }
+  }
+  return { peakRssBytes, cpuSeconds };
+}
+
+/**
+ * Events in the archive by its manifests' `events` fields (far quicker than decompressing a million lines);
+ * each manifest's data object must exist with the size the manifest records.
+ */
+async function countArchived(
+  archiveDir: string,
+): Promise<{ events: number; objects: number; largestObject: number }> {
+  let events = 0, objects = 0, largestObject = 0;
+  for await (const path of walk(archiveDir)) {
+    if (!path.endsWith(".manifest.json")) continue;
+    const manifest = JSON.parse(await Deno.readTextFile(path)) as {
+      events: number;
+      object: string;
+      bytes: number;
+    };
+    const data = await Deno.stat(`${archiveDir}/${manifest.object}`).catch(() => undefined);
+    if (data?.size !== manifest.bytes) {
+      throw new BrokenRun(`${manifest.object} is missing or not the size its manifest records`);
+    }
+    events += manifest.events;
+    objects++;
+    largestObject = Math.max(largestObject, manifest.events);
+  }
+  return { events, objects, largestObject };
+}
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* walk(path);
+    else yield path;
+  }
+}
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// Reporting
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+const grouped = (n: number) => Math.round(n).toLocaleString("en-US");
+
+function describe(r: Result) {
+  return {
+    events: grouped(r.scenario.events),
+    latency: `${r.scenario.latencyMs} ms`,
+    wall: `${r.wallSeconds.toFixed(1)} s`,
+    eventsPerSecond: grouped(r.scenario.events / r.wallSeconds),
+    pagesPerSecond: (r.auditRequests / r.wallSeconds).toFixed(1),
+    requests: grouped(r.auditRequests),
+    objects: grouped(r.objects),
+    largestObject: grouped(r.largestObject),
+    peakRss: `${mib(r.peakRssBytes)} MiB`,
+    cpu: `${r.archiverCpuSeconds.toFixed(1)} s / ${r.emulatorCpuSeconds.toFixed(1)} s`,
+  };
+}
+
+function printResult(r: Result) {
+  const d = describe(r);
+  console.log(
+    `${r.scenario.group}. ${r.scenario.name}: ${d.events} events in ${d.wall} — ${d.eventsPerSecond} events/s, ` +
+      `${d.pagesPerSecond} pages/s (${d.requests} AuditEvents requests, ${d.objects} objects, largest ${d.largestObject} events), ` +
+      `peak RSS ${d.peakRss}, CPU archiver/emulator ${d.cpu}`,
+  );
+}
+
+function markdownTable(results: Result[]): string {
+  const header = [
+    "Scenario",
+    "Events",
+    "Latency",
+    "Wall time",
+    "Events/s",
+    "Pages/s",
+    "AuditEvents requests",
+    "Objects",
+    "Largest object (events)",
+    "Peak RSS (archiver)",
+    "CPU archiver / emulator",
+  ];
+  const rows = results.map((r) => {
+    const d = describe(r);
+    return [
+      `${r.scenario.group}. ${r.scenario.name}`,
+      d.events,
+      d.latency,
+      d.wall,
+      d.eventsPerSecond,
+      d.pagesPerSecond,
+      d.requests,
+      d.objects,
+      d.largestObject,
+      d.peakRss,
+      d.cpu,
+    ];
+  });
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map((_, i) => (i < 3 ? "---" : "---:"))), ...rows.map(line)].join("\n");
+}
+
+/** Printed under the table, so it can be pasted with it. */
+const LEGEND = [
+  "Wall time: the `main.ts once` process, from spawn to exit (Deno startup included; event generation and",
+  "emulator startup excluded). Pages/s: AuditEvents requests the emulator answered per second of wall time.",
+  "Peak RSS: VmHWM of the archiving process. CPU: user+system seconds of the archiver / of the benchmark",
+  "process, which serves the emulator. The archiver holds one window at a time, so its memory follows the",
+  "largest object (capped by MAX_EVENTS_PER_OBJECT), not the backlog.",
+].join("\n");
+
+function progress(message: string) {
+  console.error(`bench: ${message}`);
+}
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+async function main(): Promise<number> {
+  const { size, groups } = readOptions();
+  const chosen = scenarios(size).filter((s) => groups.has(s.group));
+  const cpus = navigator.hardwareConcurrency;
+  console.log(
+    `audit-archiver benchmark — Deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}, ${cpus} CPUs; ` +
+      `PAGE_SIZE ${ARCHIVER_SETTINGS.PAGE_SIZE}, CONCURRENCY ${ARCHIVER_SETTINGS.CONCURRENCY}, ` +
+      `MAX_EVENTS_PER_OBJECT 50000, SETTLE ${ARCHIVER_SETTINGS.SETTLE}, SINCE ${ARCHIVER_SETTINGS.SINCE}`,
+  );
+  const results: Result[] = [];
+  for (const scenario of chosen) {
+    try {
+      const result = await runScenario(scenario);
+      results.push(result);
+      printResult(result);
+    } catch (error) {
+      if (!(error instanceof BrokenRun)) throw error;
+      console.error(`bench: ERROR ${error.message}`);
+      return 1;
+    }
+  }
+  console.log(`\n${markdownTable(results)}\n\n${LEGEND}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
