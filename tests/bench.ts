@@ -19,6 +19,7 @@
  */
 
 import process from "node:process";
+import { SETTINGS } from "../main.ts";
 import { generateClientKey, generateEvents, type IdcsFaults, startIdcsEmulator } from "./emulators/idcs.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -348,6 +349,8 @@ function progress(message: string) {
 
 // ─────────────────────────────────────────────────────────────────────────────────────────────────
 
+const defaultOf = (env: string) => SETTINGS.find((s) => s.env === env)?.default;
+
 async function main(): Promise<number> {
   const { size, groups } = readOptions();
   const chosen = scenarios(size).filter((s) => groups.has(s.group));
@@ -355,7 +358,9 @@ async function main(): Promise<number> {
   console.log(
     `audit-archiver benchmark — Deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}, ${cpus} CPUs; ` +
       `PAGE_SIZE ${ARCHIVER_SETTINGS.PAGE_SIZE}, CONCURRENCY ${ARCHIVER_SETTINGS.CONCURRENCY}, ` +
-      `MAX_EVENTS_PER_OBJECT 50000, SETTLE ${ARCHIVER_SETTINGS.SETTLE}, SINCE ${ARCHIVER_SETTINGS.SINCE}`,
+      `MAX_EVENTS_PER_OBJECT ${
+        defaultOf("MAX_EVENTS_PER_OBJECT")
+      } (default), SETTLE ${ARCHIVER_SETTINGS.SETTLE}, SINCE ${ARCHIVER_SETTINGS.SINCE}`,
   );
   const results: Result[] = [];
   for (const scenario of chosen) {
