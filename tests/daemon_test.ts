@@ -89,6 +89,22 @@ Deno.test("run serves health and metrics, passes at start, and on an authenticat
       return metric(text, 'audit_archiver_passes_total\\{result="ok"\\}') === 2 ? text : undefined;
     });
     assert.equal((await readArchive(domain.archiveDir)).ids.length, 320);
+
+    // A trigger while a pass runs is refused, not stacked: passes never overlap.
+    domain.emulator.setFaults({ latencyMs: 400 });
+    const slow = await fetch(`${base}/trigger`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(slow.status, 202);
+    await slow.body?.cancel();
+    const overlapping = await fetch(`${base}/trigger`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(overlapping.status, 409);
+    await overlapping.body?.cancel();
+    assert.equal(metric(await (await fetch(`${base}/metrics`)).text(), "audit_archiver_pass_running"), 1);
   } finally {
     child.kill("SIGTERM");
     const output = await child.output();
