@@ -6,14 +6,12 @@
 
 import assert from "node:assert/strict";
 import {
-  duplicates,
+  assertCompleteArchive,
   listFiles,
-  readArchive,
   recentEvents,
   runCli,
   runMain,
   startDomain,
-  truthBefore,
   verifyDir,
 } from "./harness.ts";
 
@@ -26,16 +24,18 @@ Deno.test("a process killed at twenty different moments never leaves an uncommit
         killAfterMs: 60 + i * 37,
       });
       const files = await listFiles(domain.archiveDir);
-      const manifests = new Set(files.filter((n) => n.endsWith(".manifest.json")).map((n) => n.split("/").pop()!.slice(0, 20)));
+      const manifests = new Set(
+        files.filter((n) => n.endsWith(".manifest.json")).map((n) => n.split("/").pop()!.slice(0, 20)),
+      );
       for (const data of files.filter((n) => n.endsWith(".ndjson.gz"))) {
-        assert.ok(manifests.has(data.split("/").pop()!.slice(0, 20)), `${data} has no manifest: an uncommitted object`);
+        assert.ok(
+          manifests.has(data.split("/").pop()!.slice(0, 20)),
+          `${data} has no manifest: an uncommitted object`,
+        );
       }
     }
     assert.equal(await runMain("once", domain), 0);
-    const archive = await readArchive(domain.archiveDir);
-    assert.deepEqual(duplicates(archive.ids), []);
-    assert.deepEqual([...archive.ids].sort(), truthBefore(domain.emulator, archive.frontier!));
-    assert.deepEqual((await verifyDir(domain.archiveDir)).problems, []);
+    await assertCompleteArchive(domain);
   } finally {
     await domain.close();
   }
@@ -60,17 +60,21 @@ Deno.test("a crash between manifest and data is completed by the next pass with 
 });
 
 Deno.test("eight passes started together on one directory commit each window once", async () => {
-  const domain = await startDomain({ events: recentEvents(53, 2000), faults: { shuffleTies: true, latencyMs: 2 } });
+  const domain = await startDomain({
+    events: recentEvents(53, 2000),
+    faults: { shuffleTies: true, latencyMs: 2 },
+  });
   try {
-    const inProcess = Array.from({ length: 4 }, () => runMain("once", domain, "--max-events-per-object", "100"));
-    const processes = Array.from({ length: 4 }, () =>
-      runCli(["once", "--max-events-per-object", "100"], { env: domain.env }).then((r) => r.code)
+    const inProcess = Array.from(
+      { length: 4 },
+      () => runMain("once", domain, "--max-events-per-object", "100"),
+    );
+    const processes = Array.from(
+      { length: 4 },
+      () => runCli(["once", "--max-events-per-object", "100"], { env: domain.env }).then((r) => r.code),
     );
     assert.deepEqual(await Promise.all([...inProcess, ...processes]), [0, 0, 0, 0, 0, 0, 0, 0]);
-    const archive = await readArchive(domain.archiveDir);
-    assert.deepEqual(duplicates(archive.ids), []);
-    assert.deepEqual([...archive.ids].sort(), truthBefore(domain.emulator, archive.frontier!));
-    assert.deepEqual((await verifyDir(domain.archiveDir)).problems, []);
+    await assertCompleteArchive(domain);
   } finally {
     await domain.close();
   }
@@ -85,10 +89,7 @@ Deno.test("two instances with different window limits racing from one frontier c
       runCli(["once", "--max-events-per-object", "90"], { env: domain.env }).then((r) => r.code),
     ]);
     assert.deepEqual(codes, [0, 0, 0]);
-    const archive = await readArchive(domain.archiveDir);
-    assert.deepEqual(duplicates(archive.ids), []);
-    assert.deepEqual([...archive.ids].sort(), truthBefore(domain.emulator, archive.frontier!));
-    assert.deepEqual((await verifyDir(domain.archiveDir)).problems, []);
+    await assertCompleteArchive(domain);
   } finally {
     await domain.close();
   }

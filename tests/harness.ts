@@ -209,6 +209,29 @@ export function verifyDir(archiveDir: string): Promise<VerifyReport> {
   return verifyArchive(new DirectorySink(archiveDir), "audit-archive");
 }
 
+/**
+ * Invariants 1–3 for one archive: no id twice (2), exactly the source's events before the frontier (1), and
+ * the program's own verify finds nothing (3). `context` is printed on failure (a fault suite scenario).
+ */
+export async function assertCompleteArchive(domain: Domain, context = ""): Promise<ArchiveContents> {
+  const archive = await readArchive(domain.archiveDir);
+  const suffix = context ? `: ${context}` : "";
+  if (duplicates(archive.ids).length) {
+    throw new Error(`events stored twice: ${duplicates(archive.ids).slice(0, 5)}${suffix}`);
+  }
+  const stored = [...archive.ids].sort();
+  const truth = archive.frontier === undefined ? [] : truthBefore(domain.emulator, archive.frontier);
+  const missing = truth.filter((id) => !new Set(stored).has(id));
+  if (missing.length || stored.length !== truth.length) {
+    throw new Error(
+      `archive differs from the source: ${missing.length} missing, ${stored.length} stored, ${truth.length} expected${suffix}`,
+    );
+  }
+  const problems = (await verifyDir(domain.archiveDir)).problems;
+  if (problems.length) throw new Error(`verify failed: ${problems.slice(0, 5).join("; ")}${suffix}`);
+  return archive;
+}
+
 /** Ids that occur more than once. */
 export function duplicates(ids: string[]): string[] {
   const seen = new Set<string>();

@@ -465,6 +465,22 @@ Deno.test("latency overlaps concurrent requests and maxInFlight records it", asy
   });
 });
 
+Deno.test("close lets a request in flight finish", async () => {
+  const idcs = await startIdcsEmulator({
+    clientId: CLIENT_ID,
+    keyId: KEY_ID,
+    publicKey: clientKey.publicKey,
+    faults: { latencyMs: 200 },
+  });
+  const pending = postToken(idcs, assertionGrant(await signAssertion(idcs)));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const closed = idcs.close();
+  const response = await pending;
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).token_type, "Bearer");
+  await closed;
+});
+
 // ---------------------------------------------------------------- test keys
 
 Deno.test("generated client keys export as PKCS#8, PKCS#1 and SPKI PEM", () => {

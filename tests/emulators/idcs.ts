@@ -100,7 +100,11 @@ export interface IdcsEmulator {
     rejectedAssertions: number;
     maxInFlight: number;
   };
-  /** Stops listening and waits until every connection is closed. */
+  /**
+   * Stops listening, lets requests in flight finish, and resolves once every
+   * connection is closed: a response body the client neither reads nor cancels
+   * keeps it waiting (such a leak fails Deno's test sanitizers anyway).
+   */
   close(): Promise<void>;
 }
 
@@ -594,11 +598,11 @@ function decideFault(random: Random, faults: Required<IdcsFaults>, route: Route)
 
 // ---------------------------------------------------------------- replies
 
-/** A response before faults and common headers are applied. */
+/** A response before faults and common headers are applied; a truncated body is bytes, maybe mid-character. */
 interface Reply {
   status: number;
   contentType: string;
-  body: string;
+  body: string | Uint8Array<ArrayBuffer>;
   headers?: Record<string, string>;
 }
 
@@ -615,7 +619,7 @@ function scimErrorReply(error: ScimError): Reply {
   });
 }
 
-/** The fault-free replies a fault stands in for: the request never reaches the service. */
+/** What a rate limiter or load balancer answers in the service's stead: the request never reaches it. */
 function gatewayFaultReply(fault: Fault & { kind: "429" | "5xx" }): Reply {
   if (fault.kind === "429") {
     const reply = scimErrorReply(
@@ -627,6 +631,10 @@ function gatewayFaultReply(fault: Fault & { kind: "429" | "5xx" }): Reply {
   return scimErrorReply(
     new ScimError(fault.status, "The service is temporarily unable to process the request"),
   );
+}
+
+function bodyBytes(reply: Reply): Uint8Array<ArrayBuffer> {
+  return typeof reply.body === "string" ? new TextEncoder().encode(reply.body) : reply.body;
 }
 
 /** Where a fault cuts a body of `length` bytes: at least one byte sent, at least one missing. */
@@ -647,7 +655,7 @@ function toResponse(reply: Reply, fault: Fault, ecid: string): Response {
     "X-ORACLE-DMS-RID": "0:1",
     ...reply.headers,
   });
-  const bytes = new TextEncoder().encode(reply.body);
+  const bytes = bodyBytes(reply);
   if (fault.kind === "reset") {
     const sent = bytes.subarray(0, cutPoint(bytes.length, fault.variant));
     headers.set("Content-Length", String(bytes.length));
@@ -675,9 +683,8 @@ function mangle(reply: Reply, fault: Fault): Reply | undefined {
   }
   if (fault.kind === "truncated") {
     // Cutting bytes, not characters, may split a UTF-8 sequence as a real cut would.
-    const bytes = new TextEncoder().encode(reply.body);
-    const body = new TextDecoder().decode(bytes.subarray(0, cutPoint(bytes.length, fault.variant)));
-    return { ...reply, body };
+    const bytes = bodyBytes(reply);
+    return { ...reply, body: bytes.slice(0, cutPoint(bytes.length, fault.variant)) };
   }
   return undefined;
 }
@@ -847,11 +854,9 @@ async function verifyAssertion(
 }
 
 function issueToken(context: TokenContext): Reply {
+  // Opaque and unguessable, like the real service's; deliberately not from the seeded PRNG.
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const token = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(
-    /=+$/,
-    "",
-  );
+  const token = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
   context.tokens.set(token, Date.now() + context.ttlSeconds * 1000);
   context.stats.tokensIssued++;
   return jsonReply(
@@ -1013,17 +1018,22 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
   };
   const auditContext: AuditContext = { store, tokens, faults: () => faults, orderRandom };
 
-  /** One routed request: decide its fault, wait the latency, then answer, fail or mangle. */
+  /**
+   * One routed request: decide its fault, answer (or let the gateway fail it),
+   * then wait the latency. The request body is read before waiting, as a
+   * shutting-down server cancels bodies not read yet.
+   */
   const respond = async (request: Request, target: Route, ecid: string): Promise<Response> => {
     const fault = decideFault(faultRandom, faults, target);
-    await delay(faults.latencyMs);
     if (fault.kind === "429" || fault.kind === "5xx") {
       stats.faultsInjected++;
+      await delay(faults.latencyMs);
       return toResponse(gatewayFaultReply(fault), fault, ecid);
     }
     const reply = target === "token"
       ? await handleTokenRequest(request, tokenContext)
       : handleAuditEventsRequest(request, auditContext);
+    await delay(faults.latencyMs);
     const mangled = mangle(reply, fault);
     if (mangled || fault.kind === "reset") stats.faultsInjected++;
     return toResponse(mangled ?? reply, fault, ecid);
@@ -1047,13 +1057,11 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     }
   };
 
-  const abort = new AbortController();
   const listening = Promise.withResolvers<void>();
   const server = Deno.serve(
     {
       hostname: "127.0.0.1",
       port: options.port ?? 0,
-      signal: abort.signal,
       onListen: () => listening.resolve(),
     },
     handle,
@@ -1070,10 +1078,8 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     },
     visibleEvents: () => store.visible(Date.now()),
     stats,
-    close: async () => {
-      abort.abort();
-      await server.finished;
-    },
+    // shutdown() lets requests in flight finish; aborting a `signal` would reset their connections.
+    close: () => server.shutdown(),
   };
 }
 
