@@ -100,6 +100,8 @@ export interface IdcsEmulator {
     rejectedAssertions: number;
     maxInFlight: number;
   };
+  /** Every access token issued so far: tests check that none of them leaks into logs or files. */
+  issuedTokens(): string[];
   /**
    * Stops listening, lets requests in flight finish, and resolves once every
    * connection is closed: a response body the client neither reads nor cancels
@@ -1073,6 +1075,7 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
   return {
     url,
     addEvents: (events, visibleAt = Date.now()) => store.add(events, visibleAt),
+    issuedTokens: () => [...tokens.keys()],
     setFaults: (next) => {
       faults = validateFaults(next);
     },
