@@ -16,6 +16,9 @@
 
 import { parseArgs } from "node:util";
 import { createHash } from "node:crypto";
+import process from "node:process";
+import type * as Common from "oci-common";
+import type * as ObjectStorage from "oci-objectstorage";
 import * as jose from "jose";
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -70,6 +73,25 @@ export const SETTINGS: readonly Setting[] = [
     help: "PEM private key (PKCS#8 or PKCS#1) that signs the client assertion",
   },
   {
+    env: "IDCS_PRIVATE_KEY_SECRET_ID",
+    kind: "string",
+    perSource: true,
+    help: "OCID of an OCI Vault secret holding the private key (a whole PEM, or the PEM body alone)",
+  },
+  {
+    env: "IDCS_SIGNING_KEY_ID",
+    kind: "string",
+    perSource: true,
+    help: "OCID of an OCI Vault RSA key that signs the assertion in the HSM (the key never leaves it)",
+  },
+  {
+    env: "IDCS_SIGNING_KEY_ENDPOINT",
+    kind: "url",
+    perSource: true,
+    help:
+      "the Vault's crypto endpoint, https://…-crypto.kms.<region>.oraclecloud.com (with IDCS_SIGNING_KEY_ID)",
+  },
+  {
     env: "IDCS_CLIENT_SECRET",
     kind: "secret",
     perSource: true,
@@ -79,8 +101,10 @@ export const SETTINGS: readonly Setting[] = [
     env: "ARCHIVE_DIR",
     kind: "string",
     default: "./archive",
-    help: "local directory the archive is written to",
+    help: "local directory the archive is written to (when OCI_BUCKET is unset)",
   },
+  { env: "OCI_BUCKET", kind: "string", help: "Object Storage bucket the archive is written to instead" },
+  { env: "OCI_NAMESPACE", kind: "string", help: "Object Storage namespace; looked up when unset" },
   { env: "ARCHIVE_PREFIX", kind: "string", default: "audit-archive", help: "object name prefix" },
   {
     env: "SINCE",
@@ -112,6 +136,24 @@ export const SETTINGS: readonly Setting[] = [
   { env: "PORT", kind: "count", max: 65535, help: "with `run`: serve /healthz, /metrics and POST /trigger" },
   { env: "TRIGGER_TOKEN", kind: "secret", help: "bearer token that POST /trigger requires" },
   {
+    env: "OCI_AUTH",
+    kind: "enum",
+    values: ["auto", "config", "instance_principal", "resource_principal"],
+    default: "auto",
+    help:
+      "auto: resource principal if its variables are set, else instance principal if the metadata service answers, else the config file",
+  },
+  { env: "OCI_CONFIG_FILE", kind: "string", help: "OCI CLI config file (default ~/.oci/config)" },
+  { env: "OCI_PROFILE", kind: "string", default: "DEFAULT", help: "profile in the config file" },
+  { env: "OCI_REGION", kind: "string", help: "region of the OCI endpoints (default: the auth's own region)" },
+  ...(["OBJECT_STORAGE", "SECRETS", "METADATA", "FEDERATION"] as const).map((service) => ({
+    env: `OCI_${service}_ENDPOINT`,
+    kind: "url" as const,
+    help: `endpoint override for ${
+      service.toLowerCase().replace("_", " ")
+    } (private endpoints, other realms, tests)`,
+  })),
+  {
     env: "LOG_LEVEL",
     kind: "enum",
     values: ["debug", "info", "warn", "error"],
@@ -126,6 +168,8 @@ export const SETTINGS: readonly Setting[] = [
   },
 ];
 
+const PREFERENCE = "prefer a Vault signing key, then a Vault secret, then a key file, then a client secret";
+
 /** One source's settings, validated. */
 export interface SourceConfig {
   readonly source: "idcs";
@@ -134,12 +178,16 @@ export interface SourceConfig {
   readonly keyId?: string;
   readonly privateKeyFile?: string;
   readonly clientSecret?: string;
+  readonly keySecretId?: string;
+  readonly signingKeyId?: string;
+  readonly signingKeyEndpoint?: string;
   readonly since: number;
   readonly settleMs: number;
 }
 
 export interface Config {
   readonly sources: readonly SourceConfig[];
+  readonly oci: OciConfig;
   readonly archiveDir: string;
   readonly archivePrefix: string;
   readonly maxEvents?: number;
@@ -330,21 +378,32 @@ export function validateConfig(
     const missing = (env: string) => problems.push(`${env} is required for SOURCE=${source}`);
     if (s.IDCS_URL === undefined && !problems.some((p) => p.startsWith("IDCS_URL"))) missing("IDCS_URL");
     if (s.IDCS_CLIENT_ID === undefined) missing("IDCS_CLIENT_ID");
-    const hasKey = s.IDCS_PRIVATE_KEY_FILE !== undefined;
-    if (hasKey && s.IDCS_CLIENT_SECRET !== undefined) {
+    const credentials = [
+      "IDCS_SIGNING_KEY_ID",
+      "IDCS_PRIVATE_KEY_SECRET_ID",
+      "IDCS_PRIVATE_KEY_FILE",
+      "IDCS_CLIENT_SECRET",
+    ]
+      .filter((name) => s[name] !== undefined);
+    if (credentials.length > 1) {
       problems.push(
-        "IDCS_PRIVATE_KEY_FILE and IDCS_CLIENT_SECRET are both set: keep one (the key is preferred)",
+        `${credentials.join(" and ")} are ${
+          credentials.length > 2 ? "all" : "both"
+        } set: keep one (${PREFERENCE})`,
       );
     }
-    if (!hasKey && s.IDCS_CLIENT_SECRET === undefined) {
+    if (!credentials.length) {
       problems.push(
-        "IDCS_PRIVATE_KEY_FILE (with IDCS_KEY_ID) or IDCS_CLIENT_SECRET is required for SOURCE=idcs",
+        "IDCS_PRIVATE_KEY_FILE, IDCS_PRIVATE_KEY_SECRET_ID or IDCS_SIGNING_KEY_ID (each with IDCS_KEY_ID), or IDCS_CLIENT_SECRET is required for SOURCE=idcs",
       );
     }
-    if (hasKey && s.IDCS_KEY_ID === undefined) {
+    if (credentials.length && credentials[0] !== "IDCS_CLIENT_SECRET" && s.IDCS_KEY_ID === undefined) {
       problems.push(
-        "IDCS_KEY_ID is required with IDCS_PRIVATE_KEY_FILE: the certificate alias of the uploaded key",
+        `IDCS_KEY_ID is required with ${credentials[0]}: the certificate alias of the uploaded key`,
       );
+    }
+    if ((s.IDCS_SIGNING_KEY_ID === undefined) !== (s.IDCS_SIGNING_KEY_ENDPOINT === undefined)) {
+      problems.push("IDCS_SIGNING_KEY_ID and IDCS_SIGNING_KEY_ENDPOINT go together: set both or neither");
     }
     sources.push({
       source: "idcs",
@@ -353,6 +412,9 @@ export function validateConfig(
       keyId: s.IDCS_KEY_ID as string | undefined,
       privateKeyFile: s.IDCS_PRIVATE_KEY_FILE as string | undefined,
       clientSecret: s.IDCS_CLIENT_SECRET as string | undefined,
+      keySecretId: s.IDCS_PRIVATE_KEY_SECRET_ID as string | undefined,
+      signingKeyId: s.IDCS_SIGNING_KEY_ID as string | undefined,
+      signingKeyEndpoint: s.IDCS_SIGNING_KEY_ENDPOINT as string | undefined,
       since: s.SINCE as number,
       settleMs: s.SETTLE as number,
     });
@@ -374,6 +436,20 @@ export function validateConfig(
   }
   return Object.freeze({
     sources: Object.freeze(sources.map((s) => Object.freeze(s))),
+    oci: Object.freeze({
+      auth: g.OCI_AUTH as OciConfig["auth"],
+      configFile: g.OCI_CONFIG_FILE as string | undefined,
+      profile: g.OCI_PROFILE as string,
+      region: g.OCI_REGION as string | undefined,
+      endpoints: Object.freeze({
+        objectStorage: g.OCI_OBJECT_STORAGE_ENDPOINT as string | undefined,
+        secrets: g.OCI_SECRETS_ENDPOINT as string | undefined,
+        metadata: g.OCI_METADATA_ENDPOINT as string | undefined,
+        federation: g.OCI_FEDERATION_ENDPOINT as string | undefined,
+      }),
+      bucket: g.OCI_BUCKET as string | undefined,
+      namespace: g.OCI_NAMESPACE as string | undefined,
+    }),
     archiveDir: g.ARCHIVE_DIR as string,
     archivePrefix: (g.ARCHIVE_PREFIX as string).replace(/^\/+|\/+$/g, ""),
     maxEvents: g.MAX_EVENTS as number | undefined,
@@ -493,21 +569,24 @@ export class ArchiveError extends Error {
   readonly retriable: boolean;
   /** How long the service asked us to wait (Retry-After). */
   readonly retryAfterMs?: number;
+  /** The HTTP status behind the error, where there was one. */
+  readonly status?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options: { cause?: unknown; retriable?: boolean; retryAfterMs?: number } = {},
+    options: { cause?: unknown; retriable?: boolean; retryAfterMs?: number; status?: number } = {},
   ) {
     super(message, { cause: options.cause });
     this.retriable = options.retriable ?? false;
     this.retryAfterMs = options.retryAfterMs;
+    this.status = options.status;
   }
 }
 
 const retriableError = (
   code: ErrorCode,
   message: string,
-  options: { cause?: unknown; retryAfterMs?: number } = {},
+  options: { cause?: unknown; retryAfterMs?: number; status?: number } = {},
 ) => new ArchiveError(code, message, { ...options, retriable: true });
 
 export const exitCodeOf = (error: unknown) =>
@@ -575,20 +654,36 @@ interface RequestOptions<T> {
   onStatus?: (status: number, detail: string) => ArchiveError | undefined;
 }
 
-/** Sends one request with retries; returns the parsed body of the first good response. */
-export async function request<T>(url: string, options: RequestOptions<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
+/**
+ * The one retry loop, for `fetch` calls and SDK calls alike: runs `attempt` until it succeeds or fails for good.
+ * `classify` turns any failure into an ArchiveError that says whether it is retriable (and any Retry-After).
+ */
+export async function retrying<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  classify: (error: unknown) => ArchiveError,
+): Promise<T> {
+  for (let n = 1;; n++) {
     let wait: number | undefined;
     try {
-      return await attemptRequest(url, options);
+      return await attempt();
     } catch (error) {
-      const archiveError = error instanceof ArchiveError ? error : networkError(options.what, error as Error);
-      if (!archiveError.retriable || attempt >= RETRY_ATTEMPTS) throw archiveError;
-      wait = archiveError.retryAfterMs ?? backoffDelay(attempt, Math.random());
-      log("debug", "retrying", { what: options.what, attempt, waitMs: wait, error: archiveError.message });
+      const archiveError = classify(error);
+      if (!archiveError.retriable || n >= RETRY_ATTEMPTS) throw archiveError;
+      wait = archiveError.retryAfterMs ?? backoffDelay(n, Math.random());
+      log("debug", "retrying", { what, attempt: n, waitMs: wait, error: archiveError.message });
     }
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
+}
+
+/** Sends one request with retries; returns the parsed body of the first good response. */
+export function request<T>(url: string, options: RequestOptions<T>): Promise<T> {
+  return retrying(
+    options.what,
+    () => attemptRequest(url, options),
+    (error) => error instanceof ArchiveError ? error : networkError(options.what, error as Error),
+  );
 }
 
 /** A failed connection or timeout, with the reason `fetch` keeps in its cause ("fetch failed" alone says nothing). */
@@ -821,8 +916,13 @@ class IdcsTokens {
 }
 
 /** Loads the key named by the config and returns its signer, or undefined for a client secret. */
-async function loadSigner(config: SourceConfig): Promise<AssertionSigner | undefined> {
+async function loadSigner(
+  config: SourceConfig,
+  session: OciSession | undefined,
+): Promise<AssertionSigner | undefined> {
   registerSecret(config.clientSecret);
+  if (config.signingKeyId) return kmsSigner(session!, config.signingKeyId, config.signingKeyEndpoint!);
+  if (config.keySecretId) return localSigner(await loadSecretKey(session!, config.keySecretId));
   if (!config.privateKeyFile) return undefined;
   let pem: string;
   try {
@@ -836,10 +936,205 @@ async function loadSigner(config: SourceConfig): Promise<AssertionSigner | undef
       `IDCS_PRIVATE_KEY_FILE ${config.privateKeyFile} cannot be read: ${hint}`,
     );
   }
-  const key = await importPrivateKey(pem, `IDCS_PRIVATE_KEY_FILE ${config.privateKeyFile}`);
-  return async (input) =>
-    new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, input as Uint8Array<ArrayBuffer>));
+  return localSigner(await importPrivateKey(pem, `IDCS_PRIVATE_KEY_FILE ${config.privateKeyFile}`));
 }
+
+/** RS256 with a key held in this process (non-extractable). */
+const localSigner = (key: CryptoKey): AssertionSigner => async (input) =>
+  new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, input as Uint8Array<ArrayBuffer>));
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// OCI: authentication, SDK clients under one retry policy, and the Secrets and KMS key adapters.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Oracle Cloud settings shared by the OCI sink, the Vault-held keys and the OCI Audit source. */
+export interface OciConfig {
+  readonly auth: "auto" | OciAuthMode;
+  readonly configFile?: string;
+  readonly profile: string;
+  readonly region?: string;
+  readonly endpoints: Readonly<Partial<Record<OciService, string>>>;
+  readonly bucket?: string;
+  readonly namespace?: string;
+  readonly logId?: string;
+}
+
+export type OciAuthMode = "config" | "instance_principal" | "resource_principal";
+type OciService = "objectStorage" | "secrets" | "audit" | "identity" | "logging" | "metadata" | "federation";
+
+/**
+ * The OCI SDK's per-service packages, loaded only when a setting needs Oracle Cloud: they cost 0.3 s at start
+ * and a dependency prints a `punycode` deprecation warning into the log stream.
+ */
+async function loadSdk() {
+  process.noDeprecation = true;
+  const [common, objectstorage, secrets, keymanagement] = await Promise.all([
+    import("oci-common"),
+    import("oci-objectstorage"),
+    import("oci-secrets"),
+    import("oci-keymanagement"),
+  ]);
+  return { common, objectstorage, secrets, keymanagement };
+}
+type Sdk = Awaited<ReturnType<typeof loadSdk>>;
+
+/** An authenticated OCI session: the SDK, its provider, and how it was chosen. */
+interface OciSession {
+  sdk: Sdk;
+  provider: Common.AuthenticationDetailsProvider;
+  mode: OciAuthMode;
+  config: OciConfig;
+}
+
+const METADATA_URL = "http://169.254.169.254/opc/v2";
+
+/**
+ * `auto` as DESIGN.md §4 orders it: resource principal when its variables are set (Container Instances,
+ * Functions), else instance principal when the metadata service answers (a VM), else the config file.
+ */
+async function chooseOciAuth(config: OciConfig): Promise<{ mode: OciAuthMode; why: string }> {
+  if (config.auth !== "auto") return { mode: config.auth, why: "OCI_AUTH" };
+  if (Deno.env.get("OCI_RESOURCE_PRINCIPAL_VERSION")) {
+    return { mode: "resource_principal", why: "OCI_RESOURCE_PRINCIPAL_VERSION is set" };
+  }
+  const metadata = config.endpoints.metadata ?? METADATA_URL;
+  try {
+    const response = await fetch(`${metadata}/instance/region`, {
+      headers: { authorization: "Bearer Oracle" },
+      signal: AbortSignal.timeout(1_000),
+    });
+    await response.body?.cancel();
+    if (response.ok) return { mode: "instance_principal", why: "the instance metadata service answered" };
+  } catch {
+    // Not on an OCI instance: fall through to the config file.
+  }
+  return { mode: "config", why: "no resource principal variables and no instance metadata service" };
+}
+
+async function openOciSession(config: OciConfig): Promise<OciSession> {
+  const sdk = await loadSdk();
+  const { common } = sdk;
+  const { mode, why } = await chooseOciAuth(config);
+  log("info", "OCI authentication chosen", { mode, why });
+  try {
+    let provider: Common.AuthenticationDetailsProvider;
+    if (mode === "resource_principal") {
+      provider = await common.ResourcePrincipalAuthenticationDetailsProvider.builder();
+    } else if (mode === "instance_principal") {
+      const builder = new common.InstancePrincipalsAuthenticationDetailsProviderBuilder();
+      if (config.endpoints.metadata) builder.metadataBaseUrl = config.endpoints.metadata;
+      if (config.endpoints.federation) builder.federationEndpoint = config.endpoints.federation;
+      provider = await builder.build();
+    } else {
+      provider = new common.ConfigFileAuthenticationDetailsProvider(config.configFile, config.profile);
+    }
+    return { sdk, provider, mode, config };
+  } catch (error) {
+    const hint = {
+      resource_principal: "check the OCI_RESOURCE_PRINCIPAL_* variables (version 2.2)",
+      instance_principal: "check that this VM is in a dynamic group and its metadata service is reachable",
+      config:
+        "check OCI_CONFIG_FILE and OCI_PROFILE (the permission set must allow reading the file and its key)",
+    }[mode];
+    throw new ArchiveError(
+      "CONFIG",
+      `OCI authentication (${mode}) failed: ${(error as Error).message} — ${hint}`,
+    );
+  }
+}
+
+/** An SDK client with our retry policy in charge: the SDK's own retries and circuit breaker are off. */
+function ociClient<C extends { endpoint: string; regionId?: string }>(
+  session: OciSession,
+  Client: new (params: Common.AuthParams, configuration: Common.ClientConfiguration) => C,
+  service: OciService,
+  endpoint?: string,
+): C {
+  const { common } = session.sdk;
+  const client = new Client({ authenticationDetailsProvider: session.provider }, {
+    retryConfiguration: common.NoRetryConfigurationDetails,
+    circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
+  });
+  const override = endpoint ?? session.config.endpoints[service];
+  if (override) client.endpoint = override;
+  else if (session.config.region && "regionId" in client) client.regionId = session.config.region;
+  return client;
+}
+
+/** Maps an SDK failure to our error: 429/5xx/network are retriable; 401/403/404 say what to check. */
+function ociError(what: string, error: unknown): ArchiveError {
+  if (error instanceof ArchiveError) return error;
+  const oci = error as { statusCode?: number; serviceCode?: string; message?: string; opcRequestId?: string };
+  const status = oci.statusCode ?? 0;
+  const detail = `${what}: ${status ? `HTTP ${status} ${oci.serviceCode ?? ""}`.trim() : ""} ${
+    (oci.message ?? String(error)).slice(0, 300)
+  }${oci.opcRequestId ? ` (opc-request-id ${oci.opcRequestId})` : ""}`;
+  if (status === 401) {
+    return new ArchiveError(
+      "AUTH",
+      `${detail} — OCI rejected the request signature: check OCI_AUTH and the clock`,
+      { status },
+    );
+  }
+  if (status === 403 || status === 404) {
+    return new ArchiveError(
+      "FORBIDDEN",
+      `${detail} — not found or not authorized: \`policies\` prints what to grant`,
+      { status },
+    );
+  }
+  if (status === 429 || status >= 500 || status <= 0) {
+    return retriableError(status ? "HTTP" : "NETWORK", detail, { status, cause: error });
+  }
+  return new ArchiveError("HTTP", detail, { status, cause: error });
+}
+
+/** One SDK call under the shared retry loop. */
+function ociCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  return retrying(what, call, (error) => ociError(what, error));
+}
+
+/** The private key from an OCI Vault secret: a whole PEM, or (as in the original blog) the PEM body alone. */
+async function loadSecretKey(session: OciSession, secretId: string): Promise<CryptoKey> {
+  const client = ociClient(session, session.sdk.secrets.SecretsClient, "secrets");
+  const bundle = await ociCall("Vault secret", () => client.getSecretBundle({ secretId }));
+  const content = (bundle.secretBundle.secretBundleContent as { content?: string } | undefined)?.content;
+  if (!content) throw new ArchiveError("CONFIG", `IDCS_PRIVATE_KEY_SECRET_ID ${secretId} holds no content`);
+  const text = new TextDecoder().decode(decodeBase64(content)).trim();
+  registerSecret(text);
+  const where = `IDCS_PRIVATE_KEY_SECRET_ID ${secretId}`;
+  if (text.includes("-----BEGIN")) return await importPrivateKey(text, where);
+  // A header-less body: PKCS#8 is what the blog stored; PKCS#1 is tried when that does not parse.
+  try {
+    return await importPrivateKey(`-----BEGIN PRIVATE KEY-----\n${text}\n-----END PRIVATE KEY-----`, where);
+  } catch {
+    return await importPrivateKey(
+      `-----BEGIN RSA PRIVATE KEY-----\n${text}\n-----END RSA PRIVATE KEY-----`,
+      where,
+    );
+  }
+}
+
+/** Signs with an OCI Vault (KMS) RSA key: the HSM signs, the private key never enters this process. */
+function kmsSigner(session: OciSession, keyId: string, endpoint: string): AssertionSigner {
+  const { keymanagement } = session.sdk;
+  const client = ociClient(session, keymanagement.KmsCryptoClient, "secrets", endpoint);
+  return async (input) => {
+    const response = await ociCall("Vault KMS sign", () =>
+      client.sign({
+        signDataDetails: {
+          keyId,
+          message: encodeBase64(input),
+          messageType: keymanagement.models.SignDataDetails.MessageType.Raw,
+          signingAlgorithm: keymanagement.models.SignDataDetails.SigningAlgorithm.Sha256RsaPkcs1V15,
+        },
+      }));
+    return decodeBase64(response.signedData.signature!);
+  };
+}
+
+const encodeBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+const decodeBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 // Sources: each reads one window of events, or says where the window must be cut to fit a size limit.
@@ -1459,6 +1754,106 @@ export class DirectorySink implements Sink {
   }
 }
 
+/**
+ * An Object Storage bucket: the same names as the directory. Creates are conditional (`If-None-Match: *`,
+ * with `Content-MD5`), so a committed object is never overwritten, also in a bucket whose retention rules
+ * forbid overwrite and delete; listings are one folder level (`delimiter=/`), paged with `nextStartWith`.
+ */
+export class ObjectStorageSink implements Sink {
+  readonly description: string;
+  readonly #client: ObjectStorage.ObjectStorageClient;
+  constructor(session: OciSession, readonly namespace: string, readonly bucket: string) {
+    this.description = `bucket ${bucket} (namespace ${namespace})`;
+    this.#client = ociClient(session, session.sdk.objectstorage.ObjectStorageClient, "objectStorage");
+  }
+
+  /** Looks the namespace up when OCI_NAMESPACE is unset. */
+  static async open(session: OciSession, bucket: string, namespace?: string): Promise<ObjectStorageSink> {
+    if (namespace) return new ObjectStorageSink(session, namespace, bucket);
+    const client = ociClient(session, session.sdk.objectstorage.ObjectStorageClient, "objectStorage");
+    const response = await ociCall("Object Storage namespace", () => client.getNamespace({}));
+    return new ObjectStorageSink(session, response.value, bucket);
+  }
+
+  async createExclusive(name: string, bytes: Uint8Array): Promise<boolean> {
+    const md5 = encodeBase64(new Uint8Array(createHash("md5").update(bytes).digest()));
+    try {
+      await ociCall(`put ${name}`, () =>
+        this.#client.putObject({
+          namespaceName: this.namespace,
+          bucketName: this.bucket,
+          objectName: name,
+          putObjectBody: bytes,
+          contentLength: bytes.length,
+          contentMD5: md5,
+          ifNoneMatch: "*",
+        }));
+      return true;
+    } catch (error) {
+      if ((error as ArchiveError).status !== 412) throw error;
+      // 412: the name exists. It is ours when a retried PUT had in fact succeeded: the same bytes.
+      const existing = await this.read(name);
+      return existing !== undefined && existing.length === bytes.length &&
+        existing.every((b, i) => b === bytes[i]);
+    }
+  }
+
+  async read(name: string): Promise<Uint8Array | undefined> {
+    try {
+      const response = await ociCall(`get ${name}`, async () => {
+        const object = await this.#client.getObject({
+          namespaceName: this.namespace,
+          bucketName: this.bucket,
+          objectName: name,
+        });
+        // The body is read inside the retried call: a reset mid-body is retried like a 5xx.
+        return new Uint8Array(await new Response(object.value as ReadableStream).arrayBuffer());
+      });
+      return response;
+    } catch (error) {
+      if ((error as ArchiveError).status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async listChildren(prefix: string): Promise<string[]> {
+    const names: string[] = [];
+    let start: string | undefined;
+    do {
+      const { listObjects } = await ociCall(`list ${prefix}/`, () =>
+        this.#client.listObjects({
+          namespaceName: this.namespace,
+          bucketName: this.bucket,
+          prefix: `${prefix}/`,
+          delimiter: "/",
+          fields: "name",
+          start,
+        }));
+      names.push(
+        ...listObjects.objects.map((o) => o.name),
+        ...(listObjects.prefixes ?? []).map((p) => p.slice(0, -1)),
+      );
+      start = listObjects.nextStartWith;
+    } while (start);
+    return names.filter((name) => !name.slice(prefix.length + 1).startsWith(".")).sort();
+  }
+
+  /** The bucket's retention rules, as `status` and the start of a pass report them. */
+  async retention(): Promise<string> {
+    const { retentionRuleCollection } = await ociCall(
+      "retention rules",
+      () => this.#client.listRetentionRules({ namespaceName: this.namespace, bucketName: this.bucket }),
+    );
+    const rules = retentionRuleCollection.items.map((rule) => {
+      const period = rule.duration
+        ? `${rule.duration.timeAmount} ${rule.duration.timeUnit.toLowerCase()}`
+        : "indefinite";
+      return `${rule.displayName}: ${period}${rule.timeRuleLocked ? ", locked" : ""}`;
+    });
+    return rules.length ? `WORM: ${rules.join("; ")}` : "not protected: the bucket has no retention rule";
+  }
+}
+
 /** Every name below a folder, depth first, sorted: the chain's folders are year/month/day. */
 async function listTree(sink: Sink, prefix: string): Promise<string[]> {
   const names: string[] = [];
@@ -1713,11 +2108,25 @@ async function archiveSegment(
 // Commands: once, run, backfill, status, verify, export — each over the configured sources and sink.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-const openSink = (config: Config): Sink => new DirectorySink(config.archiveDir);
+/** An OCI session when a setting needs Oracle Cloud (a bucket, a Vault-held key), else undefined. */
+function needsOci(config: Config, withSources: boolean): boolean {
+  return Boolean(config.oci.bucket) ||
+    (withSources && config.sources.some((s) => s.keySecretId || s.signingKeyId));
+}
+
+/** The bucket when OCI_BUCKET is set (its protection logged), else the directory. */
+async function openSink(config: Config, session: OciSession | undefined): Promise<Sink> {
+  if (!config.oci.bucket) return new DirectorySink(config.archiveDir);
+  const sink = await ObjectStorageSink.open(session!, config.oci.bucket, config.oci.namespace);
+  log("info", "archive sink", { sink: sink.description, retention: await sink.retention() });
+  return sink;
+}
 
 /** Builds the configured sources, loading keys; fails before any archive write when a key is unusable. */
-async function openSources(config: Config): Promise<Source[]> {
-  return await Promise.all(config.sources.map(async (s) => new IdcsSource(s, await loadSigner(s), config)));
+async function openSources(config: Config, session: OciSession | undefined): Promise<Source[]> {
+  return await Promise.all(
+    config.sources.map(async (s) => new IdcsSource(s, await loadSigner(s, session), config)),
+  );
 }
 
 const newBudget = (config: Config): PassBudget => ({
@@ -2203,11 +2612,13 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
       throw new ArchiveError("USAGE", "--from must be before --to");
     }
     // status, verify and export read only the archive: an auditor needs no source credentials for them.
-    const config = await loadConfig(line, now, !["status", "verify", "export"].includes(line.command));
+    const archiveOnly = ["status", "verify", "export"].includes(line.command);
+    const config = await loadConfig(line, now, !archiveOnly);
     logSettings.level = config.logLevel;
     logSettings.format = config.logFormat;
     registerSecret(config.triggerToken);
-    const sink = openSink(config);
+    const session = needsOci(config, !archiveOnly) ? await openOciSession(config.oci) : undefined;
+    const sink = await openSink(config, session);
     switch (line.command) {
       case "status":
         console.log(JSON.stringify(await archiveStatus(config, sink, now), null, 2));
@@ -2233,7 +2644,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
         return 0;
       }
     }
-    const sources = await openSources(config);
+    const sources = await openSources(config, session);
     switch (line.command) {
       case "once": {
         const reports = await archivePass(config, sources, sink);

@@ -271,6 +271,16 @@ const KEYED = {
   IDCS_KEY_ID: "archiver-cert",
   IDCS_PRIVATE_KEY_FILE: "./keys/idcs.pem",
 };
+/** The OCI part of a Config when no OCI setting is given. */
+const NO_OCI = {
+  auth: "auto",
+  configFile: undefined,
+  profile: "DEFAULT",
+  region: undefined,
+  endpoints: { objectStorage: undefined, secrets: undefined, metadata: undefined, federation: undefined },
+  bucket: undefined,
+  namespace: undefined,
+};
 const WITH_SECRET = { IDCS_URL: DOMAIN, IDCS_CLIENT_ID: "client-1", IDCS_CLIENT_SECRET: "client-secret-Zq9" };
 
 const configMessage = (global: Record<string, string>, entries: Record<string, string>[] = []) =>
@@ -285,13 +295,17 @@ Deno.test("validateConfig turns a good idcs key configuration into a Config with
       keyId: "archiver-cert",
       privateKeyFile: "./keys/idcs.pem",
       clientSecret: undefined,
+      keySecretId: undefined,
+      signingKeyId: undefined,
+      signingKeyEndpoint: undefined,
       since: Date.UTC(2026, 9, 28),
       settleMs: 2 * MINUTE,
     }],
+    oci: NO_OCI,
     archiveDir: "./archive",
     archivePrefix: "audit-archive",
     maxEvents: undefined,
-    maxEventsPerObject: 50_000,
+    maxEventsPerObject: 20_000,
     deadlineMs: undefined,
     minIntervalMs: 0,
     schedule: "*/15 * * * *",
@@ -342,9 +356,13 @@ Deno.test("validateConfig reads every explicit setting", () => {
       keyId: undefined,
       privateKeyFile: undefined,
       clientSecret: "client-secret-Zq9",
+      keySecretId: undefined,
+      signingKeyId: undefined,
+      signingKeyEndpoint: undefined,
       since: Date.UTC(2026, 10, 1, 12),
       settleMs: 90_000,
     }],
+    oci: NO_OCI,
     archiveDir: "/var/lib/audit",
     archivePrefix: "tenant-a",
     maxEvents: 100_000,
@@ -471,7 +489,7 @@ Deno.test("validateConfig never shows IDCS_CLIENT_SECRET or TRIGGER_TOKEN values
     [
       "4 bad settings:",
       '  - PORT must be a whole number from 1 to 65535: current value is "99999"',
-      "  - IDCS_PRIVATE_KEY_FILE and IDCS_CLIENT_SECRET are both set: keep one (the key is preferred)",
+      "  - IDCS_PRIVATE_KEY_FILE and IDCS_CLIENT_SECRET are both set: keep one (prefer a Vault signing key, then a Vault secret, then a key file, then a client secret)",
       "  - IDCS_KEY_ID is required with IDCS_PRIVATE_KEY_FILE: the certificate alias of the uploaded key",
       "  - TRIGGER_TOKEN needs PORT: set both or neither",
     ].join("\n"),
@@ -486,7 +504,7 @@ Deno.test("validateConfig reports a missing client id and missing credentials", 
     [
       "2 bad settings:",
       "  - IDCS_CLIENT_ID is required for SOURCE=idcs",
-      "  - IDCS_PRIVATE_KEY_FILE (with IDCS_KEY_ID) or IDCS_CLIENT_SECRET is required for SOURCE=idcs",
+      "  - IDCS_PRIVATE_KEY_FILE, IDCS_PRIVATE_KEY_SECRET_ID or IDCS_SIGNING_KEY_ID (each with IDCS_KEY_ID), or IDCS_CLIENT_SECRET is required for SOURCE=idcs",
     ].join("\n"),
   );
 });
@@ -525,7 +543,7 @@ Deno.test("validateConfig rejects IDCS_PRIVATE_KEY_FILE without IDCS_KEY_ID", ()
 Deno.test("validateConfig rejects both a private key and a client secret", () => {
   assert.equal(
     configMessage({ ...KEYED, IDCS_CLIENT_SECRET: "client-secret-Zq9" }),
-    "1 bad setting:\n  - IDCS_PRIVATE_KEY_FILE and IDCS_CLIENT_SECRET are both set: keep one (the key is preferred)",
+    "1 bad setting:\n  - IDCS_PRIVATE_KEY_FILE and IDCS_CLIENT_SECRET are both set: keep one (prefer a Vault signing key, then a Vault secret, then a key file, then a client secret)",
   );
 });
 
