@@ -218,7 +218,7 @@ export interface CommandLine {
   config?: string;
 }
 
-const COMMANDS = ["once", "run", "backfill", "status", "verify", "export", "help"] as const;
+const COMMANDS = ["once", "run", "backfill", "status", "verify", "export", "policies", "help"] as const;
 
 export function parseCommandLine(args: string[]): CommandLine {
   const options: Record<string, { type: "string" | "boolean" }> = {
@@ -538,6 +538,7 @@ Commands:
   verify [--from T] [--to T]  prove the archive: tiling, hashes, counts, the hash chain (exit 0 only if all hold)
   export --from T --to T [--out FILE]
                               archived events in that range as NDJSON (stdout by default)
+  policies                    the least-privilege IAM statements for this configuration, per auth mode
   help, --help, --version
 
 Settings (environment variable or the same flag; flags win; --config FILE holds them as JSON,
@@ -2365,6 +2366,71 @@ async function archiveStatus(config: Config, sink: Sink, now: number) {
   return { sink: sink.description, nextRun: new Date(nextRun).toISOString(), chains };
 }
 
+/** Who the policies name, for each way the program authenticates to OCI. */
+const POLICY_SUBJECTS: Record<OciAuthMode, { subject: string; setup: string }> = {
+  instance_principal: {
+    subject: "dynamic-group audit-archiver",
+    setup:
+      "dynamic group audit-archiver (the VM running the compiled binary), matching rule:\n  ALL {instance.id = '<instance OCID>'}",
+  },
+  resource_principal: {
+    subject: "dynamic-group audit-archiver",
+    setup:
+      "dynamic group audit-archiver (OCI Container Instances), matching rule:\n  ALL {resource.type = 'computecontainerinstance', resource.compartment.id = '<compartment OCID>'}",
+  },
+  config: {
+    subject: "group audit-archiver",
+    setup: "group audit-archiver, holding the API-key user of OCI_CONFIG_FILE (no console password)",
+  },
+};
+
+/**
+ * The least-privilege IAM statements for this configuration, for each auth mode: only what the configured
+ * bucket, secrets and keys need, each narrowed by a condition to that one resource. Pure.
+ */
+export function policyStatements(config: Config): string {
+  const grants: string[] = [];
+  const { bucket } = config.oci;
+  if (bucket) {
+    const inBucket = `target.bucket.name = '${bucket}'`;
+    grants.push(
+      `read buckets in compartment <compartment> where ${inBucket}`, // retention rules (BUCKET_READ)
+      `inspect objects in compartment <compartment> where ${inBucket}`, // listing (OBJECT_INSPECT)
+      `read objects in compartment <compartment> where ${inBucket}`, // manifests, verify, export (OBJECT_READ)
+      `manage objects in compartment <compartment> where all {${inBucket}, request.permission = 'OBJECT_CREATE'}`,
+    );
+  }
+  for (const source of config.sources) {
+    if (source.keySecretId) {
+      grants.push(
+        `read secret-bundles in compartment <compartment> where target.secret.id = '${source.keySecretId}'`,
+      );
+    }
+    if (source.signingKeyId) {
+      grants.push(`use keys in compartment <compartment> where target.key.id = '${source.signingKeyId}'`);
+    }
+  }
+  const lines = [
+    "# audit-archiver: least-privilege IAM for this configuration. Replace <compartment> with the compartment",
+    "# of each resource. No statement grants overwrite or delete: the archive is written once.",
+    "#",
+    "# In each identity domain archived: give the confidential application the Audit Administrator app role.",
+  ];
+  if (!grants.length) {
+    lines.push(
+      "#",
+      "# Nothing in OCI is used by this configuration (local directory, key file or client secret).",
+    );
+    return lines.join("\n") + "\n";
+  }
+  for (const mode of ["instance_principal", "resource_principal", "config"] as const) {
+    const { subject, setup } = POLICY_SUBJECTS[mode];
+    lines.push("", `# OCI_AUTH=${mode}: ${setup.replaceAll("\n", "\n#")}`);
+    lines.push(...grants.map((grant) => `Allow ${subject} to ${grant}`));
+  }
+  return lines.join("\n") + "\n";
+}
+
 /** A five-field cron expression as the sets of minutes, hours, days, months and weekdays it matches. */
 export interface CronSchedule {
   minutes: Set<number>;
@@ -2614,6 +2680,10 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
     // status, verify and export read only the archive: an auditor needs no source credentials for them.
     const archiveOnly = ["status", "verify", "export"].includes(line.command);
     const config = await loadConfig(line, now, !archiveOnly);
+    if (line.command === "policies") {
+      console.log(policyStatements(config));
+      return 0;
+    }
     logSettings.level = config.logLevel;
     logSettings.format = config.logFormat;
     registerSecret(config.triggerToken);
