@@ -2363,7 +2363,10 @@ async function archiveStatus(config: Config, sink: Sink, now: number) {
       warnings,
     });
   }
-  return { sink: sink.description, nextRun: new Date(nextRun).toISOString(), chains };
+  const protection = sink instanceof ObjectStorageSink
+    ? await sink.retention()
+    : "not WORM: a local directory; protect it with file permissions, or archive to a bucket with a retention rule";
+  return { sink: sink.description, protection, nextRun: new Date(nextRun).toISOString(), chains };
 }
 
 /** Who the policies name, for each way the program authenticates to OCI. */
