@@ -969,6 +969,14 @@ type OciService = "objectStorage" | "secrets" | "audit" | "identity" | "logging"
  */
 async function loadSdk() {
   process.noDeprecation = true;
+  // The SDK probes ~/.oci/developer-tool-configuration.json at load; the permission set cannot name a home
+  // folder, so the probe is pointed at the program's own configuration folder instead.
+  if (!Deno.env.get("OCI_DEVELOPER_TOOL_CONFIGURATION_FILE_PATH")) {
+    Deno.env.set(
+      "OCI_DEVELOPER_TOOL_CONFIGURATION_FILE_PATH",
+      "/etc/audit-archiver/developer-tool-configuration.json",
+    );
+  }
   const [common, objectstorage, secrets, keymanagement] = await Promise.all([
     import("oci-common"),
     import("oci-objectstorage"),

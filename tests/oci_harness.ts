@@ -1,0 +1,86 @@
+/**
+ * The emulated cloud for tests: an OCI emulator with a bucket, an API key in an OCI CLI config file, and
+ * readers of what the program archived into the bucket (straight from the emulator's store).
+ *
+ * @module
+ */
+
+import { gunzip, parseManifest } from "../main.ts";
+import {
+  generateApiKey,
+  type OciEmulator,
+  type OciEmulatorOptions,
+  startOciEmulator,
+} from "./emulators/oci.ts";
+import type { ArchiveContents, Domain } from "./harness.ts";
+
+export const TENANCY = "ocid1.tenancy.oc1..aaaatesttenancy";
+export const USER = "ocid1.user.oc1..aaaatestuser";
+export const BUCKET = "audit-archive-test";
+
+export interface Cloud {
+  oci: OciEmulator;
+  /** Settings that point the program at the emulated cloud with API-key (config file) auth. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Starts the OCI emulator with one bucket and writes an OCI config file for an API key into `dir`. */
+export async function startCloud(dir: string, options: Partial<OciEmulatorOptions> = {}): Promise<Cloud> {
+  const key = await generateApiKey(TENANCY, USER);
+  const keyFile = `${dir}/oci-api-key.pem`;
+  await Deno.writeTextFile(keyFile, key.privateKeyPem);
+  const configFile = `${dir}/oci-config`;
+  await Deno.writeTextFile(
+    configFile,
+    `[DEFAULT]\nuser=${USER}\nfingerprint=${key.fingerprint}\ntenancy=${TENANCY}\nregion=us-ashburn-1\nkey_file=${keyFile}\n`,
+  );
+  const oci = await startOciEmulator({
+    tenancy: TENANCY,
+    apiKeys: [{ keyId: key.keyId, publicKey: key.publicKey }],
+    buckets: [{ name: BUCKET }],
+    ...options,
+  });
+  return {
+    oci,
+    env: {
+      OCI_AUTH: "config",
+      OCI_CONFIG_FILE: configFile,
+      OCI_BUCKET: BUCKET,
+      OCI_OBJECT_STORAGE_ENDPOINT: oci.url,
+      OCI_SECRETS_ENDPOINT: oci.url,
+    },
+    close: () => oci.close(),
+  };
+}
+
+/** The domain's settings with the archive in the cloud's bucket instead of a directory. */
+export function cloudArgs(domain: Domain, cloud: Cloud): string[] {
+  return [
+    ...domain.args,
+    ...Object.entries(cloud.env).flatMap((
+      [name, value],
+    ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]),
+  ];
+}
+
+/** Reads the archive from the bucket's store (not through the program's own readers). */
+export async function readBucketArchive(oci: OciEmulator, bucket = BUCKET): Promise<ArchiveContents> {
+  const contents: ArchiveContents = { ids: [], lines: [], objects: 0, objectOf: new Map() };
+  for (const object of oci.objects(bucket)) {
+    if (object.name.endsWith(".ndjson.gz")) {
+      const lines = new TextDecoder().decode(await gunzip(object.bytes)).split("\n").filter(Boolean);
+      for (const line of lines) {
+        const id = JSON.parse(line).id;
+        contents.ids.push(id);
+        contents.lines.push(line);
+        contents.objectOf.set(id, object.name);
+      }
+      contents.objects++;
+    } else if (object.name.endsWith(".manifest.json")) {
+      const end = Date.parse(parseManifest(object.bytes)!.end);
+      if (contents.frontier === undefined || end > contents.frontier) contents.frontier = end;
+    }
+  }
+  return contents;
+}
