@@ -61,7 +61,7 @@ Deno.test("verify on the bucket catches a changed and a deleted object", async (
   }
 });
 
-Deno.test("concurrent passes on one bucket commit each window once, also with injected 412 races", async () => {
+Deno.test("concurrent passes on one bucket commit each window once: the losers of each 412 continue after the winner", async () => {
   const domain = await startDomain({ events: recentEvents(93, 1200), faults: { latencyMs: 2 } });
   const cloud = await startCloud(domain.dir, { seed: 7 });
   try {
@@ -104,6 +104,26 @@ Deno.test("a bucket whose retention rule forbids overwrite and delete works unch
     const status = await runCli(["status"], { env: { ...domain.env, ...cloud.env } });
     assert.equal(status.code, 0, status.stderr);
     assert.match(JSON.parse(status.stdout).protection, /WORM: seven years: 7 years/);
+  } finally {
+    await cloud.close();
+    await domain.close();
+  }
+});
+
+Deno.test("an object another writer put at a window's name is never overwritten: the pass stops and says so", async () => {
+  const domain = await startDomain({ events: recentEvents(95, 100) });
+  const cloud = await startCloud(domain.dir, { faults: { rate412: 1 } });
+  try {
+    const result = await runCli(["once"], { env: { ...domain.env, ...cloud.env } });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /run verify/);
+    const objects = cloud.oci.objects(BUCKET);
+    assert.equal(objects.length, 1, "only the other writer's object is there");
+    assert.equal(
+      objects.filter((o) => o.name.endsWith(".ndjson.gz")).length,
+      0,
+      "no data object may be written",
+    );
   } finally {
     await cloud.close();
     await domain.close();
