@@ -1109,7 +1109,12 @@ async function loadSecretKey(session: OciSession, secretId: string): Promise<Cry
   const bundle = await ociCall("Vault secret", () => client.getSecretBundle({ secretId }));
   const content = (bundle.secretBundle.secretBundleContent as { content?: string } | undefined)?.content;
   if (!content) throw new ArchiveError("CONFIG", `IDCS_PRIVATE_KEY_SECRET_ID ${secretId} holds no content`);
-  const text = new TextDecoder().decode(decodeBase64(content)).trim();
+  let text = new TextDecoder().decode(decodeBase64(content)).trim();
+  // A PEM stored base64-encoded once more (some consoles and scripts do) is unwrapped.
+  if (!text.includes("-----BEGIN") && /^[A-Za-z0-9+/=\s]+$/.test(text)) {
+    const inner = new TextDecoder().decode(decodeBase64(text.replace(/\s+/g, "")));
+    if (inner.includes("-----BEGIN")) text = inner.trim();
+  }
   registerSecret(text);
   const where = `IDCS_PRIVATE_KEY_SECRET_ID ${secretId}`;
   if (text.includes("-----BEGIN")) return await importPrivateKey(text, where);
