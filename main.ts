@@ -143,7 +143,12 @@ export const SETTINGS: readonly Setting[] = [
     help:
       "auto: resource principal if its variables are set, else instance principal if the metadata service answers, else the config file",
   },
-  { env: "OCI_CONFIG_FILE", kind: "string", help: "OCI CLI config file (default ~/.oci/config)" },
+  {
+    env: "OCI_CONFIG_FILE",
+    kind: "string",
+    help:
+      "OCI CLI config file (default ~/.oci/config; /etc/audit-archiver/.oci/config under the default permission set)",
+  },
   { env: "OCI_PROFILE", kind: "string", default: "DEFAULT", help: "profile in the config file" },
   { env: "OCI_REGION", kind: "string", help: "region of the OCI endpoints (default: the auth's own region)" },
   ...(["OBJECT_STORAGE", "SECRETS", "METADATA", "FEDERATION"] as const).map((service) => ({
@@ -969,13 +974,16 @@ type OciService = "objectStorage" | "secrets" | "audit" | "identity" | "logging"
  */
 async function loadSdk() {
   process.noDeprecation = true;
-  // The SDK probes ~/.oci/developer-tool-configuration.json at load; the permission set cannot name a home
-  // folder, so the probe is pointed at the program's own configuration folder instead.
-  if (!Deno.env.get("OCI_DEVELOPER_TOOL_CONFIGURATION_FILE_PATH")) {
-    Deno.env.set(
-      "OCI_DEVELOPER_TOOL_CONFIGURATION_FILE_PATH",
-      "/etc/audit-archiver/developer-tool-configuration.json",
-    );
+  // The SDK prints plain-text warnings ("Request cannot be retried…") on its own; as log lines they keep
+  // stderr one JSON object per line. Nothing else in this program writes with console.warn.
+  console.warn = (...parts: unknown[]) =>
+    log("debug", "OCI SDK", { message: parts.map(String).join(" ").slice(0, 500) });
+  // The SDK probes ~/.oci/{config,regions-config.json,developer-tool-configuration.json}, and a probe of a path
+  // the permission set does not grant is an error. A permission set cannot name a home folder, so where
+  // ~/.oci is not granted the SDK's "~" is the program's own configuration folder, which the set grants.
+  const home = Deno.env.get("HOME");
+  if (!home || Deno.permissions.querySync({ name: "read", path: `${home}/.oci` }).state !== "granted") {
+    Deno.env.set("HOME", CONFIG_FOLDER);
   }
   const [common, objectstorage, secrets, keymanagement] = await Promise.all([
     import("oci-common"),
@@ -996,6 +1004,8 @@ interface OciSession {
 }
 
 const METADATA_URL = "http://169.254.169.254/opc/v2";
+/** Where the default permission set lets the program read its OCI configuration: `.oci/config` below it. */
+const CONFIG_FOLDER = "/etc/audit-archiver";
 
 /**
  * `auto` as DESIGN.md §4 orders it: resource principal when its variables are set (Container Instances,

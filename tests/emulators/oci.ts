@@ -1,0 +1,2537 @@
+/**
+ * An emulator of the Oracle Cloud Infrastructure services the audit archiver
+ * talks to, on one `Deno.serve` listener, strict enough that the program's
+ * correctness is checked against it:
+ *
+ * - **Request signatures.** Every request (but the instance metadata service)
+ *   must carry a valid `Authorization: Signature …` made with a registered API
+ *   key (`tenancy/user/fingerprint`) or with the session key of a token this
+ *   emulator issued (`ST$<jwt>`: instance or resource principal). Stale dates,
+ *   unsigned required headers and body digests that do not match are 401
+ *   `NotAuthenticated`, as Oracle answers them.
+ * - **Object Storage**: namespace, conditional PUT (`if-none-match: *`,
+ *   `if-match`), `content-md5`, `opc-meta-*`, GET/HEAD with ranges, DELETE,
+ *   list with `prefix/start/end/startAfter/limit/delimiter/fields` and
+ *   `nextStartWith`, and retention rules that really block overwrite and delete.
+ * - **Vault**: secret bundles and KMS `sign` (RSA PKCS#1 v1.5 SHA-256, RAW or DIGEST).
+ * - **Audit** `listEvents` (one compartment, `[startTime, endTime)`, minute
+ *   granularity, paged, events indexed late) and **Identity** `listCompartments`.
+ * - **Logging ingestion** `putLogs`.
+ * - **Instance principal**: metadata endpoints serving a real X.509 chain built
+ *   here (root → intermediate → leaf with `opc-tenant:` in the subject) and the
+ *   `/v1/x509` federation endpoint that verifies it; **resource principal**: an
+ *   RPST signed here, handed over as environment variables.
+ * - **Faults** (latency, 429 with or without `Retry-After`, 500/503, resets in
+ *   the middle of a body, a competing writer winning a conditional PUT) are
+ *   decided by a PRNG seeded from `seed`, so a seed replays the same decisions.
+ *
+ * Wire facts emulated are in `reference/oci-wire.md` (read from the SDK
+ * 2.139.1 sources); where Oracle documents something more precisely it is cited
+ * next to the code. Usage:
+ *
+ * ```ts
+ * const key = await generateApiKey("ocid1.tenancy.oc1..t", "ocid1.user.oc1..u");
+ * const oci = await startOciEmulator({ tenancy: "ocid1.tenancy.oc1..t", apiKeys: [key],
+ *   buckets: [{ name: "audit" }] });
+ * const client = new ObjectStorageClient({ authenticationDetailsProvider: … });
+ * client.endpoint = oci.url;
+ * // …
+ * await oci.close();
+ * ```
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import {
+  constants as cryptoConstants,
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  KeyObject,
+  privateEncrypt,
+  sign as nodeSign,
+  verify as nodeVerify,
+} from "node:crypto";
+
+// ---------------------------------------------------------------- public types
+
+/** Fault rates are probabilities per request; a request gets at most one of 429, 5xx and reset. */
+export interface OciFaults {
+  /** Delay before every response (but the instance metadata service's), in ms. @default 0 */
+  latencyMs?: number;
+  /** Probability of a 429 `TooManyRequests`, answered before the request reaches the service. @default 0 */
+  rate429?: number;
+  /** Probability that a 429 carries `Retry-After: 1`. @default 0.5 */
+  retryAfterRate?: number;
+  /** Probability of a 500 `InternalServerError` or 503 `ServiceUnavailable`, before the service. @default 0 */
+  rate5xx?: number;
+  /**
+   * Probability that the connection drops in the middle of the response body,
+   * after the service did the work (a PUT is stored, a page is served). A
+   * response without a body (PUT, DELETE) is not affected. @default 0
+   */
+  rateReset?: number;
+  /**
+   * Probability that, just before a conditional PUT (`if-none-match: *`) of an
+   * object that does not exist, another writer creates it with different
+   * content: the PUT then fails with 412 `IfNoneMatchFailed`. @default 0
+   */
+  rate412?: number;
+}
+
+/** A retention rule of a bucket, as `ListRetentionRules` returns it. */
+export interface RetentionRuleOption {
+  id: string;
+  displayName: string;
+  /** Absent: an indefinite rule, which blocks every overwrite and delete. */
+  duration?: { timeAmount: number; timeUnit: "DAYS" | "YEARS" };
+  /** RFC 3339 instant from which the rule is locked (only reported; locking changes rule edits, not objects). */
+  timeRuleLocked?: string;
+}
+
+/** How to start the emulator. */
+export interface OciEmulatorOptions {
+  /** Seeds all random decisions (faults, ETags, request ids); signing keys stay random. @default a random seed */
+  seed?: number;
+  /** The tenancy OCID, root of the compartment tree. */
+  tenancy: string;
+  /** @default "us-ashburn-1" */
+  region?: string;
+  /** API signing keys; `keyId` is `tenancy/user/fingerprint`. @default [] */
+  apiKeys?: { keyId: string; publicKey: CryptoKey | string }[];
+  /** Object Storage namespace. @default "emulatedns" */
+  namespace?: string;
+  /** @default [] */
+  buckets?: { name: string; retentionRules?: RetentionRuleOption[] }[];
+  /** Vault secrets; `content` is the secret's text, served base64 of its UTF-8 bytes. @default [] */
+  secrets?: { id: string; content: string }[];
+  /** Vault keys for `sign`: RSASSA-PKCS1-v1_5 private keys. @default [] */
+  kmsKeys?: { id: string; privateKey: CryptoKey }[];
+  /** Compartments under the tenancy (the root). `lifecycleState` @default "ACTIVE" */
+  compartments?: { id: string; parentId: string; name: string; lifecycleState?: "ACTIVE" | "DELETED" }[];
+  /** OCI Audit events, visible at once; each has its compartment in `data.compartmentId`. @default [] */
+  auditEvents?: AuditCloudEvent[];
+  /** Page size of `listEvents`. @default 100 */
+  auditPageSize?: number;
+  /** Custom log OCIDs that accept `putLogs`. @default [] */
+  logs?: string[];
+  /** @default {} */
+  faults?: OciFaults;
+  /** Port on 127.0.0.1. @default 0 (ephemeral) */
+  port?: number;
+}
+
+/** An OCI Audit event (CloudEvents 0.1), as `listEvents` returns it. */
+export interface AuditCloudEvent {
+  eventType: string;
+  cloudEventsVersion: "0.1";
+  eventTypeVersion: string;
+  source: string;
+  eventId: string;
+  eventTime: string;
+  contentType: "application/json";
+  data: {
+    compartmentId: string;
+    compartmentName?: string;
+    eventName: string;
+    [k: string]: unknown;
+  };
+}
+
+/** An object as stored; `metadata` keys are lowercase and without the `opc-meta-` prefix. */
+export interface StoredObjectView {
+  name: string;
+  bytes: Uint8Array;
+  metadata: Record<string, string>;
+  /** Base64 MD5 of the bytes, as `content-md5` carries it. */
+  md5: string;
+  etag: string;
+  timeCreated: string;
+}
+
+/** A pushed log entry, with the batch fields it came with. */
+export interface LogEntryView {
+  id: string;
+  time: string;
+  data: string;
+  source: string;
+  type: string;
+  subject?: string;
+}
+
+/** A running emulator. */
+export interface OciEmulator {
+  /** `http://127.0.0.1:PORT`: the endpoint of every service client. */
+  url: string;
+  /** For `InstancePrincipalsAuthenticationDetailsProviderBuilder.metadataBaseUrl`: `${url}/opc/v2/`. */
+  metadataBaseUrl: string;
+  /**
+   * For the builder's `federationEndpoint`: `url` itself, because the SDK
+   * appends `/v1/x509` to it (X509FederationClient.getTokenAsync).
+   */
+  federationEndpoint: string;
+  /**
+   * Environment for `ResourcePrincipalAuthenticationDetailsProvider` (v2.2): a
+   * fresh RPST signed by the emulator and the session private key as a PEM
+   * literal. `ttlSeconds` @default 3600
+   */
+  resourcePrincipalEnv(options?: { ttlSeconds?: number }): Record<string, string>;
+  /** The objects of a bucket in name order: the tests' truth. */
+  objects(bucket: string): StoredObjectView[];
+  /** Stores an object bypassing signatures, conditions and retention: how tests tamper. */
+  putObjectDirect(bucket: string, name: string, bytes: Uint8Array): void;
+  /** Deletes an object bypassing retention. */
+  deleteObjectDirect(bucket: string, name: string): void;
+  /** Entries pushed to a configured log, in arrival order. */
+  logEntries(logId: string): LogEntryView[];
+  /** Adds Audit events that `listEvents` returns from `visibleAt` (epoch ms, default now) on: late indexing. */
+  addAuditEvents(events: AuditCloudEvent[], visibleAt?: number): void;
+  /** Replaces the compartment tree (compartments added or deleted mid-way). */
+  setCompartments(compartments: OciEmulatorOptions["compartments"]): void;
+  /** Replaces the fault settings for the following requests. */
+  setFaults(f: OciFaults): void;
+  stats: {
+    requests: number;
+    rejectedSignatures: number;
+    faultsInjected: number;
+    /** 412 answers to conditional PUTs, injected races included. */
+    conditionalPutConflicts: number;
+    /** Requests per operation name (`PutObject`, `ListEvents`, …), faulted ones included. */
+    byOperation: Record<string, number>;
+  };
+  /** Stops listening, lets requests in flight finish, resolves once every connection is closed. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- constants
+
+/** Oracle rejects requests whose date is more than 5 minutes off (oci-wire.md, "Request signatures"). */
+const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+/** The SDK's digest of an empty body (signer.js EMPTY_SHA). */
+const EMPTY_BODY_SHA256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+const LIST_OBJECTS_MAX_LIMIT = 1000;
+const OBJECT_NAME_MAX_BYTES = 1024;
+/** KMS `sign`: "You can have a message up to 4096 bytes in size" (SignDataDetails). */
+const KMS_MAX_MESSAGE_BYTES = 4096;
+/** Logging ingestion: each entry must be under 1 MB (oci-wire.md). */
+const LOG_ENTRY_MAX_BYTES = 1024 * 1024;
+const IDENTITY_DEFAULT_LIMIT = 100;
+const IDENTITY_MAX_LIMIT = 1000;
+const DEFAULT_AUDIT_PAGE_SIZE = 100;
+/** Instance principal session tokens live 20 minutes, as Oracle's do; the SDK refreshes them. */
+const INSTANCE_TOKEN_TTL_SECONDS = 20 * 60;
+const TOKEN_ISSUER = "authService.oracle.com";
+const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * Oracle does not document the error code of a write or delete refused by a
+ * retention rule. `Conflict` is the documented common 409 for "conflicts with
+ * its current state, not transient", which the SDK does not retry (it retries
+ * only 409 `IncorrectState`). UNCONFIRMED against the live service.
+ */
+const RETENTION_ERROR = { status: 409, code: "Conflict" } as const;
+
+const OID = {
+  sha256WithRSAEncryption: "1.2.840.113549.1.1.11",
+  commonName: "2.5.4.3",
+  organizationalUnit: "2.5.4.11",
+  organization: "2.5.4.10",
+  basicConstraints: "2.5.29.19",
+} as const;
+
+/** DigestInfo prefix of SHA-256 (RFC 8017 §9.2 note 1), for KMS DIGEST signing. */
+const SHA256_DIGEST_INFO_PREFIX = Uint8Array.from(
+  "3031300d060960864801650304020105000420".match(/../g)!,
+  (hex) => parseInt(hex, 16),
+);
+
+// ---------------------------------------------------------------- randomness
+
+type Random = () => number;
+
+/** mulberry32, as in the identity-domain emulator: a tiny seeded PRNG uniform in [0, 1). */
+function mulberry32(seed: number): Random {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const HEX_DIGIT_CODES = [..."0123456789abcdef"].map((digit) => digit.charCodeAt(0));
+
+/** Hex digits, eight per 32-bit draw, built from char codes (generating a million events stays fast). */
+function randomHex(random: Random, length: number): string {
+  const codes = new Array<number>(length);
+  let bits = 0;
+  for (let i = 0; i < length; i++) {
+    if (i % 8 === 0) bits = Math.floor(random() * 0x100000000);
+    codes[i] = HEX_DIGIT_CODES[bits & 15];
+    bits >>>= 4;
+  }
+  return String.fromCharCode(...codes);
+}
+
+/** A version-4-shaped UUID from the PRNG: Object Storage ETags and Audit event ids look like this. */
+function randomUuid(random: Random): string {
+  const hex = randomHex(random, 32);
+  const variant = "89ab"[Math.floor(random() * 4)];
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${
+    hex.slice(20, 32)
+  }`;
+}
+
+function pick<T>(random: Random, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)];
+}
+
+// ---------------------------------------------------------------- bytes and encodings
+
+type Bytes = Uint8Array<ArrayBuffer>;
+
+const encoder = new TextEncoder();
+
+function utf8(text: string): Bytes {
+  return encoder.encode(text) as Bytes;
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Bytes {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** Strict base64 (standard alphabet, padding optional); undefined when the text is not base64. */
+function fromBase64(text: string): Bytes | undefined {
+  const clean = text.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) return undefined;
+  try {
+    return Uint8Array.from(atob(clean), (char) => char.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): Bytes | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
+  return fromBase64(text.replace(/-/g, "+").replace(/_/g, "/"));
+}
+
+function digest(algorithm: "md5" | "sha1" | "sha256", bytes: Uint8Array): Bytes {
+  return new Uint8Array(createHash(algorithm).update(bytes).digest()) as Bytes;
+}
+
+/** `aa:bb:…`: how OCI shows key fingerprints and how the SDK writes certificate fingerprints. */
+function colonHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(":");
+}
+
+function toPem(label: string, der: Uint8Array): string {
+  const lines = toBase64(der).match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index]);
+}
+
+// ---------------------------------------------------------------- errors
+
+/** A request the service refuses: `{code, message}` JSON, as every OCI service answers. */
+class OciError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function notAuthenticated(detail: string): OciError {
+  return new OciError(
+    401,
+    "NotAuthenticated",
+    `The required information to complete authentication was not provided or was incorrect: ${detail}`,
+  );
+}
+
+function invalidParameter(message: string): OciError {
+  return new OciError(400, "InvalidParameter", message);
+}
+
+function missingParameter(name: string): OciError {
+  return new OciError(400, "MissingParameter", `Missing required parameter '${name}'`);
+}
+
+// ---------------------------------------------------------------- time
+
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+interface ParsedTime {
+  ms: number;
+  /** Seconds or fractions were given and are not zero. */
+  hasSeconds: boolean;
+}
+
+/**
+ * RFC 3339, as liberal as the SDK needs: its `formatDateToRFC3339` writes the
+ * hour without a leading zero (`2026-01-01T5:00:00Z`) and no milliseconds.
+ */
+function parseRfc3339(text: string): ParsedTime | undefined {
+  const match = RFC3339.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute] = match.slice(1, 6).map(Number);
+  const second = Number(match[6] ?? 0);
+  const fraction = match[7] ?? "";
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) {
+    return undefined;
+  }
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  let offsetMinutes = 0;
+  const zone = match[8].toUpperCase();
+  if (zone !== "Z") {
+    const digits = zone.replace(":", "");
+    offsetMinutes = (digits[0] === "-" ? -1 : 1) *
+      (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5)));
+  }
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second) +
+    Number(fraction.padEnd(3, "0").slice(0, 3)) -
+    offsetMinutes * 60_000;
+  return { ms, hasSeconds: second !== 0 || /[1-9]/.test(fraction) };
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+// ---------------------------------------------------------------- query strings
+
+/**
+ * The SDK sends query values unencoded but for what `fetch` escapes, so `+` is
+ * a plus, not a space (oci-wire.md, "Object Storage"): decode with
+ * `decodeURIComponent`, never `URLSearchParams`. A repeated parameter is a 400.
+ */
+function parseQuery(rawQuery: string): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const pair of rawQuery.split("&")) {
+    if (pair === "") continue;
+    const equals = pair.indexOf("=");
+    const [rawName, rawValue] = equals < 0 ? [pair, ""] : [pair.slice(0, equals), pair.slice(equals + 1)];
+    let name: string;
+    let value: string;
+    try {
+      name = decodeURIComponent(rawName);
+      value = decodeURIComponent(rawValue);
+    } catch {
+      throw invalidParameter(`The query parameter '${rawName}' is not validly percent-encoded`);
+    }
+    if (params.has(name)) throw invalidParameter(`The query parameter '${name}' is repeated`);
+    params.set(name, value);
+  }
+  return params;
+}
+
+function parseIntegerParam(
+  params: Map<string, string>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const text = params.get(name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d{1,9}$/.test(text) || value < min || value > max) {
+    throw invalidParameter(`'${name}' must be an integer from ${min} to ${max}: current value is ${text}`);
+  }
+  return value;
+}
+
+/** Opaque page tokens: base64url JSON, checked against the query they continue. */
+function encodePageToken(value: unknown): string {
+  return toBase64Url(utf8(JSON.stringify(value)));
+}
+
+function decodePageToken<T>(token: string, isValid: (value: unknown) => value is T): T {
+  const bytes = fromBase64Url(token);
+  try {
+    const value: unknown = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : undefined;
+    if (isValid(value)) return value;
+  } catch {
+    // falls through to the 400
+  }
+  throw invalidParameter(`The page token '${token}' is not valid for this request`);
+}
+
+// ---------------------------------------------------------------- DER and X.509
+
+/** DER encoding (X.690) of the few types an X.509 certificate needs. */
+const der = {
+  node(tag: number, ...parts: Uint8Array[]): Bytes {
+    const content = concatBytes(parts);
+    return concatBytes([Uint8Array.of(tag), der.length(content.length), content]);
+  },
+  length(length: number): Uint8Array {
+    if (length < 0x80) return Uint8Array.of(length);
+    const bytes: number[] = [];
+    for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest & 0xff);
+    return Uint8Array.of(0x80 | bytes.length, ...bytes);
+  },
+  sequence: (...parts: Uint8Array[]) => der.node(0x30, ...parts),
+  set: (...parts: Uint8Array[]) => der.node(0x31, ...parts),
+  explicit: (tagNumber: number, ...parts: Uint8Array[]) => der.node(0xa0 | tagNumber, ...parts),
+  integer(bytes: Uint8Array): Bytes {
+    let start = 0;
+    while (start < bytes.length - 1 && bytes[start] === 0) start++;
+    const trimmed = bytes.subarray(start);
+    return der.node(0x02, trimmed[0] & 0x80 ? concatBytes([Uint8Array.of(0), trimmed]) : trimmed);
+  },
+  oid(dotted: string): Bytes {
+    const [first, second, ...rest] = dotted.split(".").map(Number);
+    const bytes = [40 * first + second];
+    for (const arc of rest) {
+      const chunk = [arc & 0x7f];
+      for (let value = Math.floor(arc / 128); value > 0; value = Math.floor(value / 128)) {
+        chunk.unshift(0x80 | (value & 0x7f));
+      }
+      bytes.push(...chunk);
+    }
+    return der.node(0x06, Uint8Array.from(bytes));
+  },
+  utf8String: (text: string) => der.node(0x0c, utf8(text)),
+  bitString: (bytes: Uint8Array) => der.node(0x03, Uint8Array.of(0), bytes),
+  octetString: (bytes: Uint8Array) => der.node(0x04, bytes),
+  boolean: (value: boolean) => der.node(0x01, Uint8Array.of(value ? 0xff : 0)),
+  null: () => Uint8Array.of(0x05, 0x00),
+  /** UTCTime before 2050, GeneralizedTime after, as RFC 5280 §4.1.2.5 requires. */
+  time(ms: number): Bytes {
+    const iso = new Date(ms).toISOString();
+    const digits = iso.slice(0, 19).replace(/[-:T]/g, "");
+    return ms < Date.UTC(2050, 0, 1)
+      ? der.node(0x17, utf8(`${digits.slice(2)}Z`))
+      : der.node(0x18, utf8(`${digits}Z`));
+  },
+  /** A Name: one RDN per component, values as UTF8String (PrintableString cannot hold `:`). */
+  name(components: readonly (readonly [string, string])[]): Bytes {
+    return der.sequence(
+      ...components.map(([oid, value]) => der.set(der.sequence(der.oid(oid), der.utf8String(value)))),
+    );
+  },
+};
+
+interface DerNode {
+  tag: number;
+  start: number;
+  contentStart: number;
+  end: number;
+}
+
+function readDerNode(bytes: Uint8Array, offset: number, limit = bytes.length): DerNode {
+  if (offset + 2 > limit) throw new Error("truncated DER");
+  const tag = bytes[offset];
+  const first = bytes[offset + 1];
+  let contentStart = offset + 2;
+  let length = first;
+  if (first & 0x80) {
+    const count = first & 0x7f;
+    if (count === 0 || count > 4 || contentStart + count > limit) throw new Error("bad DER length");
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + bytes[contentStart++];
+  }
+  const end = contentStart + length;
+  if (end > limit) throw new Error("truncated DER");
+  return { tag, start: offset, contentStart, end };
+}
+
+function derChildren(bytes: Uint8Array, parent: DerNode): DerNode[] {
+  const children: DerNode[] = [];
+  for (let offset = parent.contentStart; offset < parent.end;) {
+    const child = readDerNode(bytes, offset, parent.end);
+    children.push(child);
+    offset = child.end;
+  }
+  return children;
+}
+
+interface ParsedCertificate {
+  der: Bytes;
+  tbs: Bytes;
+  signature: Bytes;
+  subject: string[];
+  notBefore: number;
+  notAfter: number;
+  publicKey: KeyObject;
+}
+
+function parseDerTime(bytes: Uint8Array, node: DerNode): number {
+  const text = new TextDecoder().decode(bytes.subarray(node.contentStart, node.end));
+  const match = node.tag === 0x17
+    ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+    : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+  if (!match) throw new Error(`unsupported certificate time ${text}`);
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
+  const fullYear = node.tag === 0x17 ? (year < 50 ? 2000 + year : 1900 + year) : year;
+  return Date.UTC(fullYear, month - 1, day, hour, minute, second);
+}
+
+/** Parses an X.509 v3 certificate signed with sha256WithRSAEncryption; throws on anything else. */
+function parseCertificate(bytes: Bytes): ParsedCertificate {
+  const certificate = readDerNode(bytes, 0);
+  if (certificate.end !== bytes.length) throw new Error("trailing bytes after the certificate");
+  const [tbsNode, algorithmNode, signatureNode] = derChildren(bytes, certificate);
+  if (!tbsNode || !algorithmNode || signatureNode?.tag !== 0x03) throw new Error("not a certificate");
+  const expectedAlgorithm = der.oid(OID.sha256WithRSAEncryption);
+  const [algorithmOid] = derChildren(bytes, algorithmNode);
+  if (!bytesEqual(bytes.subarray(algorithmOid.start, algorithmOid.end), expectedAlgorithm)) {
+    throw new Error("the certificate is not signed with sha256WithRSAEncryption");
+  }
+  let fields = derChildren(bytes, tbsNode);
+  if (fields[0]?.tag === 0xa0) fields = fields.slice(1);
+  const [, , , validity, subject, spki] = fields;
+  const [notBefore, notAfter] = derChildren(bytes, validity).map((node) => parseDerTime(bytes, node));
+  const components = derChildren(bytes, subject).flatMap((rdn) =>
+    derChildren(bytes, rdn).map((attribute) => {
+      const [, value] = derChildren(bytes, attribute);
+      return new TextDecoder().decode(bytes.subarray(value.contentStart, value.end));
+    })
+  );
+  return {
+    der: bytes,
+    tbs: bytes.slice(tbsNode.start, tbsNode.end),
+    // The first content byte of a BIT STRING counts unused bits.
+    signature: bytes.slice(signatureNode.contentStart + 1, signatureNode.end),
+    subject: components,
+    notBefore,
+    notAfter,
+    publicKey: createPublicKey({
+      key: Buffer.from(bytes.subarray(spki.start, spki.end)),
+      format: "der",
+      type: "spki",
+    }),
+  };
+}
+
+/** RSA PKCS#1 v1.5 SHA-256 verification; a signature re-encoded without leading zeros is padded back. */
+function rsaVerify(publicKey: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+  const modulusBytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? signature.length * 8) / 8);
+  const padded = signature.length < modulusBytes
+    ? concatBytes([new Uint8Array(modulusBytes - signature.length), signature])
+    : signature;
+  try {
+    return nodeVerify("sha256", data, publicKey, padded);
+  } catch {
+    return false;
+  }
+}
+
+function spkiDer(publicKey: KeyObject): Bytes {
+  return new Uint8Array(publicKey.export({ type: "spki", format: "der" })) as Bytes;
+}
+
+function buildCertificate(options: {
+  serial: Uint8Array;
+  issuer: readonly (readonly [string, string])[];
+  subject: readonly (readonly [string, string])[];
+  notBefore: number;
+  notAfter: number;
+  publicKey: KeyObject;
+  signingKey: KeyObject;
+  isCa: boolean;
+}): Bytes {
+  const algorithm = der.sequence(der.oid(OID.sha256WithRSAEncryption), der.null());
+  const extensions = options.isCa
+    ? [der.explicit(
+      3,
+      der.sequence(
+        der.sequence(
+          der.oid(OID.basicConstraints),
+          der.boolean(true),
+          der.octetString(der.sequence(der.boolean(true))),
+        ),
+      ),
+    )]
+    : [];
+  const tbs = der.sequence(
+    der.explicit(0, der.integer(Uint8Array.of(2))),
+    der.integer(options.serial),
+    algorithm,
+    der.name(options.issuer),
+    der.sequence(der.time(options.notBefore), der.time(options.notAfter)),
+    der.name(options.subject),
+    spkiDer(options.publicKey),
+    ...extensions,
+  );
+  const signature = nodeSign("sha256", tbs, options.signingKey);
+  return der.sequence(tbs, algorithm, der.bitString(signature));
+}
+
+// ---------------------------------------------------------------- session tokens
+
+type Claims = Record<string, unknown>;
+
+/**
+ * Issues and checks the JWTs that stand for a principal: instance principal
+ * tokens from `/v1/x509` and resource principal RPSTs. Each carries the session
+ * public key as a JWK JSON string in `jwk`, as Oracle's do; requests are then
+ * signed with the session private key and keyId `ST$<jwt>`.
+ */
+class TokenAuthority {
+  readonly #keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  readonly #sessionKeys = new Map<string, KeyObject>();
+
+  /** Synchronous (node:crypto), so `resourcePrincipalEnv()` can be. */
+  issue(claims: Claims, sessionPublicKey: KeyObject, ttlSeconds: number): string {
+    const now = Math.floor(Date.now() / 1000);
+    const jwk = { kid: "session", ...sessionPublicKey.export({ format: "jwk" }), alg: "RS256", use: "sig" };
+    const payload = {
+      iss: TOKEN_ISSUER,
+      aud: "oci",
+      iat: now,
+      exp: now + ttlSeconds,
+      ...claims,
+      jwk: JSON.stringify(jwk),
+    };
+    const signingInput = `${toBase64Url(utf8(JSON.stringify({ alg: "RS256", kid: "asw", typ: "JWT" })))}.${
+      toBase64Url(utf8(JSON.stringify(payload)))
+    }`;
+    return `${signingInput}.${toBase64Url(nodeSign("sha256", utf8(signingInput), this.#keys.privateKey))}`;
+  }
+
+  /** The session key of a token this authority issued and that has not expired. */
+  sessionKey(token: string): KeyObject {
+    const parts = token.split(".");
+    const signature = parts.length === 3 ? fromBase64Url(parts[2]) : undefined;
+    if (!signature || !rsaVerify(this.#keys.publicKey, utf8(`${parts[0]}.${parts[1]}`), signature)) {
+      throw notAuthenticated("the security token was not issued by this service");
+    }
+    const claims = JSON.parse(new TextDecoder().decode(fromBase64Url(parts[1]))) as Claims;
+    if (typeof claims.exp !== "number" || claims.exp * 1000 <= Date.now()) {
+      throw notAuthenticated("the security token has expired");
+    }
+    let key = this.#sessionKeys.get(token);
+    if (!key) {
+      key = createPublicKey({ key: JSON.parse(String(claims.jwk)), format: "jwk" });
+      this.#sessionKeys.set(token, key);
+    }
+    return key;
+  }
+}
+
+// ---------------------------------------------------------------- request signatures
+
+interface SignatureHeader {
+  keyId: string;
+  headers: string[];
+  signature: Bytes;
+}
+
+/** `Signature version="1",keyId="…",algorithm="rsa-sha256",headers="…",signature="…"`, fields in any order. */
+function parseAuthorization(header: string | null): SignatureHeader {
+  const match = /^Signature\s+(.+)$/is.exec(header ?? "");
+  if (!match) throw notAuthenticated("the Authorization header must be an HTTP signature");
+  const fields = new Map<string, string>();
+  for (const [, name, value] of match[1].matchAll(/\s*([A-Za-z]+)\s*=\s*"([^"]*)"\s*(?:,|$)/g)) {
+    if (fields.has(name)) throw notAuthenticated(`the signature field ${name} is repeated`);
+    fields.set(name, value);
+  }
+  if (fields.get("version") !== "1") throw notAuthenticated('the signature must have version="1"');
+  if (fields.get("algorithm") !== "rsa-sha256") {
+    throw notAuthenticated('the signature algorithm must be "rsa-sha256"');
+  }
+  const keyId = fields.get("keyId");
+  const headers = fields.get("headers");
+  const signature = fromBase64(fields.get("signature") ?? "");
+  if (!keyId || !headers || !signature || signature.length === 0) {
+    throw notAuthenticated("the signature must have keyId, headers and signature");
+  }
+  return { keyId, headers: headers.trim().toLowerCase().split(/\s+/), signature };
+}
+
+/** The request target exactly as sent: Deno.serve keeps the raw path and query in `request.url`. */
+function rawTarget(request: Request): string {
+  const url = request.url;
+  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  return pathStart < 0 ? "/" : url.slice(pathStart);
+}
+
+function signingString(request: Request, headers: readonly string[]): string {
+  return headers.map((name) => {
+    if (name === "(request-target)") {
+      return `(request-target): ${request.method.toLowerCase()} ${rawTarget(request)}`;
+    }
+    const value = request.headers.get(name);
+    if (value === null) throw notAuthenticated(`the signed header ${name} is not in the request`);
+    return `${name}: ${value}`;
+  }).join("\n");
+}
+
+/**
+ * What must be signed (oci-wire.md): `(request-target)`, `host` and a date
+ * always; for POST/PUT/PATCH also the body headers, unless the operation
+ * streams its body (PutObject, UploadPart); then the digest must match.
+ */
+function checkSignedHeaders(
+  request: Request,
+  signed: readonly string[],
+  body: Bytes,
+  bodySigned: boolean,
+): void {
+  const required = ["(request-target)", "host"];
+  if (bodySigned) required.push("content-type", "content-length", "x-content-sha256");
+  const missing = required.filter((name) => !signed.includes(name));
+  if (!signed.includes("x-date") && !signed.includes("date")) missing.push("x-date");
+  if (missing.length > 0) throw notAuthenticated(`the signature must cover ${missing.join(", ")}`);
+  for (const name of ["x-date", "date"]) {
+    if (!signed.includes(name)) continue;
+    const value = request.headers.get(name) ?? "";
+    const time = Date.parse(value);
+    if (Number.isNaN(time)) throw notAuthenticated(`the ${name} header "${value}" is not an HTTP date`);
+    if (Math.abs(time - Date.now()) > MAX_CLOCK_SKEW_MS) {
+      throw notAuthenticated(
+        `the ${name} header "${value}" is more than 5 minutes away from the server time`,
+      );
+    }
+  }
+  if (bodySigned) {
+    const expected = body.length === 0 ? EMPTY_BODY_SHA256 : toBase64(digest("sha256", body));
+    if (request.headers.get("x-content-sha256") !== expected) {
+      throw notAuthenticated("x-content-sha256 does not match the body");
+    }
+    if (request.headers.get("content-length") !== String(body.length)) {
+      throw notAuthenticated("content-length does not match the body");
+    }
+  }
+}
+
+function verifySignatureWith(request: Request, parsed: SignatureHeader, key: KeyObject): void {
+  if (!rsaVerify(key, utf8(signingString(request, parsed.headers)), parsed.signature)) {
+    throw notAuthenticated("the signature does not verify");
+  }
+}
+
+// ---------------------------------------------------------------- faults
+
+type Fault =
+  | { kind: "none" }
+  | { kind: "429"; retryAfter: boolean }
+  | { kind: "5xx"; status: 500 | 503 }
+  | { kind: "reset"; variant: number };
+
+interface Decision {
+  fault: Fault;
+  /** Whether a competing writer wins this request's conditional PUT, should it be one. */
+  race: boolean;
+}
+
+const RATE_FIELDS = ["rate429", "retryAfterRate", "rate5xx", "rateReset", "rate412"] as const;
+
+function validateFaults(faults: OciFaults): Required<OciFaults> {
+  for (const field of RATE_FIELDS) {
+    const value = faults[field];
+    if (value !== undefined && !(value >= 0 && value <= 1)) {
+      throw new RangeError(
+        `Cannot inject faults as '${field}' must be between 0 and 1: current value is ${value}`,
+      );
+    }
+  }
+  const latency = faults.latencyMs;
+  if (latency !== undefined && !(Number.isFinite(latency) && latency >= 0)) {
+    throw new RangeError(
+      `Cannot inject faults as 'latencyMs' must be a non-negative number: current value is ${latency}`,
+    );
+  }
+  const resolved = {
+    latencyMs: 0,
+    rate429: 0,
+    retryAfterRate: 0.5,
+    rate5xx: 0,
+    rateReset: 0,
+    rate412: 0,
+    ...faults,
+  };
+  const total = resolved.rate429 + resolved.rate5xx + resolved.rateReset;
+  if (total > 1) {
+    throw new RangeError(
+      `Cannot inject faults as rate429 + rate5xx + rateReset must be at most 1: current sum is ${total}`,
+    );
+  }
+  return resolved;
+}
+
+/** Draws exactly three numbers per request, whatever the outcome, so one seed gives one sequence of decisions. */
+function decideFault(random: Random, faults: Required<OciFaults>): Decision {
+  const draw = random();
+  const variant = random();
+  const race = random() < faults.rate412;
+  const bands: [number, () => Fault][] = [
+    [faults.rate429, () => ({ kind: "429", retryAfter: variant < faults.retryAfterRate })],
+    [faults.rate5xx, () => ({ kind: "5xx", status: variant < 0.5 ? 500 : 503 })],
+    [faults.rateReset, () => ({ kind: "reset", variant })],
+  ];
+  let threshold = 0;
+  for (const [rate, fault] of bands) {
+    threshold += rate;
+    if (draw < threshold) return { fault: fault(), race };
+  }
+  return { fault: { kind: "none" }, race };
+}
+
+// ---------------------------------------------------------------- replies
+
+/** A response before faults and common headers are applied. */
+interface Reply {
+  status: number;
+  body?: string | Bytes;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+function jsonReply(status: number, value: unknown, headers?: Record<string, string>): Reply {
+  return { status, body: JSON.stringify(value), contentType: "application/json", headers };
+}
+
+function errorReply(error: OciError): Reply {
+  return jsonReply(error.status, { code: error.code, message: error.message });
+}
+
+/** What a rate limiter or load balancer answers in the service's stead. */
+function gatewayFaultReply(fault: Fault & { kind: "429" | "5xx" }): Reply {
+  if (fault.kind === "429") {
+    const reply = errorReply(new OciError(429, "TooManyRequests", "Too many requests for the tenancy"));
+    return fault.retryAfter ? { ...reply, headers: { "retry-after": "1" } } : reply;
+  }
+  return fault.status === 500
+    ? errorReply(new OciError(500, "InternalServerError", "Internal server error"))
+    : errorReply(new OciError(503, "ServiceUnavailable", "The service is temporarily unavailable"));
+}
+
+/** Whether a reset fault can cut this reply: it needs a body of two bytes or more to cut between. */
+function cutsBody(reply: Reply, method: string): boolean {
+  const length = typeof reply.body === "string" ? utf8(reply.body).length : reply.body?.length ?? 0;
+  return method !== "HEAD" && reply.status !== 204 && reply.status !== 304 && length > 1;
+}
+
+/**
+ * Builds the HTTP response. HEAD answers carry headers only (errors too, as
+ * Object Storage's do). A reset declares the full Content-Length and ends the
+ * body early, so Deno closes the connection and the client's read throws.
+ */
+function toResponse(reply: Reply, fault: Fault, requestId: string, method: string): Response {
+  const headers = new Headers({ "opc-request-id": requestId, ...reply.headers });
+  if (reply.contentType) headers.set("content-type", reply.contentType);
+  const bytes = typeof reply.body === "string" ? utf8(reply.body) : reply.body ?? new Uint8Array();
+  if (method === "HEAD") {
+    if (!headers.has("content-length")) headers.set("content-length", "0");
+    return new Response(null, { status: reply.status, headers });
+  }
+  if (reply.status === 204 || reply.status === 304) {
+    return new Response(null, { status: reply.status, headers });
+  }
+  if (fault.kind === "reset" && cutsBody(reply, method)) {
+    const sent = bytes.subarray(0, 1 + Math.floor(fault.variant * (bytes.length - 1)));
+    headers.set("content-length", String(bytes.length));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(sent);
+        controller.close();
+      },
+    });
+    return new Response(body, { status: reply.status, headers });
+  }
+  return new Response(bytes, { status: reply.status, headers });
+}
+
+// ---------------------------------------------------------------- state
+
+interface StoredObject {
+  name: string;
+  bytes: Bytes;
+  metadata: Record<string, string>;
+  md5: string;
+  etag: string;
+  versionId: string;
+  timeCreated: number;
+  lastModified: number;
+  contentType: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  contentDisposition?: string;
+  cacheControl?: string;
+}
+
+interface Bucket {
+  name: string;
+  retentionRules: (RetentionRuleOption & { etag: string; timeCreated: number })[];
+  objects: Map<string, StoredObject>;
+  /** Names in code-unit order, rebuilt after a change; lists are frequent, writes rarer. */
+  sortedNames?: string[];
+}
+
+interface Compartment {
+  id: string;
+  parentId: string;
+  name: string;
+  lifecycleState: "ACTIVE" | "DELETED";
+  timeCreated: number;
+}
+
+interface InstanceIdentity {
+  instanceId: string;
+  root: { key: KeyObject; name: [string, string][] };
+  intermediate: { der: Bytes; key: KeyObject };
+  leaf: { der: Bytes; privateKeyPem: string };
+}
+
+interface State {
+  tenancy: string;
+  region: string;
+  namespace: string;
+  apiKeys: Map<string, KeyObject>;
+  authority: TokenAuthority;
+  buckets: Map<string, Bucket>;
+  secrets: Map<string, string>;
+  kmsKeys: Map<string, KeyObject>;
+  compartments: Compartment[];
+  audit: AuditStore;
+  auditPageSize: number;
+  logs: Map<string, LogEntryView[]>;
+  faults: Required<OciFaults>;
+  faultRandom: Random;
+  idRandom: Random;
+  instance?: InstanceIdentity;
+  stats: OciEmulator["stats"];
+}
+
+// ---------------------------------------------------------------- Object Storage
+
+function findBucket(state: State, namespace: string, bucketName: string): Bucket {
+  if (namespace !== state.namespace) {
+    throw new OciError(
+      404,
+      "NamespaceNotFound",
+      `You do not have authorization to perform this request, or the requested resource could not be found: namespace '${namespace}'`,
+    );
+  }
+  const bucket = state.buckets.get(bucketName);
+  if (!bucket) {
+    throw new OciError(
+      404,
+      "BucketNotFound",
+      `Either the bucket named '${bucketName}' does not exist in the namespace '${namespace}' or you are not authorized to access it`,
+    );
+  }
+  return bucket;
+}
+
+function findObject(bucket: Bucket, name: string): StoredObject {
+  const object = bucket.objects.get(name);
+  if (!object) {
+    throw new OciError(
+      404,
+      "ObjectNotFound",
+      `The object '${name}' was not found in the bucket '${bucket.name}'`,
+    );
+  }
+  return object;
+}
+
+function checkObjectName(name: string): void {
+  if (name.length === 0) throw invalidParameter("The object name must not be empty");
+  if (utf8(name).length > OBJECT_NAME_MAX_BYTES) {
+    throw invalidParameter(`The object name must be at most ${OBJECT_NAME_MAX_BYTES} bytes long`);
+  }
+}
+
+function durationMs(duration: NonNullable<RetentionRuleOption["duration"]>): number {
+  return duration.timeAmount * (duration.timeUnit === "DAYS" ? DAY_MS : 365 * DAY_MS);
+}
+
+/**
+ * A time-bound rule protects an object until last-modified + duration; an
+ * indefinite rule (no duration) protects it for ever. Oracle's "Object Storage
+ * Data Retention Rules": the duration applies to each object's Last Modified.
+ */
+function checkRetention(bucket: Bucket, object: StoredObject, action: "overwritten" | "deleted"): void {
+  const now = Date.now();
+  for (const rule of bucket.retentionRules) {
+    const until = rule.duration ? object.lastModified + durationMs(rule.duration) : Infinity;
+    if (until > now) {
+      const when = until === Infinity ? "indefinitely" : `until ${isoTime(until)}`;
+      throw new OciError(
+        RETENTION_ERROR.status,
+        RETENTION_ERROR.code,
+        `The object '${object.name}' cannot be ${action}: it is protected ${when} by retention rule '${rule.displayName}' (${rule.id}) of bucket '${bucket.name}'`,
+      );
+    }
+  }
+}
+
+function storeObject(
+  state: State,
+  bucket: Bucket,
+  name: string,
+  bytes: Bytes,
+  fields: Partial<StoredObject> = {},
+): StoredObject {
+  const now = Date.now();
+  const object: StoredObject = {
+    name,
+    bytes,
+    metadata: {},
+    contentType: "application/octet-stream",
+    ...fields,
+    md5: toBase64(digest("md5", bytes)),
+    etag: randomUuid(state.idRandom),
+    versionId: randomUuid(state.idRandom),
+    timeCreated: now,
+    lastModified: now,
+  };
+  if (!bucket.objects.has(name)) bucket.sortedNames = undefined;
+  bucket.objects.set(name, object);
+  return object;
+}
+
+function objectHeaders(object: StoredObject): Record<string, string> {
+  const headers: Record<string, string> = {
+    "etag": object.etag,
+    "content-md5": object.md5,
+    "last-modified": new Date(object.lastModified).toUTCString(),
+    "accept-ranges": "bytes",
+    "storage-tier": "Standard",
+    "version-id": object.versionId,
+    "content-type": object.contentType,
+  };
+  const optional = {
+    "content-encoding": object.contentEncoding,
+    "content-language": object.contentLanguage,
+    "content-disposition": object.contentDisposition,
+    "cache-control": object.cacheControl,
+  };
+  for (const [name, value] of Object.entries(optional)) if (value !== undefined) headers[name] = value;
+  for (const [key, value] of Object.entries(object.metadata)) headers[`opc-meta-${key}`] = value;
+  return headers;
+}
+
+function getNamespace(state: State): Reply {
+  return jsonReply(200, state.namespace);
+}
+
+/**
+ * PutObject. Preconditions come first (`if-none-match: *`, `if-match`), then
+ * the retention rules of an object that would be overwritten; `content-md5`
+ * and `opc-content-sha256` are checked against the bytes received.
+ */
+function putObject(state: State, request: Request, body: Bytes, params: Params, race: boolean): Reply {
+  const bucket = findBucket(state, params.namespace, params.bucket);
+  checkObjectName(params.object);
+  const ifNoneMatch = request.headers.get("if-none-match");
+  const ifMatch = request.headers.get("if-match");
+  if (ifNoneMatch !== null && ifNoneMatch !== "*") {
+    throw invalidParameter("The only valid value of the if-none-match header is '*'");
+  }
+  const md5 = toBase64(digest("md5", body));
+  const contentMd5 = request.headers.get("content-md5");
+  if (contentMd5 !== null && contentMd5 !== md5) {
+    // Wording from the PutObject documentation of the content-md5 header.
+    throw new OciError(
+      400,
+      "UnmatchedContentMD5",
+      `The computed MD5 of the request body (${md5}) does not match the Content-MD5 header (${contentMd5})`,
+    );
+  }
+  const contentSha256 = request.headers.get("opc-content-sha256");
+  if (contentSha256 !== null && contentSha256 !== toBase64(digest("sha256", body))) {
+    throw new OciError(
+      400,
+      "UnmatchedContentSha256",
+      "The computed SHA256 of the request body does not match the opc-content-sha256 header",
+    );
+  }
+  let existing = bucket.objects.get(params.object);
+  if (ifNoneMatch === "*") {
+    if (!existing && race) existing = writeCompetingObject(state, bucket, params.object);
+    if (existing) {
+      state.stats.conditionalPutConflicts++;
+      throw new OciError(
+        412,
+        "IfNoneMatchFailed",
+        `The If-None-Match header is '*' but there is an existing entity named '${params.object}'`,
+      );
+    }
+  }
+  if (ifMatch !== null && (!existing || (ifMatch !== "*" && ifMatch !== existing.etag))) {
+    state.stats.conditionalPutConflicts++;
+    throw new OciError(
+      412,
+      "IfMatchFailed",
+      `The If-Match header is '${ifMatch}' but the current entity tag is '${existing?.etag ?? "(none)"}'`,
+    );
+  }
+  if (existing) checkRetention(bucket, existing, "overwritten");
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of request.headers) {
+    if (name.startsWith("opc-meta-")) metadata[name.slice("opc-meta-".length)] = value;
+  }
+  const optional = (name: string) => request.headers.get(name) ?? undefined;
+  const object = storeObject(state, bucket, params.object, body, {
+    metadata,
+    contentType: optional("content-type") ?? "application/octet-stream",
+    contentEncoding: optional("content-encoding"),
+    contentLanguage: optional("content-language"),
+    contentDisposition: optional("content-disposition"),
+    cacheControl: optional("cache-control"),
+  });
+  return {
+    status: 200,
+    headers: {
+      "etag": object.etag,
+      "opc-content-md5": object.md5,
+      "last-modified": new Date(object.lastModified).toUTCString(),
+      "version-id": object.versionId,
+    },
+  };
+}
+
+/** The 412 race: another instance commits the same name first, with its own bytes. */
+function writeCompetingObject(state: State, bucket: Bucket, name: string): StoredObject {
+  state.stats.faultsInjected++;
+  const bytes = utf8(`${JSON.stringify({ competingWriter: randomUuid(state.idRandom), object: name })}\n`);
+  return storeObject(state, bucket, name, bytes, {
+    contentType: "application/json",
+    metadata: { "emulator-competing-write": "true" },
+  });
+}
+
+interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** `bytes=a-b`, `bytes=a-` or `bytes=-n` (RFC 9110 §14.1.2); one range only. */
+function parseRange(header: string, size: number): ByteRange {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const unsatisfiable = () =>
+    new OciError(
+      416,
+      "InvalidRange",
+      `The range '${header}' cannot be satisfied for an object of ${size} bytes`,
+    );
+  if (!match || (match[1] === "" && match[2] === "")) throw unsatisfiable();
+  if (match[1] === "") {
+    const length = Number(match[2]);
+    if (length === 0 || size === 0) throw unsatisfiable();
+    return { start: Math.max(0, size - length), end: size - 1 };
+  }
+  const start = Number(match[1]);
+  const end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
+  if (start >= size || end < start) throw unsatisfiable();
+  return { start, end };
+}
+
+function getObject(state: State, request: Request, params: Params): Reply {
+  const bucket = findBucket(state, params.namespace, params.bucket);
+  const object = findObject(bucket, params.object);
+  const headers = objectHeaders(object);
+  const ifMatch = request.headers.get("if-match");
+  if (ifMatch !== null && ifMatch !== "*" && ifMatch !== object.etag) {
+    throw new OciError(
+      412,
+      "IfMatchFailed",
+      `The If-Match header is '${ifMatch}' but the current entity tag is '${object.etag}'`,
+    );
+  }
+  const ifNoneMatch = request.headers.get("if-none-match");
+  if (ifNoneMatch !== null && (ifNoneMatch === "*" || ifNoneMatch === object.etag)) {
+    return { status: 304, headers: { etag: object.etag } };
+  }
+  const contentType = headers["content-type"];
+  delete headers["content-type"];
+  const rangeHeader = request.headers.get("range");
+  if (rangeHeader === null) {
+    return {
+      status: 200,
+      body: object.bytes,
+      contentType,
+      headers: { ...headers, "content-length": String(object.bytes.length) },
+    };
+  }
+  const range = parseRange(rangeHeader, object.bytes.length);
+  const slice = object.bytes.slice(range.start, range.end + 1);
+  return {
+    status: 206,
+    body: slice,
+    contentType,
+    headers: {
+      ...headers,
+      "content-length": String(slice.length),
+      "content-range": `bytes ${range.start}-${range.end}/${object.bytes.length}`,
+    },
+  };
+}
+
+function headObject(state: State, request: Request, params: Params): Reply {
+  const reply = getObject(state, request, params);
+  return { status: reply.status, contentType: reply.contentType, headers: reply.headers };
+}
+
+function deleteObject(state: State, request: Request, params: Params): Reply {
+  const bucket = findBucket(state, params.namespace, params.bucket);
+  const object = findObject(bucket, params.object);
+  const ifMatch = request.headers.get("if-match");
+  if (ifMatch !== null && ifMatch !== "*" && ifMatch !== object.etag) {
+    throw new OciError(
+      412,
+      "IfMatchFailed",
+      `The If-Match header is '${ifMatch}' but the current entity tag is '${object.etag}'`,
+    );
+  }
+  checkRetention(bucket, object, "deleted");
+  bucket.objects.delete(object.name);
+  bucket.sortedNames = undefined;
+  return { status: 204, headers: { "last-modified": new Date().toUTCString() } };
+}
+
+const OBJECT_SUMMARY_FIELDS = [
+  "name",
+  "size",
+  "etag",
+  "md5",
+  "timeCreated",
+  "timeModified",
+  "storageTier",
+  "archivalState",
+];
+
+function sortedNames(bucket: Bucket): string[] {
+  bucket.sortedNames ??= [...bucket.objects.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return bucket.sortedNames;
+}
+
+function firstIndexAtOrAfter(names: readonly string[], bound: string, inclusive: boolean): number {
+  let low = 0;
+  let high = names.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (inclusive ? names[middle] >= bound : names[middle] > bound) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
+/**
+ * ListObjects. Only `name` is returned unless `fields` asks for more (the API
+ * reference: "By default, only the name field is included"). With the `/`
+ * delimiter, names below the next `/` after the prefix collapse into
+ * `prefixes`, each counting once toward `limit`. `nextStartWith` is the first
+ * name not returned.
+ */
+function listObjects(state: State, query: Map<string, string>, params: Params): Reply {
+  const bucket = findBucket(state, params.namespace, params.bucket);
+  const prefix = query.get("prefix") ?? "";
+  const end = query.get("end");
+  const delimiter = query.get("delimiter");
+  if (delimiter !== undefined && delimiter !== "/") {
+    throw invalidParameter("The only supported delimiter is '/'");
+  }
+  const limit = parseIntegerParam(query, "limit", 1, LIST_OBJECTS_MAX_LIMIT) ?? LIST_OBJECTS_MAX_LIMIT;
+  const fields = (query.get("fields") ?? "name").split(",").map((field) => field.trim()).filter(Boolean);
+  const unknown = fields.filter((field) => !OBJECT_SUMMARY_FIELDS.includes(field));
+  if (unknown.length > 0) throw invalidParameter(`Unknown fields: ${unknown.join(", ")}`);
+
+  const names = sortedNames(bucket);
+  let index = firstIndexAtOrAfter(names, prefix, true);
+  const start = query.get("start");
+  if (start !== undefined) index = Math.max(index, firstIndexAtOrAfter(names, start, true));
+  const startAfter = query.get("startAfter");
+  if (startAfter !== undefined) index = Math.max(index, firstIndexAtOrAfter(names, startAfter, false));
+
+  const objects: Record<string, unknown>[] = [];
+  const prefixes: string[] = [];
+  let nextStartWith: string | undefined;
+  for (; index < names.length; index++) {
+    const name = names[index];
+    if (!name.startsWith(prefix) || (end !== undefined && name >= end)) break;
+    const cut = delimiter ? name.indexOf(delimiter, prefix.length) : -1;
+    const collapsed = cut >= 0 ? name.slice(0, cut + 1) : undefined;
+    if (collapsed !== undefined && collapsed === prefixes.at(-1)) continue;
+    if (objects.length + prefixes.length === limit) {
+      nextStartWith = name;
+      break;
+    }
+    if (collapsed !== undefined) prefixes.push(collapsed);
+    else objects.push(objectSummary(bucket.objects.get(name)!, fields));
+  }
+  return jsonReply(200, {
+    objects,
+    ...(delimiter ? { prefixes } : {}),
+    ...(nextStartWith !== undefined ? { nextStartWith } : {}),
+  });
+}
+
+function objectSummary(object: StoredObject, fields: readonly string[]): Record<string, unknown> {
+  const all: Record<string, unknown> = {
+    name: object.name,
+    size: object.bytes.length,
+    etag: object.etag,
+    md5: object.md5,
+    timeCreated: isoTime(object.timeCreated),
+    timeModified: isoTime(object.lastModified),
+    storageTier: "Standard",
+  };
+  return Object.fromEntries(Object.entries(all).filter(([key]) => key === "name" || fields.includes(key)));
+}
+
+function listRetentionRules(state: State, params: Params): Reply {
+  const bucket = findBucket(state, params.namespace, params.bucket);
+  return jsonReply(200, {
+    items: bucket.retentionRules.map((rule) => ({
+      id: rule.id,
+      displayName: rule.displayName,
+      ...(rule.duration ? { duration: rule.duration } : {}),
+      etag: rule.etag,
+      ...(rule.timeRuleLocked ? { timeRuleLocked: rule.timeRuleLocked } : {}),
+      timeCreated: isoTime(rule.timeCreated),
+      timeModified: isoTime(rule.timeCreated),
+    })),
+  });
+}
+
+// ---------------------------------------------------------------- Vault: secrets and KMS
+
+function getSecretBundle(state: State, query: Map<string, string>, params: Params): Reply {
+  const content = state.secrets.get(params.secretId);
+  const versionNumber = query.get("versionNumber");
+  const stage = query.get("stage");
+  // One version per secret: version 1, stages CURRENT and LATEST.
+  if (
+    content === undefined || (versionNumber !== undefined && versionNumber !== "1") ||
+    (stage !== undefined && stage !== "CURRENT" && stage !== "LATEST")
+  ) {
+    throw new OciError(
+      404,
+      "NotAuthorizedOrNotFound",
+      `Secret bundle for '${params.secretId}' not found or not authorized`,
+    );
+  }
+  return jsonReply(200, {
+    secretId: params.secretId,
+    versionNumber: 1,
+    stages: ["CURRENT", "LATEST"],
+    timeCreated: isoTime(0),
+    secretBundleContent: { contentType: "BASE64", content: toBase64(utf8(content)) },
+  });
+}
+
+function parseJsonBody(body: Bytes): Record<string, unknown> {
+  try {
+    const value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) return value;
+  } catch {
+    // falls through to the 400
+  }
+  throw new OciError(400, "CannotParseRequest", "The request body is not a JSON object");
+}
+
+function keyVersionId(keyId: string): string {
+  return `${keyId.replace(/^ocid1\.key\./, "ocid1.keyversion.")}.v1`;
+}
+
+/** KMS `sign` with RSASSA-PKCS1-v1_5 SHA-256: RAW messages are hashed here, DIGESTs are signed as given. */
+function kmsSign(state: State, body: Bytes): Reply {
+  const details = parseJsonBody(body);
+  for (const name of ["keyId", "message", "signingAlgorithm"]) {
+    if (typeof details[name] !== "string") throw missingParameter(name);
+  }
+  const keyId = details.keyId as string;
+  const key = state.kmsKeys.get(keyId);
+  if (!key || (details.keyVersionId !== undefined && details.keyVersionId !== keyVersionId(keyId))) {
+    throw new OciError(404, "NotAuthorizedOrNotFound", `Key '${keyId}' not found or not authorized`);
+  }
+  if (details.signingAlgorithm !== "SHA_256_RSA_PKCS1_V1_5") {
+    throw invalidParameter(`signingAlgorithm ${details.signingAlgorithm} is not supported by this key`);
+  }
+  const messageType = details.messageType ?? "RAW";
+  const message = fromBase64(details.message as string);
+  if (!message) throw invalidParameter("message must be base64");
+  let signature: Uint8Array;
+  if (messageType === "RAW") {
+    if (message.length > KMS_MAX_MESSAGE_BYTES) {
+      throw invalidParameter(`message must be at most ${KMS_MAX_MESSAGE_BYTES} bytes: sign a DIGEST instead`);
+    }
+    signature = nodeSign("sha256", message, key);
+  } else if (messageType === "DIGEST") {
+    if (message.length !== 32) throw invalidParameter("a SHA-256 DIGEST message must be 32 bytes");
+    signature = privateEncrypt(
+      { key, padding: cryptoConstants.RSA_PKCS1_PADDING },
+      concatBytes([SHA256_DIGEST_INFO_PREFIX, message]),
+    );
+  } else {
+    throw invalidParameter(`messageType must be RAW or DIGEST: current value is ${messageType}`);
+  }
+  return jsonReply(200, {
+    keyId,
+    keyVersionId: keyVersionId(keyId),
+    signature: toBase64(signature),
+    signingAlgorithm: "SHA_256_RSA_PKCS1_V1_5",
+  });
+}
+
+// ---------------------------------------------------------------- Audit
+
+interface StoredAuditEvent {
+  time: number;
+  event: AuditCloudEvent;
+}
+
+function compareAudit(a: StoredAuditEvent, b: StoredAuditEvent): number {
+  return a.time - b.time ||
+    (a.event.eventId < b.event.eventId ? -1 : a.event.eventId > b.event.eventId ? 1 : 0);
+}
+
+function lowerBound<T>(items: readonly T[], isAtOrAfter: (item: T) => boolean): number {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (isAtOrAfter(items[middle])) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
+/**
+ * Audit events per compartment in (eventTime, eventId) order; batches added
+ * with a future `visibleAt` wait until then (late indexing).
+ */
+class AuditStore {
+  #visible = new Map<string, StoredAuditEvent[]>();
+  #pending: { visibleAt: number; events: StoredAuditEvent[] }[] = [];
+  #ids = new Set<string>();
+
+  add(events: AuditCloudEvent[], visibleAt: number): void {
+    const batch = events.map((event) => {
+      const time = typeof event.eventTime === "string" ? parseRfc3339(event.eventTime) : undefined;
+      if (!time) {
+        throw new TypeError(`Audit event ${event.eventId} has no RFC 3339 eventTime: ${event.eventTime}`);
+      }
+      if (typeof event.data?.compartmentId !== "string") {
+        throw new TypeError(`Audit event ${event.eventId} has no data.compartmentId`);
+      }
+      // A repeated event would blur the no-duplicates checks made against this truth.
+      if (this.#ids.has(event.eventId)) throw new TypeError(`Audit event ${event.eventId} is added twice`);
+      this.#ids.add(event.eventId);
+      return { time: time.ms, event };
+    });
+    this.#pending.push({ visibleAt, events: batch });
+    this.#pending.sort((a, b) => a.visibleAt - b.visibleAt);
+  }
+
+  /** Events of one compartment visible now, sorted. */
+  visible(compartmentId: string, now: number): StoredAuditEvent[] {
+    while (this.#pending.length > 0 && this.#pending[0].visibleAt <= now) {
+      const touched = new Set<string>();
+      for (const stored of this.#pending.shift()!.events) {
+        const compartment = stored.event.data.compartmentId;
+        let list = this.#visible.get(compartment);
+        if (!list) this.#visible.set(compartment, list = []);
+        list.push(stored);
+        touched.add(compartment);
+      }
+      for (const compartment of touched) this.#visible.get(compartment)!.sort(compareAudit);
+    }
+    return this.#visible.get(compartmentId) ?? [];
+  }
+}
+
+interface AuditPageToken {
+  c: string;
+  s: number;
+  e: number;
+  t: number;
+  i: string;
+}
+
+function isAuditPageToken(value: unknown): value is AuditPageToken {
+  const token = value as AuditPageToken;
+  return typeof token === "object" && token !== null && typeof token.c === "string" &&
+    typeof token.s === "number" &&
+    typeof token.e === "number" && typeof token.t === "number" && typeof token.i === "string";
+}
+
+function parseAuditTime(query: Map<string, string>, name: string): number {
+  const text = query.get(name);
+  if (text === undefined) throw missingParameter(name);
+  const parsed = parseRfc3339(text);
+  if (!parsed) throw invalidParameter(`'${name}' must be an RFC 3339 date-time: current value is ${text}`);
+  // "You can specify a value with granularity to the minute. Seconds (and
+  // milliseconds, if included) must be set to 0." (ListEvents, endTime/startTime)
+  if (parsed.hasSeconds) {
+    throw invalidParameter(`'${name}' must have seconds and milliseconds set to 0: current value is ${text}`);
+  }
+  return parsed.ms;
+}
+
+/**
+ * ListEvents: the events of exactly one compartment (no sub-compartments)
+ * with eventTime in [startTime, endTime), in pages with `opc-next-page`. A page
+ * token is a cursor (last time and id), so events indexed late behind it are
+ * missed, as a real cursor would miss them.
+ */
+function listEvents(state: State, query: Map<string, string>): Reply {
+  const compartmentId = query.get("compartmentId");
+  if (compartmentId === undefined) throw missingParameter("compartmentId");
+  const start = parseAuditTime(query, "startTime");
+  const end = parseAuditTime(query, "endTime");
+  if (end <= start) throw invalidParameter("endTime must be after startTime");
+  const page = query.get("page");
+  const cursor = page === undefined ? undefined : decodePageToken(page, isAuditPageToken);
+  if (cursor && (cursor.c !== compartmentId || cursor.s !== start || cursor.e !== end)) {
+    throw invalidParameter("The page token belongs to another query");
+  }
+  const events = state.audit.visible(compartmentId, Date.now());
+  const inRange = lowerBound(events, (stored) => stored.time >= start);
+  const afterCursor = cursor
+    ? lowerBound(
+      events,
+      (stored) =>
+        compareAudit(stored, { time: cursor.t, event: { eventId: cursor.i } as AuditCloudEvent }) > 0,
+    )
+    : 0;
+  const first = Math.max(inRange, afterCursor);
+  const last = Math.max(first, lowerBound(events, (stored) => stored.time >= end));
+  const items = events.slice(first, Math.min(last, first + state.auditPageSize));
+  const lastReturned = items.at(-1);
+  const headers: Record<string, string> = lastReturned && first + items.length < last
+    ? {
+      "opc-next-page": encodePageToken({
+        c: compartmentId,
+        s: start,
+        e: end,
+        t: lastReturned.time,
+        i: lastReturned.event.eventId,
+      }),
+    }
+    : {};
+  return jsonReply(200, items.map((stored) => stored.event), headers);
+}
+
+// ---------------------------------------------------------------- Identity
+
+function isOffsetToken(value: unknown): value is { o: number; q: string } {
+  const token = value as { o: number; q: string };
+  return typeof token === "object" && token !== null && Number.isInteger(token.o) && token.o >= 0 &&
+    typeof token.q === "string";
+}
+
+/**
+ * ListCompartments. Direct children of `compartmentId`, or with
+ * `compartmentIdInSubtree=true` (only allowed on the tenancy) the whole tree.
+ * Every lifecycle state is returned unless `lifecycleState` filters: the API
+ * reference describes lifecycleState as "A filter to only return resources
+ * that match the given lifecycle state".
+ */
+function listCompartments(state: State, query: Map<string, string>): Reply {
+  const parent = query.get("compartmentId");
+  if (parent === undefined) throw missingParameter("compartmentId");
+  const inSubtree = query.get("compartmentIdInSubtree");
+  if (inSubtree !== undefined && inSubtree !== "true" && inSubtree !== "false") {
+    throw invalidParameter("compartmentIdInSubtree must be true or false");
+  }
+  const accessLevel = query.get("accessLevel");
+  if (accessLevel !== undefined && accessLevel !== "ANY" && accessLevel !== "ACCESSIBLE") {
+    throw invalidParameter("accessLevel must be ANY or ACCESSIBLE");
+  }
+  if (parent !== state.tenancy && !state.compartments.some((compartment) => compartment.id === parent)) {
+    throw new OciError(404, "NotAuthorizedOrNotFound", `Compartment '${parent}' not found or not authorized`);
+  }
+  if (inSubtree === "true" && parent !== state.tenancy) {
+    throw invalidParameter("compartmentIdInSubtree can only be true when compartmentId is the tenancy");
+  }
+  const lifecycleState = query.get("lifecycleState")?.toUpperCase();
+  const name = query.get("name");
+  const selected =
+    (inSubtree === "true" ? subtree(state, parent) : state.compartments.filter((c) => c.parentId === parent))
+      .filter((c) => lifecycleState === undefined || c.lifecycleState === lifecycleState)
+      .filter((c) => name === undefined || c.name === name);
+  const limit = parseIntegerParam(query, "limit", 1, IDENTITY_MAX_LIMIT) ?? IDENTITY_DEFAULT_LIMIT;
+  const queryKey = [parent, inSubtree, lifecycleState, name].join("|");
+  const page = query.get("page");
+  const token = page === undefined ? { o: 0, q: queryKey } : decodePageToken(page, isOffsetToken);
+  const offset = token.o;
+  if (token.q !== queryKey) {
+    throw invalidParameter("The page token belongs to another query");
+  }
+  const items = selected.slice(offset, offset + limit).map((c) => ({
+    id: c.id,
+    compartmentId: c.parentId,
+    name: c.name,
+    description: c.name,
+    timeCreated: isoTime(c.timeCreated),
+    lifecycleState: c.lifecycleState,
+    isAccessible: true,
+    freeformTags: {},
+    definedTags: {},
+  }));
+  const next = offset + limit < selected.length
+    ? { "opc-next-page": encodePageToken({ o: offset + limit, q: queryKey }) }
+    : undefined;
+  return jsonReply(200, items, next);
+}
+
+/** Every compartment whose ancestry reaches `rootId`, in the order they were given. */
+function subtree(state: State, rootId: string): Compartment[] {
+  const byId = new Map(state.compartments.map((c) => [c.id, c]));
+  const reaches = (compartment: Compartment): boolean => {
+    const seen = new Set<string>();
+    for (let current: Compartment | undefined = compartment; current; current = byId.get(current.parentId)) {
+      if (current.parentId === rootId) return true;
+      if (seen.has(current.id)) return false;
+      seen.add(current.id);
+    }
+    return false;
+  };
+  return state.compartments.filter(reaches);
+}
+
+// ---------------------------------------------------------------- Logging ingestion
+
+function putLogs(state: State, body: Bytes, params: Params): Reply {
+  const entries = state.logs.get(params.logId);
+  if (!entries) {
+    throw new OciError(404, "NotAuthorizedOrNotFound", `Log '${params.logId}' not found or not authorized`);
+  }
+  const details = parseJsonBody(body);
+  if (details.specversion !== "1.0") {
+    throw invalidParameter(`specversion must be "1.0": current value is ${details.specversion}`);
+  }
+  const batches = details.logEntryBatches;
+  if (!Array.isArray(batches) || batches.length === 0) {
+    throw invalidParameter("logEntryBatches must be a non-empty array");
+  }
+  const accepted: LogEntryView[] = [];
+  for (const batch of batches as Record<string, unknown>[]) {
+    for (const name of ["source", "type", "defaultlogentrytime"]) {
+      if (typeof batch?.[name] !== "string") throw missingParameter(`logEntryBatches[].${name}`);
+    }
+    if (!parseRfc3339(batch.defaultlogentrytime as string)) {
+      throw invalidParameter("defaultlogentrytime must be RFC 3339");
+    }
+    if (batch.subject !== undefined && typeof batch.subject !== "string") {
+      throw invalidParameter("subject must be a string");
+    }
+    if (!Array.isArray(batch.entries) || batch.entries.length === 0) {
+      throw invalidParameter("entries must be a non-empty array");
+    }
+    for (const entry of batch.entries as Record<string, unknown>[]) {
+      if (typeof entry?.data !== "string") throw missingParameter("entries[].data");
+      if (typeof entry.id !== "string") throw missingParameter("entries[].id");
+      if (entry.time !== undefined && (typeof entry.time !== "string" || !parseRfc3339(entry.time))) {
+        throw invalidParameter("entries[].time must be RFC 3339");
+      }
+      if (utf8(JSON.stringify(entry)).length > LOG_ENTRY_MAX_BYTES) {
+        throw invalidParameter(`The log entry ${entry.id} is larger than 1 MB`);
+      }
+      accepted.push({
+        id: entry.id,
+        time: (entry.time as string | undefined) ?? (batch.defaultlogentrytime as string),
+        data: entry.data,
+        source: batch.source as string,
+        type: batch.type as string,
+        ...(batch.subject !== undefined ? { subject: batch.subject as string } : {}),
+      });
+    }
+  }
+  // All or nothing: a request refused halfway stores none of its entries.
+  entries.push(...accepted);
+  return { status: 200 };
+}
+
+// ---------------------------------------------------------------- instance and resource principals
+
+function regionShortCode(region: string): string {
+  const known: Record<string, string> = {
+    "us-ashburn-1": "iad",
+    "us-phoenix-1": "phx",
+    "eu-frankfurt-1": "fra",
+  };
+  return known[region] ?? region;
+}
+
+/**
+ * The instance's identity, as the metadata service serves it: a leaf
+ * certificate whose subject holds `opc-tenant:<tenancy>` (what
+ * AuthUtils.getTenantIdFromCertificate reads), its private key, and the
+ * intermediate that signed it. Built on first use: key generation is slow.
+ */
+function instanceIdentity(state: State): InstanceIdentity {
+  if (state.instance) return state.instance;
+  const random = state.idRandom;
+  const instanceId = `ocid1.instance.oc1.${regionShortCode(state.region)}.emulated${randomHex(random, 40)}`;
+  const rootName: [string, string][] = [[OID.commonName, "PKISVC Identity Root (emulated)"], [
+    OID.organization,
+    "Oracle",
+  ]];
+  const intermediateName: [string, string][] = [
+    [OID.commonName, "PKISVC Identity Intermediate r2 (emulated)"],
+    [OID.organization, "Oracle"],
+  ];
+  const now = Date.now();
+  const rootKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const intermediateKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const leafKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const intermediate = buildCertificate({
+    serial: utf8(randomHex(random, 16)),
+    issuer: rootName,
+    subject: intermediateName,
+    notBefore: now - DAY_MS,
+    notAfter: now + 365 * DAY_MS,
+    publicKey: intermediateKeys.publicKey,
+    signingKey: rootKeys.privateKey,
+    isCa: true,
+  });
+  const leaf = buildCertificate({
+    serial: utf8(randomHex(random, 16)),
+    issuer: intermediateName,
+    subject: [
+      [OID.commonName, instanceId],
+      [OID.organizationalUnit, "opc-certtype:instance"],
+      [OID.organizationalUnit, `opc-compartment:${state.tenancy}`],
+      [OID.organizationalUnit, `opc-instance:${instanceId}`],
+      [OID.organizationalUnit, `opc-tenant:${state.tenancy}`],
+    ],
+    notBefore: now - 60 * 60 * 1000,
+    notAfter: now + 30 * DAY_MS,
+    publicKey: leafKeys.publicKey,
+    signingKey: intermediateKeys.privateKey,
+    isCa: false,
+  });
+  state.instance = {
+    instanceId,
+    root: { key: rootKeys.publicKey, name: rootName },
+    intermediate: { der: intermediate, key: intermediateKeys.publicKey },
+    // The metadata service serves a PKCS#1 key ("BEGIN RSA PRIVATE KEY").
+    leaf: {
+      der: leaf,
+      privateKeyPem: leafKeys.privateKey.export({ type: "pkcs1", format: "pem" }) as string,
+    },
+  };
+  return state.instance;
+}
+
+/** `GET /opc/v2/instance/region` and `/opc/v2/identity/{cert,key,intermediate}.pem` (IMDS v2 needs the header). */
+function instanceMetadata(state: State, request: Request, params: Params): Reply {
+  if (request.headers.get("authorization") !== "Bearer Oracle") {
+    return {
+      status: 401,
+      body: "Unauthorized: the header 'Authorization: Bearer Oracle' is required",
+      contentType: "text/plain",
+    };
+  }
+  const text = (body: string): Reply => ({ status: 200, body, contentType: "text/plain" });
+  if (params.resource === "instance/region") return text(state.region);
+  const identity = instanceIdentity(state);
+  if (params.resource === "identity/cert.pem") return text(toPem("CERTIFICATE", identity.leaf.der));
+  if (params.resource === "identity/intermediate.pem") {
+    return text(toPem("CERTIFICATE", identity.intermediate.der));
+  }
+  return text(identity.leaf.privateKeyPem);
+}
+
+/**
+ * `POST /v1/x509`: the body's leaf certificate must chain to the emulator's
+ * root through one of `intermediateCertificates`, be current, name the tenancy
+ * of the keyId, have the SHA-1 fingerprint of the keyId, and its key must have
+ * signed the request (`<tenancy>/fed-x509/<fingerprint>`). Returns a session
+ * token bound to `publicKey`.
+ */
+function federateX509(state: State, request: Request, body: Bytes): Reply {
+  const identity = instanceIdentity(state);
+  const parsed = parseAuthorization(request.headers.get("authorization"));
+  const keyId = /^(.+)\/fed-x509\/([0-9A-Fa-f:]+)$/.exec(parsed.keyId);
+  if (!keyId) throw notAuthenticated("the keyId must be <tenancy>/fed-x509/<certificate fingerprint>");
+  checkSignedHeaders(request, parsed.headers, body, true);
+  const details = parseJsonBody(body);
+  if (details.purpose !== "DEFAULT") {
+    throw invalidParameter(`purpose must be DEFAULT: current value is ${details.purpose}`);
+  }
+  const certificateDer = typeof details.certificate === "string"
+    ? fromBase64(details.certificate)
+    : undefined;
+  const sessionKeyDer = typeof details.publicKey === "string" ? fromBase64(details.publicKey) : undefined;
+  if (!certificateDer || !sessionKeyDer) {
+    throw invalidParameter("certificate and publicKey must be base64 DER");
+  }
+  let leaf: ParsedCertificate;
+  let sessionKey: KeyObject;
+  try {
+    leaf = parseCertificate(certificateDer);
+    sessionKey = createPublicKey({ key: Buffer.from(sessionKeyDer), format: "der", type: "spki" });
+  } catch (error) {
+    throw notAuthenticated(`the certificate or public key cannot be parsed: ${(error as Error).message}`);
+  }
+  if (colonHex(digest("sha1", certificateDer)) !== keyId[2].toLowerCase()) {
+    throw notAuthenticated("the keyId fingerprint is not the certificate's SHA-1 fingerprint");
+  }
+  const intermediates = Array.isArray(details.intermediateCertificates)
+    ? details.intermediateCertificates
+    : [];
+  const chained = intermediates.some((text) => {
+    const intermediateDer = typeof text === "string" ? fromBase64(text) : undefined;
+    if (!intermediateDer) return false;
+    try {
+      const intermediate = parseCertificate(intermediateDer);
+      return rsaVerify(identity.root.key, intermediate.tbs, intermediate.signature) &&
+        rsaVerify(intermediate.publicKey, leaf.tbs, leaf.signature);
+    } catch {
+      return false;
+    }
+  });
+  if (!chained) throw notAuthenticated("the certificate does not chain to a trusted root");
+  const now = Date.now();
+  if (now < leaf.notBefore || now > leaf.notAfter) {
+    throw notAuthenticated("the certificate is not currently valid");
+  }
+  const tenant = leaf.subject.find((value) => value.startsWith("opc-tenant:"))?.slice("opc-tenant:".length);
+  if (tenant !== state.tenancy || keyId[1] !== tenant) {
+    throw notAuthenticated("the certificate's tenancy is not the keyId's tenancy or this tenancy");
+  }
+  verifySignatureWith(request, parsed, leaf.publicKey);
+  const instanceId = leaf.subject.find((value) => value.startsWith("opc-instance:"))?.slice(
+    "opc-instance:".length,
+  );
+  const token = state.authority.issue(
+    {
+      sub: instanceId,
+      tenant: state.tenancy,
+      "opc-tenant": state.tenancy,
+      "opc-instance": instanceId,
+      "opc-compartment": state.tenancy,
+      "opc-certtype": "instance",
+      ptype: "instance",
+      ttype: "x509",
+      jti: randomUuid(state.idRandom),
+    },
+    sessionKey,
+    INSTANCE_TOKEN_TTL_SECONDS,
+  );
+  return jsonReply(200, { token });
+}
+
+// ---------------------------------------------------------------- routing
+
+type Params = Record<string, string>;
+
+type Operation =
+  | "GetNamespace"
+  | "ListObjects"
+  | "GetObject"
+  | "HeadObject"
+  | "PutObject"
+  | "DeleteObject"
+  | "ListRetentionRules"
+  | "GetSecretBundle"
+  | "Sign"
+  | "ListEvents"
+  | "ListCompartments"
+  | "PutLogs"
+  | "InstanceMetadata"
+  | "X509Federation";
+
+interface Routed {
+  operation: Operation;
+  params: Params;
+}
+
+/** Percent-decodes one path parameter as the SDK encodes it (`encodeURIComponent`). */
+function decodePathParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw invalidParameter(`The path parameter '${raw}' is not validly percent-encoded`);
+  }
+}
+
+/** Maps a method and raw path to an operation; 404 NotFound / 405 MethodNotAllowed otherwise. */
+function route(method: string, path: string): Routed {
+  const found = (operation: Operation, params: Params = {}): Routed => ({ operation, params });
+  const byMethod = (methods: Partial<Record<string, Operation>>, params: Params = {}): Routed => {
+    const operation = methods[method];
+    if (!operation) {
+      throw new OciError(405, "MethodNotAllowed", `The method ${method} is not allowed on ${path}`);
+    }
+    return found(operation, params);
+  };
+  let match: RegExpExecArray | null;
+  if (path === "/n" || path === "/n/") return byMethod({ GET: "GetNamespace" });
+  if ((match = /^\/n\/([^/]+)\/b\/([^/]+)\/o\/?$/.exec(path))) {
+    return byMethod({ GET: "ListObjects" }, {
+      namespace: decodePathParam(match[1]),
+      bucket: decodePathParam(match[2]),
+    });
+  }
+  if ((match = /^\/n\/([^/]+)\/b\/([^/]+)\/o\/(.+)$/.exec(path))) {
+    return byMethod(
+      { GET: "GetObject", HEAD: "HeadObject", PUT: "PutObject", DELETE: "DeleteObject" },
+      {
+        namespace: decodePathParam(match[1]),
+        bucket: decodePathParam(match[2]),
+        object: decodePathParam(match[3]),
+      },
+    );
+  }
+  if ((match = /^\/n\/([^/]+)\/b\/([^/]+)\/retentionRules\/?$/.exec(path))) {
+    return byMethod({ GET: "ListRetentionRules" }, {
+      namespace: decodePathParam(match[1]),
+      bucket: decodePathParam(match[2]),
+    });
+  }
+  if ((match = /^\/20190301\/secretbundles\/([^/]+)$/.exec(path))) {
+    return byMethod({ GET: "GetSecretBundle" }, { secretId: decodePathParam(match[1]) });
+  }
+  if (path === "/20180608/sign") return byMethod({ POST: "Sign" });
+  if (path === "/20190901/auditEvents") return byMethod({ GET: "ListEvents" });
+  if (path === "/20160918/compartments") return byMethod({ GET: "ListCompartments" });
+  if ((match = /^\/20200831\/logs\/([^/]+)\/actions\/push$/.exec(path))) {
+    return byMethod({ POST: "PutLogs" }, { logId: decodePathParam(match[1]) });
+  }
+  if ((match = /^\/opc\/v2\/(instance\/region|identity\/(?:cert|key|intermediate)\.pem)$/.exec(path))) {
+    return byMethod({ GET: "InstanceMetadata" }, { resource: match[1] });
+  }
+  if (path === "/v1/x509") return byMethod({ POST: "X509Federation" });
+  throw new OciError(
+    404,
+    "NotFound",
+    `There is no operation supported at the URI path and HTTP method you specified: ${method} ${path}`,
+  );
+}
+
+/** Operations whose body is streamed and not signed (oci-wire.md: PutObject and UploadPart). */
+const UNSIGNED_BODY_OPERATIONS = new Set<Operation>(["PutObject"]);
+
+/** Checks the signature of a service request against an API key or an issued session token. */
+function authenticate(state: State, request: Request, body: Bytes, operation: Operation): void {
+  const parsed = parseAuthorization(request.headers.get("authorization"));
+  const bodySigned = ["POST", "PUT", "PATCH"].includes(request.method) &&
+    !UNSIGNED_BODY_OPERATIONS.has(operation);
+  checkSignedHeaders(request, parsed.headers, body, bodySigned);
+  let key: KeyObject | undefined;
+  if (parsed.keyId.startsWith("ST$")) key = state.authority.sessionKey(parsed.keyId.slice(3));
+  else key = state.apiKeys.get(parsed.keyId);
+  if (!key) throw notAuthenticated(`the key ${parsed.keyId} is not known`);
+  verifySignatureWith(request, parsed, key);
+}
+
+function handle(state: State, request: Request, routed: Routed, body: Bytes, race: boolean): Reply {
+  const target = rawTarget(request);
+  const question = target.indexOf("?");
+  const query = parseQuery(question < 0 ? "" : target.slice(question + 1));
+  const { params } = routed;
+  switch (routed.operation) {
+    case "GetNamespace":
+      return getNamespace(state);
+    case "ListObjects":
+      return listObjects(state, query, params);
+    case "GetObject":
+      return getObject(state, request, params);
+    case "HeadObject":
+      return headObject(state, request, params);
+    case "PutObject":
+      return putObject(state, request, body, params, race);
+    case "DeleteObject":
+      return deleteObject(state, request, params);
+    case "ListRetentionRules":
+      return listRetentionRules(state, params);
+    case "GetSecretBundle":
+      return getSecretBundle(state, query, params);
+    case "Sign":
+      return kmsSign(state, body);
+    case "ListEvents":
+      return listEvents(state, query);
+    case "ListCompartments":
+      return listCompartments(state, query);
+    case "PutLogs":
+      return putLogs(state, body, params);
+    case "InstanceMetadata":
+      return instanceMetadata(state, request, params);
+    case "X509Federation":
+      return federateX509(state, request, body);
+  }
+}
+
+// ---------------------------------------------------------------- server
+
+function importApiKey(publicKey: CryptoKey | string): KeyObject {
+  return typeof publicKey === "string" ? createPublicKey(publicKey) : KeyObject.from(publicKey);
+}
+
+function toCompartments(list: OciEmulatorOptions["compartments"], now: number): Compartment[] {
+  return (list ?? []).map((c, index) => ({
+    id: c.id,
+    parentId: c.parentId,
+    name: c.name,
+    lifecycleState: c.lifecycleState ?? "ACTIVE",
+    timeCreated: now - (list!.length - index) * 60_000,
+  }));
+}
+
+function validateOptions(options: OciEmulatorOptions): void {
+  const fail = (name: string, requirement: string, value: unknown) =>
+    new TypeError(
+      `Cannot start the OCI emulator as '${name}' must be ${requirement}: current value is ${value}`,
+    );
+  if (!options.tenancy) throw fail("tenancy", "a tenancy OCID", options.tenancy);
+  if (options.seed !== undefined && !Number.isInteger(options.seed)) {
+    throw fail("seed", "an integer", options.seed);
+  }
+  const pageSize = options.auditPageSize;
+  if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize > 0)) {
+    throw fail("auditPageSize", "a positive integer", pageSize);
+  }
+  for (const bucket of options.buckets ?? []) {
+    for (const rule of bucket.retentionRules ?? []) {
+      const duration = rule.duration;
+      if (duration && !(Number.isInteger(duration.timeAmount) && duration.timeAmount > 0)) {
+        throw fail(
+          `buckets[${bucket.name}].retentionRules[${rule.id}].duration.timeAmount`,
+          "a positive integer",
+          duration.timeAmount,
+        );
+      }
+    }
+  }
+}
+
+function createState(options: OciEmulatorOptions, seed: number): State {
+  const now = Date.now();
+  const idRandom = mulberry32(seed ^ 0x85ebca6b);
+  const apiKeys = new Map<string, KeyObject>();
+  for (const key of options.apiKeys ?? []) apiKeys.set(key.keyId, importApiKey(key.publicKey));
+  const buckets = new Map<string, Bucket>();
+  for (const bucket of options.buckets ?? []) {
+    buckets.set(bucket.name, {
+      name: bucket.name,
+      objects: new Map(),
+      retentionRules: (bucket.retentionRules ?? []).map((rule) => ({
+        ...rule,
+        etag: randomUuid(idRandom),
+        timeCreated: now,
+      })),
+    });
+  }
+  const audit = new AuditStore();
+  audit.add(options.auditEvents ?? [], -Infinity);
+  return {
+    tenancy: options.tenancy,
+    region: options.region ?? "us-ashburn-1",
+    namespace: options.namespace ?? "emulatedns",
+    apiKeys,
+    authority: new TokenAuthority(),
+    buckets,
+    secrets: new Map((options.secrets ?? []).map((secret) => [secret.id, secret.content])),
+    kmsKeys: new Map((options.kmsKeys ?? []).map((key) => [key.id, KeyObject.from(key.privateKey)])),
+    compartments: toCompartments(options.compartments, now),
+    audit,
+    auditPageSize: options.auditPageSize ?? DEFAULT_AUDIT_PAGE_SIZE,
+    logs: new Map((options.logs ?? []).map((logId) => [logId, []])),
+    faults: validateFaults(options.faults ?? {}),
+    faultRandom: mulberry32(seed),
+    idRandom,
+    stats: {
+      requests: 0,
+      rejectedSignatures: 0,
+      faultsInjected: 0,
+      conditionalPutConflicts: 0,
+      byOperation: {},
+    },
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+/**
+ * One request: route it, let the gateway fault it (429, 5xx: the service never
+ * sees it), read the body, check the signature, let the service answer, wait
+ * the latency, maybe cut the body. The instance metadata service is local to
+ * the instance: it is neither signed nor faulted.
+ */
+async function serveRequest(state: State, request: Request): Promise<Response> {
+  state.stats.requests++;
+  const requestId = randomHex(state.idRandom, 32).toUpperCase();
+  const target = rawTarget(request);
+  const path = target.split("?")[0];
+  let routed: Routed;
+  try {
+    routed = route(request.method, path);
+  } catch (error) {
+    if (!(error instanceof OciError)) throw error;
+    return toResponse(errorReply(error), { kind: "none" }, requestId, request.method);
+  }
+  const { operation } = routed;
+  state.stats.byOperation[operation] = (state.stats.byOperation[operation] ?? 0) + 1;
+  const isMetadata = operation === "InstanceMetadata";
+  const decision = isMetadata
+    ? { fault: { kind: "none" } as Fault, race: false }
+    : decideFault(state.faultRandom, state.faults);
+  const { fault } = decision;
+  if (fault.kind === "429" || fault.kind === "5xx") {
+    state.stats.faultsInjected++;
+    await delay(state.faults.latencyMs);
+    return toResponse(gatewayFaultReply(fault), fault, requestId, request.method);
+  }
+  const body = new Uint8Array(await request.arrayBuffer()) as Bytes;
+  let reply: Reply;
+  try {
+    if (!isMetadata && operation !== "X509Federation") {
+      try {
+        authenticate(state, request, body, operation);
+      } catch (error) {
+        if (error instanceof OciError && error.status === 401) state.stats.rejectedSignatures++;
+        throw error;
+      }
+    }
+    reply = handle(state, request, routed, body, decision.race);
+  } catch (error) {
+    if (!(error instanceof OciError)) throw error;
+    if (operation === "X509Federation" && error.status === 401) state.stats.rejectedSignatures++;
+    reply = errorReply(error);
+  }
+  if (!isMetadata) await delay(state.faults.latencyMs);
+  if (fault.kind === "reset" && cutsBody(reply, request.method)) {
+    state.stats.faultsInjected++;
+  }
+  return toResponse(reply, fault, requestId, request.method);
+}
+
+/** Starts the emulator on 127.0.0.1; resolves once it listens. */
+export async function startOciEmulator(options: OciEmulatorOptions): Promise<OciEmulator> {
+  validateOptions(options);
+  const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+  const state = createState(options, seed);
+  let resourcePrincipal: { privateKey: KeyObject; publicKey: KeyObject; id: string } | undefined;
+
+  const listening = Promise.withResolvers<void>();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => listening.resolve() },
+    (request) => serveRequest(state, request),
+  );
+  await listening.promise;
+  const url = `http://127.0.0.1:${server.addr.port}`;
+
+  const bucketOf = (name: string): Bucket => {
+    const bucket = state.buckets.get(name);
+    if (!bucket) throw new TypeError(`The emulator has no bucket named ${name}`);
+    return bucket;
+  };
+
+  return {
+    url,
+    metadataBaseUrl: `${url}/opc/v2/`,
+    federationEndpoint: url,
+    resourcePrincipalEnv: ({ ttlSeconds = 3600 } = {}) => {
+      resourcePrincipal ??= {
+        ...generateKeyPairSync("rsa", { modulusLength: 2048 }),
+        id: `ocid1.computecontainerinstance.oc1.${regionShortCode(state.region)}.emulated${
+          randomHex(state.idRandom, 40)
+        }`,
+      };
+      const rpst = state.authority.issue(
+        {
+          sub: resourcePrincipal.id,
+          res_id: resourcePrincipal.id,
+          res_type: "computecontainerinstance",
+          res_compartment: state.tenancy,
+          res_tenant: state.tenancy,
+          tenant: state.tenancy,
+          ptype: "resource",
+          ttype: "res",
+          jti: randomUuid(state.idRandom),
+        },
+        resourcePrincipal.publicKey,
+        ttlSeconds,
+      );
+      return {
+        OCI_RESOURCE_PRINCIPAL_VERSION: "2.2",
+        OCI_RESOURCE_PRINCIPAL_RPST: rpst,
+        OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM: resourcePrincipal.privateKey.export({
+          type: "pkcs8",
+          format: "pem",
+        }) as string,
+        OCI_RESOURCE_PRINCIPAL_REGION: state.region,
+      };
+    },
+    objects: (bucket) =>
+      sortedNames(bucketOf(bucket)).map((name) => {
+        const object = bucketOf(bucket).objects.get(name)!;
+        return {
+          name,
+          bytes: object.bytes.slice(),
+          metadata: { ...object.metadata },
+          md5: object.md5,
+          etag: object.etag,
+          timeCreated: isoTime(object.timeCreated),
+        };
+      }),
+    putObjectDirect: (bucket, name, bytes) => {
+      const target = bucketOf(bucket);
+      const existing = target.objects.get(name);
+      storeObject(state, target, name, new Uint8Array(bytes) as Bytes, {
+        metadata: { ...existing?.metadata },
+        contentType: existing?.contentType ?? "application/octet-stream",
+      });
+    },
+    deleteObjectDirect: (bucket, name) => {
+      const target = bucketOf(bucket);
+      if (target.objects.delete(name)) target.sortedNames = undefined;
+    },
+    logEntries: (logId) => {
+      const entries = state.logs.get(logId);
+      if (!entries) throw new TypeError(`The emulator has no log ${logId}`);
+      return entries.map((entry) => ({ ...entry }));
+    },
+    addAuditEvents: (events, visibleAt = Date.now()) => state.audit.add(events, visibleAt),
+    setCompartments: (compartments) => {
+      state.compartments = toCompartments(compartments, Date.now());
+    },
+    setFaults: (faults) => {
+      state.faults = validateFaults(faults);
+    },
+    stats: state.stats,
+    // shutdown() lets requests in flight finish; aborting a signal would reset their connections.
+    close: () => server.shutdown(),
+  };
+}
+
+// ---------------------------------------------------------------- test data
+
+/** Kinds of audited calls: CloudEvents type, source service, HTTP action, path template, resource kind. */
+const AUDIT_KINDS = [
+  ["com.oraclecloud.ComputeApi.GetInstance", "ComputeApi", "GET", "/20160918/instances/{id}", "instance"],
+  ["com.oraclecloud.ComputeApi.LaunchInstance", "ComputeApi", "POST", "/20160918/instances", "instance"],
+  [
+    "com.oraclecloud.ComputeApi.TerminateInstance",
+    "ComputeApi",
+    "DELETE",
+    "/20160918/instances/{id}",
+    "instance",
+  ],
+  [
+    "com.oraclecloud.VirtualNetworkApi.UpdateSecurityList",
+    "VirtualNetworkApi",
+    "PUT",
+    "/20160918/securityLists/{id}",
+    "securitylist",
+  ],
+  ["com.oraclecloud.objectstorage.createbucket", "ObjectStorage", "POST", "/n/{ns}/b", "bucket"],
+  [
+    "com.oraclecloud.objectstorage.getobject",
+    "ObjectStorage",
+    "GET",
+    "/n/{ns}/b/{name}/o/report.csv",
+    "bucket",
+  ],
+  [
+    "com.oraclecloud.identityControlPlane.UpdatePolicy",
+    "identityControlPlane",
+    "PUT",
+    "/20160918/policies/{id}",
+    "policy",
+  ],
+  [
+    "com.oraclecloud.identityControlPlane.CreateUser",
+    "identityControlPlane",
+    "POST",
+    "/20160918/users",
+    "user",
+  ],
+] as const;
+
+const PRINCIPAL_NAMES = [
+  "alice@example.com",
+  "bob@example.com",
+  "carol@example.com",
+  "Łukasz Żółć",
+  "李小龍",
+];
+const USER_AGENTS = [
+  "Oracle-JavaSDK/3.44.0",
+  "Oracle-PythonSDK/2.126.0",
+  "Mozilla/5.0 (X11; Linux x86_64) Firefox/131.0",
+  "Terraform/1.9.5",
+];
+
+interface AuditPrincipal {
+  name: string;
+  id: string;
+  authType: string;
+  ipAddress: string;
+  userAgent: string;
+  credentials: string;
+}
+
+/** Who acts and on what: few principals and resources, shared by many events, as in a real tenancy. */
+function auditDirectory(random: Random, tenancy: string) {
+  const principal = (name: string, authType: string): AuditPrincipal => {
+    const id = authType === "instance"
+      ? `ocid1.instance.oc1.iad.aaaa${randomHex(random, 52)}`
+      : `ocid1.user.oc1..aaaa${randomHex(random, 52)}`;
+    return {
+      name,
+      id,
+      authType,
+      ipAddress: `10.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${
+        1 + Math.floor(random() * 254)
+      }`,
+      userAgent: pick(random, USER_AGENTS),
+      credentials: authType === "instance"
+        ? `ST$${randomHex(random, 24)}`
+        : `${tenancy}/${id}/${colonHex(utf8(randomHex(random, 16)))}`,
+    };
+  };
+  const principals = [
+    ...PRINCIPAL_NAMES.map((name) => principal(name, "natv")),
+    principal("ops-automation", "instance"),
+  ];
+  const resources = new Map(
+    [...new Set(AUDIT_KINDS.map((kind) => kind[4]))].map((kind) => [
+      kind,
+      Array.from({ length: 20 }, (_, i) => ({
+        id: `ocid1.${kind}.oc1.iad.aaaa${randomHex(random, 52)}`,
+        name: `${kind}-${String(i).padStart(2, "0")}`,
+      })),
+    ]),
+  );
+  return { principals, resources };
+}
+
+/**
+ * Realistic OCI Audit events in eventTime order, deterministic from `seed`,
+ * spread over [from, to) and over the given compartments.
+ */
+export function generateAuditEvents(
+  options: { seed: number; count: number; from: number; to: number; compartmentIds: string[] },
+): AuditCloudEvent[] {
+  const { seed, count, from, to, compartmentIds } = options;
+  if (!Number.isInteger(count) || count < 0) {
+    throw new RangeError(`'count' must be a non-negative integer: current value is ${count}`);
+  }
+  if (!(to > from)) throw new RangeError(`'to' must be after 'from': current values are ${from} and ${to}`);
+  if (compartmentIds.length === 0) throw new RangeError("'compartmentIds' must not be empty");
+  const random = mulberry32(seed);
+  const tenancy = `ocid1.tenancy.oc1..aaaa${randomHex(random, 52)}`;
+  const directory = auditDirectory(random, tenancy);
+  const times = Array.from({ length: count }, () => from + Math.floor(random() * (to - from)));
+  times.sort((a, b) => a - b);
+  return times.map((time) => {
+    const [eventType, source, action, pathTemplate, resourceKind] = pick(random, AUDIT_KINDS);
+    const eventName = eventType.slice(eventType.lastIndexOf(".") + 1);
+    const compartmentId = pick(random, compartmentIds);
+    const resource = pick(random, directory.resources.get(resourceKind)!);
+    const principal = pick(random, directory.principals);
+    const status = random() < 0.9
+      ? (action === "DELETE" ? "204" : "200")
+      : pick(random, ["400", "404", "409"]);
+    const succeeded = status.startsWith("2");
+    const requestId = randomHex(random, 32).toUpperCase();
+    return {
+      eventType,
+      cloudEventsVersion: "0.1",
+      eventTypeVersion: "2.0",
+      source,
+      eventId: randomUuid(random),
+      eventTime: isoTime(time),
+      contentType: "application/json",
+      data: {
+        eventGroupingId: requestId,
+        eventName,
+        compartmentId,
+        compartmentName: `compartment-${compartmentId.slice(-6)}`,
+        resourceName: resource.name,
+        resourceId: resource.id,
+        availabilityDomain: "AD1",
+        freeformTags: {},
+        definedTags: {},
+        identity: {
+          principalName: principal.name,
+          principalId: principal.id,
+          authType: principal.authType,
+          callerName: null,
+          callerId: null,
+          tenantId: tenancy,
+          ipAddress: principal.ipAddress,
+          credentials: principal.credentials,
+          userAgent: principal.userAgent,
+          consoleSessionId: null,
+        },
+        request: {
+          id: requestId,
+          path: pathTemplate.replace("{id}", resource.id).replace("{ns}", "emulatedns").replace(
+            "{name}",
+            resource.name,
+          ),
+          action,
+          parameters: {},
+          headers: { "opc-request-id": [requestId] },
+        },
+        response: {
+          status,
+          responseTime: isoTime(time + 20 + Math.floor(random() * 500)),
+          headers: {},
+          payload: succeeded ? { id: resource.id } : {},
+          message: succeeded ? `${eventName} succeeded` : `${eventName} failed`,
+        },
+        stateChange: { previous: null, current: null },
+        additionalDetails: {},
+      },
+    };
+  });
+}
+
+/**
+ * A fresh RSA 2048 API signing key: keyId `tenancy/user/fingerprint`, where the
+ * fingerprint is the MD5 of the DER public key in colon hex, as the Console shows it.
+ */
+export async function generateApiKey(
+  tenancy: string,
+  user: string,
+): Promise<{ keyId: string; fingerprint: string; privateKeyPem: string; publicKey: CryptoKey }> {
+  const pair = await crypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    true,
+    ["sign", "verify"],
+  );
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
+  const fingerprint = colonHex(digest("md5", spki));
+  const privateKeyPem = toPem(
+    "PRIVATE KEY",
+    new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey)),
+  );
+  return {
+    keyId: `${tenancy}/${user}/${fingerprint}`,
+    fingerprint,
+    privateKeyPem,
+    publicKey: pair.publicKey,
+  };
+}
