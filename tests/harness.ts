@@ -32,6 +32,14 @@ export interface Domain {
   args: string[];
   /** The same settings as environment variables. */
   env: Record<string, string>;
+  /** What the archive holds, read from its store directly (not through the program's readers). */
+  read(): Promise<ArchiveContents>;
+  /** The program's own verify of the archive: its problems. */
+  verify(): Promise<string[]>;
+  /** The names of every stored file or object. */
+  files(): Promise<string[]>;
+  /** Every stored byte as text, data decompressed: what must hold no secret. */
+  text(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -82,6 +90,10 @@ export async function startDomain(options: {
     pkcs8Pem: key.pkcs8Pem,
     args: [...args, ...(options.extraArgs ?? [])],
     env,
+    read: () => readArchive(archiveDir),
+    verify: async () => (await verifyDir(archiveDir)).problems,
+    files: () => listFiles(archiveDir),
+    text: () => archiveText(archiveDir),
     close: async () => {
       await emulator.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -214,7 +226,7 @@ export function verifyDir(archiveDir: string): Promise<VerifyReport> {
  * the program's own verify finds nothing (3). `context` is printed on failure (a fault suite scenario).
  */
 export async function assertCompleteArchive(domain: Domain, context = ""): Promise<ArchiveContents> {
-  const archive = await readArchive(domain.archiveDir);
+  const archive = await domain.read();
   const suffix = context ? `: ${context}` : "";
   if (duplicates(archive.ids).length) {
     throw new Error(`events stored twice: ${duplicates(archive.ids).slice(0, 5)}${suffix}`);
@@ -227,7 +239,7 @@ export async function assertCompleteArchive(domain: Domain, context = ""): Promi
       `archive differs from the source: ${missing.length} missing, ${stored.length} stored, ${truth.length} expected${suffix}`,
     );
   }
-  const problems = (await verifyDir(domain.archiveDir)).problems;
+  const problems = await domain.verify();
   if (problems.length) throw new Error(`verify failed: ${problems.slice(0, 5).join("; ")}${suffix}`);
   return archive;
 }

@@ -154,7 +154,7 @@ Deno.test("the domain URL audience is accepted with a trailing slash", async () 
 
 Deno.test("assertions wrong in any one way are rejected with invalid_client", async () => {
   const otherKey = await generateClientKey();
-  const otherPrivateKey = await importPKCS8(otherKey.pkcs8Pem, "RS256");
+  const otherPrivateKey = await importPKCS8(otherKey.pkcs8Pem, "RS256") as CryptoKey;
   const now = Math.floor(Date.now() / 1000);
   const cases: [string, AssertionOverrides][] = [
     ["signed by another key", { key: otherPrivateKey }],

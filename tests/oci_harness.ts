@@ -12,7 +12,7 @@ import {
   type OciEmulatorOptions,
   startOciEmulator,
 } from "./emulators/oci.ts";
-import type { ArchiveContents, Domain } from "./harness.ts";
+import { type ArchiveContents, type Domain, runCli } from "./harness.ts";
 
 export const TENANCY = "ocid1.tenancy.oc1..aaaatesttenancy";
 export const USER = "ocid1.user.oc1..aaaatestuser";
@@ -83,4 +83,33 @@ export async function readBucketArchive(oci: OciEmulator, bucket = BUCKET): Prom
     }
   }
   return contents;
+}
+
+/** The domain with its archive in the cloud's bucket: settings, readers and verify all switched over. */
+export function withCloud(domain: Domain, cloud: Cloud): Domain {
+  const env = { ...domain.env, ...cloud.env };
+  const objects = () => cloud.oci.objects(BUCKET);
+  return {
+    ...domain,
+    args: cloudArgs(domain, cloud),
+    env,
+    read: () => readBucketArchive(cloud.oci),
+    verify: async () => {
+      const result = await runCli(["verify"], { env: { ...env, LOG_LEVEL: "error" } });
+      return JSON.parse(result.stdout).problems;
+    },
+    files: () => Promise.resolve(objects().map((o) => o.name)),
+    text: async () => {
+      const parts = await Promise.all(
+        objects().map(async (o) =>
+          new TextDecoder().decode(o.name.endsWith(".gz") ? await gunzip(o.bytes) : o.bytes)
+        ),
+      );
+      return parts.join("\n");
+    },
+    close: async () => {
+      await cloud.close();
+      await domain.close();
+    },
+  };
 }

@@ -7,18 +7,19 @@
  * Some steps are bad input, which must fail and write nothing (5); no subprocess log line and no archived byte
  * may hold the key, an assertion or a token (6).
  *
+ * Each seed runs against the directory sink (fault_suite_dir_test.ts) and the Object Storage sink through the
+ * real SDK against the emulated cloud, which injects its own faults (fault_suite_oci_test.ts).
  * FAULT_SEEDS=N runs N seeds (default 200); FAULT_SEED=S runs one, to replay a failure.
  */
 
 import assert from "node:assert/strict";
 import { generateEvents } from "./emulators/idcs.ts";
+import { startCloud, withCloud } from "./oci_harness.ts";
 import {
-  archiveText,
   assertCompleteArchive,
   assertNoSecrets,
   type Domain,
   HOUR,
-  listFiles,
   runCli,
   runMain,
   startDomain,
@@ -116,7 +117,7 @@ async function runBadInput(
   kind: "setting" | "garbage-key" | "unknown-key",
   env: Record<string, string>,
 ) {
-  const before = await listFiles(domain.archiveDir);
+  const before = await domain.files();
   const badKey = `${domain.dir}/bad-key.pem`;
   if (kind === "garbage-key") {
     await Deno.writeTextFile(badKey, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
@@ -142,7 +143,7 @@ async function runBadInput(
     result.stderr,
     kind === "unknown-key" ? /rejected the client credentials/ : /must be|is not an RSA private key/,
   );
-  assert.deepEqual(await listFiles(domain.archiveDir), before, `bad input (${kind}) must write nothing`);
+  assert.deepEqual(await domain.files(), before, `bad input (${kind}) must write nothing`);
   return { codes: [result.code], logs: result.stderr };
 }
 
@@ -151,9 +152,14 @@ const seeds = only
   ? [Number(only)]
   : Array.from({ length: Number(Deno.env.get("FAULT_SEEDS") ?? 200) }, (_, i) => i + 1);
 
-for (const seed of seeds) {
+/** Registers the suite's seeded scenarios against one sink (a test file per sink, so they run in parallel). */
+export function defineFaultSuite(sink: "dir" | "oci") {
+  for (const seed of seeds) defineSeed(seed, sink);
+}
+
+function defineSeed(seed: number, sink: string) {
   const plan = scenario(seed);
-  Deno.test(`fault suite seed ${seed}: ${plan.steps.join(", ")}`, async () => {
+  Deno.test(`fault suite ${sink} seed ${seed}: ${plan.steps.join(", ")}`, async () => {
     const now = Date.now();
     const events = generateEvents({
       seed,
@@ -162,7 +168,15 @@ for (const seed of seeds) {
       to: now - SETTLE_MS,
       tieRate: plan.tieRate,
     });
-    const domain = await startDomain({ events, faults: plan.faults, seed, since: "3d" });
+    const idcs = await startDomain({ events, faults: plan.faults, seed, since: "3d" });
+    // The bucket sink: the cloud injects its own seeded 429s, 5xx and resets.
+    const cloudFaults = {
+      rate429: plan.faults.rate429 / 2,
+      rate5xx: plan.faults.rate5xx / 2,
+      rateReset: plan.faults.rateReset,
+    };
+    const cloud = sink === "oci" ? await startCloud(idcs.dir, { seed, faults: cloudFaults }) : undefined;
+    const domain = cloud ? withCloud(idcs, cloud) : idcs;
     try {
       // Late indexing: events from the last two seconds that appear within the next second — inside SETTLE.
       domain.emulator.addEvents(
@@ -176,6 +190,7 @@ for (const seed of seeds) {
         for (const code of result.codes) assert.ok([0, 1, 2, 137].includes(code), `unexpected exit ${code}`);
       }
       domain.emulator.setFaults({ shuffleTies: plan.faults.shuffleTies });
+      cloud?.oci.setFaults({});
       const caughtUpTo = Date.now() - SETTLE_MS;
       assert.equal(
         await runMain("once", domain, "--settle", `${SETTLE_MS}ms`, "--page-size", "50"),
@@ -188,7 +203,7 @@ for (const seed of seeds) {
       // Invariant 6: nothing secret in what the subprocesses logged at debug level, nor in the archive.
       const tokens = domain.emulator.issuedTokens();
       assertNoSecrets(logs, domain, tokens, "the logs");
-      assertNoSecrets(await archiveText(domain.archiveDir), domain, tokens, "the archive");
+      assertNoSecrets(await domain.text(), domain, tokens, "the archive");
     } finally {
       await domain.close();
     }
