@@ -19,6 +19,8 @@ import { createHash } from "node:crypto";
 import process from "node:process";
 import type * as Common from "oci-common";
 import type * as ObjectStorage from "oci-objectstorage";
+import type * as OciAudit from "oci-audit";
+import type * as OciIdentity from "oci-identity";
 import * as jose from "jose";
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -49,9 +51,9 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: "SOURCE",
     kind: "enum",
-    values: ["idcs"],
+    values: ["idcs", "oci-audit"],
     perSource: true,
-    help: "where events come from; inferred from IDCS_URL when unset",
+    help: "where events come from; inferred from IDCS_URL or AUDIT_COMPARTMENT_ID when unset",
   },
   {
     env: "IDCS_URL",
@@ -98,6 +100,19 @@ export const SETTINGS: readonly Setting[] = [
     help: "client secret instead of a key (least preferred)",
   },
   {
+    env: "AUDIT_COMPARTMENT_ID",
+    kind: "string",
+    perSource: true,
+    help: "oci-audit: the compartment (or tenancy) OCID whose audit events are archived",
+  },
+  {
+    env: "AUDIT_SUBTREE",
+    kind: "boolean",
+    default: "true",
+    perSource: true,
+    help: "oci-audit: include every compartment below AUDIT_COMPARTMENT_ID",
+  },
+  {
     env: "ARCHIVE_DIR",
     kind: "string",
     default: "./archive",
@@ -117,9 +132,9 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: "SETTLE",
     kind: "duration",
-    default: "2m",
     perSource: true,
-    help: "how far behind now a window must end, so late-indexed events are in it",
+    help:
+      "how far behind now a window must end, so late-indexed events are in it (default 2m for idcs, 10m for oci-audit)",
   },
   { env: "MAX_EVENTS", kind: "count", help: "events per pass (safety valve); unset = no limit" },
   { env: "MAX_EVENTS_PER_OBJECT", kind: "count", default: "20000", help: "largest window, in events" },
@@ -151,7 +166,9 @@ export const SETTINGS: readonly Setting[] = [
   },
   { env: "OCI_PROFILE", kind: "string", default: "DEFAULT", help: "profile in the config file" },
   { env: "OCI_REGION", kind: "string", help: "region of the OCI endpoints (default: the auth's own region)" },
-  ...(["OBJECT_STORAGE", "SECRETS", "METADATA", "FEDERATION"] as const).map((service) => ({
+  ...(["OBJECT_STORAGE", "SECRETS", "AUDIT", "IDENTITY", "METADATA", "FEDERATION"] as const).map((
+    service,
+  ) => ({
     env: `OCI_${service}_ENDPOINT`,
     kind: "url" as const,
     help: `endpoint override for ${
@@ -173,19 +190,24 @@ export const SETTINGS: readonly Setting[] = [
   },
 ];
 
+/** SETTLE when unset: OCI Audit indexes events minutes late (oci-wire.md); identity domains faster. */
+const DEFAULT_SETTLE_MS = { "idcs": 2 * 60_000, "oci-audit": 10 * 60_000 } as const;
+
 const PREFERENCE = "prefer a Vault signing key, then a Vault secret, then a key file, then a client secret";
 
 /** One source's settings, validated. */
 export interface SourceConfig {
-  readonly source: "idcs";
-  readonly idcsUrl: string;
-  readonly clientId: string;
+  readonly source: "idcs" | "oci-audit";
+  readonly idcsUrl?: string;
+  readonly clientId?: string;
   readonly keyId?: string;
   readonly privateKeyFile?: string;
   readonly clientSecret?: string;
   readonly keySecretId?: string;
   readonly signingKeyId?: string;
   readonly signingKeyEndpoint?: string;
+  readonly compartmentId?: string;
+  readonly subtree?: boolean;
   readonly since: number;
   readonly settleMs: number;
 }
@@ -371,13 +393,39 @@ export function validateConfig(
   const sources: SourceConfig[] = [];
   for (const entry of entries) {
     const s = settingsOf({ ...global, ...entry }, true);
-    const source = (s.SOURCE as string | undefined) ?? (s.IDCS_URL !== undefined ? "idcs" : undefined);
+    const inferred = s.IDCS_URL !== undefined
+      ? (s.AUDIT_COMPARTMENT_ID !== undefined ? "ambiguous" : "idcs")
+      : s.AUDIT_COMPARTMENT_ID !== undefined
+      ? "oci-audit"
+      : undefined;
+    const source = (s.SOURCE as string | undefined) ?? inferred;
+    if (source === "ambiguous") {
+      problems.push("IDCS_URL and AUDIT_COMPARTMENT_ID are both set: set SOURCE to idcs or oci-audit");
+      continue;
+    }
     if (source === undefined) {
       if (!problems.some((p) => p.startsWith("IDCS_URL"))) {
         problems.push(
-          "SOURCE is not set and cannot be inferred: set IDCS_URL (and IDCS_CLIENT_ID with a key or secret) to archive an identity domain",
+          "SOURCE is not set and cannot be inferred: set IDCS_URL (and IDCS_CLIENT_ID with a key or secret) to archive an identity domain, or AUDIT_COMPARTMENT_ID for OCI Audit",
         );
       }
+      continue;
+    }
+    const common = {
+      since: s.SINCE as number,
+      settleMs: (s.SETTLE as number | undefined) ?? DEFAULT_SETTLE_MS[source as SourceConfig["source"]],
+    };
+    if (source === "oci-audit") {
+      const compartment = s.AUDIT_COMPARTMENT_ID as string | undefined;
+      if (compartment === undefined) problems.push("AUDIT_COMPARTMENT_ID is required for SOURCE=oci-audit");
+      else if (!/^ocid1\.(tenancy|compartment)\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9]+$/.test(compartment)) {
+        problems.push(
+          `AUDIT_COMPARTMENT_ID must be a tenancy or compartment OCID (ocid1.compartment.oc1..…): current value is ${
+            JSON.stringify(compartment)
+          }`,
+        );
+      }
+      sources.push({ source, compartmentId: compartment, subtree: s.AUDIT_SUBTREE as boolean, ...common });
       continue;
     }
     const missing = (env: string) => problems.push(`${env} is required for SOURCE=${source}`);
@@ -420,11 +468,12 @@ export function validateConfig(
       keySecretId: s.IDCS_PRIVATE_KEY_SECRET_ID as string | undefined,
       signingKeyId: s.IDCS_SIGNING_KEY_ID as string | undefined,
       signingKeyEndpoint: s.IDCS_SIGNING_KEY_ENDPOINT as string | undefined,
-      since: s.SINCE as number,
-      settleMs: s.SETTLE as number,
+      ...common,
     });
   }
-  const scopes = sources.filter((s) => s.idcsUrl).map((s) => sourceScope(s));
+  const scopes = sources.filter((s) => s.idcsUrl || s.compartmentId).map((s) =>
+    `${s.source} ${sourceScope(s)}`
+  );
   const repeated = scopes.find((scope, i) => scopes.indexOf(scope) !== i);
   if (repeated) problems.push(`the configuration names the source ${repeated} twice: keep one entry`);
   if (g.PORT === undefined && global.TRIGGER_TOKEN) {
@@ -449,6 +498,8 @@ export function validateConfig(
       endpoints: Object.freeze({
         objectStorage: g.OCI_OBJECT_STORAGE_ENDPOINT as string | undefined,
         secrets: g.OCI_SECRETS_ENDPOINT as string | undefined,
+        audit: g.OCI_AUDIT_ENDPOINT as string | undefined,
+        identity: g.OCI_IDENTITY_ENDPOINT as string | undefined,
         metadata: g.OCI_METADATA_ENDPOINT as string | undefined,
         federation: g.OCI_FEDERATION_ENDPOINT as string | undefined,
       }),
@@ -876,7 +927,8 @@ class IdcsTokens {
   }
 
   async #fetch(): Promise<string> {
-    const { idcsUrl, clientId, keyId, clientSecret } = this.config;
+    const { keyId, clientSecret } = this.config;
+    const idcsUrl = this.config.idcsUrl!, clientId = this.config.clientId!;
     const form = new URLSearchParams({ grant_type: "client_credentials", scope: IDCS_SCOPE });
     const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
     if (this.sign) {
@@ -985,13 +1037,15 @@ async function loadSdk() {
   if (!home || Deno.permissions.querySync({ name: "read", path: `${home}/.oci` }).state !== "granted") {
     Deno.env.set("HOME", CONFIG_FOLDER);
   }
-  const [common, objectstorage, secrets, keymanagement] = await Promise.all([
+  const [common, objectstorage, secrets, keymanagement, audit, identity] = await Promise.all([
     import("oci-common"),
     import("oci-objectstorage"),
     import("oci-secrets"),
     import("oci-keymanagement"),
+    import("oci-audit"),
+    import("oci-identity"),
   ]);
-  return { common, objectstorage, secrets, keymanagement };
+  return { common, objectstorage, secrets, keymanagement, audit, identity };
 }
 type Sdk = Awaited<ReturnType<typeof loadSdk>>;
 
@@ -1196,7 +1250,8 @@ const IDCS_READ_ATTEMPTS = 6;
 
 /** The name of the archive chain for a source: the identity domain's host (idcs-<hex>), made path-safe. */
 export function sourceScope(config: SourceConfig): string {
-  const host = new URL(config.idcsUrl).host;
+  if (config.source === "oci-audit") return config.compartmentId!;
+  const host = new URL(config.idcsUrl!).host;
   const label = host.split(".")[0];
   return (label.startsWith("idcs-") ? label : host).replace(/[^A-Za-z0-9.-]/g, "-");
 }
@@ -1338,6 +1393,128 @@ export class IdcsSource implements Source {
   }
 }
 
+const OCI_AUDIT_RETENTION_MS = 365 * 86_400_000; // the longest OCI Audit retention; tenancies may keep less
+
+/**
+ * OCI Audit `ListEvents` for a compartment and (AUDIT_SUBTREE) its sub-compartments, listed through the Identity
+ * API on every read, so a compartment added or deleted mid-way neither fails a pass nor loses events. The API
+ * answers one compartment at a time, to the minute, without a total: a window that holds more than the limit is
+ * halved (on minute boundaries) until it fits, so a read never holds much more than the limit in memory.
+ */
+export class OciAuditSource implements Source {
+  readonly name = "oci-audit";
+  readonly scope: string;
+  readonly granularityMs = 60_000;
+  readonly retentionMs = OCI_AUDIT_RETENTION_MS;
+  readonly settleMs: number;
+  readonly since: number;
+  readonly #audit: OciAudit.AuditClient;
+  readonly #identity: OciIdentity.IdentityClient;
+
+  constructor(readonly config: SourceConfig, session: OciSession, readonly options: Config) {
+    this.scope = config.compartmentId!;
+    this.settleMs = config.settleMs;
+    this.since = config.since;
+    this.#audit = ociClient(session, session.sdk.audit.AuditClient, "audit");
+    this.#identity = ociClient(session, session.sdk.identity.IdentityClient, "identity");
+  }
+
+  /** The compartment and, with AUDIT_SUBTREE, every compartment below it (deleted ones too: their events stay). */
+  async #compartments(): Promise<string[]> {
+    const ids = [this.scope];
+    if (!this.config.subtree) return ids;
+    let page: string | undefined;
+    do {
+      const response = await ociCall("Identity compartments", () =>
+        this.#identity.listCompartments({
+          compartmentId: this.scope,
+          compartmentIdInSubtree: true,
+          accessLevel: OCI_ACCESS_ANY,
+          limit: 1000,
+          page,
+        }));
+      ids.push(...response.items.map((c) => c.id));
+      page = response.opcNextPage;
+    } while (page);
+    return ids;
+  }
+
+  async check(): Promise<void> {
+    await this.#compartments();
+    const minute = Math.floor(this.since / this.granularityMs) * this.granularityMs;
+    await this.#events(this.scope, { start: minute, end: minute + this.granularityMs }, Infinity, []);
+  }
+
+  /** Pages one compartment's events into `into`; false as soon as they exceed `limit` in all. */
+  async #events(
+    compartmentId: string,
+    window: Window,
+    limit: number,
+    into: ArchivedEvent[],
+  ): Promise<boolean> {
+    // The SDK formats Date query values in local time: ISO strings typed as Date are sent as given.
+    const startTime = new Date(window.start).toISOString() as unknown as Date;
+    const endTime = new Date(window.end).toISOString() as unknown as Date;
+    let page: string | undefined;
+    do {
+      let response;
+      try {
+        response = await ociCall(
+          "OCI Audit events",
+          () => this.#audit.listEvents({ compartmentId, startTime, endTime, page }),
+        );
+      } catch (error) {
+        // A compartment deleted since it was listed has nothing more to give: skip it, say so.
+        if ((error as ArchiveError).status === 404 && compartmentId !== this.scope) {
+          log("warn", "compartment vanished while its events were read", { compartmentId });
+          return true;
+        }
+        throw error;
+      }
+      for (const item of response.items) into.push(parseAuditEvent(item, window));
+      if (into.length > limit) return false;
+      page = response.opcNextPage;
+    } while (page);
+    return true;
+  }
+
+  async readWindow(window: Window, limit: number): Promise<WindowRead> {
+    const compartments = await this.#compartments();
+    const events: ArchivedEvent[] = [];
+    let fits = true;
+    await mapConcurrent(compartments, this.options.concurrency, async (id) => {
+      if (fits) fits = await this.#events(id, window, limit, events);
+    });
+    if (!fits) {
+      const half = Math.floor((window.start + (window.end - window.start) / 2) / this.granularityMs) *
+        this.granularityMs;
+      return { kind: "overflow", cutAt: half };
+    }
+    const byId = new Map(events.map((e) => [e.id, e]));
+    return { kind: "complete", events: sortEvents([...byId.values()]), sourceTotal: null };
+  }
+}
+
+const OCI_ACCESS_ANY = "ANY" as OciIdentity.requests.ListCompartmentsRequest.AccessLevel;
+
+/** Checks one OCI Audit event (CloudEvents-shaped) and keeps it exactly as the API returned it. */
+export function parseAuditEvent(item: unknown, window: Window): ArchivedEvent {
+  const event = item as { eventId?: unknown; eventTime?: unknown };
+  const time = typeof event?.eventTime === "string" || event?.eventTime instanceof Date
+    ? new Date(event.eventTime as string).getTime()
+    : NaN;
+  if (typeof event?.eventId !== "string" || !event.eventId || Number.isNaN(time)) {
+    throw retriableError("PROTOCOL", "OCI Audit events: an event has no eventId or eventTime");
+  }
+  if (time < window.start || time >= window.end) {
+    throw retriableError(
+      "PROTOCOL",
+      `OCI Audit events: event ${event.eventId} is outside the requested time range`,
+    );
+  }
+  return { id: event.eventId, time, json: JSON.stringify(item) };
+}
+
 /** Orders events by (time, id), the archive's line order. */
 export function sortEvents(events: ArchivedEvent[]): ArchivedEvent[] {
   return events.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -1354,6 +1531,9 @@ export interface Window {
 }
 
 const DAY_MS = 86_400_000;
+
+/** `ms` rounded down to a multiple of `step`: window bounds sit on the source's granularity. */
+const floorTo = (ms: number, step: number) => Math.floor(ms / step) * step;
 
 export const describeWindow = (w: Window) =>
   `[${new Date(w.start).toISOString()}, ${new Date(w.end).toISOString()})`;
@@ -1672,23 +1852,30 @@ export async function verifyData(manifest: Manifest, data: Uint8Array): Promise<
     } catch {
       event = undefined;
     }
-    if (typeof event !== "object" || event === null || typeof event.id !== "string") {
+    const id = typeof event === "object" && event !== null ? eventKey(manifest.source, event) : undefined;
+    if (id === undefined) {
       problems.push(`${name}: line ${index + 1} is not an event`);
       continue;
     }
     const time = eventTime(manifest.source, event);
-    if (ids.has(event.id)) problems.push(`${name}: event ${event.id} appears twice`);
-    ids.add(event.id);
+    if (ids.has(id)) problems.push(`${name}: event ${id} appears twice`);
+    ids.add(id);
     if (time === undefined || time < start || time >= end) {
-      problems.push(`${name}: event ${event.id} is outside the window`);
+      problems.push(`${name}: event ${id} is outside the window`);
     }
   }
   return problems;
 }
 
+/** The id an archived event is known by, by source: identity-domain `id`, OCI Audit `eventId`. */
+function eventKey(source: string, event: { id?: unknown; eventId?: unknown }): string | undefined {
+  const id = source === "oci-audit" ? event.eventId : event.id;
+  return typeof id === "string" && id ? id : undefined;
+}
+
 /** The time an archived event is filed under, by source. */
-function eventTime(source: string, event: { timestamp?: unknown }): number | undefined {
-  const text = source === "idcs" ? event.timestamp : undefined;
+function eventTime(source: string, event: { timestamp?: unknown; eventTime?: unknown }): number | undefined {
+  const text = source === "idcs" ? event.timestamp : source === "oci-audit" ? event.eventTime : undefined;
   const ms = typeof text === "string" ? Date.parse(text) : NaN;
   return Number.isNaN(ms) ? undefined : ms;
 }
@@ -2087,10 +2274,15 @@ async function archiveSegment(
     if (report.stopped !== "caught-up") break;
     let window = planWindow(state.frontier, horizon, source.granularityMs);
     if (!window) break;
-    let read = await source.readWindow(window, Math.min(config.maxEventsPerObject, budget.eventsLeft));
+    const limit = Math.min(config.maxEventsPerObject, budget.eventsLeft);
+    let read = await source.readWindow(window, limit);
     while (read.kind === "overflow") {
       window = cutWindow(window, read.cutAt, source.granularityMs);
-      read = await source.readWindow(window, Infinity);
+      // One granule cannot be cut further: it is kept whole, however many events share it.
+      read = await source.readWindow(
+        window,
+        window.end - window.start <= source.granularityMs ? Infinity : limit,
+      );
     }
     const names = objectNames(chain, window);
     const { data, ndjsonSha256 } = await encodeWindow(read.events);
@@ -2135,7 +2327,7 @@ async function archiveSegment(
 /** An OCI session when a setting needs Oracle Cloud (a bucket, a Vault-held key), else undefined. */
 function needsOci(config: Config, withSources: boolean): boolean {
   return Boolean(config.oci.bucket) ||
-    (withSources && config.sources.some((s) => s.keySecretId || s.signingKeyId));
+    (withSources && config.sources.some((s) => s.keySecretId || s.signingKeyId || s.source === "oci-audit"));
 }
 
 /** The bucket when OCI_BUCKET is set (its protection logged), else the directory. */
@@ -2149,7 +2341,11 @@ async function openSink(config: Config, session: OciSession | undefined): Promis
 /** Builds the configured sources, loading keys; fails before any archive write when a key is unusable. */
 async function openSources(config: Config, session: OciSession | undefined): Promise<Source[]> {
   return await Promise.all(
-    config.sources.map(async (s) => new IdcsSource(s, await loadSigner(s, session), config)),
+    config.sources.map(async (s) =>
+      s.source === "oci-audit"
+        ? new OciAuditSource(s, session!, config)
+        : new IdcsSource(s, await loadSigner(s, session), config)
+    ),
   );
 }
 
@@ -2181,7 +2377,7 @@ export async function archivePass(config: Config, sources: Source[], sink: Sink)
     let main = (await readSegments(sink, chain)).find((s) => s.end === Infinity);
     if (!main) {
       await source.check();
-      main = await claimSegment(sink, chain, source, source.since);
+      main = await claimSegment(sink, chain, source, floorTo(source.since, source.granularityMs));
     }
     return await archiveSegment(source, sink, config, budget, main, config.minIntervalMs);
   });
@@ -2199,7 +2395,7 @@ async function backfill(config: Config, sources: Source[], sink: Sink, from: num
     await source.check();
     let segments = await readSegments(sink, chain);
     if (!segments.length) {
-      const main = await claimSegment(sink, chain, source, from);
+      const main = await claimSegment(sink, chain, source, floorTo(from, source.granularityMs));
       return [
         await archiveSegment(source, sink, config, budget, to === undefined ? main : { ...main, end: to }),
       ];
@@ -2214,7 +2410,7 @@ async function backfill(config: Config, sources: Source[], sink: Sink, from: num
       );
     }
     if (from < earliest) {
-      await claimSegment(sink, chain, source, from, earliest);
+      await claimSegment(sink, chain, source, floorTo(from, source.granularityMs), earliest);
       segments = await readSegments(sink, chain);
     }
     const reports = [];
@@ -2349,7 +2545,7 @@ async function archiveStatus(config: Config, sink: Sink, now: number) {
     const main = segments.find((g) => g.end === undefined);
     const frontier = manifests.at(-1)?.end ?? main?.start ?? null;
     const source = chain.split("/").at(-2)!;
-    const retentionMs = source === "idcs" ? IDCS_RETENTION_MS : Infinity;
+    const retentionMs = source === "idcs" ? IDCS_RETENTION_MS : OCI_AUDIT_RETENTION_MS;
     const warnings: string[] = [];
     const lagMs = frontier ? now - Date.parse(frontier) : null;
     if (lagMs !== null && lagMs > retentionMs * 0.8) {
@@ -2434,6 +2630,13 @@ export function policyStatements(config: Config): string {
     }
     if (source.signingKeyId) {
       grants.push(`use keys in compartment <compartment> where target.key.id = '${source.signingKeyId}'`);
+    }
+    if (source.source === "oci-audit") {
+      const where = source.compartmentId!.startsWith("ocid1.tenancy.")
+        ? "tenancy"
+        : `compartment id ${source.compartmentId}`;
+      grants.push(`read audit-events in ${where}`);
+      if (source.subtree) grants.push(`inspect compartments in ${where}`);
     }
   }
   const lines = [

@@ -197,7 +197,8 @@ export async function readArchive(archiveDir: string): Promise<ArchiveContents> 
     const lines = text.split("\n").filter(Boolean);
     contents.lines.push(...lines);
     for (const line of lines) {
-      const id = JSON.parse(line).id;
+      const event = JSON.parse(line);
+      const id = event.id ?? event.eventId; // identity-domain events carry id, OCI Audit events eventId
       contents.ids.push(id);
       contents.objectOf.set(id, name);
     }

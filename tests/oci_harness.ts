@@ -71,7 +71,8 @@ export async function readBucketArchive(oci: OciEmulator, bucket = BUCKET): Prom
     if (object.name.endsWith(".ndjson.gz")) {
       const lines = new TextDecoder().decode(await gunzip(object.bytes)).split("\n").filter(Boolean);
       for (const line of lines) {
-        const id = JSON.parse(line).id;
+        const event = JSON.parse(line);
+        const id = event.id ?? event.eventId; // identity-domain events carry id, OCI Audit events eventId
         contents.ids.push(id);
         contents.lines.push(line);
         contents.objectOf.set(id, object.name);

@@ -277,7 +277,14 @@ const NO_OCI = {
   configFile: undefined,
   profile: "DEFAULT",
   region: undefined,
-  endpoints: { objectStorage: undefined, secrets: undefined, metadata: undefined, federation: undefined },
+  endpoints: {
+    objectStorage: undefined,
+    secrets: undefined,
+    audit: undefined,
+    identity: undefined,
+    metadata: undefined,
+    federation: undefined,
+  },
   bucket: undefined,
   namespace: undefined,
 };
@@ -512,7 +519,7 @@ Deno.test("validateConfig reports a missing client id and missing credentials", 
 Deno.test("validateConfig reports that no source can be inferred from empty settings", () => {
   assert.equal(
     configMessage({}),
-    "1 bad setting:\n  - SOURCE is not set and cannot be inferred: set IDCS_URL (and IDCS_CLIENT_ID with a key or secret) to archive an identity domain",
+    "1 bad setting:\n  - SOURCE is not set and cannot be inferred: set IDCS_URL (and IDCS_CLIENT_ID with a key or secret) to archive an identity domain, or AUDIT_COMPARTMENT_ID for OCI Audit",
   );
 });
 
@@ -618,7 +625,7 @@ Deno.test("validateConfig rejects two sources naming the same identity domain", 
       { IDCS_URL: "https://idcs-aaa.identity.oraclecloud.com" },
       { IDCS_URL: "https://IDCS-AAA.identity.oraclecloud.com/" },
     ]),
-    "1 bad setting:\n  - the configuration names the source idcs-aaa twice: keep one entry",
+    "1 bad setting:\n  - the configuration names the source idcs idcs-aaa twice: keep one entry",
   );
 });
 
@@ -768,7 +775,7 @@ Deno.test("parseCommandLine rejects an unknown command with USAGE listing the co
   const error = archiveErrorOf(() => parseCommandLine(["archive"]), "USAGE");
   assert.equal(
     error.message,
-    'unknown command "archive"; commands: once, run, backfill, status, verify, export, help',
+    'unknown command "archive"; commands: once, run, backfill, status, verify, export, policies, help',
   );
 });
 
