@@ -7,7 +7,8 @@
  * - `BENCH_SCENARIOS=1,3` picks scenarios (default all):
  *   1. N events over 7 days, no latency;
  *   2. the same with 50 ms latency per request;
- *   3. memory flatness: N/10 and N events, no latency, so the two peak RSS values can be compared.
+ *   3. memory flatness: N/10 and N events, no latency, so the two peak RSS values can be compared;
+ *   4. N events into an Object Storage bucket of the emulated cloud (real OCI SDK), without and with 50 ms.
  *
  * The emulator (and the million events it holds) lives in this process, so the archiver runs in a separate
  * one — `deno run -P=local main.ts once`, as an operator would run it — and its peak memory is the kernel's
@@ -20,6 +21,7 @@
 
 import process from "node:process";
 import { SETTINGS } from "../main.ts";
+import { BUCKET, type Cloud, startCloud } from "./oci_harness.ts";
 import { generateClientKey, generateEvents, type IdcsFaults, startIdcsEmulator } from "./emulators/idcs.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -45,6 +47,8 @@ interface Scenario {
   name: string;
   events: number;
   latencyMs: number;
+  /** Where the archive goes: a directory, or a bucket of the emulated cloud through the real OCI SDK. */
+  sink: "dir" | "oci";
 }
 
 interface Result {
@@ -79,10 +83,12 @@ class BrokenRun extends Error {}
 function scenarios(size: number): Scenario[] {
   const small = Math.max(1, Math.round(size / 10));
   return [
-    { group: 1, name: "backlog, no latency", events: size, latencyMs: 0 },
-    { group: 2, name: "backlog, 50 ms latency", events: size, latencyMs: 50 },
-    { group: 3, name: "memory, small backlog", events: small, latencyMs: 0 },
-    { group: 3, name: "memory, large backlog", events: size, latencyMs: 0 },
+    { group: 1, name: "backlog, no latency", events: size, latencyMs: 0, sink: "dir" },
+    { group: 2, name: "backlog, 50 ms latency", events: size, latencyMs: 50, sink: "dir" },
+    { group: 3, name: "memory, small backlog", events: small, latencyMs: 0, sink: "dir" },
+    { group: 3, name: "memory, large backlog", events: size, latencyMs: 0, sink: "dir" },
+    { group: 4, name: "backlog into a bucket, no latency", events: size, latencyMs: 0, sink: "oci" },
+    { group: 4, name: "backlog into a bucket, 50 ms latency", events: size, latencyMs: 50, sink: "oci" },
   ];
 }
 
@@ -92,10 +98,10 @@ function readOptions(): { size: number; groups: Set<number> } {
   if (!Number.isInteger(size) || size < 1) {
     usage(`BENCH_EVENTS must be a whole number ≥ 1, not "${sizeText}"`);
   }
-  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3";
+  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4";
   const groups = new Set(groupsText.split(",").map((part) => Number(part.trim())));
-  if (![...groups].every((g) => g === 1 || g === 2 || g === 3)) {
-    usage(`BENCH_SCENARIOS must list scenarios 1, 2 and/or 3, like "1,3", not "${groupsText}"`);
+  if (![...groups].every((g) => [1, 2, 3, 4].includes(g))) {
+    usage(`BENCH_SCENARIOS must list scenarios 1 to 4, like "1,3", not "${groupsText}"`);
   }
   return { size, groups };
 }
@@ -131,6 +137,9 @@ async function runScenario(scenario: Scenario): Promise<Result> {
     seed: 1,
   });
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
+  const cloud = scenario.sink === "oci"
+    ? await startCloud(dir, { faults: { latencyMs: scenario.latencyMs } })
+    : undefined;
   try {
     const keyFile = `${dir}/client-key.pem`;
     await Deno.writeTextFile(keyFile, key.pkcs8Pem);
@@ -142,6 +151,7 @@ async function runScenario(scenario: Scenario): Promise<Result> {
       IDCS_KEY_ID: KEY_ID,
       IDCS_PRIVATE_KEY_FILE: keyFile,
       ARCHIVE_DIR: archiveDir,
+      ...cloud?.env,
     };
     progress(`${scenario.name}: archiving`);
     // Deltas, so the emulator's startup and the event generation are not counted.
@@ -155,7 +165,7 @@ async function runScenario(scenario: Scenario): Promise<Result> {
     if (run.peakRssBytes === 0) {
       throw new BrokenRun(`${scenario.name}: no memory sample of the archiver (is /proc readable?)`);
     }
-    const archived = await countArchived(archiveDir);
+    const archived = cloud ? countArchivedInBucket(cloud) : await countArchived(archiveDir);
     if (archived.events !== scenario.events) {
       throw new BrokenRun(
         `${scenario.name}: the archive holds ${archived.events} events, the domain ${scenario.events}`,
@@ -173,6 +183,7 @@ async function runScenario(scenario: Scenario): Promise<Result> {
     };
   } finally {
     await emulator.close();
+    await cloud?.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
@@ -259,6 +270,27 @@ async function countArchived(
     largestObject = Math.max(largestObject, manifest.events);
   }
   return { events, objects, largestObject };
+}
+
+/** The same count from the emulated bucket's store: every manifest's object present at its recorded size. */
+function countArchivedInBucket(cloud: Cloud): { events: number; objects: number; largestObject: number } {
+  const objects = new Map(cloud.oci.objects(BUCKET).map((o) => [o.name, o]));
+  let events = 0, count = 0, largestObject = 0;
+  for (const object of objects.values()) {
+    if (!object.name.endsWith(".manifest.json")) continue;
+    const manifest = JSON.parse(new TextDecoder().decode(object.bytes)) as {
+      events: number;
+      object: string;
+      bytes: number;
+    };
+    if (objects.get(manifest.object)?.bytes.length !== manifest.bytes) {
+      throw new BrokenRun(`${manifest.object} is missing or not the size its manifest records`);
+    }
+    events += manifest.events;
+    count++;
+    largestObject = Math.max(largestObject, manifest.events);
+  }
+  return { events, objects: count, largestObject };
 }
 
 async function* walk(dir: string): AsyncGenerator<string> {
