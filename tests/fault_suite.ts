@@ -15,6 +15,7 @@
 
 import assert from "node:assert/strict";
 import { generateEvents } from "./emulators/idcs.ts";
+import { mulberry32 } from "./emulators/random.ts";
 import { startCloud, withCloud } from "./oci_harness.ts";
 import {
   assertCompleteArchive,
@@ -28,23 +29,11 @@ import {
 
 const SETTLE_MS = 3_000;
 
-/** mulberry32: a small seeded PRNG, so a seed replays the same scenario. */
-function seededRandom(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Step = "pass" | "killed-subprocess" | "concurrent-passes" | "concurrent-subprocesses" | "bad-input";
 
 /** Everything a seed decides, printed when it fails so it can be replayed and read. */
 function scenario(seed: number) {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const pick = <T>(values: T[]) => values[Math.floor(random() * values.length)];
   const steps: Step[] = Array.from({ length: 2 + Math.floor(random() * 3) }, () => {
     const r = random();

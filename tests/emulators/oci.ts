@@ -53,6 +53,7 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from "node:crypto";
+import { mulberry32, pick, type Random, randomHex } from "./random.ts";
 
 // ---------------------------------------------------------------- public types
 
@@ -247,34 +248,6 @@ const SHA256_DIGEST_INFO_PREFIX = Uint8Array.from(
 
 // ---------------------------------------------------------------- randomness
 
-type Random = () => number;
-
-/** mulberry32, as in the identity-domain emulator: a tiny seeded PRNG uniform in [0, 1). */
-function mulberry32(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const HEX_DIGIT_CODES = [..."0123456789abcdef"].map((digit) => digit.charCodeAt(0));
-
-/** Hex digits, eight per 32-bit draw, built from char codes (generating a million events stays fast). */
-function randomHex(random: Random, length: number): string {
-  const codes = new Array<number>(length);
-  let bits = 0;
-  for (let i = 0; i < length; i++) {
-    if (i % 8 === 0) bits = Math.floor(random() * 0x100000000);
-    codes[i] = HEX_DIGIT_CODES[bits & 15];
-    bits >>>= 4;
-  }
-  return String.fromCharCode(...codes);
-}
-
 /** A version-4-shaped UUID from the PRNG: Object Storage ETags and Audit event ids look like this. */
 function randomUuid(random: Random): string {
   const hex = randomHex(random, 32);
@@ -282,10 +255,6 @@ function randomUuid(random: Random): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${
     hex.slice(20, 32)
   }`;
-}
-
-function pick<T>(random: Random, items: readonly T[]): T {
-  return items[Math.floor(random() * items.length)];
 }
 
 // ---------------------------------------------------------------- bytes and encodings
