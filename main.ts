@@ -1,12 +1,12 @@
 /**
  * audit-archiver — keeps Oracle Cloud security audit events for years, complete and provably untouched.
  *
- * On a schedule it pulls new events from a source (an identity domain's `AuditEvents`) and commits them,
- * one time window at a time, as immutable gzip NDJSON objects with a hash-chained manifest, to a sink
- * (a local directory). `verify` proves the archive afterwards: windows tile without gap or overlap, every
- * object matches its manifest, the chain is unbroken.
+ * On a schedule it pulls new events from a source (an identity domain's `AuditEvents`, or OCI Audit) and
+ * commits them, one time window at a time, as immutable gzip NDJSON objects with a hash-chained manifest, to a
+ * sink (a local directory, or an Object Storage bucket). `verify` proves the archive afterwards: windows tile
+ * without gap or overlap, every object matches its manifest, the chain is unbroken.
  *
- * Usage: `deno run -P main.ts <once|run|backfill|status|verify|export|help> [flags]`
+ * Usage: `deno run -P main.ts <once|run|backfill|status|verify|export|policies|help> [flags]`
  * (`-P` is the least-privilege permission set in deno.json: network to Oracle Cloud hosts and the instance
  * metadata address, writes under ./archive). Configuration: environment variables or the same --kebab-case
  * flags; `help` lists them.
@@ -678,7 +678,7 @@ export function log(level: LogLevel, message: string, fields: Record<string, unk
 }
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
-// HTTP: the one helper for every call — timeouts, retries with jittered backoff, Retry-After, error mapping.
+// HTTP: one retry loop for every call (fetch and SDK); the fetch helper's timeouts and error mapping.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -1014,11 +1014,10 @@ export interface OciConfig {
   readonly endpoints: Readonly<Partial<Record<OciService, string>>>;
   readonly bucket?: string;
   readonly namespace?: string;
-  readonly logId?: string;
 }
 
 export type OciAuthMode = "config" | "instance_principal" | "resource_principal";
-type OciService = "objectStorage" | "secrets" | "audit" | "identity" | "logging" | "metadata" | "federation";
+type OciService = "objectStorage" | "secrets" | "audit" | "identity" | "metadata" | "federation";
 
 /**
  * The OCI SDK's per-service packages, loaded only when a setting needs Oracle Cloud: they cost 0.3 s at start
@@ -2321,7 +2320,7 @@ async function archiveSegment(
 }
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
-// Commands: once, run, backfill, status, verify, export — each over the configured sources and sink.
+// Commands: once, run, backfill, status, verify, export, policies — over the configured sources and sink.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** An OCI session when a setting needs Oracle Cloud (a bucket, a Vault-held key), else undefined. */
