@@ -17,10 +17,28 @@ import {
 } from "./harness.ts";
 
 Deno.test("every event is archived exactly once across many pages, cuts and shuffled ties", async () => {
-  const domain = await startDomain({ events: recentEvents(1, 5000), faults: { shuffleTies: true } });
+  const domain = await startDomain({
+    events: recentEvents(1, 5000),
+    faults: { shuffleTies: true, latencyMs: 5 },
+  });
   try {
-    const code = await runMain("once", domain, "--page-size", "100", "--max-events-per-object", "700");
+    const code = await runMain(
+      "once",
+      domain,
+      "--page-size",
+      "100",
+      "--max-events-per-object",
+      "700",
+      "--concurrency",
+      "3",
+    );
     assert.equal(code, 0);
+    const { stats } = domain.emulator;
+    assert.equal(stats.tokensIssued, 1, "one access token serves the whole pass");
+    assert.ok(
+      stats.maxInFlight >= 2 && stats.maxInFlight <= 3,
+      `pages in flight: ${stats.maxInFlight}, CONCURRENCY 3`,
+    );
     const archive = await assertCompleteArchive(domain);
     assert.equal(archive.ids.length, 5000);
     assert.ok(
