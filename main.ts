@@ -21,6 +21,7 @@ import type * as Common from "oci-common";
 import type * as ObjectStorage from "oci-objectstorage";
 import type * as OciAudit from "oci-audit";
 import type * as OciIdentity from "oci-identity";
+import type * as OciLogging from "oci-loggingingestion";
 import * as jose from "jose";
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -120,6 +121,11 @@ export const SETTINGS: readonly Setting[] = [
   },
   { env: "OCI_BUCKET", kind: "string", help: "Object Storage bucket the archive is written to instead" },
   { env: "OCI_NAMESPACE", kind: "string", help: "Object Storage namespace; looked up when unset" },
+  {
+    env: "OCI_LOG_ID",
+    kind: "string",
+    help: "also copy each committed window to this OCI Logging custom log (never the system of record)",
+  },
   { env: "ARCHIVE_PREFIX", kind: "string", default: "audit-archive", help: "object name prefix" },
   {
     env: "SINCE",
@@ -166,7 +172,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   { env: "OCI_PROFILE", kind: "string", default: "DEFAULT", help: "profile in the config file" },
   { env: "OCI_REGION", kind: "string", help: "region of the OCI endpoints (default: the auth's own region)" },
-  ...(["OBJECT_STORAGE", "SECRETS", "AUDIT", "IDENTITY", "METADATA", "FEDERATION"] as const).map((
+  ...(["OBJECT_STORAGE", "SECRETS", "AUDIT", "IDENTITY", "LOGGING", "METADATA", "FEDERATION"] as const).map((
     service,
   ) => ({
     env: `OCI_${service}_ENDPOINT`,
@@ -500,11 +506,13 @@ export function validateConfig(
         secrets: g.OCI_SECRETS_ENDPOINT as string | undefined,
         audit: g.OCI_AUDIT_ENDPOINT as string | undefined,
         identity: g.OCI_IDENTITY_ENDPOINT as string | undefined,
+        logging: g.OCI_LOGGING_ENDPOINT as string | undefined,
         metadata: g.OCI_METADATA_ENDPOINT as string | undefined,
         federation: g.OCI_FEDERATION_ENDPOINT as string | undefined,
       }),
       bucket: g.OCI_BUCKET as string | undefined,
       namespace: g.OCI_NAMESPACE as string | undefined,
+      logId: g.OCI_LOG_ID as string | undefined,
     }),
     archiveDir: g.ARCHIVE_DIR as string,
     archivePrefix: (g.ARCHIVE_PREFIX as string).replace(/^\/+|\/+$/g, ""),
@@ -1014,10 +1022,11 @@ export interface OciConfig {
   readonly endpoints: Readonly<Partial<Record<OciService, string>>>;
   readonly bucket?: string;
   readonly namespace?: string;
+  readonly logId?: string;
 }
 
 export type OciAuthMode = "config" | "instance_principal" | "resource_principal";
-type OciService = "objectStorage" | "secrets" | "audit" | "identity" | "metadata" | "federation";
+type OciService = "objectStorage" | "secrets" | "audit" | "identity" | "logging" | "metadata" | "federation";
 
 /**
  * The OCI SDK's per-service packages, loaded only when a setting needs Oracle Cloud: they cost 0.3 s at start
@@ -1036,15 +1045,17 @@ async function loadSdk() {
   if (!home || Deno.permissions.querySync({ name: "read", path: `${home}/.oci` }).state !== "granted") {
     Deno.env.set("HOME", CONFIG_FOLDER);
   }
-  const [common, objectstorage, secrets, keymanagement, audit, identity] = await Promise.all([
-    import("oci-common"),
-    import("oci-objectstorage"),
-    import("oci-secrets"),
-    import("oci-keymanagement"),
-    import("oci-audit"),
-    import("oci-identity"),
-  ]);
-  return { common, objectstorage, secrets, keymanagement, audit, identity };
+  const [common, objectstorage, secrets, keymanagement, audit, identity, loggingingestion] = await Promise
+    .all([
+      import("oci-common"),
+      import("oci-objectstorage"),
+      import("oci-secrets"),
+      import("oci-keymanagement"),
+      import("oci-audit"),
+      import("oci-identity"),
+      import("oci-loggingingestion"),
+    ]);
+  return { common, objectstorage, secrets, keymanagement, audit, identity, loggingingestion };
 }
 type Sdk = Awaited<ReturnType<typeof loadSdk>>;
 
@@ -1675,8 +1686,7 @@ export async function encodeWindow(
 }
 
 /** Serializes a record as the bytes that are stored and hashed: one JSON line. */
-export const encodeRecord = (record: Manifest | Genesis) =>
-  new TextEncoder().encode(JSON.stringify(record) + "\n");
+export const encodeRecord = (record: object) => new TextEncoder().encode(JSON.stringify(record) + "\n");
 
 export async function buildManifest(input: {
   source: Source;
@@ -2257,14 +2267,14 @@ async function archiveSegment(
   config: Config,
   budget: PassBudget,
   segment: Segment,
-  minIntervalMs = 0,
+  options: { minIntervalMs?: number; copy?: LoggingCopy } = {},
 ): Promise<SourceReport> {
   const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
   const context = { source: source.name, scope: source.scope };
   let state = await readSegmentState(sink, chain, segment);
   await repairMissingData(sink, chain, source, state);
   const report: SourceReport = { ...context, windows: 0, events: 0, frontier: "", stopped: "caught-up" };
-  if (Date.now() - state.frontier < minIntervalMs) report.stopped = "min-interval";
+  if (Date.now() - state.frontier < (options.minIntervalMs ?? 0)) report.stopped = "min-interval";
   // Fixed for the pass: a horizon that moved with the clock would chase it with ever smaller windows.
   const horizon = Math.min(Date.now() - source.settleMs, segment.end);
   while (report.stopped === "caught-up") {
@@ -2314,10 +2324,165 @@ async function archiveSegment(
       events: read.events.length,
       object: names.data,
     });
+    await options.copy?.copyWindow(sink, names.manifest);
   }
   report.frontier = new Date(state.frontier).toISOString();
   return report;
 }
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Copy: the optional OCI Logging copy of each committed window — at most once, retried on later passes.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Logging ingestion takes entries under 1 MB (oci-wire.md); requests are kept well under its body limit. */
+const LOG_ENTRY_MAX_BYTES = 1024 * 1024 - 1024;
+const LOG_REQUEST_MAX_BYTES = 4 * 1024 * 1024;
+/** How far back each pass looks for windows whose copy failed or never ran (a Logging outage up to a week). */
+const LOG_CATCH_UP_DAYS = 7;
+
+/** One Logging entry: the archived event line, its id and time. */
+export interface LogEntry {
+  id: string;
+  time: string;
+  data: string;
+}
+
+/** Splits entries into requests under LOG_REQUEST_MAX_BYTES, in order. Pure. */
+export function logBatches(entries: LogEntry[], maxBytes = LOG_REQUEST_MAX_BYTES): LogEntry[][] {
+  const batches: LogEntry[][] = [];
+  let batch: LogEntry[] = [], size = 0;
+  for (const entry of entries) {
+    const bytes = entry.data.length + entry.id.length + 64;
+    if (batch.length && size + bytes > maxBytes) {
+      batches.push(batch);
+      batch = [];
+      size = 0;
+    }
+    batch.push(entry);
+    size += bytes;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
+/**
+ * A window's Logging attempts, from the names beside its manifest: attempt n is claimed by
+ * `{start}.log-{n}.json` before it pushes anything, and ends in `….log-{n}.done.json` or `….log-{n}.failed.json`
+ * (which records how many batches went in). Pure.
+ */
+export function logCopyState(manifestName: string, names: string[]):
+  | { kind: "none" }
+  | { kind: "done" }
+  | { kind: "failed"; attempt: number }
+  | { kind: "unknown"; attempt: number } {
+  const base = manifestName.slice(0, -MANIFEST_SUFFIX.length);
+  let attempt = 0;
+  for (const name of names) {
+    const match = name.startsWith(`${base}.log-`) && /\.log-(\d+)\.json$/.exec(name);
+    if (match) attempt = Math.max(attempt, Number(match[1]));
+  }
+  if (!attempt) return { kind: "none" };
+  if (names.includes(`${base}.log-${attempt}.done.json`)) return { kind: "done" };
+  if (names.includes(`${base}.log-${attempt}.failed.json`)) return { kind: "failed", attempt };
+  return { kind: "unknown", attempt };
+}
+
+const logMarker = (manifestName: string, attempt: number, outcome?: "done" | "failed") =>
+  `${manifestName.slice(0, -MANIFEST_SUFFIX.length)}.log-${attempt}${outcome ? `.${outcome}` : ""}.json`;
+
+/**
+ * Pushes committed windows to an OCI Logging custom log. The archive stays the record: a failure is logged and
+ * left for a later pass, never thrown into the commit path. An attempt is claimed (create-if-absent) before its
+ * first request, so two instances never push one window, and a crash mid-push leaves the window marked
+ * unknown (status reports it) rather than pushed again.
+ */
+export class LoggingCopy {
+  readonly #client: OciLogging.LoggingClient;
+  /** Set at the first failure of a pass: the rest waits for the next pass rather than failing one by one. */
+  #down = false;
+  constructor(session: OciSession, readonly logId: string) {
+    this.#client = ociClient(session, session.sdk.loggingingestion.LoggingClient, "logging");
+  }
+
+  /** Copies the windows of the last week before `frontier` that were not copied, or whose copy failed. */
+  async catchUp(sink: Sink, chain: string, frontier: number) {
+    this.#down = false;
+    for (let day = frontier - LOG_CATCH_UP_DAYS * DAY_MS; day <= frontier && !this.#down; day += DAY_MS) {
+      const names = await sink.listChildren(dayPrefix(chain, day));
+      for (const name of names.filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
+        await this.copyWindow(sink, name, names);
+      }
+    }
+  }
+
+  /** Copies one committed window unless it is copied, claimed by another attempt, or in an unknown state. */
+  async copyWindow(sink: Sink, manifestName: string, known?: string[]) {
+    if (this.#down) return;
+    const names = known ?? await sink.listChildren(manifestName.slice(0, manifestName.lastIndexOf("/")));
+    const state = logCopyState(manifestName, names);
+    if (state.kind === "done" || state.kind === "unknown") return;
+    const attempt = state.kind === "failed" ? state.attempt + 1 : 1;
+    const skip = state.kind === "failed"
+      ? JSON.parse(
+        new TextDecoder().decode(await sink.read(logMarker(manifestName, state.attempt, "failed"))),
+      ).batchesPushed
+      : 0;
+    const claim = encodeRecord({ logId: this.logId, claimedAt: new Date().toISOString() });
+    if (!await sink.createExclusive(logMarker(manifestName, attempt), claim)) return; // another instance has it
+    const manifest = parseManifest((await sink.read(manifestName))!)!;
+    let pushed = skip;
+    try {
+      const lines = new TextDecoder().decode(await gunzip((await sink.read(manifest.object))!)).split("\n")
+        .filter(Boolean);
+      const entries = lines.map((line) => {
+        const event = JSON.parse(line);
+        return {
+          id: eventKey(manifest.source, event)!,
+          time: new Date(eventTime(manifest.source, event)!).toISOString(),
+          data: line,
+        };
+      });
+      const oversized = entries.filter((e) => e.data.length > LOG_ENTRY_MAX_BYTES);
+      if (oversized.length) {
+        log("warn", "events over Logging's 1 MB entry limit are not copied (the archive holds them)", {
+          object: manifest.object,
+          ids: oversized.map((e) => e.id),
+        });
+      }
+      const batches = logBatches(entries.filter((e) => e.data.length <= LOG_ENTRY_MAX_BYTES));
+      for (const batch of batches.slice(skip)) {
+        await ociCall("Logging push", () =>
+          this.#client.putLogs({
+            logId: this.logId,
+            putLogsDetails: {
+              specversion: "1.0",
+              logEntryBatches: [{
+                entries: batch as unknown as OciLogging.models.LogEntry[],
+                source: "audit-archiver",
+                type: `audit-archiver.${manifest.source}`,
+                subject: manifest.scope,
+                defaultlogentrytime: manifest.end as unknown as Date,
+              }],
+            },
+          }));
+        pushed++;
+      }
+      await sink.createExclusive(logMarker(manifestName, attempt, "done"), encodeRecord({ batches: pushed }));
+    } catch (error) {
+      this.#down = true;
+      log("error", "Logging copy failed; the next pass retries it", {
+        object: manifest.object,
+        error: (error as Error).message,
+      });
+      await sink.createExclusive(
+        logMarker(manifestName, attempt, "failed"),
+        encodeRecord({ batchesPushed: pushed, error: (error as Error).message.slice(0, 300) }),
+      );
+    }
+  }
+}
+
+const encodeJsonLine = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) + "\n");
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 // Commands: once, run, backfill, status, verify, export, policies — over the configured sources and sink.
@@ -2325,7 +2490,7 @@ async function archiveSegment(
 
 /** An OCI session when a setting needs Oracle Cloud (a bucket, a Vault-held key), else undefined. */
 function needsOci(config: Config, withSources: boolean): boolean {
-  return Boolean(config.oci.bucket) ||
+  return Boolean(config.oci.bucket) || (withSources && Boolean(config.oci.logId)) ||
     (withSources && config.sources.some((s) => s.keySecretId || s.signingKeyId || s.source === "oci-audit"));
 }
 
@@ -2369,7 +2534,12 @@ async function forEachSource<T>(sources: Source[], task: (source: Source) => Pro
 }
 
 /** One archive pass over every source: the main segment of each chain, from its frontier. */
-export async function archivePass(config: Config, sources: Source[], sink: Sink): Promise<SourceReport[]> {
+export async function archivePass(
+  config: Config,
+  sources: Source[],
+  sink: Sink,
+  copy?: LoggingCopy,
+): Promise<SourceReport[]> {
   const budget = newBudget(config);
   return await forEachSource(sources, async (source) => {
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
@@ -2378,7 +2548,12 @@ export async function archivePass(config: Config, sources: Source[], sink: Sink)
       await source.check();
       main = await claimSegment(sink, chain, source, floorTo(source.since, source.granularityMs));
     }
-    return await archiveSegment(source, sink, config, budget, main, config.minIntervalMs);
+    // Windows whose copy failed (or never ran) on an earlier pass go first.
+    await copy?.catchUp(sink, chain, (await readSegmentState(sink, chain, main)).frontier);
+    return await archiveSegment(source, sink, config, budget, main, {
+      minIntervalMs: config.minIntervalMs,
+      copy,
+    });
   });
 }
 
@@ -2439,6 +2614,8 @@ async function readChain(sink: Sink, chain: string) {
     geneses: await Promise.all(unique.filter((n) => GENESIS_PATTERN.test(n)).map(read)),
     manifests: await Promise.all(unique.filter((n) => n.endsWith(MANIFEST_SUFFIX)).map(read)),
     dataNames: unique.filter((n) => n.endsWith(DATA_SUFFIX)),
+    /** Every name, for what sits beside the records (the Logging copy's markers). */
+    names: unique,
   };
 }
 
@@ -2567,6 +2744,21 @@ async function archiveStatus(config: Config, sink: Sink, now: number) {
         } window(s) lack their data object: run a pass, then verify`,
       );
     }
+    if (config.oci.logId) {
+      const states = stored.manifests.map((l) => logCopyState(l.name, stored.names).kind);
+      const unknown = states.filter((k) => k === "unknown").length;
+      const failed = states.filter((k) => k === "failed" || k === "none").length;
+      if (unknown) {
+        warnings.push(
+          `${unknown} window(s) have a Logging copy in an unknown state (a pass stopped while pushing): compare the log with the archive; they are not pushed again`,
+        );
+      }
+      if (failed) {
+        warnings.push(
+          `${failed} window(s) are not copied to Logging yet: each pass retries those of the last ${LOG_CATCH_UP_DAYS} days`,
+        );
+      }
+    }
     const incomplete = segments.filter((g) => g.end && !manifests.some((m) => m.end === g.end));
     for (const g of incomplete) {
       warnings.push(`backfill [${g.start}, ${g.end}) is incomplete: run backfill again`);
@@ -2637,6 +2829,10 @@ export function policyStatements(config: Config): string {
       grants.push(`read audit-events in ${where}`);
       if (source.subtree) grants.push(`inspect compartments in ${where}`);
     }
+  }
+  if (config.oci.logId) {
+    // Logging's PutLogs is authorized by `use log-content`; the log's compartment is the narrowing available.
+    grants.push("use log-content in compartment <compartment of the log>");
   }
   const lines = [
     "# audit-archiver: least-privilege IAM for this configuration. Replace <compartment> with the compartment",
@@ -2774,7 +2970,13 @@ async function tokenMatches(presented: string, expected: string): Promise<boolea
 }
 
 /** The daemon: a pass at start and on SCHEDULE (never two at once), and the optional HTTP server. */
-async function runDaemon(config: Config, sources: Source[], sink: Sink, signal: AbortSignal) {
+async function runDaemon(
+  config: Config,
+  sources: Source[],
+  sink: Sink,
+  copy: LoggingCopy | undefined,
+  signal: AbortSignal,
+) {
   const metrics = new Metrics();
   const pass = async (trigger: string) => {
     if (metrics.running) {
@@ -2784,7 +2986,7 @@ async function runDaemon(config: Config, sources: Source[], sink: Sink, signal: 
     }
     metrics.running = true;
     try {
-      const reports = await archivePass(config, sources, sink);
+      const reports = await archivePass(config, sources, sink, copy);
       metrics.record(reports);
       metrics.passes.ok++;
       metrics.lastSuccess = Date.now();
@@ -2943,9 +3145,10 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
       }
     }
     const sources = await openSources(config, session);
+    const copy = config.oci.logId ? new LoggingCopy(session!, config.oci.logId) : undefined;
     switch (line.command) {
       case "once": {
-        const reports = await archivePass(config, sources, sink);
+        const reports = await archivePass(config, sources, sink, copy);
         log("info", "pass finished", { reports });
         return 0;
       }
@@ -2960,7 +3163,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
         signal?.addEventListener("abort", stop, { once: true });
         for (const name of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(name, stop);
         try {
-          await runDaemon(config, sources, sink, controller.signal);
+          await runDaemon(config, sources, sink, copy, controller.signal);
         } finally {
           for (const name of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(name, stop);
         }

@@ -282,11 +282,13 @@ const NO_OCI = {
     secrets: undefined,
     audit: undefined,
     identity: undefined,
+    logging: undefined,
     metadata: undefined,
     federation: undefined,
   },
   bucket: undefined,
   namespace: undefined,
+  logId: undefined,
 };
 const WITH_SECRET = { IDCS_URL: DOMAIN, IDCS_CLIENT_ID: "client-1", IDCS_CLIENT_SECRET: "client-secret-Zq9" };
 
