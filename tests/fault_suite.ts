@@ -37,13 +37,15 @@ function scenario(seed: number) {
   const pick = <T>(values: T[]) => values[Math.floor(random() * values.length)];
   const steps: Step[] = Array.from({ length: 2 + Math.floor(random() * 3) }, () => {
     const r = random();
-    return r < 0.4
+    return r < 0.3
       ? "pass"
-      : r < 0.7
+      : r < 0.6
       ? "killed-subprocess"
-      : r < 0.9
+      : r < 0.75
       ? "concurrent-passes"
-      : "concurrent-subprocesses";
+      : r < 0.87
+      ? "concurrent-subprocesses"
+      : "bad-input";
   });
   return {
     seed,
