@@ -195,8 +195,8 @@ function defineSeed(seed: number, sink: string) {
       assert.ok(archive.frontier! >= caughtUpTo, `the clean pass did not catch up: ${context}`);
       // Invariant 6: nothing secret in what the subprocesses logged at debug level, nor in the archive.
       const tokens = domain.emulator.issuedTokens();
-      assertNoSecrets(logs, domain, tokens, "the logs");
-      assertNoSecrets(await domain.text(), domain, tokens, "the archive");
+      assertNoSecrets(logs, domain.pkcs8Pem, tokens, "the logs");
+      assertNoSecrets(await domain.text(), domain.pkcs8Pem, tokens, "the archive");
     } finally {
       await domain.close();
     }

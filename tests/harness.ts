@@ -36,6 +36,8 @@ export interface Domain {
   read(): Promise<ArchiveContents>;
   /** The program's own verify of the archive: its problems. */
   verify(): Promise<string[]>;
+  /** Ids the source returns for times before `frontier`: what the archive must hold exactly. */
+  truth(frontier: number): string[];
   /** The names of every stored file or object. */
   files(): Promise<string[]>;
   /** Every stored byte as text, data decompressed: what must hold no secret. */
@@ -92,6 +94,7 @@ export async function startDomain(options: {
     env,
     read: () => readArchive(archiveDir),
     verify: async () => (await verifyDir(archiveDir)).problems,
+    truth: (frontier) => truthBefore(emulator, frontier),
     files: () => listFiles(archiveDir),
     text: () => archiveText(archiveDir),
     close: async () => {
@@ -108,7 +111,7 @@ export function recentEvents(seed: number, count: number, days = 3, endBackMs = 
 }
 
 /** Runs one command in-process through the program's own `main()`. */
-export function runMain(command: string, domain: Domain, ...extra: string[]): Promise<number> {
+export function runMain(command: string, domain: { args: string[] }, ...extra: string[]): Promise<number> {
   return main([command, ...domain.args, ...extra]);
 }
 
@@ -226,14 +229,17 @@ export function verifyDir(archiveDir: string): Promise<VerifyReport> {
  * Invariants 1–3 for one archive: no id twice (2), exactly the source's events before the frontier (1), and
  * the program's own verify finds nothing (3). `context` is printed on failure (a fault suite scenario).
  */
-export async function assertCompleteArchive(domain: Domain, context = ""): Promise<ArchiveContents> {
+export async function assertCompleteArchive(
+  domain: Pick<Domain, "read" | "verify" | "truth">,
+  context = "",
+): Promise<ArchiveContents> {
   const archive = await domain.read();
   const suffix = context ? `: ${context}` : "";
   if (duplicates(archive.ids).length) {
     throw new Error(`events stored twice: ${duplicates(archive.ids).slice(0, 5)}${suffix}`);
   }
   const stored = [...archive.ids].sort();
-  const truth = archive.frontier === undefined ? [] : truthBefore(domain.emulator, archive.frontier);
+  const truth = archive.frontier === undefined ? [] : domain.truth(archive.frontier);
   const missing = truth.filter((id) => !new Set(stored).has(id));
   if (missing.length || stored.length !== truth.length) {
     throw new Error(
@@ -255,10 +261,8 @@ export function duplicates(ids: string[]): string[] {
  * Fails when `text` holds anything secret of this domain: a line of the private key, a client assertion or any
  * other JWT, a bearer credential, or one of `extra` (client secrets, tokens the emulator issued).
  */
-export function assertNoSecrets(text: string, domain: Domain, extra: string[] = [], where = "output") {
-  const keyLines = domain.pkcs8Pem.split("\n").filter((line) =>
-    line.length >= 40 && !line.startsWith("-----")
-  );
+export function assertNoSecrets(text: string, keyPem: string, extra: string[] = [], where = "output") {
+  const keyLines = keyPem.split("\n").filter((line) => line.length >= 40 && !line.startsWith("-----"));
   for (const line of keyLines) {
     if (text.includes(line)) throw new Error(`${where} contains a line of the private key`);
   }

@@ -90,10 +90,9 @@ for (
       assert.equal((await readArchive(setup.env.ARCHIVE_DIR)).ids.length, 200);
       assert.equal(setup.cloud.oci.stats.byOperation.GetSecretBundle, 1);
       assert.equal(setup.cloud.oci.stats.rejectedSignatures, 0);
-      const domain = { pkcs8Pem: setup.pkcs8 } as Parameters<typeof assertNoSecrets>[1];
       const tokens = setup.idcs.issuedTokens();
-      assertNoSecrets(result.stderr + result.stdout, domain, tokens, "the logs");
-      assertNoSecrets(await archiveText(setup.env.ARCHIVE_DIR), domain, tokens, "the archive");
+      assertNoSecrets(result.stderr + result.stdout, setup.pkcs8, tokens, "the logs");
+      assertNoSecrets(await archiveText(setup.env.ARCHIVE_DIR), setup.pkcs8, tokens, "the archive");
       // Nothing but the archive and the OCI API key of the test's own config file is on disk.
       const files = (await listFiles(setup.dir)).filter((name) => !name.startsWith("archive/"));
       assert.deepEqual(files, ["oci-api-key.pem", "oci-config"]);
