@@ -1,5 +1,5 @@
-/** The randomized fault suite (fault_suite.ts) against the directory sink. */
+/** The randomized fault suite (fault_suite.ts): identity-domain events into a directory. */
 
 import { defineFaultSuite } from "./fault_suite.ts";
 
-defineFaultSuite("dir", 200);
+defineFaultSuite("idcs", "dir", 200);

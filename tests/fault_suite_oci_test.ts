@@ -1,5 +1,5 @@
-/** The randomized fault suite (fault_suite.ts) against the Object Storage sink, through the real OCI SDK. */
+/** The randomized fault suite (fault_suite.ts): identity-domain events into a bucket, through the real OCI SDK. */
 
 import { defineFaultSuite } from "./fault_suite.ts";
 
-defineFaultSuite("oci", 100);
+defineFaultSuite("idcs", "oci", 100);
