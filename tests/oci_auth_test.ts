@@ -114,3 +114,36 @@ Deno.test("a config file naming a key the cloud does not know is refused with a 
     await close();
   }
 });
+
+Deno.test("a config file profile whose key is passphrase-protected authenticates (OCI_PROFILE)", async () => {
+  const { cloud, base, close } = await setup();
+  try {
+    const config = await Deno.readTextFile(cloud.env.OCI_CONFIG_FILE);
+    const keyFile = /key_file=(.*)/.exec(config)![1];
+    const { createPrivateKey } = await import("node:crypto");
+    const encrypted = createPrivateKey(await Deno.readTextFile(keyFile))
+      .export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "correct horse" }) as string;
+    await Deno.writeTextFile(`${keyFile}.enc`, encrypted);
+    const profile = config.replace("[DEFAULT]", "[ARCHIVER]").replace(
+      /key_file=.*/,
+      `key_file=${keyFile}.enc\npass_phrase=correct horse`,
+    );
+    await Deno.writeTextFile(
+      cloud.env.OCI_CONFIG_FILE,
+      `[DEFAULT]\nuser=ocid1.user.oc1..nobody\n\n${profile}`,
+    );
+    const result = await runCli(["once"], {
+      env: {
+        ...base,
+        OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
+        OCI_AUTH: "config",
+        OCI_PROFILE: "ARCHIVER",
+      },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((await readBucketArchive(cloud.oci)).ids.length, 120);
+    assert.doesNotMatch(result.stderr, /correct horse/);
+  } finally {
+    await close();
+  }
+});

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { main } from "../main.ts";
+import { generateEvents } from "./emulators/idcs.ts";
 import { duplicates, recentEvents, runCli, startDomain, truthBefore } from "./harness.ts";
 import { BUCKET, cloudArgs, readBucketArchive, startCloud } from "./oci_harness.ts";
 
@@ -124,6 +125,54 @@ Deno.test("an object another writer put at a window's name is never overwritten:
       0,
       "no data object may be written",
     );
+  } finally {
+    await cloud.close();
+    await domain.close();
+  }
+});
+
+Deno.test("a day folder of more than a thousand objects is listed page by page (nextStartWith); export reads the bucket", async () => {
+  // One day two days back, so every object of the run lands in the same day folder, whatever the time now.
+  const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 2 * 86_400_000;
+  const events = generateEvents({
+    seed: 96,
+    count: 900,
+    from: day + 3_600_000,
+    to: day + 6 * 3_600_000,
+    tieRate: 0,
+  });
+  const domain = await startDomain({ events });
+  const cloud = await startCloud(domain.dir);
+  try {
+    assert.equal(
+      await main([
+        "once",
+        ...cloudArgs(domain, cloud),
+        "--max-events-per-object",
+        "1",
+        "--log-level",
+        "error",
+      ]),
+      0,
+    );
+    const folders = new Map<string, number>();
+    for (const object of cloud.oci.objects(BUCKET)) {
+      const folder = object.name.slice(0, object.name.lastIndexOf("/"));
+      folders.set(folder, (folders.get(folder) ?? 0) + 1);
+    }
+    assert.ok(Math.max(...folders.values()) > 1000, "one day folder must hold more than one listing page");
+    assert.equal(await main(["once", ...cloudArgs(domain, cloud), "--log-level", "error"]), 0);
+    const archive = await readBucketArchive(cloud.oci);
+    assert.deepEqual(duplicates(archive.ids), []);
+    assert.deepEqual([...archive.ids].sort(), truthBefore(domain.emulator, archive.frontier!));
+    const out = `${domain.dir}/export.ndjson`;
+    const exported = await runCli(
+      ["export", "--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z", "--out", out],
+      { env: { ...domain.env, ...cloud.env } },
+    );
+    assert.equal(exported.code, 0, exported.stderr);
+    const lines = (await Deno.readTextFile(out)).split("\n").filter(Boolean);
+    assert.deepEqual(lines.map((l) => JSON.parse(l).id).sort(), [...archive.ids].sort());
   } finally {
     await cloud.close();
     await domain.close();
