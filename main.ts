@@ -2482,8 +2482,6 @@ export class LoggingCopy {
   }
 }
 
-const encodeJsonLine = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) + "\n");
-
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 // Commands: once, run, backfill, status, verify, export, policies — over the configured sources and sink.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
