@@ -1256,7 +1256,9 @@ export interface Source {
 }
 
 const IDCS_RETENTION_MS = 30 * 86_400_000; // the shortest identity-domain audit retention [config-audit-retention]
+/** Reads of one window that bring no new event before it is called inconsistent; a read that does is free. */
 const IDCS_READ_ATTEMPTS = 6;
+const IDCS_READ_MAX = 60;
 
 /** The name of the archive chain for a source: the identity domain's host (idcs-<hex>), made path-safe. */
 export function sourceScope(config: SourceConfig): string {
@@ -1367,13 +1369,17 @@ export class IdcsSource implements Source {
   async readWindow(window: Window, limit: number): Promise<WindowRead> {
     const pageSize = this.options.pageSize;
     const byId = new Map<string, ArchivedEvent>();
-    for (let attempt = 1; attempt <= IDCS_READ_ATTEMPTS; attempt++) {
+    // Paging through a group of equal timestamps larger than a page sees a different slice on every read, so
+    // reads go on while they bring new events (up to IDCS_READ_MAX), and stop after IDCS_READ_ATTEMPTS without.
+    for (let attempt = 1, idle = 0; attempt <= IDCS_READ_MAX && idle < IDCS_READ_ATTEMPTS; attempt++) {
+      const known = byId.size;
       const first = await this.#page(window, 1, pageSize);
       const total = first.totalResults;
       if (total > limit) {
         // The event at position limit+1 (ascending time) names the first millisecond that does not fit.
         const beyond = await this.#page(window, limit + 1, 1);
         if (beyond.events.length === 1) return { kind: "overflow", cutAt: beyond.events[0].time };
+        idle++;
         continue;
       }
       const starts: number[] = [];
@@ -1387,6 +1393,7 @@ export class IdcsSource implements Source {
       if (agreed && byId.size === total) {
         return { kind: "complete", events: sortEvents([...byId.values()]), sourceTotal: total };
       }
+      idle = byId.size > known ? 0 : idle + 1;
       log("debug", "window read again", {
         window: describeWindow(window),
         total,
@@ -1398,7 +1405,7 @@ export class IdcsSource implements Source {
       "PROTOCOL",
       `identity domain AuditEvents: ${
         describeWindow(window)
-      } did not return a consistent set of events after ${IDCS_READ_ATTEMPTS} reads (${byId.size} distinct events received)`,
+      } did not return a consistent set of events: ${byId.size} distinct events received before reads stopped bringing new ones`,
     );
   }
 }
