@@ -143,18 +143,37 @@ Deno.test("an unreachable identity domain fails with a network error; nothing wr
   }
 });
 
-/** A server that speaks OAuth correctly but answers AuditEvents with `auditResponse`. */
-function fakeDomain(auditResponse: () => Response) {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+/**
+ * Runs a pass against a server that speaks OAuth correctly but answers AuditEvents with `auditResponse`;
+ * asserts that nothing was written and returns what the program printed.
+ */
+async function passAgainst(auditResponse: () => Response) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     if (new URL(req.url).pathname === "/oauth2/v1/token") {
       return Response.json({ access_token: "opaque-token-value", token_type: "Bearer", expires_in: 3600 });
     }
     return auditResponse();
   });
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await runCli(["once"], {
+      env: {
+        IDCS_URL: `http://127.0.0.1:${server.addr.port}`,
+        IDCS_CLIENT_ID: "c",
+        IDCS_CLIENT_SECRET: "s3cret-123",
+        ARCHIVE_DIR: `${dir}/archive`,
+      },
+    });
+    await assertNothingWritten(dir);
+    return result;
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 Deno.test("a 403 says the app lacks the Audit Administrator role; exit 1; nothing written", async () => {
-  const server = fakeDomain(() =>
+  const result = await passAgainst(() =>
     Response.json({
       schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"],
       status: "403",
@@ -164,43 +183,13 @@ Deno.test("a 403 says the app lacks the Audit Administrator role; exit 1; nothin
       headers: { "x-oracle-dms-ecid": "ecid-123" },
     })
   );
-  const dir = await Deno.makeTempDir();
-  try {
-    const result = await runCli(["once"], {
-      env: {
-        IDCS_URL: `http://127.0.0.1:${server.addr.port}`,
-        IDCS_CLIENT_ID: "c",
-        IDCS_CLIENT_SECRET: "s3cret-123",
-        ARCHIVE_DIR: `${dir}/archive`,
-      },
-    });
-    assert.equal(result.code, 1);
-    assert.match(result.stderr, /Audit Administrator app role/);
-    assert.match(result.stderr, /ecid-123/);
-    await assertNothingWritten(dir);
-  } finally {
-    await server.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /Audit Administrator app role/);
+  assert.match(result.stderr, /ecid-123/);
 });
 
 Deno.test("a 200 that is not a SCIM ListResponse is never archived; exit 1; nothing written", async () => {
-  const server = fakeDomain(() => Response.json({ items: [{ id: "x" }] }));
-  const dir = await Deno.makeTempDir();
-  try {
-    const result = await runCli(["once"], {
-      env: {
-        IDCS_URL: `http://127.0.0.1:${server.addr.port}`,
-        IDCS_CLIENT_ID: "c",
-        IDCS_CLIENT_SECRET: "s3cret-123",
-        ARCHIVE_DIR: `${dir}/archive`,
-      },
-    });
-    assert.equal(result.code, 1);
-    assert.match(result.stderr, /not a SCIM response/);
-    await assertNothingWritten(dir);
-  } finally {
-    await server.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+  const result = await passAgainst(() => Response.json({ items: [{ id: "x" }] }));
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /not a SCIM response/);
 });
