@@ -1557,13 +1557,32 @@ export const describeWindow = (w: Window) =>
 
 /**
  * The next window after the frontier: it ends at the horizon (now − settle), rounded down to the source's
- * granularity, but never past the next UTC midnight, so every object belongs to one day's folder.
- * Undefined when nothing is due.
+ * granularity, but never past the next UTC midnight, so every object belongs to one day's folder, nor longer
+ * than `strideMs` (at least one granule). Undefined when nothing is due.
  */
-export function planWindow(frontier: number, horizon: number, granularityMs: number): Window | undefined {
+export function planWindow(
+  frontier: number,
+  horizon: number,
+  granularityMs: number,
+  strideMs = Infinity,
+): Window | undefined {
   const nextMidnight = (Math.floor(frontier / DAY_MS) + 1) * DAY_MS;
-  const end = Math.min(Math.floor(horizon / granularityMs) * granularityMs, nextMidnight);
+  const longest = floorTo(frontier + Math.max(strideMs, granularityMs), granularityMs);
+  const end = Math.min(
+    floorTo(horizon, granularityMs),
+    nextMidnight,
+    Math.max(longest, frontier + granularityMs),
+  );
   return end > frontier ? { start: frontier, end } : undefined;
+}
+
+/**
+ * How long the next window may be: twice the last one when it had to be cut to fit, else twice the last stride.
+ * A busy backlog then costs a read or two per window instead of cutting down from the whole backlog every time,
+ * and a quiet one is back to whole days after a few windows. Pure.
+ */
+export function nextStride(strideMs: number, window: Window, wasCut: boolean): number {
+  return 2 * (wasCut ? window.end - window.start : strideMs);
 }
 
 /**
@@ -2284,14 +2303,16 @@ async function archiveSegment(
   if (Date.now() - state.frontier < (options.minIntervalMs ?? 0)) report.stopped = "min-interval";
   // Fixed for the pass: a horizon that moved with the clock would chase it with ever smaller windows.
   const horizon = Math.min(Date.now() - source.settleMs, segment.end);
+  let stride = Infinity;
   while (report.stopped === "caught-up") {
     if (budget.eventsLeft <= 0) report.stopped = "max-events";
     else if (Date.now() >= budget.deadline) report.stopped = "deadline";
     if (report.stopped !== "caught-up") break;
-    let window = planWindow(state.frontier, horizon, source.granularityMs);
+    let window = planWindow(state.frontier, horizon, source.granularityMs, stride);
     if (!window) break;
     const limit = Math.min(config.maxEventsPerObject, budget.eventsLeft);
     let read = await source.readWindow(window, limit);
+    const wasCut = read.kind === "overflow";
     while (read.kind === "overflow") {
       window = cutWindow(window, read.cutAt, source.granularityMs);
       // One granule cannot be cut further: it is kept whole, however many events share it.
@@ -2322,6 +2343,7 @@ async function archiveSegment(
       continue;
     }
     state = { frontier: window.end, previous: encodeRecord(manifest), last: manifest };
+    stride = nextStride(stride, window, wasCut);
     report.windows++;
     report.events += read.events.length;
     budget.eventsLeft -= read.events.length;

@@ -17,6 +17,7 @@ import {
   cutWindow,
   helpText,
   nextCronTime,
+  nextStride,
   parseAuditEventsPage,
   parseCommandLine,
   parseConfigFile,
@@ -96,6 +97,41 @@ Deno.test("planWindow returns undefined when the horizon is before the frontier"
 Deno.test("planWindow returns undefined when the horizon floored to the granularity equals the frontier", () => {
   const frontier = at("2026-11-27T10:07:00.000Z");
   assert.equal(planWindow(frontier, at("2026-11-27T10:07:59.999Z"), MINUTE), undefined);
+});
+
+Deno.test("planWindow ends a stride after the frontier when the stride is shorter than the horizon", () => {
+  const frontier = at("2026-11-27T10:00:00.000Z");
+  assert.deepEqual(planWindow(frontier, at("2026-11-27T20:00:00.000Z"), MINUTE, 90 * MINUTE), {
+    start: frontier,
+    end: at("2026-11-27T11:30:00.000Z"),
+  });
+});
+
+Deno.test("planWindow keeps the horizon and midnight when the stride reaches past them", () => {
+  const frontier = at("2026-11-27T22:00:00.000Z");
+  assert.deepEqual(planWindow(frontier, at("2026-11-27T23:00:30.000Z"), MINUTE, 5 * HOUR), {
+    start: frontier,
+    end: at("2026-11-27T23:00:00.000Z"),
+  });
+  assert.deepEqual(planWindow(frontier, at("2026-11-28T05:00:00.000Z"), MINUTE, 5 * HOUR), {
+    start: frontier,
+    end: at("2026-11-28T00:00:00.000Z"),
+  });
+});
+
+Deno.test("planWindow spans at least one granule however short the stride", () => {
+  const frontier = at("2026-11-27T10:00:00.000Z");
+  assert.deepEqual(planWindow(frontier, at("2026-11-27T20:00:00.000Z"), MINUTE, 1), {
+    start: frontier,
+    end: frontier + MINUTE,
+  });
+});
+
+Deno.test("nextStride doubles a cut window's length, and doubles the stride after a window that fitted", () => {
+  const window = { start: at("2026-11-27T10:00:00.000Z"), end: at("2026-11-27T10:07:00.000Z") };
+  assert.equal(nextStride(Infinity, window, true), 14 * MINUTE);
+  assert.equal(nextStride(14 * MINUTE, window, false), 28 * MINUTE);
+  assert.equal(nextStride(Infinity, window, false), Infinity);
 });
 
 // ─────────────────────────────────────────────────────────────── cutWindow
