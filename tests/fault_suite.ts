@@ -7,10 +7,11 @@
  * Some steps are bad input, which must fail and write nothing (5); no subprocess log line and no archived byte
  * may hold the key, an assertion or a token (6).
  *
- * Each seed runs against the directory sink (fault_suite_dir_test.ts) and the Object Storage sink through the
- * real SDK against the emulated cloud, which injects its own faults (fault_suite_oci_test.ts).
- * FAULT_SEEDS=N runs N seeds per sink (default 200 for the directory, 100 for the bucket); FAULT_SEED=S runs
- * one, to replay a failure.
+ * Each source (the identity domain, OCI Audit) runs into each sink (a directory, and an Object Storage bucket
+ * through the real SDK against the emulated cloud, which injects its own faults). The seeds of one source × sink
+ * are dealt round-robin to SHARDS test files (fault_suite/{source}_{sink}_{shard}_test.ts), which `deno test
+ * --parallel` runs side by side: most of a seed is spent waiting on retries. FAULT_SEEDS=N runs N seeds per
+ * source × sink (default 200); FAULT_SEED=S runs one, to replay a failure.
  */
 
 import assert from "node:assert/strict";
@@ -308,15 +309,15 @@ type Sink = "dir" | "oci";
 type SourceName = "idcs" | "oci-audit";
 
 const only = Deno.env.get("FAULT_SEED");
+const SEEDS = Number(Deno.env.get("FAULT_SEEDS") ?? 200);
+/** How many test files share one source × sink's seeds; each file names its shard, 1 to SHARDS. */
+const SHARDS = 4;
 
-/**
- * Registers the suite's seeded scenarios for one source and sink (a test file each, so they run in parallel).
- * `defaultSeeds` keeps CI inside its time: a bucket scenario costs about twice a directory one.
- */
-export function defineFaultSuite(source: SourceName, sink: Sink, defaultSeeds: number) {
-  const count = Number(Deno.env.get("FAULT_SEEDS") ?? defaultSeeds);
-  const seeds = only ? [Number(only)] : Array.from({ length: count }, (_, i) => i + 1);
-  for (const seed of seeds) defineSeed(seed, source, sink);
+/** Registers one shard of the seeded scenarios for a source and sink: seeds shard, shard + SHARDS, … */
+export function defineFaultSuite(source: SourceName, sink: Sink, shard: number) {
+  const owned = (seed: number) => (seed - 1) % SHARDS === shard - 1;
+  const seeds = only ? [Number(only)] : Array.from({ length: SEEDS }, (_, i) => i + 1);
+  for (const seed of seeds.filter(owned)) defineSeed(seed, source, sink);
 }
 
 function defineSeed(seed: number, source: SourceName, sink: Sink) {

@@ -1,0 +1,5 @@
+/** The randomized fault suite (../fault_suite.ts), shard 1: OCI Audit events into a directory, through the real OCI SDK. */
+
+import { defineFaultSuite } from "../fault_suite.ts";
+
+defineFaultSuite("oci-audit", "dir", 1);

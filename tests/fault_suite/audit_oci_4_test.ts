@@ -1,0 +1,5 @@
+/** The randomized fault suite (../fault_suite.ts), shard 4: OCI Audit events into a bucket, through the real OCI SDK. */
+
+import { defineFaultSuite } from "../fault_suite.ts";
+
+defineFaultSuite("oci-audit", "oci", 4);

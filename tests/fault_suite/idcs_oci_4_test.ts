@@ -1,0 +1,5 @@
+/** The randomized fault suite (../fault_suite.ts), shard 4: identity-domain events into a bucket, through the real OCI SDK. */
+
+import { defineFaultSuite } from "../fault_suite.ts";
+
+defineFaultSuite("idcs", "oci", 4);

@@ -1,5 +1,0 @@
-/** The randomized fault suite (fault_suite.ts): OCI Audit events into a bucket, through the real OCI SDK. */
-
-import { defineFaultSuite } from "./fault_suite.ts";
-
-defineFaultSuite("oci-audit", "oci", 100);

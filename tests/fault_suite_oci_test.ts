@@ -1,5 +1,0 @@
-/** The randomized fault suite (fault_suite.ts): identity-domain events into a bucket, through the real OCI SDK. */
-
-import { defineFaultSuite } from "./fault_suite.ts";
-
-defineFaultSuite("idcs", "oci", 100);
