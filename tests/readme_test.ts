@@ -1,10 +1,11 @@
 /**
  * The README says what the program does: its settings table is the SETTINGS table, its commands are the
- * commands `help` lists, and the test command it gives is the one deno.json defines.
+ * commands `help` lists, its `policies` example is what `policies` prints, and the test command it gives is the
+ * one deno.json defines.
  */
 
 import assert from "node:assert/strict";
-import { helpText, SETTINGS } from "../main.ts";
+import { helpText, policyStatements, SETTINGS, validateConfig } from "../main.ts";
 
 const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 
@@ -39,4 +40,19 @@ Deno.test("the README's quick start names the deno.json tasks demo and test", as
   assert.match(readme, /deno task test/);
   assert.ok(config.tasks.demo && config.tasks.test);
   assert.equal(config.tasks.compile.includes(" -P "), true, "compile uses the same permission set as run");
+});
+
+Deno.test("the README's policies example is what policies prints for the settings it names", () => {
+  const example = readme.split("<!-- policies-example -->")[1].split("<!-- /policies-example -->")[0];
+  const settings = {
+    SOURCE: "oci-audit",
+    AUDIT_COMPARTMENT_ID: "ocid1.tenancy.oc1..aaaaexample",
+    OCI_BUCKET: "audit-archive",
+    OCI_LOG_ID: "ocid1.log.oc1..aaaaexample",
+  };
+  for (const [name, value] of Object.entries(settings)) assert.match(readme, new RegExp(`${name}=${value}`));
+  assert.equal(
+    example.split("```text\n")[1].split("```")[0],
+    policyStatements(validateConfig(settings, [], Date.now())),
+  );
 });
