@@ -1,6 +1,6 @@
 /**
- * Benchmark: how fast `once` archives a large backlog from an emulated identity domain, and how much memory
- * the archiving process needs while doing it. It measures and reports; it never fails on time.
+ * Benchmark: how fast `once` archives a large backlog from an emulated identity domain or OCI Audit, and how
+ * much memory the archiving process needs while doing it. It measures and reports; it never fails on time.
  *
  * Run with `deno task bench`. Environment:
  * - `BENCH_EVENTS=N` scales every backlog (default 1,000,000; the small memory backlog is N/10).
@@ -8,7 +8,9 @@
  *   1. N events over 7 days, no latency;
  *   2. the same with 50 ms latency per request;
  *   3. memory flatness: N/10 and N events, no latency, so the two peak RSS values can be compared;
- *   4. N events into an Object Storage bucket of the emulated cloud (real OCI SDK), without and with 50 ms.
+ *   4. N events into an Object Storage bucket of the emulated cloud (real OCI SDK), without and with 50 ms;
+ *   5. N OCI Audit events in a tenancy and two sub-compartments (real OCI SDK) into a directory, without and
+ *      with 50 ms.
  *
  * The emulator (and the million events it holds) lives in this process, so the archiver runs in a separate
  * one — `deno run -P=local main.ts once`, as an operator would run it — and its peak memory is the kernel's
@@ -21,8 +23,9 @@
 
 import process from "node:process";
 import { SETTINGS } from "../main.ts";
-import { BUCKET, type Cloud, startCloud } from "./oci_harness.ts";
+import { BUCKET, type Cloud, startCloud, TENANCY } from "./oci_harness.ts";
 import { generateClientKey, generateEvents, type IdcsFaults, startIdcsEmulator } from "./emulators/idcs.ts";
+import { generateAuditEvents } from "./emulators/oci.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CLIENT_ID = "audit-archiver-bench-client";
@@ -47,6 +50,8 @@ interface Scenario {
   name: string;
   events: number;
   latencyMs: number;
+  /** Where the events come from: the identity domain, or OCI Audit of the emulated cloud. */
+  source: "idcs" | "oci-audit";
   /** Where the archive goes: a directory, or a bucket of the emulated cloud through the real OCI SDK. */
   sink: "dir" | "oci";
 }
@@ -83,12 +88,42 @@ class BrokenRun extends Error {}
 function scenarios(size: number): Scenario[] {
   const small = Math.max(1, Math.round(size / 10));
   return [
-    { group: 1, name: "backlog, no latency", events: size, latencyMs: 0, sink: "dir" },
-    { group: 2, name: "backlog, 50 ms latency", events: size, latencyMs: 50, sink: "dir" },
-    { group: 3, name: "memory, small backlog", events: small, latencyMs: 0, sink: "dir" },
-    { group: 3, name: "memory, large backlog", events: size, latencyMs: 0, sink: "dir" },
-    { group: 4, name: "backlog into a bucket, no latency", events: size, latencyMs: 0, sink: "oci" },
-    { group: 4, name: "backlog into a bucket, 50 ms latency", events: size, latencyMs: 50, sink: "oci" },
+    { group: 1, name: "backlog, no latency", events: size, latencyMs: 0, source: "idcs", sink: "dir" },
+    { group: 2, name: "backlog, 50 ms latency", events: size, latencyMs: 50, source: "idcs", sink: "dir" },
+    { group: 3, name: "memory, small backlog", events: small, latencyMs: 0, source: "idcs", sink: "dir" },
+    { group: 3, name: "memory, large backlog", events: size, latencyMs: 0, source: "idcs", sink: "dir" },
+    {
+      group: 4,
+      name: "backlog into a bucket, no latency",
+      events: size,
+      latencyMs: 0,
+      source: "idcs",
+      sink: "oci",
+    },
+    {
+      group: 4,
+      name: "backlog into a bucket, 50 ms latency",
+      events: size,
+      latencyMs: 50,
+      source: "idcs",
+      sink: "oci",
+    },
+    {
+      group: 5,
+      name: "OCI Audit backlog, no latency",
+      events: size,
+      latencyMs: 0,
+      source: "oci-audit",
+      sink: "dir",
+    },
+    {
+      group: 5,
+      name: "OCI Audit backlog, 50 ms latency",
+      events: size,
+      latencyMs: 50,
+      source: "oci-audit",
+      sink: "dir",
+    },
   ];
 }
 
@@ -98,10 +133,10 @@ function readOptions(): { size: number; groups: Set<number> } {
   if (!Number.isInteger(size) || size < 1) {
     usage(`BENCH_EVENTS must be a whole number ≥ 1, not "${sizeText}"`);
   }
-  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4";
+  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5";
   const groups = new Set(groupsText.split(",").map((part) => Number(part.trim())));
-  if (![...groups].every((g) => [1, 2, 3, 4].includes(g))) {
-    usage(`BENCH_SCENARIOS must list scenarios 1 to 4, like "1,3", not "${groupsText}"`);
+  if (![...groups].every((g) => [1, 2, 3, 4, 5].includes(g))) {
+    usage(`BENCH_SCENARIOS must list scenarios 1 to 5, like "1,3", not "${groupsText}"`);
   }
   return { size, groups };
 }
@@ -115,17 +150,100 @@ function usage(message: string): never {
 // One scenario: fresh emulator and archive folder, one timed `once`, checks, cleanup.
 // ─────────────────────────────────────────────────────────────────────────────────────────────────
 
+const TEAM = "ocid1.compartment.oc1..aaaabenchteam";
+const PROD = "ocid1.compartment.oc1..aaaabenchprod";
+
+/** The source a scenario reads: its settings for the archiver, its request count so far, and shutdown. */
+interface BenchSource {
+  env: Record<string, string>;
+  requests(): number;
+  close(): Promise<void>;
+}
+
 async function runScenario(scenario: Scenario): Promise<Result> {
-  const now = Date.now();
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
+  const latency = { latencyMs: scenario.latencyMs };
+  // The cloud serves the bucket, OCI Audit, or both; the identity domain is a process of its own.
+  const cloud = scenario.sink === "oci" || scenario.source === "oci-audit"
+    ? await startCloud(dir, {
+      faults: latency,
+      compartments: [{ id: TEAM, parentId: TENANCY, name: "team" }, {
+        id: PROD,
+        parentId: TEAM,
+        name: "prod",
+      }],
+      auditEvents: scenario.source === "oci-audit" ? generateBacklog(scenario, auditBacklog) : [],
+    })
+    : undefined;
+  const source = scenario.source === "oci-audit" ? auditSource(cloud!) : await idcsSource(
+    scenario,
+    dir,
+    generateBacklog(scenario, (options) => generateEvents({ ...options, tieRate: 0.3 })),
+  );
+  try {
+    const archiveDir = `${dir}/archive`;
+    const env = {
+      ...ARCHIVER_SETTINGS,
+      ...source.env,
+      ARCHIVE_DIR: archiveDir,
+      ...(scenario.sink === "oci" ? cloud!.env : {}),
+    };
+    progress(`${scenario.name}: archiving`);
+    // Deltas, so the emulator's startup and the event generation are not counted.
+    const requestsBefore = source.requests();
+    const cpuBefore = process.cpuUsage();
+    const run = await runArchiver(env);
+    const cpu = process.cpuUsage(cpuBefore);
+    if (run.code !== 0) {
+      throw new BrokenRun(`${scenario.name}: the archiver exited with ${run.code}:\n${run.stderr.trim()}`);
+    }
+    if (run.peakRssBytes === 0) {
+      throw new BrokenRun(`${scenario.name}: no memory sample of the archiver (is /proc readable?)`);
+    }
+    const archived = scenario.sink === "oci"
+      ? countArchivedInBucket(cloud!)
+      : await countArchived(archiveDir);
+    if (archived.events !== scenario.events) {
+      throw new BrokenRun(
+        `${scenario.name}: the archive holds ${archived.events} events, the source ${scenario.events}`,
+      );
+    }
+    return {
+      scenario,
+      wallSeconds: run.wallSeconds,
+      auditRequests: source.requests() - requestsBefore,
+      peakRssBytes: run.peakRssBytes,
+      objects: archived.objects,
+      largestObject: archived.largestObject,
+      archiverCpuSeconds: run.cpuSeconds,
+      emulatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    };
+  } finally {
+    await source.close();
+    await cloud?.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Seven days of events ending a minute ago: all of it lies between SINCE (8 days back, at midnight) and now. */
+function generateBacklog<T>(
+  scenario: Scenario,
+  generate: (options: { seed: number; count: number; from: number; to: number }) => T[],
+): T[] {
   progress(`${scenario.name}: generating ${scenario.events.toLocaleString("en-US")} events`);
-  // Seven days ending a minute ago: all of it lies between SINCE (8 days back, rounded to midnight) and now.
-  const events = generateEvents({
-    seed: 7,
-    count: scenario.events,
-    from: now - 7 * DAY_MS,
-    to: now - 60_000,
-    tieRate: 0.3,
-  });
+  const now = Date.now();
+  return generate({ seed: 7, count: scenario.events, from: now - 7 * DAY_MS, to: now - 60_000 });
+}
+
+const auditBacklog = (options: { seed: number; count: number; from: number; to: number }) =>
+  generateAuditEvents({ ...options, compartmentIds: [TENANCY, TEAM, PROD] });
+
+/** An identity domain holding the backlog (30% of events sharing a millisecond), with the scenario's latency. */
+async function idcsSource(
+  scenario: Scenario,
+  dir: string,
+  events: ReturnType<typeof generateEvents>,
+): Promise<BenchSource> {
   const key = await generateClientKey();
   const faults: IdcsFaults = { latencyMs: scenario.latencyMs };
   const emulator = await startIdcsEmulator({
@@ -136,56 +254,33 @@ async function runScenario(scenario: Scenario): Promise<Result> {
     faults,
     seed: 1,
   });
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
-  const cloud = scenario.sink === "oci"
-    ? await startCloud(dir, { faults: { latencyMs: scenario.latencyMs } })
-    : undefined;
-  try {
-    const keyFile = `${dir}/client-key.pem`;
-    await Deno.writeTextFile(keyFile, key.pkcs8Pem);
-    const archiveDir = `${dir}/archive`;
-    const env = {
-      ...ARCHIVER_SETTINGS,
+  const keyFile = `${dir}/client-key.pem`;
+  await Deno.writeTextFile(keyFile, key.pkcs8Pem);
+  return {
+    env: {
       IDCS_URL: emulator.url,
       IDCS_CLIENT_ID: CLIENT_ID,
       IDCS_KEY_ID: KEY_ID,
       IDCS_PRIVATE_KEY_FILE: keyFile,
-      ARCHIVE_DIR: archiveDir,
-      ...cloud?.env,
-    };
-    progress(`${scenario.name}: archiving`);
-    // Deltas, so the emulator's startup and the event generation are not counted.
-    const requestsBefore = emulator.stats.auditRequests;
-    const cpuBefore = process.cpuUsage();
-    const run = await runArchiver(env);
-    const cpu = process.cpuUsage(cpuBefore);
-    if (run.code !== 0) {
-      throw new BrokenRun(`${scenario.name}: the archiver exited with ${run.code}:\n${run.stderr.trim()}`);
-    }
-    if (run.peakRssBytes === 0) {
-      throw new BrokenRun(`${scenario.name}: no memory sample of the archiver (is /proc readable?)`);
-    }
-    const archived = cloud ? countArchivedInBucket(cloud) : await countArchived(archiveDir);
-    if (archived.events !== scenario.events) {
-      throw new BrokenRun(
-        `${scenario.name}: the archive holds ${archived.events} events, the domain ${scenario.events}`,
-      );
-    }
-    return {
-      scenario,
-      wallSeconds: run.wallSeconds,
-      auditRequests: emulator.stats.auditRequests - requestsBefore,
-      peakRssBytes: run.peakRssBytes,
-      objects: archived.objects,
-      largestObject: archived.largestObject,
-      archiverCpuSeconds: run.cpuSeconds,
-      emulatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
-    };
-  } finally {
-    await emulator.close();
-    await cloud?.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+    },
+    requests: () => emulator.stats.auditRequests,
+    close: () => emulator.close(),
+  };
+}
+
+/** The tenancy and its subtree in the emulated cloud, read through the real SDK with an API key. */
+function auditSource(cloud: Cloud): BenchSource {
+  return {
+    env: {
+      AUDIT_COMPARTMENT_ID: TENANCY,
+      OCI_AUTH: "config",
+      OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
+      OCI_AUDIT_ENDPOINT: cloud.oci.url,
+      OCI_IDENTITY_ENDPOINT: cloud.oci.url,
+    },
+    requests: () => cloud.oci.stats.byOperation.ListEvents ?? 0,
+    close: async () => {},
+  };
 }
 
 /**
@@ -327,7 +422,7 @@ function printResult(r: Result) {
   const d = describe(r);
   console.log(
     `${r.scenario.group}. ${r.scenario.name}: ${d.events} events in ${d.wall} — ${d.eventsPerSecond} events/s, ` +
-      `${d.pagesPerSecond} pages/s (${d.requests} AuditEvents requests, ${d.objects} objects, largest ${d.largestObject} events), ` +
+      `${d.pagesPerSecond} pages/s (${d.requests} AuditEvents/ListEvents requests, ${d.objects} objects, largest ${d.largestObject} events), ` +
       `peak RSS ${d.peakRss}, CPU archiver/emulator ${d.cpu}`,
   );
 }
@@ -340,7 +435,7 @@ function markdownTable(results: Result[]): string {
     "Wall time",
     "Events/s",
     "Pages/s",
-    "AuditEvents requests",
+    "AuditEvents/ListEvents requests",
     "Objects",
     "Largest object (events)",
     "Peak RSS (archiver)",
@@ -369,7 +464,8 @@ function markdownTable(results: Result[]): string {
 /** Printed under the table, so it can be pasted with it. */
 const LEGEND = [
   "Wall time: the `main.ts once` process, from spawn to exit (Deno startup included; event generation and",
-  "emulator startup excluded). Pages/s: AuditEvents requests the emulator answered per second of wall time.",
+  "emulator startup excluded). Pages/s: AuditEvents (identity domain) or ListEvents (OCI Audit) requests the",
+  "emulator answered per second of wall time.",
   "Peak RSS: VmHWM of the archiving process. CPU: user+system seconds of the archiver / of the benchmark",
   "process, which serves the emulator. The archiver holds one window at a time, so its memory follows the",
   "largest object (capped by MAX_EVENTS_PER_OBJECT), not the backlog.",
