@@ -1576,13 +1576,16 @@ export function planWindow(
   return end > frontier ? { start: frontier, end } : undefined;
 }
 
+/** The share of MAX_EVENTS_PER_OBJECT a planned window aims at: room for the density to vary. */
+const STRIDE_FILL = 0.8;
+
 /**
- * How long the next window may be: twice the last one when it had to be cut to fit, else twice the last stride.
- * A busy backlog then costs a read or two per window instead of cutting down from the whole backlog every time,
- * and a quiet one is back to whole days after a few windows. Pure.
+ * How long the next window may be, from the density of the last: long enough for STRIDE_FILL of the limit at
+ * that density (unbounded after an empty window). A busy backlog then costs about one read per window instead
+ * of cutting down from the whole backlog every time. Pure.
  */
-export function nextStride(strideMs: number, window: Window, wasCut: boolean): number {
-  return 2 * (wasCut ? window.end - window.start : strideMs);
+export function nextStride(window: Window, events: number, limit: number): number {
+  return events === 0 ? Infinity : (window.end - window.start) * STRIDE_FILL * limit / events;
 }
 
 /**
@@ -2312,7 +2315,6 @@ async function archiveSegment(
     if (!window) break;
     const limit = Math.min(config.maxEventsPerObject, budget.eventsLeft);
     let read = await source.readWindow(window, limit);
-    const wasCut = read.kind === "overflow";
     while (read.kind === "overflow") {
       window = cutWindow(window, read.cutAt, source.granularityMs);
       // One granule cannot be cut further: it is kept whole, however many events share it.
@@ -2343,7 +2345,7 @@ async function archiveSegment(
       continue;
     }
     state = { frontier: window.end, previous: encodeRecord(manifest), last: manifest };
-    stride = nextStride(stride, window, wasCut);
+    stride = nextStride(window, read.events.length, config.maxEventsPerObject);
     report.windows++;
     report.events += read.events.length;
     budget.eventsLeft -= read.events.length;

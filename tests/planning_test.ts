@@ -127,11 +127,11 @@ Deno.test("planWindow spans at least one granule however short the stride", () =
   });
 });
 
-Deno.test("nextStride doubles a cut window's length, and doubles the stride after a window that fitted", () => {
-  const window = { start: at("2026-11-27T10:00:00.000Z"), end: at("2026-11-27T10:07:00.000Z") };
-  assert.equal(nextStride(Infinity, window, true), 14 * MINUTE);
-  assert.equal(nextStride(14 * MINUTE, window, false), 28 * MINUTE);
-  assert.equal(nextStride(Infinity, window, false), Infinity);
+Deno.test("nextStride sizes the next window for 80% of the limit at the last window's density", () => {
+  const window = { start: at("2026-11-27T10:00:00.000Z"), end: at("2026-11-27T10:10:00.000Z") };
+  assert.equal(nextStride(window, 1000, 1000), 8 * MINUTE, "a full window: the next is shorter");
+  assert.equal(nextStride(window, 100, 1000), 80 * MINUTE, "a sparse window: the next is longer");
+  assert.equal(nextStride(window, 0, 1000), Infinity, "an empty window says nothing: no bound");
 });
 
 // ─────────────────────────────────────────────────────────────── cutWindow
