@@ -1568,11 +1568,7 @@ export function planWindow(
 ): Window | undefined {
   const nextMidnight = (Math.floor(frontier / DAY_MS) + 1) * DAY_MS;
   const longest = floorTo(frontier + Math.max(strideMs, granularityMs), granularityMs);
-  const end = Math.min(
-    floorTo(horizon, granularityMs),
-    nextMidnight,
-    Math.max(longest, frontier + granularityMs),
-  );
+  const end = Math.min(floorTo(horizon, granularityMs), nextMidnight, longest);
   return end > frontier ? { start: frontier, end } : undefined;
 }
 
