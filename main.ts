@@ -14,6 +14,7 @@
  * @module
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import { parseArgs } from "node:util";
 import { createHash } from "node:crypto";
 import process from "node:process";
@@ -151,6 +152,13 @@ export const SETTINGS: readonly Setting[] = [
     default: "0s",
     help: "skip a pass when the frontier is newer than this",
   },
+  {
+    env: "MAX_RETRY_WAIT",
+    kind: "duration",
+    default: "20s",
+    help:
+      "longest wait before retrying a request: backoff grows to it (from 1/100 of it), and a Retry-After is honoured up to it",
+  },
   { env: "SCHEDULE", kind: "cron", default: "*/15 * * * *", help: "cron expression (UTC) for `run`" },
   { env: "PAGE_SIZE", kind: "count", default: "1000", max: 1000, help: "events per API page" },
   { env: "CONCURRENCY", kind: "count", default: "4", max: 64, help: "page requests in flight per source" },
@@ -227,6 +235,7 @@ export interface Config {
   readonly maxEventsPerObject: number;
   readonly deadlineMs?: number;
   readonly minIntervalMs: number;
+  readonly maxRetryWaitMs: number;
   readonly schedule: string;
   readonly pageSize: number;
   readonly concurrency: number;
@@ -520,6 +529,7 @@ export function validateConfig(
     maxEventsPerObject: g.MAX_EVENTS_PER_OBJECT as number,
     deadlineMs: g.DEADLINE as number | undefined,
     minIntervalMs: g.MIN_INTERVAL as number,
+    maxRetryWaitMs: g.MAX_RETRY_WAIT as number,
     schedule: g.SCHEDULE as string,
     pageSize: g.PAGE_SIZE as number,
     concurrency: g.CONCURRENCY as number,
@@ -622,6 +632,8 @@ export type ErrorCode =
   | "CONFIG" // bad settings, keys or files: exit 2
   | "AUTH" // the service rejected our credentials (401)
   | "FORBIDDEN" // authenticated, not permitted (403)
+  | "NOT_FOUND" // 404: for OCI "not found, or not authorized" (NotAuthorizedOrNotFound)
+  | "CONFLICT" // 412: a create-if-absent found the name taken
   | "HTTP" // an unexpected status, or retries exhausted
   | "PROTOCOL" // a response that is not what the API documents
   | "NETWORK" // unreachable, reset, timed out
@@ -691,20 +703,44 @@ export function log(level: LogLevel, message: string, fields: Record<string, unk
 
 const REQUEST_TIMEOUT_MS = 30_000;
 const RETRY_ATTEMPTS = 6;
-const RETRY_BASE_MS = 200;
-const RETRY_CAP_MS = 20_000;
 
-/** Full-jitter exponential backoff (attempt 1 is the first retry). Pure. */
-export function backoffDelay(attempt: number, random: number): number {
-  return Math.floor(random * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempt));
+/** The retry loop's one tunable, from MAX_RETRY_WAIT (set in `main()`); tests shrink it to keep waits short. */
+const retryPolicy = { maxWaitMs: 20_000 };
+
+/** Full-jitter exponential backoff from 1/100 of the longest wait (attempt 1 is the first retry). Pure. */
+export function backoffDelay(attempt: number, random: number, maxWaitMs: number): number {
+  return Math.floor(random * Math.min(maxWaitMs, (maxWaitMs / 100) * 2 ** attempt));
 }
 
-/** Retry-After as seconds or an HTTP date, in ms; capped so a hostile header cannot stall a pass. */
-export function retryAfterMs(header: string | null, now: number): number | undefined {
+/** Retry-After as delta-seconds or an HTTP date, in ms (RFC 9110 §10.2.3). Pure. */
+export function retryAfterMs(header: string | null | undefined, now: number): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;
-  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 60_000) : undefined;
+  return Number.isFinite(ms) ? Math.max(ms, 0) : undefined;
+}
+
+/** What a failed HTTP status means for us: the error code, whether to retry, and the wait the server asked for. */
+export interface StatusClass {
+  code: ErrorCode;
+  retriable: boolean;
+  retryAfterMs?: number;
+}
+
+/**
+ * The one status classifier, for `fetch` calls and SDK calls alike. Pure. 429 and 5xx are retried (with
+ * Retry-After where sent); 401/403/404/412 have codes of their own so callers never test raw statuses.
+ */
+export function classifyStatus(
+  status: number,
+  headers: { get(name: string): string | null } | undefined,
+  now: number,
+): StatusClass {
+  if (status === 429 || status >= 500) {
+    return { code: "HTTP", retriable: true, retryAfterMs: retryAfterMs(headers?.get("retry-after"), now) };
+  }
+  const code = ({ 401: "AUTH", 403: "FORBIDDEN", 404: "NOT_FOUND", 412: "CONFLICT" } as const)[status];
+  return { code: code ?? "HTTP", retriable: false };
 }
 
 interface RequestOptions<T> {
@@ -735,8 +771,16 @@ export async function retrying<T>(
     } catch (error) {
       const archiveError = classify(error);
       if (!archiveError.retriable || n >= RETRY_ATTEMPTS) throw archiveError;
-      wait = archiveError.retryAfterMs ?? backoffDelay(n, Math.random());
-      log("debug", "retrying", { what, attempt: n, waitMs: wait, error: archiveError.message });
+      const { maxWaitMs } = retryPolicy;
+      // A Retry-After is honoured up to MAX_RETRY_WAIT, so a hostile or mistaken header cannot stall a pass.
+      wait = Math.min(archiveError.retryAfterMs ?? backoffDelay(n, Math.random(), maxWaitMs), maxWaitMs);
+      log("debug", "retrying", {
+        what,
+        attempt: n,
+        waitMs: wait,
+        retryAfterMs: archiveError.retryAfterMs,
+        error: archiveError.message,
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
@@ -779,18 +823,8 @@ async function attemptRequest<T>(url: string, options: RequestOptions<T>): Promi
     if (ecid) log("debug", "request failed", { what: options.what, status: response.status, ecid });
     const mapped = options.onStatus?.(response.status, where);
     if (mapped) throw mapped;
-    if (response.status === 429 || response.status >= 500) {
-      const error = retriableError("HTTP", where);
-      (error as { retryAfter?: number }).retryAfter = retryAfterMs(
-        response.headers.get("retry-after"),
-        Date.now(),
-      );
-      throw error;
-    }
-    throw new ArchiveError(
-      response.status === 401 ? "AUTH" : response.status === 403 ? "FORBIDDEN" : "HTTP",
-      where,
-    );
+    const { code, retriable, retryAfterMs } = classifyStatus(response.status, response.headers, Date.now());
+    throw new ArchiveError(code, where, { retriable, retryAfterMs, status: response.status });
   }
   let json: unknown;
   try {
@@ -1126,6 +1160,12 @@ async function openOciSession(config: OciConfig): Promise<OciSession> {
   }
 }
 
+/**
+ * Where an SDK call's transport leaves the response it got: the SDK's errors drop the headers (Retry-After),
+ * so `ociCall` reads them here. One slot per attempt, carried through the SDK's promises by AsyncLocalStorage.
+ */
+const sdkResponses = new AsyncLocalStorage<{ response?: Response }>();
+
 /** An SDK client with our retry policy in charge: the SDK's own retries and circuit breaker are off. */
 function ociClient<C extends { endpoint: string; regionId?: string }>(
   session: OciSession,
@@ -1134,7 +1174,22 @@ function ociClient<C extends { endpoint: string; regionId?: string }>(
   endpoint?: string,
 ): C {
   const { common } = session.sdk;
-  const client = new Client({ authenticationDetailsProvider: session.provider }, {
+  // The SDK's own transport, signing as the client would; we only note each response for `ociCall`.
+  const transport = new common.FetchHttpClient(new common.DefaultRequestSigner(session.provider), null);
+  const httpClient: Common.HttpClient = {
+    send: async (...args: Parameters<Common.HttpClient["send"]>) => {
+      const response = await transport.send(...args);
+      const slot = sdkResponses.getStore();
+      if (slot) slot.response = response;
+      return response;
+    },
+  };
+  // The clients use both at run time (the provider for its region); the type allows only one of them.
+  const params = {
+    authenticationDetailsProvider: session.provider,
+    httpClient,
+  } as unknown as Common.AuthParams;
+  const client = new Client(params, {
     retryConfiguration: common.NoRetryConfigurationDetails,
     circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
   });
@@ -1144,37 +1199,32 @@ function ociClient<C extends { endpoint: string; regionId?: string }>(
   return client;
 }
 
-/** Maps an SDK failure to our error: 429/5xx/network are retriable; 401/403/404 say what to check. */
-function ociError(what: string, error: unknown): ArchiveError {
+/** Maps an SDK failure to our error through the one classifier; 401/403/404 say what to check. */
+function ociError(what: string, error: unknown, response?: Response): ArchiveError {
   if (error instanceof ArchiveError) return error;
   const oci = error as { statusCode?: number; serviceCode?: string; message?: string; opcRequestId?: string };
   const status = oci.statusCode ?? 0;
   const detail = `${what}: ${status ? `HTTP ${status} ${oci.serviceCode ?? ""}`.trim() : ""} ${
     (oci.message ?? String(error)).slice(0, 300)
   }${oci.opcRequestId ? ` (opc-request-id ${oci.opcRequestId})` : ""}`;
-  if (status === 401) {
-    return new ArchiveError(
-      "AUTH",
-      `${detail} — OCI rejected the request signature: check OCI_AUTH and the clock`,
-      { status },
-    );
-  }
-  if (status === 403 || status === 404) {
-    return new ArchiveError(
-      "FORBIDDEN",
-      `${detail} — not found or not authorized: \`policies\` prints what to grant`,
-      { status },
-    );
-  }
-  if (status === 429 || status >= 500 || status <= 0) {
-    return retriableError(status ? "HTTP" : "NETWORK", detail, { status, cause: error });
-  }
-  return new ArchiveError("HTTP", detail, { status, cause: error });
+  if (status <= 0) return retriableError("NETWORK", detail, { cause: error });
+  const { code, retriable, retryAfterMs } = classifyStatus(status, response?.headers, Date.now());
+  const hint = {
+    AUTH: " — OCI rejected the request signature: check OCI_AUTH and the clock",
+    FORBIDDEN: " — not authorized: `policies` prints what to grant",
+    NOT_FOUND: " — not found, or not authorized: `policies` prints what to grant",
+  }[code as string] ?? "";
+  return new ArchiveError(code, detail + hint, { status, retriable, retryAfterMs, cause: error });
 }
 
 /** One SDK call under the shared retry loop. */
 function ociCall<T>(what: string, call: () => Promise<T>): Promise<T> {
-  return retrying(what, call, (error) => ociError(what, error));
+  let slot: { response?: Response } = {};
+  return retrying(
+    what,
+    () => sdkResponses.run(slot = {}, call),
+    (error) => ociError(what, error, slot.response),
+  );
 }
 
 /** The private key from an OCI Vault secret: a whole PEM, or (as in the original blog) the PEM body alone. */
@@ -1482,7 +1532,7 @@ export class OciAuditSource implements Source {
         );
       } catch (error) {
         // A compartment deleted since it was listed has nothing more to give: skip it, say so.
-        if ((error as ArchiveError).status === 404 && compartmentId !== this.scope) {
+        if ((error as ArchiveError).code === "NOT_FOUND" && compartmentId !== this.scope) {
           log("warn", "compartment vanished while its events were read", { compartmentId });
           return true;
         }
@@ -2035,7 +2085,7 @@ export class ObjectStorageSink implements Sink {
         }));
       return true;
     } catch (error) {
-      if ((error as ArchiveError).status !== 412) throw error;
+      if ((error as ArchiveError).code !== "CONFLICT") throw error;
       // 412: the name exists. It is ours when a retried PUT had in fact succeeded: the same bytes.
       const existing = await this.read(name);
       return existing !== undefined && existing.length === bytes.length &&
@@ -2056,7 +2106,7 @@ export class ObjectStorageSink implements Sink {
       });
       return response;
     } catch (error) {
-      if ((error as ArchiveError).status === 404) return undefined;
+      if ((error as ArchiveError).code === "NOT_FOUND") return undefined;
       throw error;
     }
   }
@@ -3141,6 +3191,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
     }
     logSettings.level = config.logLevel;
     logSettings.format = config.logFormat;
+    retryPolicy.maxWaitMs = config.maxRetryWaitMs;
     registerSecret(config.triggerToken);
     const session = needsOci(config, !archiveOnly) ? await openOciSession(config.oci) : undefined;
     const sink = await openSink(config, session);

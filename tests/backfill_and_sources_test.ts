@@ -5,7 +5,15 @@
 
 import assert from "node:assert/strict";
 import { generateEvents } from "./emulators/idcs.ts";
-import { assertCompleteArchive, DAY, readArchive, runCli, runMain, startDomain } from "./harness.ts";
+import {
+  assertCompleteArchive,
+  DAY,
+  readArchive,
+  runCli,
+  runMain,
+  startDomain,
+  TEST_RETRY_WAIT,
+} from "./harness.ts";
 
 const midnight = (ms: number) => Math.floor(ms / DAY) * DAY;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -99,6 +107,7 @@ Deno.test("a --config file with two identity domains archives both, each in its 
         ARCHIVE_DIR: first.archiveDir,
         SINCE: "2d",
         SETTLE: "0s",
+        MAX_RETRY_WAIT: TEST_RETRY_WAIT,
         sources: [entry(first), entry(second)],
       }),
     );

@@ -31,6 +31,7 @@ import {
   runCli,
   runMain,
   startDomain,
+  TEST_RETRY_WAIT,
   verifyDir,
 } from "./harness.ts";
 
@@ -238,6 +239,7 @@ async function auditTarget(
     ARCHIVE_DIR: archiveDir,
     SINCE: "3d",
     SETTLE: "0s",
+    MAX_RETRY_WAIT: TEST_RETRY_WAIT,
     LOG_LEVEL: "error",
     ...bucket,
   };

@@ -20,6 +20,8 @@ export const CLIENT_ID = "audit-archiver-test-client";
 export const KEY_ID = "archiver-cert";
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
+/** MAX_RETRY_WAIT for every test run: the program's own setting, so retries under faults do not sleep for seconds. */
+export const TEST_RETRY_WAIT = "100ms";
 
 export interface Domain {
   emulator: IdcsEmulator;
@@ -79,6 +81,7 @@ export async function startDomain(options: {
     ARCHIVE_DIR: archiveDir,
     SINCE: options.since ?? "4d",
     SETTLE: "0s",
+    MAX_RETRY_WAIT: TEST_RETRY_WAIT,
     LOG_LEVEL: "error",
   };
   const args = Object.entries(env).flatMap((

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { main } from "../main.ts";
 import { type AuditCloudEvent, generateAuditEvents } from "./emulators/oci.ts";
-import { DAY, duplicates, listFiles, readArchive, runCli } from "./harness.ts";
+import { DAY, duplicates, listFiles, readArchive, runCli, TEST_RETRY_WAIT } from "./harness.ts";
 import { BUCKET, readBucketArchive, startCloud, TENANCY } from "./oci_harness.ts";
 
 const TEAM = "ocid1.compartment.oc1..aaaateam";
@@ -30,6 +30,7 @@ async function setup(events: AuditCloudEvent[], extra: Record<string, string> = 
     ARCHIVE_DIR: `${dir}/archive`,
     SINCE: "3d",
     SETTLE: "0s",
+    MAX_RETRY_WAIT: TEST_RETRY_WAIT,
     LOG_LEVEL: "error",
     ...extra,
   };

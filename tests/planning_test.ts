@@ -14,6 +14,7 @@ import {
   ArchiveError,
   auditEventsFilter,
   backoffDelay,
+  classifyStatus,
   cutWindow,
   helpText,
   nextCronTime,
@@ -252,20 +253,28 @@ Deno.test({
   },
 });
 
-// ─────────────────────────────────────────────────────────────── backoffDelay, retryAfterMs
+// ─────────────────────────────────────────────────────────────── backoffDelay, retryAfterMs, classifyStatus
 
 Deno.test("backoffDelay is 0 when the random draw is 0", () => {
-  assert.deepEqual([1, 2, 5, 30].map((attempt) => backoffDelay(attempt, 0)), [0, 0, 0, 0]);
+  assert.deepEqual([1, 2, 5, 30].map((attempt) => backoffDelay(attempt, 0, 20_000)), [0, 0, 0, 0]);
 });
 
-Deno.test("backoffDelay doubles with each attempt for the same random draw", () => {
-  assert.deepEqual([1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, 0.5)), [200, 400, 800, 1600, 3200]);
+Deno.test("backoffDelay doubles with each attempt from 1/100 of the longest wait", () => {
+  assert.deepEqual([1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, 0.5, 20_000)), [
+    200,
+    400,
+    800,
+    1600,
+    3200,
+  ]);
+  assert.deepEqual([1, 2, 3].map((attempt) => backoffDelay(attempt, 0.5, 100)), [1, 2, 4]);
 });
 
-Deno.test("backoffDelay never reaches the 20 s cap however many attempts", () => {
-  assert.equal(backoffDelay(7, 0.999999), 19_999);
-  assert.equal(backoffDelay(30, 0.999999), 19_999);
-  assert.equal(backoffDelay(1000, 0.999999), 19_999);
+Deno.test("backoffDelay never reaches the longest wait however many attempts", () => {
+  assert.equal(backoffDelay(7, 0.999999, 20_000), 19_999);
+  assert.equal(backoffDelay(30, 0.999999, 20_000), 19_999);
+  assert.equal(backoffDelay(1000, 0.999999, 20_000), 19_999);
+  assert.equal(backoffDelay(1000, 0.999999, 100), 99);
 });
 
 const RETRY_NOW = Date.UTC(2026, 9, 21, 7, 27, 30);
@@ -278,9 +287,9 @@ Deno.test("retryAfterMs reads an HTTP date relative to now", () => {
   assert.equal(retryAfterMs("Wed, 21 Oct 2026 07:28:00 GMT", RETRY_NOW), 30_000);
 });
 
-Deno.test("retryAfterMs caps seconds and dates at 60 s", () => {
-  assert.equal(retryAfterMs("120", RETRY_NOW), 60_000);
-  assert.equal(retryAfterMs("Wed, 21 Oct 2026 09:00:00 GMT", RETRY_NOW), 60_000);
+Deno.test("retryAfterMs reads long waits as sent (the retry loop caps them at MAX_RETRY_WAIT)", () => {
+  assert.equal(retryAfterMs("120", RETRY_NOW), 120_000);
+  assert.equal(retryAfterMs("Wed, 21 Oct 2026 09:00:00 GMT", RETRY_NOW), 5_550_000);
 });
 
 Deno.test("retryAfterMs turns negative seconds and past dates into 0", () => {
@@ -295,6 +304,39 @@ Deno.test("retryAfterMs is undefined for a missing, empty or garbage header", ()
     undefined,
     undefined,
   ]);
+});
+
+Deno.test("classifyStatus retries 429 and 5xx with the Retry-After they carry", () => {
+  const headers = new Headers({ "retry-after": "3" });
+  assert.deepEqual(classifyStatus(429, headers, RETRY_NOW), {
+    code: "HTTP",
+    retriable: true,
+    retryAfterMs: 3000,
+  });
+  assert.deepEqual(classifyStatus(503, headers, RETRY_NOW), {
+    code: "HTTP",
+    retriable: true,
+    retryAfterMs: 3000,
+  });
+  assert.deepEqual(classifyStatus(500, undefined, RETRY_NOW), {
+    code: "HTTP",
+    retriable: true,
+    retryAfterMs: undefined,
+  });
+});
+
+Deno.test("classifyStatus gives 401, 403, 404 and 412 codes of their own, never retried", () => {
+  assert.deepEqual(
+    [401, 403, 404, 412, 400, 409].map((status) => classifyStatus(status, new Headers(), RETRY_NOW)),
+    [
+      { code: "AUTH", retriable: false },
+      { code: "FORBIDDEN", retriable: false },
+      { code: "NOT_FOUND", retriable: false },
+      { code: "CONFLICT", retriable: false },
+      { code: "HTTP", retriable: false },
+      { code: "HTTP", retriable: false },
+    ],
+  );
 });
 
 // ─────────────────────────────────────────────────────────────── validateConfig
@@ -353,6 +395,7 @@ Deno.test("validateConfig turns a good idcs key configuration into a Config with
     maxEventsPerObject: 20_000,
     deadlineMs: undefined,
     minIntervalMs: 0,
+    maxRetryWaitMs: 20_000,
     schedule: "*/15 * * * *",
     pageSize: 1000,
     concurrency: 4,
@@ -382,6 +425,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
       MAX_EVENTS_PER_OBJECT: "700",
       DEADLINE: "14m",
       MIN_INTERVAL: "1h",
+      MAX_RETRY_WAIT: "5s",
       SCHEDULE: "0 3 * * 1",
       PAGE_SIZE: "500",
       CONCURRENCY: "8",
@@ -414,6 +458,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
     maxEventsPerObject: 700,
     deadlineMs: 14 * MINUTE,
     minIntervalMs: HOUR,
+    maxRetryWaitMs: 5_000,
     schedule: "0 3 * * 1",
     pageSize: 500,
     concurrency: 8,

@@ -16,6 +16,7 @@ import {
   readArchive,
   recentEvents,
   runCli,
+  TEST_RETRY_WAIT,
 } from "./harness.ts";
 import { startCloud } from "./oci_harness.ts";
 
@@ -52,6 +53,7 @@ async function keyInCloud(secretContent: (pem: { pkcs8: string; pkcs1: string })
     ARCHIVE_DIR: `${dir}/archive`,
     SINCE: "4d",
     SETTLE: "0s",
+    MAX_RETRY_WAIT: TEST_RETRY_WAIT,
     LOG_LEVEL: "debug",
     OCI_AUTH: "config",
     OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
@@ -124,7 +126,7 @@ Deno.test("a missing Vault secret is a clear error before anything is written", 
     assert.equal(result.code, 1);
     assert.match(
       result.stderr,
-      /Vault secret: HTTP 404.*not found or not authorized: `policies` prints what to grant/,
+      /Vault secret: HTTP 404.*not found, or not authorized: `policies` prints what to grant/,
     );
     assert.deepEqual(await listFiles(setup.env.ARCHIVE_DIR), []);
   } finally {
