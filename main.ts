@@ -34,7 +34,7 @@ const FORMAT = "audit-archiver/1";
 
 type SettingKind = "string" | "url" | "duration" | "since" | "count" | "boolean" | "enum" | "secret" | "cron";
 
-interface Setting {
+export interface Setting {
   /** Environment variable; the flag is its kebab-case form. */
   env: string;
   kind: SettingKind;
@@ -45,6 +45,8 @@ interface Setting {
   max?: number;
   /** Per-source setting: may differ between entries of a --config file's `sources`. */
   perSource?: boolean;
+  /** Defaults that depend on the source (shown in help and the README as "2m for idcs, …"). */
+  sourceDefaults?: Readonly<Record<SourceName, string>>;
   help: string;
 }
 
@@ -140,8 +142,8 @@ export const SETTINGS: readonly Setting[] = [
     env: "SETTLE",
     kind: "duration",
     perSource: true,
-    help:
-      "how far behind now a window must end, so late-indexed events are in it (default 2m for idcs, 10m for oci-audit)",
+    sourceDefaults: { "idcs": "2m", "oci-audit": "15m" },
+    help: "how far behind now a window must end, so late-indexed events are in it",
   },
   { env: "MAX_EVENTS", kind: "count", help: "events per pass (safety valve); unset = no limit" },
   { env: "MAX_EVENTS_PER_OBJECT", kind: "count", default: "20000", help: "largest window, in events" },
@@ -204,14 +206,13 @@ export const SETTINGS: readonly Setting[] = [
   },
 ];
 
-/** SETTLE when unset: OCI Audit indexes events minutes late (oci-wire.md); identity domains faster. */
-const DEFAULT_SETTLE_MS = { "idcs": 2 * 60_000, "oci-audit": 10 * 60_000 } as const;
-
 const PREFERENCE = "prefer a Vault signing key, then a Vault secret, then a key file, then a client secret";
 
 /** One source's settings, validated. */
+export type SourceName = "idcs" | "oci-audit";
+
 export interface SourceConfig {
-  readonly source: "idcs" | "oci-audit";
+  readonly source: SourceName;
   readonly idcsUrl?: string;
   readonly clientId?: string;
   readonly keyId?: string;
@@ -346,6 +347,179 @@ function checkServiceUrl(text: string): string | undefined {
   return undefined;
 }
 
+/** A setting's value once parsed: each kind's parser gives one of these. */
+type SettingValue = string | number | boolean;
+
+/** One parser per setting kind: the value, or the rule it breaks (said as "X must …: current value is …"). */
+const PARSERS: Record<
+  SettingKind,
+  (text: string, setting: Setting, now: number) => SettingValue | { rule: string }
+> = {
+  string: (text) => text,
+  secret: (text) => text,
+  url: (text) => {
+    const problem = checkServiceUrl(text);
+    return problem ? { rule: problem } : text.replace(/\/+$/, "");
+  },
+  enum: (text, setting) =>
+    setting.values!.includes(text) ? text : { rule: `must be one of ${setting.values!.join(", ")}` },
+  duration: (text) => parseDuration(text) ?? { rule: "must be a duration like 90s, 15m, 24h or 14d" },
+  since: (text, _setting, now) => {
+    const back = parseDuration(text);
+    if (back !== undefined) return Math.floor((now - back) / DAY_MS) * DAY_MS;
+    const time = parseTime(text);
+    if (time === undefined) return { rule: "must be an ISO-8601 UTC time or a duration like 14d" };
+    return time > now ? { rule: "must not be in the future" } : time;
+  },
+  count: (text, setting) => {
+    const n = Number(text);
+    const max = setting.max ?? Number.MAX_SAFE_INTEGER;
+    return Number.isInteger(n) && n >= 1 && n <= max
+      ? n
+      : { rule: `must be a whole number from 1 to ${max}` };
+  },
+  boolean: (text) => text === "true" ? true : text === "false" ? false : { rule: "must be true or false" },
+  cron: (text) =>
+    parseCron(text) ? text : { rule: 'must be a five-field cron expression like "*/15 * * * *"' },
+};
+
+/**
+ * The settings of one origin (global, or one source entry), parsed by kind and read back typed. A bad value
+ * is added to `problems` and reads as unset. A per-source default (SETTLE) applies once the source is known.
+ */
+class SettingValues {
+  readonly #values = new Map<string, SettingValue>();
+  constructor(raw: RawSettings, perSource: boolean, now: number, problems: string[]) {
+    for (const setting of SETTINGS) {
+      if (Boolean(setting.perSource) !== perSource) continue;
+      const text = raw[setting.env] ?? setting.default;
+      if (text === undefined || text === "") continue;
+      const value = PARSERS[setting.kind](text, setting, now);
+      if (typeof value !== "object") this.#values.set(setting.env, value);
+      else {
+        const shown = setting.kind === "secret" ? "(hidden)" : JSON.stringify(withoutCredentials(text));
+        problems.push(`${setting.env} ${value.rule}: current value is ${shown}`);
+      }
+    }
+  }
+  has(env: string): boolean {
+    return this.#values.has(env);
+  }
+  text(env: string): string | undefined {
+    const value = this.#values.get(env);
+    return typeof value === "string" ? value : undefined;
+  }
+  number(env: string, source?: SourceName): number | undefined {
+    const value = this.#values.get(env) ?? this.#sourceDefault(env, source);
+    return typeof value === "number" ? value : undefined;
+  }
+  flag(env: string): boolean | undefined {
+    const value = this.#values.get(env);
+    return typeof value === "boolean" ? value : undefined;
+  }
+  #sourceDefault(env: string, source: SourceName | undefined) {
+    const setting = SETTINGS.find((s) => s.env === env)!;
+    const text = source && setting.sourceDefaults?.[source];
+    return text === undefined ? undefined : PARSERS[setting.kind](text, setting, 0);
+  }
+}
+
+/** SOURCE, or the source that IDCS_URL / AUDIT_COMPARTMENT_ID imply; undefined (with a problem) when neither. */
+function inferSource(s: SettingValues, problems: string[]): SourceName | undefined {
+  const source = s.text("SOURCE") as SourceName | undefined;
+  if (source) return source;
+  if (s.has("IDCS_URL") && s.has("AUDIT_COMPARTMENT_ID")) {
+    problems.push("IDCS_URL and AUDIT_COMPARTMENT_ID are both set: set SOURCE to idcs or oci-audit");
+  } else if (s.has("IDCS_URL")) return "idcs";
+  else if (s.has("AUDIT_COMPARTMENT_ID")) return "oci-audit";
+  else if (!problems.some((p) => p.startsWith("IDCS_URL"))) {
+    problems.push(
+      "SOURCE is not set and cannot be inferred: set IDCS_URL (and IDCS_CLIENT_ID with a key or secret) to archive an identity domain, or AUDIT_COMPARTMENT_ID for OCI Audit",
+    );
+  }
+  return undefined;
+}
+
+const OCID_PATTERN = /^ocid1\.(tenancy|compartment)\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9]+$/;
+
+function checkOciAuditSource(s: SettingValues, problems: string[]): SourceConfig {
+  const compartmentId = s.text("AUDIT_COMPARTMENT_ID");
+  if (compartmentId === undefined) problems.push("AUDIT_COMPARTMENT_ID is required for SOURCE=oci-audit");
+  else if (!OCID_PATTERN.test(compartmentId)) {
+    problems.push(
+      `AUDIT_COMPARTMENT_ID must be a tenancy or compartment OCID (ocid1.compartment.oc1..…): current value is ${
+        JSON.stringify(compartmentId)
+      }`,
+    );
+  }
+  return {
+    source: "oci-audit",
+    compartmentId,
+    subtree: s.flag("AUDIT_SUBTREE"),
+    since: s.number("SINCE")!,
+    settleMs: s.number("SETTLE", "oci-audit")!,
+  };
+}
+
+const IDCS_CREDENTIALS = [
+  "IDCS_SIGNING_KEY_ID",
+  "IDCS_PRIVATE_KEY_SECRET_ID",
+  "IDCS_PRIVATE_KEY_FILE",
+  "IDCS_CLIENT_SECRET",
+] as const;
+
+function checkIdcsSource(s: SettingValues, problems: string[]): SourceConfig {
+  const missing = (env: string) => problems.push(`${env} is required for SOURCE=idcs`);
+  if (!s.has("IDCS_URL") && !problems.some((p) => p.startsWith("IDCS_URL"))) missing("IDCS_URL");
+  if (!s.has("IDCS_CLIENT_ID")) missing("IDCS_CLIENT_ID");
+  const credentials = IDCS_CREDENTIALS.filter((name) => s.has(name));
+  if (credentials.length > 1) {
+    const all = credentials.length > 2 ? "all" : "both";
+    problems.push(`${credentials.join(" and ")} are ${all} set: keep one (${PREFERENCE})`);
+  }
+  if (!credentials.length) {
+    problems.push(
+      "IDCS_PRIVATE_KEY_FILE, IDCS_PRIVATE_KEY_SECRET_ID or IDCS_SIGNING_KEY_ID (each with IDCS_KEY_ID), or IDCS_CLIENT_SECRET is required for SOURCE=idcs",
+    );
+  }
+  if (credentials.length && credentials[0] !== "IDCS_CLIENT_SECRET" && !s.has("IDCS_KEY_ID")) {
+    problems.push(
+      `IDCS_KEY_ID is required with ${credentials[0]}: the certificate alias of the uploaded key`,
+    );
+  }
+  if (s.has("IDCS_SIGNING_KEY_ID") !== s.has("IDCS_SIGNING_KEY_ENDPOINT")) {
+    problems.push("IDCS_SIGNING_KEY_ID and IDCS_SIGNING_KEY_ENDPOINT go together: set both or neither");
+  }
+  return {
+    source: "idcs",
+    idcsUrl: s.text("IDCS_URL"),
+    clientId: s.text("IDCS_CLIENT_ID"),
+    keyId: s.text("IDCS_KEY_ID"),
+    privateKeyFile: s.text("IDCS_PRIVATE_KEY_FILE"),
+    clientSecret: s.text("IDCS_CLIENT_SECRET"),
+    keySecretId: s.text("IDCS_PRIVATE_KEY_SECRET_ID"),
+    signingKeyId: s.text("IDCS_SIGNING_KEY_ID"),
+    signingKeyEndpoint: s.text("IDCS_SIGNING_KEY_ENDPOINT"),
+    since: s.number("SINCE")!,
+    settleMs: s.number("SETTLE", "idcs")!,
+  };
+}
+
+/** Checks that span settings: one entry per source and scope, PORT with TRIGGER_TOKEN. */
+function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems: string[]) {
+  const scopes = sources.filter((s) => s.idcsUrl || s.compartmentId).map((s) =>
+    `${s.source} ${sourceScope(s)}`
+  );
+  const repeated = scopes.find((scope, i) => scopes.indexOf(scope) !== i);
+  if (repeated) problems.push(`the configuration names the source ${repeated} twice: keep one entry`);
+  if (!g.has("PORT") && g.has("TRIGGER_TOKEN")) {
+    problems.push("TRIGGER_TOKEN needs PORT: set both or neither");
+  }
+  if (g.has("PORT") && !g.has("TRIGGER_TOKEN")) {
+    problems.push("PORT needs TRIGGER_TOKEN (POST /trigger is authenticated): set a long random value");
+  }
+}
+
 /**
  * Validates raw settings into a frozen Config; collects every problem and throws them together.
  * `now` anchors durations given for SINCE. Pure: no I/O.
@@ -354,189 +528,62 @@ export function validateConfig(
   global: RawSettings,
   sourceEntries: RawSettings[],
   now: number,
-  stderrIsTerminal = false,
-  needsSources = true,
+  options: { stderrIsTerminal?: boolean; needsSources?: boolean } = {},
 ): Config {
   const problems: string[] = [];
-  const read = (raw: RawSettings, setting: Setting): string | number | boolean | undefined => {
-    const text = raw[setting.env] ?? setting.default;
-    if (text === undefined || text === "") return undefined;
-    const shown = setting.kind === "secret" ? "(hidden)" : JSON.stringify(withoutCredentials(text));
-    const bad = (rule: string) => {
-      problems.push(`${setting.env} ${rule}: current value is ${shown}`);
-      return undefined;
-    };
-    switch (setting.kind) {
-      case "string":
-      case "secret":
-        return text;
-      case "url": {
-        const problem = checkServiceUrl(text);
-        return problem ? bad(problem) : text.replace(/\/+$/, "");
-      }
-      case "enum":
-        return setting.values!.includes(text) ? text : bad(`must be one of ${setting.values!.join(", ")}`);
-      case "duration":
-        return parseDuration(text) ?? bad("must be a duration like 90s, 15m, 24h or 14d");
-      case "since": {
-        const back = parseDuration(text);
-        if (back !== undefined) return Math.floor((now - back) / DAY_MS) * DAY_MS;
-        const time = parseTime(text);
-        if (time === undefined) return bad("must be an ISO-8601 UTC time or a duration like 14d");
-        return time > now ? bad("must not be in the future") : time;
-      }
-      case "count": {
-        const n = Number(text);
-        const max = setting.max ?? Number.MAX_SAFE_INTEGER;
-        return Number.isInteger(n) && n >= 1 && n <= max ? n : bad(`must be a whole number from 1 to ${max}`);
-      }
-      case "boolean":
-        return text === "true" ? true : text === "false" ? false : bad("must be true or false");
-      case "cron":
-        return parseCron(text) ? text : bad('must be a five-field cron expression like "*/15 * * * *"');
-    }
-  };
-  const settingsOf = (raw: RawSettings, perSource: boolean) => {
-    const values: Record<string, ReturnType<typeof read>> = {};
-    for (const setting of SETTINGS) {
-      if (Boolean(setting.perSource) === perSource) values[setting.env] = read(raw, setting);
-    }
-    return values;
-  };
-  const g = settingsOf(global, false);
-  const entries = !needsSources ? [] : sourceEntries.length ? sourceEntries : [{}];
+  const g = new SettingValues(global, false, now, problems);
+  const entries = options.needsSources === false ? [] : sourceEntries.length ? sourceEntries : [{}];
   const sources: SourceConfig[] = [];
   for (const entry of entries) {
-    const s = settingsOf({ ...global, ...entry }, true);
-    const inferred = s.IDCS_URL !== undefined
-      ? (s.AUDIT_COMPARTMENT_ID !== undefined ? "ambiguous" : "idcs")
-      : s.AUDIT_COMPARTMENT_ID !== undefined
-      ? "oci-audit"
-      : undefined;
-    const source = (s.SOURCE as string | undefined) ?? inferred;
-    if (source === "ambiguous") {
-      problems.push("IDCS_URL and AUDIT_COMPARTMENT_ID are both set: set SOURCE to idcs or oci-audit");
-      continue;
+    const s = new SettingValues({ ...global, ...entry }, true, now, problems);
+    const source = inferSource(s, problems);
+    if (source) {
+      sources.push(source === "oci-audit" ? checkOciAuditSource(s, problems) : checkIdcsSource(s, problems));
     }
-    if (source === undefined) {
-      if (!problems.some((p) => p.startsWith("IDCS_URL"))) {
-        problems.push(
-          "SOURCE is not set and cannot be inferred: set IDCS_URL (and IDCS_CLIENT_ID with a key or secret) to archive an identity domain, or AUDIT_COMPARTMENT_ID for OCI Audit",
-        );
-      }
-      continue;
-    }
-    const common = {
-      since: s.SINCE as number,
-      settleMs: (s.SETTLE as number | undefined) ?? DEFAULT_SETTLE_MS[source as SourceConfig["source"]],
-    };
-    if (source === "oci-audit") {
-      const compartment = s.AUDIT_COMPARTMENT_ID as string | undefined;
-      if (compartment === undefined) problems.push("AUDIT_COMPARTMENT_ID is required for SOURCE=oci-audit");
-      else if (!/^ocid1\.(tenancy|compartment)\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9]+$/.test(compartment)) {
-        problems.push(
-          `AUDIT_COMPARTMENT_ID must be a tenancy or compartment OCID (ocid1.compartment.oc1..…): current value is ${
-            JSON.stringify(compartment)
-          }`,
-        );
-      }
-      sources.push({ source, compartmentId: compartment, subtree: s.AUDIT_SUBTREE as boolean, ...common });
-      continue;
-    }
-    const missing = (env: string) => problems.push(`${env} is required for SOURCE=${source}`);
-    if (s.IDCS_URL === undefined && !problems.some((p) => p.startsWith("IDCS_URL"))) missing("IDCS_URL");
-    if (s.IDCS_CLIENT_ID === undefined) missing("IDCS_CLIENT_ID");
-    const credentials = [
-      "IDCS_SIGNING_KEY_ID",
-      "IDCS_PRIVATE_KEY_SECRET_ID",
-      "IDCS_PRIVATE_KEY_FILE",
-      "IDCS_CLIENT_SECRET",
-    ]
-      .filter((name) => s[name] !== undefined);
-    if (credentials.length > 1) {
-      problems.push(
-        `${credentials.join(" and ")} are ${
-          credentials.length > 2 ? "all" : "both"
-        } set: keep one (${PREFERENCE})`,
-      );
-    }
-    if (!credentials.length) {
-      problems.push(
-        "IDCS_PRIVATE_KEY_FILE, IDCS_PRIVATE_KEY_SECRET_ID or IDCS_SIGNING_KEY_ID (each with IDCS_KEY_ID), or IDCS_CLIENT_SECRET is required for SOURCE=idcs",
-      );
-    }
-    if (credentials.length && credentials[0] !== "IDCS_CLIENT_SECRET" && s.IDCS_KEY_ID === undefined) {
-      problems.push(
-        `IDCS_KEY_ID is required with ${credentials[0]}: the certificate alias of the uploaded key`,
-      );
-    }
-    if ((s.IDCS_SIGNING_KEY_ID === undefined) !== (s.IDCS_SIGNING_KEY_ENDPOINT === undefined)) {
-      problems.push("IDCS_SIGNING_KEY_ID and IDCS_SIGNING_KEY_ENDPOINT go together: set both or neither");
-    }
-    sources.push({
-      source: "idcs",
-      idcsUrl: s.IDCS_URL as string,
-      clientId: s.IDCS_CLIENT_ID as string,
-      keyId: s.IDCS_KEY_ID as string | undefined,
-      privateKeyFile: s.IDCS_PRIVATE_KEY_FILE as string | undefined,
-      clientSecret: s.IDCS_CLIENT_SECRET as string | undefined,
-      keySecretId: s.IDCS_PRIVATE_KEY_SECRET_ID as string | undefined,
-      signingKeyId: s.IDCS_SIGNING_KEY_ID as string | undefined,
-      signingKeyEndpoint: s.IDCS_SIGNING_KEY_ENDPOINT as string | undefined,
-      ...common,
-    });
   }
-  const scopes = sources.filter((s) => s.idcsUrl || s.compartmentId).map((s) =>
-    `${s.source} ${sourceScope(s)}`
-  );
-  const repeated = scopes.find((scope, i) => scopes.indexOf(scope) !== i);
-  if (repeated) problems.push(`the configuration names the source ${repeated} twice: keep one entry`);
-  if (g.PORT === undefined && global.TRIGGER_TOKEN) {
-    problems.push("TRIGGER_TOKEN needs PORT: set both or neither");
-  }
-  if (g.PORT !== undefined && !global.TRIGGER_TOKEN) {
-    problems.push("PORT needs TRIGGER_TOKEN (POST /trigger is authenticated): set a long random value");
-  }
+  checkAcrossSettings(sources, g, problems);
   if (problems.length) {
     throw new ArchiveError(
       "CONFIG",
       `${problems.length} bad setting${problems.length > 1 ? "s" : ""}:\n  - ${problems.join("\n  - ")}`,
     );
   }
+  const endpoint = (service: string) => g.text(`OCI_${service}_ENDPOINT`);
   return Object.freeze({
     sources: Object.freeze(sources.map((s) => Object.freeze(s))),
     oci: Object.freeze({
-      auth: g.OCI_AUTH as OciConfig["auth"],
-      configFile: g.OCI_CONFIG_FILE as string | undefined,
-      profile: g.OCI_PROFILE as string,
-      region: g.OCI_REGION as string | undefined,
+      auth: g.text("OCI_AUTH") as OciConfig["auth"],
+      configFile: g.text("OCI_CONFIG_FILE"),
+      profile: g.text("OCI_PROFILE")!,
+      region: g.text("OCI_REGION"),
       endpoints: Object.freeze({
-        objectStorage: g.OCI_OBJECT_STORAGE_ENDPOINT as string | undefined,
-        secrets: g.OCI_SECRETS_ENDPOINT as string | undefined,
-        audit: g.OCI_AUDIT_ENDPOINT as string | undefined,
-        identity: g.OCI_IDENTITY_ENDPOINT as string | undefined,
-        logging: g.OCI_LOGGING_ENDPOINT as string | undefined,
-        metadata: g.OCI_METADATA_ENDPOINT as string | undefined,
-        federation: g.OCI_FEDERATION_ENDPOINT as string | undefined,
+        objectStorage: endpoint("OBJECT_STORAGE"),
+        secrets: endpoint("SECRETS"),
+        audit: endpoint("AUDIT"),
+        identity: endpoint("IDENTITY"),
+        logging: endpoint("LOGGING"),
+        metadata: endpoint("METADATA"),
+        federation: endpoint("FEDERATION"),
       }),
-      bucket: g.OCI_BUCKET as string | undefined,
-      namespace: g.OCI_NAMESPACE as string | undefined,
-      logId: g.OCI_LOG_ID as string | undefined,
+      bucket: g.text("OCI_BUCKET"),
+      namespace: g.text("OCI_NAMESPACE"),
+      logId: g.text("OCI_LOG_ID"),
     }),
-    archiveDir: g.ARCHIVE_DIR as string,
-    archivePrefix: (g.ARCHIVE_PREFIX as string).replace(/^\/+|\/+$/g, ""),
-    maxEvents: g.MAX_EVENTS as number | undefined,
-    maxEventsPerObject: g.MAX_EVENTS_PER_OBJECT as number,
-    deadlineMs: g.DEADLINE as number | undefined,
-    minIntervalMs: g.MIN_INTERVAL as number,
-    maxRetryWaitMs: g.MAX_RETRY_WAIT as number,
-    schedule: g.SCHEDULE as string,
-    pageSize: g.PAGE_SIZE as number,
-    concurrency: g.CONCURRENCY as number,
-    port: g.PORT as number | undefined,
-    triggerToken: g.TRIGGER_TOKEN as string | undefined,
-    logLevel: g.LOG_LEVEL as LogLevel,
-    logFormat: (g.LOG_FORMAT as "json" | "text" | undefined) ?? (stderrIsTerminal ? "text" : "json"),
+    archiveDir: g.text("ARCHIVE_DIR")!,
+    archivePrefix: g.text("ARCHIVE_PREFIX")!.replace(/^\/+|\/+$/g, ""),
+    maxEvents: g.number("MAX_EVENTS"),
+    maxEventsPerObject: g.number("MAX_EVENTS_PER_OBJECT")!,
+    deadlineMs: g.number("DEADLINE"),
+    minIntervalMs: g.number("MIN_INTERVAL")!,
+    maxRetryWaitMs: g.number("MAX_RETRY_WAIT")!,
+    schedule: g.text("SCHEDULE")!,
+    pageSize: g.number("PAGE_SIZE")!,
+    concurrency: g.number("CONCURRENCY")!,
+    port: g.number("PORT"),
+    triggerToken: g.text("TRIGGER_TOKEN"),
+    logLevel: g.text("LOG_LEVEL") as LogLevel,
+    logFormat: (g.text("LOG_FORMAT") as "json" | "text" | undefined) ??
+      (options.stderrIsTerminal ? "text" : "json"),
   });
 }
 
@@ -594,12 +641,21 @@ function readEnvironment(): RawSettings {
 }
 
 /** The help text, from the settings table. */
-export function helpText(): string {
-  const rows = SETTINGS.map((s) =>
-    `  --${flagOf(s.env).padEnd(24)} ${s.env.padEnd(24)} ${s.help}${
-      s.default ? ` (default ${s.default})` : ""
-    }`
+/** A setting's default as help and the README show it: "20s", or "2m for idcs, 15m for oci-audit". */
+export function defaultText(setting: Setting): string | undefined {
+  const bySource = Object.entries(setting.sourceDefaults ?? {}).map(([source, text]) =>
+    `${text} for ${source}`
   );
+  return setting.default ?? (bySource.length ? bySource.join(", ") : undefined);
+}
+
+export function helpText(): string {
+  const rows = SETTINGS.map((s) => {
+    const fallback = defaultText(s);
+    return `  --${flagOf(s.env).padEnd(24)} ${s.env.padEnd(24)} ${s.help}${
+      fallback ? ` (default ${fallback})` : ""
+    }`;
+  });
   return `audit-archiver ${VERSION} — keeps Oracle Cloud audit events, complete and provably untouched
 
 Usage: deno run -P main.ts <command> [flags]
@@ -3129,7 +3185,10 @@ async function loadConfig(line: CommandLine, now: number, needsSources: boolean)
     file = parseConfigFile(text, line.config);
   }
   const settings = { ...file.global, ...readEnvironment(), ...line.settings };
-  return validateConfig(settings, file.sources, now, Deno.stderr.isTerminal(), needsSources);
+  return validateConfig(settings, file.sources, now, {
+    stderrIsTerminal: Deno.stderr.isTerminal(),
+    needsSources,
+  });
 }
 
 /** Opens export's --out file; never overwrites one. */

@@ -470,7 +470,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
 });
 
 Deno.test("validateConfig defaults LOG_FORMAT to text when stderr is a terminal", () => {
-  assert.equal(validateConfig(KEYED, [], NOW, true).logFormat, "text");
+  assert.equal(validateConfig(KEYED, [], NOW, { stderrIsTerminal: true }).logFormat, "text");
 });
 
 Deno.test("validateConfig reports every bad setting at once, each as NAME rule: current value", () => {
@@ -679,7 +679,7 @@ Deno.test("validateConfig rejects TRIGGER_TOKEN without PORT", () => {
 });
 
 Deno.test("validateConfig with needsSources=false accepts settings without any source", () => {
-  const config = validateConfig({ ARCHIVE_DIR: "/srv/audit" }, [], NOW, false, false);
+  const config = validateConfig({ ARCHIVE_DIR: "/srv/audit" }, [], NOW, { needsSources: false });
   assert.deepEqual(config.sources, []);
   assert.equal(config.archiveDir, "/srv/audit");
 });

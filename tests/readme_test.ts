@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { helpText, policyStatements, SETTINGS, validateConfig } from "../main.ts";
+import { defaultText, helpText, policyStatements, SETTINGS, validateConfig } from "../main.ts";
 
 const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 
@@ -18,7 +18,7 @@ Deno.test("the README's settings table is SETTINGS, row for row", () => {
     SETTINGS.map((s) => [
       `\`${s.env}\``,
       `\`--${s.env.toLowerCase().replaceAll("_", "-")}\``,
-      s.default ? `\`${s.default}\`` : "",
+      defaultText(s) ? `\`${defaultText(s)}\`` : "",
       s.help,
     ]),
   );
