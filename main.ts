@@ -1773,6 +1773,14 @@ export function objectNames(chain: string, window: Window): { data: string; mani
   };
 }
 
+/**
+ * Where a window's exact data bytes are kept before its claim (DESIGN.md §5): named by the window and the data's
+ * SHA-256, so the manifest that claims it leads straight to them, and never ending in `.ndjson.gz`.
+ */
+export function keptName(manifest: Pick<Manifest, "object" | "sha256">): string {
+  return `${manifest.object.slice(0, -DATA_SUFFIX.length)}.${manifest.sha256.slice(0, 32)}.kept`;
+}
+
 /** Named by where the segment ends (none: the main one), so two backfills of one stretch claim one name. */
 export const genesisName = (chain: string, until?: number) =>
   until === undefined ? `${chain}/genesis.json` : `${chain}/genesis-until-${timeStamp(until)}.json`;
@@ -2272,19 +2280,25 @@ async function readSegments(sink: Sink, chain: string): Promise<Segment[]> {
 /** Where a segment stands: the end of its last window (the frontier) and the record the next one chains to. */
 interface SegmentState {
   frontier: number;
-  previous: Uint8Array;
+  /** The bytes of the newest manifest (or the genesis): the next manifest's `previous` is their SHA-256. */
+  previousRecord: Uint8Array;
   last?: Manifest;
 }
 
+/**
+ * Where a segment stands, read from the archive. Its newest window is completed first when a crashed or
+ * killed instance left it claimed without data: nothing is ever chained onto a window that lacks its data.
+ */
 async function readSegmentState(sink: Sink, chain: string, segment: Segment): Promise<SegmentState> {
   const name = await lastManifestBefore(sink, chain, segment.end);
   const bytes = name ? await sink.read(name) : undefined;
   const manifest = bytes && parseManifest(bytes);
   if (name && !manifest) throw new ArchiveError("ARCHIVE", `${name} is not a readable manifest: run verify`);
   if (!manifest || Date.parse(manifest.start) < segment.start) {
-    return { frontier: segment.start, previous: segment.bytes };
+    return { frontier: segment.start, previousRecord: segment.bytes };
   }
-  return { frontier: Date.parse(manifest.end), previous: bytes!, last: manifest };
+  await completeWindow(sink, manifest);
+  return { frontier: Date.parse(manifest.end), previousRecord: bytes!, last: manifest };
 }
 
 /** Creates a segment's genesis unless another instance did; returns the segment that holds under that name. */
@@ -2316,23 +2330,30 @@ async function claimSegment(
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * Commits one window: creates its manifest (named by the start: the claim), then its data object. Both are
- * create-if-absent, so a concurrent instance can never overwrite or overlap it. Returns false when another
- * instance claimed the start first. A crash between the two leaves a manifest without data, which
- * `repairMissingData` completes on a later pass from the same events.
+ * Commits one window: keeps its data bytes, creates its manifest (named by the start: the claim), then its data
+ * object — each create-if-absent, so a concurrent instance can never overwrite or overlap it. A crash after
+ * the claim leaves a window any instance completes from the kept bytes (`completeWindow`). When another
+ * instance claimed the start first, its window is completed here too (it may have died right after its
+ * claim) before this instance moves on: the commit owns the lost-claim rule. Returns the manifest that holds.
  */
 export async function commitWindow(
   sink: Sink,
   names: { data: string; manifest: string },
   manifest: Manifest,
   data: Uint8Array,
-): Promise<boolean> {
-  if (!await sink.createExclusive(names.manifest, encodeRecord(manifest))) return false;
-  await writeData(sink, names.data, data, manifest.sha256);
-  return true;
+): Promise<{ ours: boolean; manifest: Manifest }> {
+  await writeData(sink, keptName(manifest), data, manifest.sha256);
+  if (await sink.createExclusive(names.manifest, encodeRecord(manifest))) {
+    await writeData(sink, names.data, data, manifest.sha256);
+    return { ours: true, manifest };
+  }
+  const winner = parseManifest((await sink.read(names.manifest)) ?? new Uint8Array());
+  if (!winner) throw new ArchiveError("ARCHIVE", `${names.manifest} is not a readable manifest: run verify`);
+  await completeWindow(sink, winner);
+  return { ours: false, manifest: winner };
 }
 
-/** Writes a data object if absent; an existing one must be byte-identical (another instance's repair). */
+/** Writes an object if absent; an existing one must be byte-identical (another instance's same write). */
 async function writeData(sink: Sink, name: string, data: Uint8Array, sha256: string) {
   if (await sink.createExclusive(name, data)) return;
   const existing = await sink.read(name);
@@ -2342,34 +2363,21 @@ async function writeData(sink: Sink, name: string, data: Uint8Array, sha256: str
 }
 
 /**
- * Completes commits that crashed between manifest and data: manifests of the frontier's day and the day
- * before that lack their data object are read again from the source and written when the events hash the same.
- * A commit still in progress in another instance is harmless to complete: both write the same bytes, once.
+ * Makes sure a claimed window has its data object, copying the kept bytes where it does not. Never re-reads
+ * the source (which may return other events by now). A window with neither (written before kept bytes
+ * existed) is reported, by this warning and by `status` and `verify`, and the chain goes on (invariant 9).
  */
-async function repairMissingData(sink: Sink, chain: string, source: Source, state: SegmentState) {
-  if (!state.last) return;
-  const lastStart = Date.parse(state.last.start);
-  for (const day of [dayPrefix(chain, lastStart - DAY_MS), dayPrefix(chain, lastStart)]) {
-    const names = await sink.listChildren(day);
-    const present = new Set(names);
-    for (const name of names.filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
-      const manifest = parseManifest((await sink.read(name))!);
-      if (!manifest || present.has(manifest.object)) continue;
-      const window = { start: Date.parse(manifest.start), end: Date.parse(manifest.end) };
-      const read = await source.readWindow(window, Infinity);
-      const { data } = await encodeWindow(read.kind === "complete" ? read.events : []);
-      if (await sha256Hex(data) !== manifest.sha256) {
-        throw new ArchiveError(
-          "ARCHIVE",
-          `${name} has no data object and the source now returns other events for ${
-            describeWindow(window)
-          }: the window cannot be completed; run verify and keep the archive for investigation`,
-        );
-      }
-      await writeData(sink, manifest.object, data, manifest.sha256);
-      log("warn", "completed a window a crash left half-committed", { object: manifest.object });
-    }
+async function completeWindow(sink: Sink, manifest: Manifest): Promise<void> {
+  if (await sink.read(manifest.object) !== undefined) return;
+  const kept = await sink.read(keptName(manifest));
+  if (kept === undefined || await sha256Hex(kept) !== manifest.sha256) {
+    log("warn", "a committed window has no data object and no kept bytes to complete it from: run verify", {
+      object: manifest.object,
+    });
+    return;
   }
+  await writeData(sink, manifest.object, kept, manifest.sha256);
+  log("warn", "completed a window another instance claimed but did not finish", { object: manifest.object });
 }
 
 /** Outcome of archiving one source in one pass. */
@@ -2403,50 +2411,34 @@ async function archiveSegment(
   const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
   const context = { source: source.name, scope: source.scope };
   let state = await readSegmentState(sink, chain, segment);
-  await repairMissingData(sink, chain, source, state);
   const report: SourceReport = { ...context, windows: 0, events: 0, frontier: "", stopped: "caught-up" };
   if (Date.now() - state.frontier < (options.minIntervalMs ?? 0)) report.stopped = "min-interval";
   // Fixed for the pass: a horizon that moved with the clock would chase it with ever smaller windows.
   const horizon = Math.min(Date.now() - source.settleMs, segment.end);
   let stride = Infinity;
-  while (report.stopped === "caught-up") {
-    if (budget.eventsLeft <= 0) report.stopped = "max-events";
-    else if (Date.now() >= budget.deadline) report.stopped = "deadline";
-    if (report.stopped !== "caught-up") break;
-    let window = planWindow(state.frontier, horizon, source.granularityMs, stride);
-    if (!window) break;
-    const limit = Math.min(config.maxEventsPerObject, budget.eventsLeft);
-    let read = await source.readWindow(window, limit);
-    while (read.kind === "overflow") {
-      window = cutWindow(window, read.cutAt, source.granularityMs);
-      // One granule cannot be cut further: it is kept whole, however many events share it.
-      read = await source.readWindow(
-        window,
-        window.end - window.start <= source.granularityMs ? Infinity : limit,
-      );
-    }
-    const names = objectNames(chain, window);
-    const { data, ndjsonSha256 } = await encodeWindow(read.events);
-    const manifest = await buildManifest({
+  while ((report.stopped = budgetStop(budget, report.stopped)) === "caught-up") {
+    const planned = planWindow(state.frontier, horizon, source.granularityMs, stride);
+    if (!planned) break;
+    const { window, read } = await readFittingWindow(
       source,
-      window,
-      object: names.data,
-      events: read.events,
-      sourceTotal: read.sourceTotal,
-      data,
-      ndjsonSha256,
-      previous: await sha256Hex(state.previous),
-      now: Date.now(),
-    });
-    if (!await commitWindow(sink, names, manifest, data)) {
+      planned,
+      Math.min(config.maxEventsPerObject, budget.eventsLeft),
+    );
+    const names = objectNames(chain, window);
+    const { data, manifest } = await encodeCommit(source, window, read, names.data, state.previousRecord);
+    const commit = await commitWindow(sink, names, manifest, data);
+    state = {
+      frontier: Date.parse(commit.manifest.end),
+      previousRecord: encodeRecord(commit.manifest),
+      last: commit.manifest,
+    };
+    if (!commit.ours) {
       log("info", "window claimed by another instance; continuing after it", {
         ...context,
         window: describeWindow(window),
       });
-      state = await readSegmentState(sink, chain, segment);
       continue;
     }
-    state = { frontier: window.end, previous: encodeRecord(manifest), last: manifest };
     stride = nextStride(window, read.events.length, config.maxEventsPerObject);
     report.windows++;
     report.events += read.events.length;
@@ -2461,6 +2453,51 @@ async function archiveSegment(
   }
   report.frontier = new Date(state.frontier).toISOString();
   return report;
+}
+
+/** Why a pass stops before its next window, or "caught-up" while it may go on. */
+function budgetStop(budget: PassBudget, stopped: SourceReport["stopped"]): SourceReport["stopped"] {
+  if (stopped !== "caught-up") return stopped;
+  if (budget.eventsLeft <= 0) return "max-events";
+  return Date.now() >= budget.deadline ? "deadline" : "caught-up";
+}
+
+/** Reads a window, cut (on the source's granularity) until it holds at most `limit` events. */
+async function readFittingWindow(source: Source, planned: Window, limit: number) {
+  let window = planned;
+  let read = await source.readWindow(window, limit);
+  while (read.kind === "overflow") {
+    window = cutWindow(window, read.cutAt, source.granularityMs);
+    // One granule cannot be cut further: it is kept whole, however many events share it.
+    read = await source.readWindow(
+      window,
+      window.end - window.start <= source.granularityMs ? Infinity : limit,
+    );
+  }
+  return { window, read };
+}
+
+/** Encodes a window's events and builds the manifest that claims it, chained onto the previous record. */
+async function encodeCommit(
+  source: Source,
+  window: Window,
+  read: Extract<WindowRead, { kind: "complete" }>,
+  object: string,
+  previousRecord: Uint8Array,
+) {
+  const { data, ndjsonSha256 } = await encodeWindow(read.events);
+  const manifest = await buildManifest({
+    source,
+    window,
+    object,
+    events: read.events,
+    sourceTotal: read.sourceTotal,
+    data,
+    ndjsonSha256,
+    previous: await sha256Hex(previousRecord),
+    now: Date.now(),
+  });
+  return { data, manifest };
 }
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
