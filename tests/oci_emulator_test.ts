@@ -31,6 +31,7 @@ import {
   generateAuditEvents,
   type OciEmulator,
   type OciEmulatorOptions,
+  processingTimeOf,
   startOciEmulator,
 } from "./emulators/oci.ts";
 
@@ -612,9 +613,14 @@ Deno.test("Audit: listEvents pages one compartment's events in [startTime, endTi
       page = response.opcNextPage;
       pages++;
     } while (page);
+    // The range is on processing time (ListEvents: "Returns events that were processed at or after …").
     const expected = events.filter((event) =>
-      event.data.compartmentId === target && Date.parse(event.eventTime) >= HOUR_START &&
-      Date.parse(event.eventTime) < HOUR_START + 60 * 60_000
+      event.data.compartmentId === target && processingTimeOf(event) >= HOUR_START &&
+      processingTimeOf(event) < HOUR_START + 60 * 60_000
+    );
+    assert.ok(
+      received.some((event) => Date.parse(event.eventTime) < HOUR_START),
+      "some events processed in the range happened before it",
     );
     assert.ok(expected.length > 20);
     assert.deepEqual(
@@ -634,22 +640,26 @@ Deno.test("Audit: listEvents pages one compartment's events in [startTime, endTi
   });
 });
 
-Deno.test("Audit: events indexed late appear only from their visibleAt on", async () => {
+Deno.test("Audit: events added with a visibleAt are processed then, and listed only from then on", async () => {
   const compartmentId = COMPARTMENTS[0].id;
+  const now = Date.now();
   const [early, late] = generateAuditEvents({
     seed: 4,
     count: 2,
-    from: HOUR_START,
-    to: HOUR_START + 60_000,
+    from: now - 120_000,
+    to: now - 60_000,
     compartmentIds: [compartmentId],
   });
-  await withEmulator({ auditEvents: [early] }, async (oci) => {
-    oci.addAuditEvents([late], Date.now() + 300);
+  await withEmulator({}, async (oci) => {
+    oci.addAuditEvents([early], now - 1_000);
+    oci.addAuditEvents([late], now + 300);
+    assert.equal(oci.auditProcessedAt(late.eventId), now + 300);
     const client = connect(AuditClient, oci);
+    const start = Math.floor((now - 1_000) / 60_000) * 60_000;
     const query = {
       compartmentId,
-      startTime: "2026-11-27T10:00Z" as unknown as Date,
-      endTime: "2026-11-27T11:00:00.000Z" as unknown as Date,
+      startTime: new Date(start).toISOString() as unknown as Date,
+      endTime: new Date(start + 120_000).toISOString() as unknown as Date,
     };
     assert.deepEqual((await client.listEvents(query)).items.map((event) => event.eventId), [early.eventId]);
     await new Promise((resolve) => setTimeout(resolve, 350));
