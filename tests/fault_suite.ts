@@ -83,6 +83,17 @@ function scenario(seed: number) {
     killAfterMs: Array.from(steps, () => 30 + Math.floor(random() * 500)),
     badInput: Array.from(steps, () => pick(["setting", "garbage-key", "unknown-key"] as const)),
     steps,
+    // Drawn last, so every value above is what it was before these were added.
+    audit: {
+      /** AUDIT_COMPARTMENT_ID is a middle compartment of the tree instead of the tenancy. */
+      middleScope: random() < 0.3,
+      /** Time between processing and being listable: UNCONFIRMED whether there is any, so both (below SETTLE). */
+      visibilityLagMs: random() < 0.3 ? 200 + Math.floor(random() * 2_000) : 0,
+      /** ListEvents on a DELETED compartment: undocumented whether it lists or 404s, so both. */
+      deletedCompartmentEvents: random() < 0.5 ? "list" as const : "404" as const,
+      /** ListEvents has no page-size parameter; pages vary per request up to this. */
+      maxPageSize: pick([300, 2000, 5000]),
+    },
   };
 }
 
@@ -195,15 +206,46 @@ async function idcsTarget(seed: number, sink: Sink, plan: ReturnType<typeof scen
 
 const TEAM = "ocid1.compartment.oc1..aaaafaultteam";
 const PROD = "ocid1.compartment.oc1..aaaafaultprod";
+const DB = "ocid1.compartment.oc1..aaaafaultdb";
+const OLD = "ocid1.compartment.oc1..aaaafaultold";
+const OPS = "ocid1.compartment.oc1..aaaafaultops";
+/** Three levels below the tenancy, ACTIVE and one DELETED compartment (ListCompartments lists both). */
+const FAULT_COMPARTMENTS = [
+  { id: TEAM, parentId: TENANCY, name: "team" },
+  { id: PROD, parentId: TEAM, name: "prod" },
+  { id: DB, parentId: PROD, name: "db" },
+  { id: OLD, parentId: TEAM, name: "old", lifecycleState: "DELETED" as const },
+  { id: OPS, parentId: TENANCY, name: "ops" },
+];
 
-/** The OCI Audit source against the emulated cloud (a tenancy with a two-level subtree), into either sink. */
+/** `root` and every compartment below it. */
+function subtreeOf(root: string): Set<string> {
+  const ids = new Set([root]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const c of FAULT_COMPARTMENTS) {
+      if (ids.has(c.parentId) && !ids.has(c.id)) {
+        ids.add(c.id);
+        grew = true;
+      }
+    }
+  }
+  return ids;
+}
+
+/**
+ * The OCI Audit source against the emulated cloud (a tenancy with a three-level subtree, one compartment
+ * DELETED), into either sink. Events have processing delays with a tail of minutes, pages vary up to
+ * thousands, some members are null; the scope is the tenancy or (seeded) a middle compartment. The truth is
+ * every event of the scope's subtree that Audit returns, *processed* before the frontier.
+ */
 async function auditTarget(
   seed: number,
   sink: Sink,
   plan: ReturnType<typeof scenario>,
 ): Promise<FaultTarget> {
   const now = Date.now();
-  const compartmentIds = [TENANCY, TEAM, PROD];
+  const compartmentIds = [TENANCY, ...FAULT_COMPARTMENTS.map((c) => c.id)];
   const events = generateAuditEvents({
     seed,
     count: plan.count,
@@ -222,17 +264,23 @@ async function auditTarget(
   const cloud = await startCloud(dir, {
     seed,
     faults: cloudFaults(plan),
-    compartments: [{ id: TEAM, parentId: TENANCY, name: "team" }, { id: PROD, parentId: TEAM, name: "prod" }],
+    compartments: FAULT_COMPARTMENTS,
     auditEvents: events,
-    auditPageSize: 20 + (seed % 80),
+    auditMaxPageSize: plan.audit.maxPageSize,
+    auditVisibilityLagMs: plan.audit.visibilityLagMs,
+    deletedCompartmentEvents: plan.audit.deletedCompartmentEvents,
   });
+  // Appended late: processed (and listed) one second from now.
   cloud.oci.addAuditEvents(late, now + 1_000);
+  const scope = plan.audit.middleScope ? TEAM : TENANCY;
+  const inScope = subtreeOf(scope);
+  if (plan.audit.deletedCompartmentEvents === "404") inScope.delete(OLD); // Audit returns none of its events
   const archiveDir = `${dir}/archive`;
   const bucket: Record<string, string> = sink === "oci"
     ? { OCI_BUCKET: BUCKET, OCI_OBJECT_STORAGE_ENDPOINT: cloud.oci.url }
     : {};
   const env: Record<string, string> = {
-    AUDIT_COMPARTMENT_ID: TENANCY,
+    AUDIT_COMPARTMENT_ID: scope,
     OCI_AUTH: "config",
     OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
     OCI_AUDIT_ENDPOINT: cloud.oci.url,
@@ -257,8 +305,9 @@ async function auditTarget(
         ? JSON.parse((await runCli(["verify"], { env: verifyEnv })).stdout).problems
         : (await verifyDir(archiveDir)).problems,
     truth: (frontier) =>
-      [...events, ...(Date.now() >= now + 1_000 ? late : [])]
-        .filter((e) => Date.parse(e.eventTime) < frontier).map((e) => e.eventId).sort(),
+      [...events, ...late]
+        .filter((e) => inScope.has(e.data.compartmentId) && cloud.oci.auditProcessedAt(e.eventId) < frontier)
+        .map((e) => e.eventId).sort(),
     files: async () =>
       sink === "oci" ? cloud.oci.objects(BUCKET).map((o) => o.name) : await listFiles(archiveDir),
     text: async () =>

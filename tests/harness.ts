@@ -131,11 +131,20 @@ export interface CliResult {
  */
 export async function runCli(
   args: string[],
-  options: { env?: Record<string, string>; killAfterMs?: number; permissionSet?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    killAfterMs?: number;
+    permissionSet?: string;
+    /** Explicit permission flags instead of a named set (see `permissionFlags`). */
+    permissionFlags?: string[];
+    /** Working directory (relative paths of a permission set resolve against it). @default REPO */
+    cwd?: string;
+  } = {},
 ): Promise<CliResult> {
+  const permissions = options.permissionFlags ?? [`-P=${options.permissionSet ?? "local"}`];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", `-P=${options.permissionSet ?? "local"}`, "--quiet", `${REPO}/main.ts`, ...args],
-    cwd: REPO,
+    args: ["run", `--config=${REPO}/deno.json`, ...permissions, "--quiet", `${REPO}/main.ts`, ...args],
+    cwd: options.cwd ?? REPO,
     // Only what Deno itself needs to find its cache, plus the test's settings.
     env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...denoDir(), ...options.env },
     clearEnv: true,
@@ -160,6 +169,23 @@ export async function runCli(
     stderr: decoder.decode(output.stderr),
     killed,
   };
+}
+
+/**
+ * The flags of a named permission set of deno.json, with `extraNet` hosts added to its network list: e.g. the
+ * production `default` set plus loopback, so the program can reach the emulators and nothing more.
+ */
+export async function permissionFlags(set: string, extraNet: string[] = []): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
+  const permissions = config.permissions?.[set] as Record<string, boolean | string[]> | undefined;
+  if (!permissions) throw new TypeError(`deno.json has no permission set ${set}`);
+  const flags: string[] = [];
+  for (const [name, value] of Object.entries({ ...permissions, net: permissions.net ?? [] })) {
+    const list = name === "net" && Array.isArray(value) ? [...value, ...extraNet] : value;
+    if (list === true) flags.push(`--allow-${name}`);
+    else if (Array.isArray(list) && list.length) flags.push(`--allow-${name}=${list.join(",")}`);
+  }
+  return flags;
 }
 
 function denoDir(): Record<string, string> {

@@ -21,6 +21,7 @@ const COMPARTMENTS = [
 async function setup(events: AuditCloudEvent[], extra: Record<string, string> = {}) {
   const dir = await Deno.makeTempDir({ prefix: "audit-archiver-oci-audit-" });
   const cloud = await startCloud(dir, { compartments: COMPARTMENTS, auditEvents: events, auditPageSize: 40 });
+  processedAt = cloud.oci.auditProcessedAt;
   const env = {
     AUDIT_COMPARTMENT_ID: TENANCY,
     OCI_AUTH: "config",
@@ -48,10 +49,16 @@ async function setup(events: AuditCloudEvent[], extra: Record<string, string> = 
   };
 }
 
-/** Ids of `events` before the frontier: what the archive must hold exactly. */
+/**
+ * Ids of `events` *processed* before the frontier (ListEvents selects on processing time): what the archive
+ * must hold exactly. The emulator knows each event's processing time (`auditProcessedAt`).
+ */
+let processedAt: (eventId: string) => number = () => {
+  throw new Error("truth() before setup()");
+};
 const truth = (events: AuditCloudEvent[], frontier: number, compartments?: string[]) =>
   events.filter((e) =>
-    Date.parse(e.eventTime) < frontier && (!compartments || compartments.includes(e.data.compartmentId))
+    processedAt(e.eventId) < frontier && (!compartments || compartments.includes(e.data.compartmentId))
   )
     .map((e) => e.eventId).sort();
 
@@ -66,7 +73,8 @@ Deno.test("the tenancy and its subtree are archived, every event once, in minute
     const archive = await readArchive(env.ARCHIVE_DIR);
     assert.deepEqual(duplicates(archive.ids), []);
     assert.deepEqual([...archive.ids].sort(), truth(events, archive.frontier!));
-    assert.equal(archive.ids.length, 900);
+    // Events of the last minutes may not be processed yet ("usually within 15 minutes"): most of 900 are.
+    assert.ok(archive.ids.length >= 850, `${archive.ids.length} of 900 archived`);
     assert.ok(
       archive.objects >= 9,
       `900 events at ≤ 100 per object need ≥ 9 objects, got ${archive.objects}`,
@@ -177,7 +185,8 @@ Deno.test("late-indexed audit events within SETTLE are archived", async () => {
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     assert.equal(await main(["once", ...args, "--settle", "0s"]), 0);
     const archive = await readArchive(env.ARCHIVE_DIR);
-    for (const event of late) {
+    // Appended late, they are processed at their visibleAt: archived once that is before the frontier.
+    for (const event of late.filter((e) => processedAt(e.eventId) < archive.frontier!)) {
       assert.ok(archive.ids.includes(event.eventId), `late event ${event.eventId} was lost`);
     }
     assert.deepEqual([...archive.ids].sort(), truth([...events, ...late], archive.frontier!));

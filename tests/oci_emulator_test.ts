@@ -31,6 +31,7 @@ import {
   generateAuditEvents,
   type OciEmulator,
   type OciEmulatorOptions,
+  processingTimeOf,
   startOciEmulator,
 } from "./emulators/oci.ts";
 
@@ -612,9 +613,14 @@ Deno.test("Audit: listEvents pages one compartment's events in [startTime, endTi
       page = response.opcNextPage;
       pages++;
     } while (page);
+    // The range is on processing time (ListEvents: "Returns events that were processed at or after …").
     const expected = events.filter((event) =>
-      event.data.compartmentId === target && Date.parse(event.eventTime) >= HOUR_START &&
-      Date.parse(event.eventTime) < HOUR_START + 60 * 60_000
+      event.data.compartmentId === target && processingTimeOf(event) >= HOUR_START &&
+      processingTimeOf(event) < HOUR_START + 60 * 60_000
+    );
+    assert.ok(
+      received.some((event) => Date.parse(event.eventTime) < HOUR_START),
+      "some events processed in the range happened before it",
     );
     assert.ok(expected.length > 20);
     assert.deepEqual(
@@ -634,22 +640,26 @@ Deno.test("Audit: listEvents pages one compartment's events in [startTime, endTi
   });
 });
 
-Deno.test("Audit: events indexed late appear only from their visibleAt on", async () => {
+Deno.test("Audit: events added with a visibleAt are processed then, and listed only from then on", async () => {
   const compartmentId = COMPARTMENTS[0].id;
+  const now = Date.now();
   const [early, late] = generateAuditEvents({
     seed: 4,
     count: 2,
-    from: HOUR_START,
-    to: HOUR_START + 60_000,
+    from: now - 120_000,
+    to: now - 60_000,
     compartmentIds: [compartmentId],
   });
-  await withEmulator({ auditEvents: [early] }, async (oci) => {
-    oci.addAuditEvents([late], Date.now() + 300);
+  await withEmulator({}, async (oci) => {
+    oci.addAuditEvents([early], now - 1_000);
+    oci.addAuditEvents([late], now + 300);
+    assert.equal(oci.auditProcessedAt(late.eventId), now + 300);
     const client = connect(AuditClient, oci);
+    const start = Math.floor((now - 1_000) / 60_000) * 60_000;
     const query = {
       compartmentId,
-      startTime: "2026-11-27T10:00Z" as unknown as Date,
-      endTime: "2026-11-27T11:00:00.000Z" as unknown as Date,
+      startTime: new Date(start).toISOString() as unknown as Date,
+      endTime: new Date(start + 120_000).toISOString() as unknown as Date,
     };
     assert.deepEqual((await client.listEvents(query)).items.map((event) => event.eventId), [early.eventId]);
     await new Promise((resolve) => setTimeout(resolve, 350));
@@ -661,6 +671,76 @@ Deno.test("Audit: events indexed late appear only from their visibleAt on", asyn
       ].sort(),
     );
     assert.throws(() => oci.addAuditEvents([early]), /added twice/);
+  });
+});
+
+Deno.test("Audit: pages vary in size without a page-size parameter; bodies are the events' wire texts", async () => {
+  const compartmentId = COMPARTMENTS[0].id;
+  const events = generateAuditEvents({
+    seed: 11,
+    count: 3000,
+    from: HOUR_START,
+    to: HOUR_START + 50 * 60_000,
+    compartmentIds: [compartmentId],
+  });
+  await withEmulator({ auditEvents: events, auditMaxPageSize: 2000 }, async (oci) => {
+    const client = connect(AuditClient, oci);
+    const query = {
+      compartmentId,
+      startTime: new Date(HOUR_START).toISOString() as unknown as Date,
+      endTime: new Date(HOUR_START + 120 * 60_000).toISOString() as unknown as Date,
+    };
+    const sizes: number[] = [];
+    const ids: string[] = [];
+    let page: string | undefined;
+    do {
+      const response = await client.listEvents({ ...query, page });
+      sizes.push(response.items.length);
+      ids.push(...response.items.map((event) => event.eventId!));
+      page = response.opcNextPage;
+    } while (page);
+    assert.deepEqual(ids.sort(), events.map((event) => event.eventId).sort());
+    assert.ok(new Set(sizes).size > 1 && Math.max(...sizes) > 100, `page sizes vary: ${sizes}`);
+    const texts = events.map((event) => oci.auditWireText(event.eventId));
+    assert.ok(
+      texts.some((text) => text.includes("\\/")) && texts.some((text) => /\\u[0-9a-f]{4}/.test(text)),
+    );
+    assert.ok(texts.some((text) => text.includes('"identity":null')));
+    for (const [i, event] of events.entries()) assert.deepEqual(JSON.parse(texts[i]), event);
+  });
+});
+
+Deno.test("Audit: 404 for unreadable and (optionally) deleted compartments; GetConfiguration", async () => {
+  const query = (compartmentId: string) => ({
+    compartmentId,
+    startTime: "2026-11-27T10:00:00Z" as unknown as Date,
+    endTime: "2026-11-27T11:00:00Z" as unknown as Date,
+  });
+  await withEmulator({
+    unreadableCompartments: ["ocid1.compartment.oc1..prod-db"],
+    deletedCompartmentEvents: "404",
+    auditRetentionDays: 180,
+  }, async (oci) => {
+    const client = connect(AuditClient, oci);
+    await assert.rejects(
+      client.listEvents(query("ocid1.compartment.oc1..prod-db")),
+      ociError(404, "NotAuthorizedOrNotFound"),
+    );
+    await assert.rejects(
+      client.listEvents(query("ocid1.compartment.oc1..old")),
+      ociError(404, "NotAuthorizedOrNotFound"),
+    );
+    assert.deepEqual((await client.listEvents(query("ocid1.compartment.oc1..prod"))).items, []);
+    const { configuration } = await client.getConfiguration({ compartmentId: TENANCY });
+    assert.equal(configuration.retentionPeriodDays, 180);
+  });
+  await withEmulator({ auditConfigurationReadable: false }, async (oci) => {
+    const client = connect(AuditClient, oci);
+    assert.deepEqual((await client.listEvents(query("ocid1.compartment.oc1..old"))).items, []);
+    await assert.rejects(
+      client.getConfiguration({ compartmentId: TENANCY }),
+      ociError(404, "NotAuthorizedOrNotFound"),
+    );
   });
 });
 

@@ -114,3 +114,27 @@ export function withCloud(domain: Domain, cloud: Cloud): Domain {
     },
   };
 }
+
+/**
+ * Writes a fresh resource-principal session token (RPST) and its session private key into files under `dir`,
+ * as a service mounts them, and returns the resource-principal environment naming them by absolute path. The
+ * SDK reads (and refreshes from) the files when a value is an absolute path, else takes it as the literal
+ * token or key (oci-common lib/auth/resource-principal-authentication-details-provider.js `build_2_2`:
+ * `path.isAbsolute(...)` → FileBasedKeySupplier / FileBasedResourcePrincipalFederationClient).
+ */
+export async function writeResourcePrincipalFiles(
+  oci: OciEmulator,
+  dir: string,
+  options: { ttlSeconds?: number; rpstFile?: string; privatePemFile?: string } = {},
+): Promise<Record<string, string>> {
+  const env = oci.resourcePrincipalEnv({ ttlSeconds: options.ttlSeconds });
+  const rpstFile = `${dir}/${options.rpstFile ?? "rpst"}`;
+  const pemFile = `${dir}/${options.privatePemFile ?? "private.pem"}`;
+  if (!rpstFile.startsWith("/") || !pemFile.startsWith("/")) {
+    throw new TypeError(`resource principal files need absolute paths: ${rpstFile}, ${pemFile}`);
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(rpstFile, env.OCI_RESOURCE_PRINCIPAL_RPST);
+  await Deno.writeTextFile(pemFile, env.OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM, { mode: 0o600 });
+  return { ...env, OCI_RESOURCE_PRINCIPAL_RPST: rpstFile, OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM: pemFile };
+}

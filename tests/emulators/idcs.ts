@@ -93,6 +93,11 @@ export interface IdcsEmulator {
   setFaults(faults: IdcsFaults): void;
   /** What the API would return now, in (timestamp, id) order: the tests' truth. */
   visibleEvents(): AuditEvent[];
+  /**
+   * The exact JSON text the API sends for the event with this id inside `Resources` (member order, `null`s,
+   * escapes): compare archived lines with it byte for byte.
+   */
+  wireText(id: string): string;
   stats: {
     tokenRequests: number;
     tokensIssued: number;
@@ -344,6 +349,35 @@ function lowerBound(
   return low;
 }
 
+/**
+ * How an event's JSON text is serialised. Oracle documents the SCIM JSON, not its serializer: whether `/` is
+ * sent as `\/` and non-ASCII as `\u00e9` is undocumented, so generated events use each (UNCONFIRMED,
+ * modelled both ways); a re-serialisation of the parsed event reproduces only the plain style.
+ */
+interface WireStyle {
+  escapeNonAscii: boolean;
+  escapeSlash: boolean;
+}
+
+const PLAIN_WIRE: WireStyle = { escapeNonAscii: false, escapeSlash: false };
+
+/** Wire styles `generateEvents` chose; other events are sent as `JSON.stringify` writes them. */
+const generatedWire = new WeakMap<AuditEvent, WireStyle>();
+
+/** The event's JSON text as sent (JSON escapes only occur inside strings, so text replaces are safe). */
+function wireTextOf(event: AuditEvent): string {
+  const style = generatedWire.get(event) ?? PLAIN_WIRE;
+  let text = JSON.stringify(event);
+  if (style.escapeNonAscii) {
+    text = text.replace(
+      /[\u0080-\uffff]/g,
+      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  }
+  if (style.escapeSlash) text = text.replaceAll("/", "\\/");
+  return text;
+}
+
 function toStoredEvent(event: AuditEvent): StoredEvent {
   const instant = typeof event.timestamp === "string" ? parseUtcInstant(event.timestamp) : undefined;
   if (!instant || instant.floorMs !== instant.ceilMs) {
@@ -381,6 +415,7 @@ class EventStore {
   add(events: AuditEvent[], visibleAt: number): void {
     const batch = events.map(toStoredEvent).sort(compareStored);
     this.#rejectRepeats(batch);
+    this.#byId = undefined;
     this.#pending.push({ visibleAt, events: batch });
     this.#pending.sort((a, b) => a.visibleAt - b.visibleAt);
   }
@@ -414,7 +449,7 @@ class EventStore {
     count: number,
     order: SortOrder,
     shuffle?: Random,
-  ): AuditEvent[] {
+  ): StoredEvent[] {
     const { start, end } = selection;
     const first = Math.min(offset, end - start);
     const last = Math.min(offset + count, end - start);
@@ -430,12 +465,25 @@ class EventStore {
     if (shuffle) shuffleRuns(shuffle, window);
     if (order === "descending") window.reverse();
     const skip = order === "ascending" ? low - runLow : runHigh - high;
-    return window.slice(skip, skip + high - low).map((stored) => stored.event);
+    return window.slice(skip, skip + high - low);
   }
 
   visible(now: number): AuditEvent[] {
     this.#reveal(now);
     return this.#visible.map((stored) => stored.event);
+  }
+
+  #byId?: Map<string, AuditEvent>;
+
+  /** A stored event (visible or pending) by id; the index is built on first use after a change. */
+  find(id: string): AuditEvent | undefined {
+    if (!this.#byId) {
+      this.#byId = new Map();
+      for (const events of [this.#visible, ...this.#pending.map((pending) => pending.events)]) {
+        for (const stored of events) this.#byId.set(stored.event.id, stored.event);
+      }
+    }
+    return this.#byId.get(id);
   }
 
   /**
@@ -859,13 +907,20 @@ function handleAuditEventsRequest(request: Request, context: AuditContext): Repl
       query.sortOrder,
       shuffle,
     );
-    return jsonReply(200, {
+    // Built from each event's stored wire text, not by re-serialising parsed objects: what the client
+    // receives is what the service sent (nulls, member order, escapes).
+    const head = JSON.stringify({
       schemas: [LIST_RESPONSE_SCHEMA],
       totalResults: selection.end - selection.start,
-      Resources: resources,
-      startIndex: query.startIndex,
-      itemsPerPage: resources.length,
     });
+    return {
+      status: 200,
+      contentType: "application/json",
+      body: `${head.slice(0, -1)},"Resources":[${
+        resources.map((stored) => wireTextOf(stored.event)).join(",")
+      }],` +
+        `"startIndex":${query.startIndex},"itemsPerPage":${resources.length}}`,
+    };
   } catch (error) {
     if (!(error instanceof ScimError)) throw error;
     return scimErrorReply(error);
@@ -1049,6 +1104,11 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
       faults = validateFaults(next);
     },
     visibleEvents: () => store.visible(Date.now()),
+    wireText: (id) => {
+      const event = store.find(id);
+      if (!event) throw new TypeError(`The emulator has no AuditEvent ${id}`);
+      return wireTextOf(event);
+    },
     stats,
     // shutdown() lets requests in flight finish; aborting a `signal` would reset their connections.
     close: () => server.shutdown(),
@@ -1116,6 +1176,8 @@ export function generateEvents(
     throw new RangeError(`'tieRate' must be between 0 and 1: current value is ${tieRate}`);
   }
   const random = mulberry32(seed);
+  // Its own generator for nulls and wire styles, so the events' contents stay those of earlier versions.
+  const shapeRandom = mulberry32(seed ^ 0x27d4eb2f);
   const directory = generateDirectory(random);
   const runLengths = planTieRuns(random, count, tieRate);
   const step = (to - from) / runLengths.length;
@@ -1125,9 +1187,39 @@ export function generateEvents(
     // the cap guards against floating-point rounding up to `to`.
     const time = Math.min(to - 1, from + Math.floor(run * step + random() * step));
     const timestamp = new Date(time).toISOString();
-    for (let i = 0; i < length; i++) events.push(generateEvent(random, timestamp, directory));
+    for (let i = 0; i < length; i++) {
+      events.push(shapeOnTheWire(shapeRandom, generateEvent(random, timestamp, directory)));
+    }
   });
   return events;
+}
+
+/** Attributes an AuditEvent may carry as `null`: whether IDCS omits or nulls an unset attribute is undocumented. */
+const NULLABLE_ATTRIBUTES = [
+  "clientName",
+  "actorDisplayName",
+  "clientIp",
+  "adminResourceName",
+  "rId",
+] as const;
+
+/** Some events get `null` attributes, and a wire style with `\/` or `\u00e9` escapes: both ways are modelled. */
+function shapeOnTheWire(random: Random, event: AuditEvent): AuditEvent {
+  if (random() < 0.1) {
+    for (const name of NULLABLE_ATTRIBUTES) if (name in event && random() < 0.4) event[name] = null;
+  }
+  const r = random();
+  if (r >= 0.5) {
+    generatedWire.set(
+      event,
+      r < 0.7
+        ? { escapeNonAscii: true, escapeSlash: false }
+        : r < 0.85
+        ? { escapeNonAscii: false, escapeSlash: true }
+        : { escapeNonAscii: true, escapeSlash: true },
+    );
+  }
+  return event;
 }
 
 function generateDirectory(random: Random): Directory {

@@ -14,8 +14,11 @@
  *   list with `prefix/start/end/startAfter/limit/delimiter/fields` and
  *   `nextStartWith`, and retention rules that really block overwrite and delete.
  * - **Vault**: secret bundles and KMS `sign` (RSA PKCS#1 v1.5 SHA-256, RAW or DIGEST).
- * - **Audit** `listEvents` (one compartment, `[startTime, endTime)`, minute
- *   granularity, paged, events indexed late) and **Identity** `listCompartments`.
+ * - **Audit** `listEvents` (one compartment, events *processed* in
+ *   `[startTime, endTime)` — each event has a hidden processing time after its
+ *   eventTime —, minute granularity, pages of varying size up to thousands,
+ *   bodies made of each event's stored wire text, 404 for compartments the
+ *   caller may not read) and `getConfiguration`; **Identity** `listCompartments`.
  * - **Logging ingestion** `putLogs`.
  * - **Instance principal**: metadata endpoints serving a real X.509 chain built
  *   here (root → intermediate → leaf with `opc-tenant:` in the subject) and the
@@ -111,10 +114,50 @@ export interface OciEmulatorOptions {
   kmsKeys?: { id: string; privateKey: CryptoKey }[];
   /** Compartments under the tenancy (the root). `lifecycleState` @default "ACTIVE" */
   compartments?: { id: string; parentId: string; name: string; lifecycleState?: "ACTIVE" | "DELETED" }[];
-  /** OCI Audit events, visible at once; each has its compartment in `data.compartmentId`. @default [] */
+  /**
+   * OCI Audit events; each has its compartment in `data.compartmentId`. Each is processed at its hidden
+   * processing time (`auditProcessedAt(event)`: the one `generateAuditEvents` chose, else its `eventTime`)
+   * and listable from then on (plus `auditVisibilityLagMs`). @default []
+   */
   auditEvents?: AuditCloudEvent[];
-  /** Page size of `listEvents`. @default 100 */
+  /**
+   * A fixed page size of `listEvents`, for tests that want one. Oracle's ListEvents has no page-size
+   * parameter and a page can hold thousands of events (oci-wire.md, "OCI Audit"; oracle/oci-java-sdk#46:
+   * ~20,000 events in one page), so by default every request gets a seeded size from 1 to
+   * `auditMaxPageSize`. @default undefined (varying)
+   */
   auditPageSize?: number;
+  /** Largest seeded page size of `listEvents` when `auditPageSize` is unset. @default 5000 */
+  auditMaxPageSize?: number;
+  /**
+   * Extra time between an event's processing time and the moment `listEvents` returns it. Oracle does not
+   * say whether there is one (UNCONFIRMED): 0 models "listable once processed", a positive value "listable
+   * only a while after" — both are used (fault-suite seeds). @default 0
+   */
+  auditVisibilityLagMs?: number;
+  /**
+   * Compartments the caller may not read audit events in: `listEvents` on them is 404
+   * `NotAuthorizedOrNotFound` ("not found, or you are not authorized": API errors reference, oci-wire.md).
+   * @default []
+   */
+  unreadableCompartments?: string[];
+  /**
+   * What `listEvents` does for a DELETED compartment. Oracle does not document it (UNCONFIRMED), so both:
+   * `"list"` returns its events as for any compartment, `"404"` answers 404 `NotAuthorizedOrNotFound`.
+   * @default "list"
+   */
+  deletedCompartmentEvents?: "list" | "404";
+  /**
+   * `retentionPeriodDays` that Audit `GetConfiguration` returns: "The minimum is 90, the maximum 365"
+   * (oci-audit model/configuration.d.ts). A new tenancy's default is not confirmed here: 365, the maximum
+   * (UNCONFIRMED). @default 365
+   */
+  auditRetentionDays?: number;
+  /**
+   * Whether the caller may read the tenancy's Audit configuration; false answers `GetConfiguration` with 404
+   * `NotAuthorizedOrNotFound`, as a policy without that grant would (API errors reference). @default true
+   */
+  auditConfigurationReadable?: boolean;
   /** Custom log OCIDs that accept `putLogs`. @default [] */
   logs?: string[];
   /** @default {} */
@@ -134,7 +177,7 @@ export interface AuditCloudEvent {
   contentType: "application/json";
   data: {
     compartmentId: string;
-    compartmentName?: string;
+    compartmentName?: string | null;
     eventName: string;
     [k: string]: unknown;
   };
@@ -186,8 +229,17 @@ export interface OciEmulator {
   deleteObjectDirect(bucket: string, name: string): void;
   /** Entries pushed to a configured log, in arrival order. */
   logEntries(logId: string): LogEntryView[];
-  /** Adds Audit events that `listEvents` returns from `visibleAt` (epoch ms, default now) on: late indexing. */
+  /**
+   * Adds Audit events. With `visibleAt` (epoch ms) they are processed — and listed — at `visibleAt`: events
+   * that Audit appends late come back for the processing-time window that holds `visibleAt`, never for an
+   * earlier one (the range is on processing time: ListEvents API reference). Without it, each keeps its own
+   * processing time, but not earlier than now (an event cannot have been processed before it was added).
+   */
   addAuditEvents(events: AuditCloudEvent[], visibleAt?: number): void;
+  /** The hidden processing time (epoch ms) of a stored Audit event: the tests' truth is "processed before the frontier". */
+  auditProcessedAt(eventId: string): number;
+  /** The exact text `listEvents` sends for a stored Audit event (member order, nulls, escapes): compare archived lines with it. */
+  auditWireText(eventId: string): string;
   /** Replaces the compartment tree (compartments added or deleted mid-way). */
   setCompartments(compartments: OciEmulatorOptions["compartments"]): void;
   /** Replaces the fault settings for the following requests. */
@@ -219,7 +271,7 @@ const KMS_MAX_MESSAGE_BYTES = 4096;
 const LOG_ENTRY_MAX_BYTES = 1024 * 1024;
 const IDENTITY_DEFAULT_LIMIT = 100;
 const IDENTITY_MAX_LIMIT = 1000;
-const DEFAULT_AUDIT_PAGE_SIZE = 100;
+const DEFAULT_AUDIT_MAX_PAGE_SIZE = 5000;
 /** Instance principal session tokens live 20 minutes, as Oracle's do; the SDK refreshes them. */
 const INSTANCE_TOKEN_TTL_SECONDS = 20 * 60;
 const TOKEN_ISSUER = "authService.oracle.com";
@@ -978,7 +1030,14 @@ interface State {
   kmsKeys: Map<string, KeyObject>;
   compartments: Compartment[];
   audit: AuditStore;
-  auditPageSize: number;
+  auditPageSize?: number;
+  auditMaxPageSize: number;
+  auditPageRandom: Random;
+  auditVisibilityLagMs: number;
+  unreadableCompartments: Set<string>;
+  deletedCompartmentEvents: "list" | "404";
+  auditRetentionDays: number;
+  auditConfigurationReadable: boolean;
   logs: Map<string, LogEntryView[]>;
   faults: Required<OciFaults>;
   faultRandom: Random;
@@ -1463,7 +1522,54 @@ function kmsSign(state: State, body: Bytes): Reply {
 
 // ---------------------------------------------------------------- Audit
 
+/**
+ * How an event's wire text is serialised. Oracle documents the JSON, not its serializer: whether `/` is sent
+ * as `\/`, or non-ASCII as `\u00e9`, is undocumented, so generated events use each (UNCONFIRMED, modelled
+ * both ways). A re-serialisation of the parsed event (`JSON.stringify`) reproduces only the plain style.
+ */
+export interface AuditWireStyle {
+  escapeNonAscii: boolean;
+  escapeSlash: boolean;
+}
+
+const PLAIN_WIRE: AuditWireStyle = { escapeNonAscii: false, escapeSlash: false };
+
+/** The JSON text of `value` in a wire style: JSON escapes only appear inside strings, so text replaces are safe. */
+function renderWire(value: unknown, style: AuditWireStyle): string {
+  let text = JSON.stringify(value);
+  if (style.escapeNonAscii) {
+    text = text.replace(
+      /[\u0080-\uffff]/g,
+      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  }
+  if (style.escapeSlash) text = text.replaceAll("/", "\\/");
+  return text;
+}
+
+/**
+ * What `generateAuditEvents` decided for each event that is not a wire member: its processing time (Oracle's
+ * events carry none) and its wire style. Kept beside the objects, so generated events stay plain
+ * `AuditCloudEvent`s.
+ */
+const generatedAudit = new WeakMap<AuditCloudEvent, { processedAt: number; style: AuditWireStyle }>();
+
+/**
+ * The processing time `generateAuditEvents` gave `event` (epoch ms); an event built by hand is processed at
+ * its `eventTime`. `listEvents` selects on this time (ListEvents: "Returns events that were processed at or
+ * after this start date and time" / "…processed before this end date and time").
+ */
+export function processingTimeOf(event: AuditCloudEvent): number {
+  return generatedAudit.get(event)?.processedAt ?? Date.parse(event.eventTime);
+}
+
+/** The exact JSON text `listEvents` sends for `event` (its generated wire style, else plain `JSON.stringify`). */
+export function wireTextOf(event: AuditCloudEvent): string {
+  return renderWire(event, generatedAudit.get(event)?.style ?? PLAIN_WIRE);
+}
+
 interface StoredAuditEvent {
+  /** Processing time (epoch ms): the basis of `startTime`/`endTime`, the order and the page cursor. */
   time: number;
   event: AuditCloudEvent;
 }
@@ -1485,15 +1591,17 @@ function lowerBound<T>(items: readonly T[], isAtOrAfter: (item: T) => boolean): 
 }
 
 /**
- * Audit events per compartment in (eventTime, eventId) order; batches added
- * with a future `visibleAt` wait until then (late indexing).
+ * Audit events per compartment in (processing time, eventId) order. An event is listable once now ≥ its
+ * processing time + the visibility lag, so the listable events of a compartment are always a prefix of its
+ * sorted list, and a page cursor never skips an event that becomes listable after it was handed out.
  */
 class AuditStore {
-  #visible = new Map<string, StoredAuditEvent[]>();
-  #pending: { visibleAt: number; events: StoredAuditEvent[] }[] = [];
-  #ids = new Set<string>();
+  #byCompartment = new Map<string, StoredAuditEvent[]>();
+  #unsorted = new Set<string>();
+  #byId = new Map<string, StoredAuditEvent>();
 
-  add(events: AuditCloudEvent[], visibleAt: number): void {
+  /** Stores events; `processedAt` maps each event's own processing time to the one it gets. */
+  add(events: AuditCloudEvent[], processedAt: (own: number) => number): void {
     const batch = events.map((event) => {
       const time = typeof event.eventTime === "string" ? parseRfc3339(event.eventTime) : undefined;
       if (!time) {
@@ -1503,28 +1611,31 @@ class AuditStore {
         throw new TypeError(`Audit event ${event.eventId} has no data.compartmentId`);
       }
       // A repeated event would blur the no-duplicates checks made against this truth.
-      if (this.#ids.has(event.eventId)) throw new TypeError(`Audit event ${event.eventId} is added twice`);
-      this.#ids.add(event.eventId);
-      return { time: time.ms, event };
+      if (this.#byId.has(event.eventId)) throw new TypeError(`Audit event ${event.eventId} is added twice`);
+      const stored = { time: processedAt(processingTimeOf(event)), event };
+      this.#byId.set(event.eventId, stored);
+      return stored;
     });
-    this.#pending.push({ visibleAt, events: batch });
-    this.#pending.sort((a, b) => a.visibleAt - b.visibleAt);
+    for (const stored of batch) {
+      const compartment = stored.event.data.compartmentId;
+      let list = this.#byCompartment.get(compartment);
+      if (!list) this.#byCompartment.set(compartment, list = []);
+      list.push(stored);
+      this.#unsorted.add(compartment);
+    }
   }
 
-  /** Events of one compartment visible now, sorted. */
-  visible(compartmentId: string, now: number): StoredAuditEvent[] {
-    while (this.#pending.length > 0 && this.#pending[0].visibleAt <= now) {
-      const touched = new Set<string>();
-      for (const stored of this.#pending.shift()!.events) {
-        const compartment = stored.event.data.compartmentId;
-        let list = this.#visible.get(compartment);
-        if (!list) this.#visible.set(compartment, list = []);
-        list.push(stored);
-        touched.add(compartment);
-      }
-      for (const compartment of touched) this.#visible.get(compartment)!.sort(compareAudit);
-    }
-    return this.#visible.get(compartmentId) ?? [];
+  /** Every event of one compartment, listable or not yet, sorted. */
+  sorted(compartmentId: string): StoredAuditEvent[] {
+    const list = this.#byCompartment.get(compartmentId) ?? [];
+    if (this.#unsorted.delete(compartmentId)) list.sort(compareAudit);
+    return list;
+  }
+
+  get(eventId: string): StoredAuditEvent {
+    const stored = this.#byId.get(eventId);
+    if (!stored) throw new TypeError(`The emulator has no Audit event ${eventId}`);
+    return stored;
   }
 }
 
@@ -1556,11 +1667,35 @@ function parseAuditTime(query: Map<string, string>, name: string): number {
   return parsed.ms;
 }
 
+/** 404 as every OCI service answers a resource the caller may not see: "not found, or you are not authorized". */
+function notAuthorizedOrNotFound(what: string): OciError {
+  return new OciError(
+    404,
+    "NotAuthorizedOrNotFound",
+    `Authorization failed or requested resource not found: ${what}`,
+  );
+}
+
 /**
- * ListEvents: the events of exactly one compartment (no sub-compartments)
- * with eventTime in [startTime, endTime), in pages with `opc-next-page`. A page
- * token is a cursor (last time and id), so events indexed late behind it are
- * missed, as a real cursor would miss them.
+ * Page size of one ListEvents answer. ListEvents has no page-size parameter and a page can hold thousands
+ * of events (oci-wire.md; oracle/oci-java-sdk#46 reports ~20,000 in one page); how the service sizes pages
+ * is undocumented, so it varies per request: a quarter of the pages small (≤ 50), the rest up to the max.
+ */
+function auditPageSize(state: State): number {
+  if (state.auditPageSize !== undefined) return state.auditPageSize;
+  const random = state.auditPageRandom;
+  return random() < 0.25
+    ? 1 + Math.floor(random() * Math.min(50, state.auditMaxPageSize))
+    : 1 + Math.floor(random() * state.auditMaxPageSize);
+}
+
+/**
+ * ListEvents: the events of exactly one compartment (no sub-compartments: "Returns all the audit events
+ * processed for the specified compartment", oci-audit client.js) *processed* in [startTime, endTime)
+ * (ListEvents API reference: "processed at or after this start date and time", "processed before this end
+ * date and time"), listable once now ≥ processing time + `auditVisibilityLagMs`, in (processing time,
+ * eventId) order, in pages with an opaque `opc-next-page` cursor. The body is the events' stored wire texts
+ * joined into one array, not a re-serialisation, so nulls, member order and escapes reach the client as sent.
  */
 function listEvents(state: State, query: Map<string, string>): Reply {
   const compartmentId = query.get("compartmentId");
@@ -1568,12 +1703,21 @@ function listEvents(state: State, query: Map<string, string>): Reply {
   const start = parseAuditTime(query, "startTime");
   const end = parseAuditTime(query, "endTime");
   if (end <= start) throw invalidParameter("endTime must be after startTime");
+  if (state.unreadableCompartments.has(compartmentId)) {
+    throw notAuthorizedOrNotFound(`audit events of compartment ${compartmentId}`);
+  }
+  const compartment = state.compartments.find((c) => c.id === compartmentId);
+  if (compartment?.lifecycleState === "DELETED" && state.deletedCompartmentEvents === "404") {
+    throw notAuthorizedOrNotFound(`audit events of compartment ${compartmentId}`);
+  }
   const page = query.get("page");
   const cursor = page === undefined ? undefined : decodePageToken(page, isAuditPageToken);
   if (cursor && (cursor.c !== compartmentId || cursor.s !== start || cursor.e !== end)) {
     throw invalidParameter("The page token belongs to another query");
   }
-  const events = state.audit.visible(compartmentId, Date.now());
+  const events = state.audit.sorted(compartmentId);
+  const listableUpTo = Date.now() - state.auditVisibilityLagMs;
+  const listable = lowerBound(events, (stored) => stored.time > listableUpTo);
   const inRange = lowerBound(events, (stored) => stored.time >= start);
   const afterCursor = cursor
     ? lowerBound(
@@ -1583,8 +1727,8 @@ function listEvents(state: State, query: Map<string, string>): Reply {
     )
     : 0;
   const first = Math.max(inRange, afterCursor);
-  const last = Math.max(first, lowerBound(events, (stored) => stored.time >= end));
-  const items = events.slice(first, Math.min(last, first + state.auditPageSize));
+  const last = Math.max(first, Math.min(listable, lowerBound(events, (stored) => stored.time >= end)));
+  const items = events.slice(first, Math.min(last, first + auditPageSize(state)));
   const lastReturned = items.at(-1);
   const headers: Record<string, string> = lastReturned && first + items.length < last
     ? {
@@ -1597,7 +1741,32 @@ function listEvents(state: State, query: Map<string, string>): Reply {
       }),
     }
     : {};
-  return jsonReply(200, items.map((stored) => stored.event), headers);
+  return {
+    status: 200,
+    body: `[${items.map((stored) => wireTextOf(stored.event)).join(",")}]`,
+    contentType: "application/json",
+    headers,
+  };
+}
+
+/**
+ * Audit GetConfiguration: `GET /20190901/configuration?compartmentId=<tenancy>` → `{retentionPeriodDays}`
+ * (oci-audit client.js `getConfiguration`: path "/configuration" under the "/20190901" endpoint, query
+ * `compartmentId`; model/configuration.d.ts: "The minimum is 90, the maximum 365"). The API reference asks
+ * for the tenancy (root compartment); what another compartment gets is undocumented: a 400 here (UNCONFIRMED).
+ */
+function getConfiguration(state: State, query: Map<string, string>): Reply {
+  const compartmentId = query.get("compartmentId");
+  if (compartmentId === undefined) throw missingParameter("compartmentId");
+  if (!state.auditConfigurationReadable) {
+    throw notAuthorizedOrNotFound(`audit configuration of ${compartmentId}`);
+  }
+  if (compartmentId !== state.tenancy) {
+    throw invalidParameter(
+      `compartmentId must be the tenancy (root compartment): current value is ${compartmentId}`,
+    );
+  }
+  return jsonReply(200, { retentionPeriodDays: state.auditRetentionDays });
 }
 
 // ---------------------------------------------------------------- Identity
@@ -1609,8 +1778,10 @@ function isOffsetToken(value: unknown): value is { o: number; q: string } {
 }
 
 /**
- * ListCompartments. Direct children of `compartmentId`, or with
- * `compartmentIdInSubtree=true` (only allowed on the tenancy) the whole tree.
+ * ListCompartments. Direct children of `compartmentId`, ACTIVE and DELETED alike, or with
+ * `compartmentIdInSubtree=true` the whole tree — accepted only when `compartmentId` is the tenancy: 400
+ * otherwise ("Can only be set to true when performing ListCompartments on the tenancy", ListCompartments API
+ * reference; oci-wire.md, "OCI Audit").
  * Every lifecycle state is returned unless `lifecycleState` filters: the API
  * reference describes lifecycleState as "A filter to only return resources
  * that match the given lifecycle state".
@@ -1917,6 +2088,7 @@ type Operation =
   | "GetSecretBundle"
   | "Sign"
   | "ListEvents"
+  | "GetConfiguration"
   | "ListCompartments"
   | "PutLogs"
   | "InstanceMetadata"
@@ -1975,6 +2147,7 @@ function route(method: string, path: string): Routed {
   }
   if (path === "/20180608/sign") return byMethod({ POST: "Sign" });
   if (path === "/20190901/auditEvents") return byMethod({ GET: "ListEvents" });
+  if (path === "/20190901/configuration") return byMethod({ GET: "GetConfiguration" });
   if (path === "/20160918/compartments") return byMethod({ GET: "ListCompartments" });
   if ((match = /^\/20200831\/logs\/([^/]+)\/actions\/push$/.exec(path))) {
     return byMethod({ POST: "PutLogs" }, { logId: decodePathParam(match[1]) });
@@ -2032,6 +2205,8 @@ function handle(state: State, request: Request, routed: Routed, body: Bytes, rac
       return kmsSign(state, body);
     case "ListEvents":
       return listEvents(state, query);
+    case "GetConfiguration":
+      return getConfiguration(state, query);
     case "ListCompartments":
       return listCompartments(state, query);
     case "PutLogs":
@@ -2068,9 +2243,24 @@ function validateOptions(options: OciEmulatorOptions): void {
   if (options.seed !== undefined && !Number.isInteger(options.seed)) {
     throw fail("seed", "an integer", options.seed);
   }
-  const pageSize = options.auditPageSize;
-  if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize > 0)) {
-    throw fail("auditPageSize", "a positive integer", pageSize);
+  for (const name of ["auditPageSize", "auditMaxPageSize"] as const) {
+    const pageSize = options[name];
+    if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize > 0)) {
+      throw fail(name, "a positive integer", pageSize);
+    }
+  }
+  const lag = options.auditVisibilityLagMs;
+  if (lag !== undefined && !(Number.isFinite(lag) && lag >= 0)) {
+    throw fail("auditVisibilityLagMs", "a non-negative number", lag);
+  }
+  const days = options.auditRetentionDays;
+  if (days !== undefined && !(Number.isInteger(days) && days >= 90 && days <= 365)) {
+    // "The minimum is 90, the maximum 365" (oci-audit model/configuration.d.ts)
+    throw fail("auditRetentionDays", "an integer from 90 to 365", days);
+  }
+  const deleted = options.deletedCompartmentEvents;
+  if (deleted !== undefined && deleted !== "list" && deleted !== "404") {
+    throw fail("deletedCompartmentEvents", '"list" or "404"', deleted);
   }
   for (const bucket of options.buckets ?? []) {
     for (const rule of bucket.retentionRules ?? []) {
@@ -2104,7 +2294,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     });
   }
   const audit = new AuditStore();
-  audit.add(options.auditEvents ?? [], -Infinity);
+  audit.add(options.auditEvents ?? [], (own) => own);
   return {
     tenancy: options.tenancy,
     region: options.region ?? "us-ashburn-1",
@@ -2116,7 +2306,14 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     kmsKeys: new Map((options.kmsKeys ?? []).map((key) => [key.id, KeyObject.from(key.privateKey)])),
     compartments: toCompartments(options.compartments, now),
     audit,
-    auditPageSize: options.auditPageSize ?? DEFAULT_AUDIT_PAGE_SIZE,
+    auditPageSize: options.auditPageSize,
+    auditMaxPageSize: options.auditMaxPageSize ?? DEFAULT_AUDIT_MAX_PAGE_SIZE,
+    auditPageRandom: mulberry32(seed ^ 0x27d4eb2f),
+    auditVisibilityLagMs: options.auditVisibilityLagMs ?? 0,
+    unreadableCompartments: new Set(options.unreadableCompartments ?? []),
+    deletedCompartmentEvents: options.deletedCompartmentEvents ?? "list",
+    auditRetentionDays: options.auditRetentionDays ?? 365,
+    auditConfigurationReadable: options.auditConfigurationReadable ?? true,
     logs: new Map((options.logs ?? []).map((logId) => [logId, []])),
     faults: validateFaults(options.faults ?? {}),
     faultRandom: mulberry32(seed),
@@ -2275,7 +2472,10 @@ export async function startOciEmulator(options: OciEmulatorOptions): Promise<Oci
       if (!entries) throw new TypeError(`The emulator has no log ${logId}`);
       return entries.map((entry) => ({ ...entry }));
     },
-    addAuditEvents: (events, visibleAt = Date.now()) => state.audit.add(events, visibleAt),
+    addAuditEvents: (events, visibleAt) =>
+      state.audit.add(events, (own) => visibleAt ?? Math.max(own, Date.now())),
+    auditProcessedAt: (eventId) => state.audit.get(eventId).time,
+    auditWireText: (eventId) => wireTextOf(state.audit.get(eventId).event),
     setCompartments: (compartments) => {
       state.compartments = toCompartments(compartments, Date.now());
     },
@@ -2391,8 +2591,52 @@ function auditDirectory(random: Random, tenancy: string) {
 }
 
 /**
+ * A processing delay after the eventTime: Oracle appends new activity "usually within 15 minutes of the API
+ * call, though processing time can vary" (Audit docs, viewing events; oci-wire.md "OCI Audit"). Mostly
+ * seconds, a tail of minutes, a few past 15 minutes; many cross a minute boundary, so their processing-time
+ * window is later than their eventTime's.
+ */
+function processingDelayMs(random: Random): number {
+  const r = random();
+  if (r < 0.75) return 200 + Math.floor(random() * 20_000);
+  if (r < 0.95) return 20_000 + Math.floor(random() * 160_000);
+  if (r < 0.99) return 3 * 60_000 + Math.floor(random() * 12 * 60_000);
+  return 15 * 60_000 + Math.floor(random() * 10 * 60_000);
+}
+
+/** Members of `data` that Oracle may send as `null` (the SDK turns them into `undefined`: oci-wire.md). */
+const NULLABLE_AUDIT_MEMBERS = [
+  "identity",
+  "request",
+  "response",
+  "stateChange",
+  "additionalDetails",
+  "compartmentName",
+  "resourceName",
+  "availabilityDomain",
+  "freeformTags",
+  "definedTags",
+] as const;
+
+/** The CloudEvents members in another order: the order Oracle's serializer uses is undocumented (both kept). */
+const REORDERED_AUDIT_MEMBERS = [
+  "eventId",
+  "eventTime",
+  "eventType",
+  "source",
+  "data",
+  "cloudEventsVersion",
+  "eventTypeVersion",
+  "contentType",
+] as const;
+
+/**
  * Realistic OCI Audit events in eventTime order, deterministic from `seed`,
- * spread over [from, to) and over the given compartments.
+ * spread over [from, to) and over the given compartments. Each has a hidden
+ * processing time (`processingTimeOf`) a delay after its eventTime, which may
+ * be after `to`, and a wire text (`wireTextOf`): some events carry `null`
+ * members, some list members in another order, some are sent with `\/` or
+ * `\u00e9` escapes — what Oracle does there is undocumented, so both occur.
  */
 export function generateAuditEvents(
   options: { seed: number; count: number; from: number; to: number; compartmentIds: string[] },
@@ -2408,7 +2652,10 @@ export function generateAuditEvents(
   const directory = auditDirectory(random, tenancy);
   const times = Array.from({ length: count }, () => from + Math.floor(random() * (to - from)));
   times.sort((a, b) => a - b);
-  return times.map((time) => {
+  // Own generators for what was added later, so the events' contents stay those of earlier versions.
+  const delayRandom = mulberry32(seed ^ 0x5bd1e995);
+  const shapeRandom = mulberry32(seed ^ 0xc2b2ae35);
+  const events = times.map((time) => {
     const [eventType, source, action, pathTemplate, resourceKind] = pick(random, AUDIT_KINDS);
     const eventName = eventType.slice(eventType.lastIndexOf(".") + 1);
     const compartmentId = pick(random, compartmentIds);
@@ -2469,7 +2716,30 @@ export function generateAuditEvents(
         stateChange: { previous: null, current: null },
         additionalDetails: {},
       },
-    };
+    } as AuditCloudEvent;
+  });
+  return events.map((plain, index) => {
+    let event = plain;
+    if (shapeRandom() < 0.15) {
+      for (const member of NULLABLE_AUDIT_MEMBERS) {
+        if (shapeRandom() < 0.35) event.data[member] = null;
+      }
+    }
+    if (shapeRandom() < 0.2) {
+      event = Object.fromEntries(
+        REORDERED_AUDIT_MEMBERS.map((member) => [member, plain[member]]),
+      ) as unknown as AuditCloudEvent;
+    }
+    const r = shapeRandom();
+    const style = r < 0.5
+      ? PLAIN_WIRE
+      : r < 0.7
+      ? { escapeNonAscii: true, escapeSlash: false }
+      : r < 0.85
+      ? { escapeNonAscii: false, escapeSlash: true }
+      : { escapeNonAscii: true, escapeSlash: true };
+    generatedAudit.set(event, { processedAt: times[index] + processingDelayMs(delayRandom), style });
+    return event;
   });
 }
 
