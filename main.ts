@@ -30,6 +30,8 @@ import * as jose from "jose";
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 export const VERSION = "0.1.0";
+const DAY_MS = 86_400_000;
+const floorTo = (ms: number, step: number) => Math.floor(ms / step) * step;
 const FORMAT = "audit-archiver/1";
 
 type SettingKind = "string" | "url" | "duration" | "since" | "count" | "boolean" | "enum" | "secret" | "cron";
@@ -528,11 +530,14 @@ export function validateConfig(
   global: RawSettings,
   sourceEntries: RawSettings[],
   now: number,
-  options: { stderrIsTerminal?: boolean; needsSources?: boolean } = {},
+  options: { stderrIsTerminal?: boolean; needsSources?: boolean | "if-set" } = {},
 ): Config {
   const problems: string[] = [];
   const g = new SettingValues(global, false, now, problems);
-  const entries = options.needsSources === false ? [] : sourceEntries.length ? sourceEntries : [{}];
+  const named = sourceEntries.length > 0 ||
+    ["SOURCE", "IDCS_URL", "AUDIT_COMPARTMENT_ID"].some((env) => global[env]);
+  const wanted = options.needsSources === "if-set" ? named : options.needsSources !== false;
+  const entries = !wanted ? [] : sourceEntries.length ? sourceEntries : [{}];
   const sources: SourceConfig[] = [];
   for (const entry of entries) {
     const s = new SettingValues({ ...global, ...entry }, true, now, problems);
@@ -799,14 +804,22 @@ export function classifyStatus(
   return { code: code ?? "HTTP", retriable: false };
 }
 
+/** Adds the authorization of one request to its headers, in place. */
+type RequestSigner = (url: string, method: string, headers: Headers) => Promise<void>;
+
 interface RequestOptions<T> {
   /** What the call is, for errors and logs: "identity domain token". */
   what: string;
   method?: string;
   headers?: Record<string, string>;
   body?: string;
-  /** Checks the parsed JSON body and returns it typed; throws a PROTOCOL error when it is not as documented. */
-  parse: (body: unknown, response: Response) => T;
+  /** Signs each attempt afresh (OCI request signatures carry the time). */
+  sign?: RequestSigner;
+  /**
+   * Checks the parsed JSON body (and the text it was parsed from, for callers that keep it as sent) and returns
+   * it typed; throws a PROTOCOL error when it is not as documented.
+   */
+  parse: (body: unknown, text: string, response: Response) => T;
   /** Maps a non-2xx status that the caller understands (401, 403) to an error; undefined = default mapping. */
   onStatus?: (status: number, detail: string) => ArchiveError | undefined;
 }
@@ -862,9 +875,12 @@ function networkError(what: string, error: Error): ArchiveError {
 }
 
 async function attemptRequest<T>(url: string, options: RequestOptions<T>): Promise<T> {
+  const method = options.method ?? "GET";
+  const headers = new Headers(options.headers);
+  await options.sign?.(url, method, headers);
   const response = await fetch(url, {
-    method: options.method ?? "GET",
-    headers: options.headers,
+    method,
+    headers,
     body: options.body,
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
@@ -888,7 +904,7 @@ async function attemptRequest<T>(url: string, options: RequestOptions<T>): Promi
   } catch {
     throw retriableError("PROTOCOL", `${options.what}: the response is not JSON (${text.length} bytes)`);
   }
-  return options.parse(json, response);
+  return options.parse(json, text, response);
 }
 
 /** The human part of an error body: SCIM `detail`, OAuth `error_description`, OCI `message`. */
@@ -1203,6 +1219,9 @@ async function openOciSession(config: OciConfig): Promise<OciSession> {
     }
     return { sdk, provider, mode, config };
   } catch (error) {
+    if (mode === "resource_principal" && error instanceof Deno.errors.NotCapable) {
+      throw new ArchiveError("CONFIG", resourcePrincipalUnreadable());
+    }
     const hint = {
       resource_principal: "check the OCI_RESOURCE_PRINCIPAL_* variables (version 2.2)",
       instance_principal: "check that this VM is in a dynamic group and its metadata service is reachable",
@@ -1221,6 +1240,26 @@ async function openOciSession(config: OciConfig): Promise<OciSession> {
  * so `ociCall` reads them here. One slot per attempt, carried through the SDK's promises by AsyncLocalStorage.
  */
 const sdkResponses = new AsyncLocalStorage<{ response?: Response }>();
+
+/**
+ * Where OCI Container Instances mounts the resource principal's files, which the `default` permission set
+ * grants: Oracle documents only that they are files named by OCI_RESOURCE_PRINCIPAL_RPST / _PRIVATE_PEM; this
+ * folder is where public code running on the service finds them (kicsipixel/oci-swift-sdk-examples).
+ */
+const RESOURCE_PRINCIPAL_FOLDER = "/var/oci/rp-identity";
+
+/** The message for resource-principal files the permission set does not grant: which paths, and the fix. */
+function resourcePrincipalUnreadable(): string {
+  const paths = ["OCI_RESOURCE_PRINCIPAL_RPST", "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM"]
+    .map((name) => Deno.env.get(name) ?? "")
+    .filter((value) => value.startsWith("/"));
+  const folders = [...new Set(paths.map((path) => path.slice(0, path.lastIndexOf("/")) || "/"))];
+  return `OCI authentication (resource_principal) failed: the permission set does not allow reading ${
+    paths.join(" and ")
+  } — the default set grants ${RESOURCE_PRINCIPAL_FOLDER} (where Container Instances mounts them); elsewhere, run with --allow-read=${
+    folders.join(",")
+  } added to the permission set`;
+}
 
 /** An SDK client with our retry policy in charge: the SDK's own retries and circuit breaker are off. */
 function ociClient<C extends { endpoint: string; regionId?: string }>(
@@ -1283,6 +1322,12 @@ function ociCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   );
 }
 
+/** Signs a request as the SDK's clients do (its DefaultRequestSigner), for calls whose body we read ourselves. */
+function ociRequestSigner(session: OciSession): RequestSigner {
+  const signer = new session.sdk.common.DefaultRequestSigner(session.provider);
+  return (uri, method, headers) => signer.signHttpRequest({ uri, method: method as Common.Method, headers });
+}
+
 /** The private key from an OCI Vault secret: a whole PEM, or (as in the original blog) the PEM body alone. */
 async function loadSecretKey(session: OciSession, secretId: string): Promise<CryptoKey> {
   const client = ociClient(session, session.sdk.secrets.SecretsClient, "secrets");
@@ -1343,17 +1388,46 @@ export interface ArchivedEvent {
 
 /** A window's events, or the time the window must end before so it holds at most `limit` events. */
 export type WindowRead =
-  | { kind: "complete"; events: ArchivedEvent[]; sourceTotal: number | null }
+  | { kind: "complete"; events: ArchivedEvent[]; sourceTotal: number | null; skippedCompartments?: string[] }
   | { kind: "overflow"; cutAt: number };
 
+/** What the archive needs to know of each source's events and API, in one place (DESIGN.md §5). */
+export interface SourceKind {
+  /** The member that identifies an event, and the one that says when it occurred. */
+  idField: "id" | "eventId";
+  timeField: "timestamp" | "eventTime";
+  /** The clock a window is on: the event's own time, or when Oracle processed it (OCI Audit). */
+  basis: "event-time" | "processing-time";
+  /** Smallest time step the API distinguishes; windows start and end on it. */
+  granularityMs: number;
+  /** The retention assumed when the source does not say (status warns before it runs out). */
+  assumedRetentionDays: number;
+}
+
+export const SOURCE_KINDS: Readonly<Record<SourceName, SourceKind>> = {
+  // AuditEvents filters on `timestamp` to the millisecond; identity domains keep audit events 30+ days.
+  "idcs": {
+    idField: "id",
+    timeField: "timestamp",
+    basis: "event-time",
+    granularityMs: 1,
+    assumedRetentionDays: 30,
+  },
+  // ListEvents ranges are on processing time, to the minute; tenancies keep 90 to 365 days (oci-wire.md).
+  "oci-audit": {
+    idField: "eventId",
+    timeField: "eventTime",
+    basis: "processing-time",
+    granularityMs: 60_000,
+    assumedRetentionDays: 90,
+  },
+};
+
 export interface Source {
-  readonly name: string;
+  readonly name: SourceName;
+  readonly kind: SourceKind;
   /** Identity domain or compartment: one archive chain per (name, scope). */
   readonly scope: string;
-  /** Smallest time step the API distinguishes; windows start and end on it. */
-  readonly granularityMs: number;
-  /** How long the service keeps events, for status warnings. */
-  readonly retentionMs: number;
   readonly settleMs: number;
   readonly since: number;
   readWindow(window: Window, limit: number): Promise<WindowRead>;
@@ -1361,10 +1435,66 @@ export interface Source {
   check(): Promise<void>;
 }
 
-const IDCS_RETENTION_MS = 30 * 86_400_000; // the shortest identity-domain audit retention [config-audit-retention]
 /** Reads of one window that bring no new event before it is called inconsistent; a read that does is free. */
 const IDCS_READ_ATTEMPTS = 6;
 const IDCS_READ_MAX = 60;
+
+/**
+ * The exact text of each element of a JSON array, as the service sent it (members, order, escapes, `null`s):
+ * the archive keeps events byte for byte. `text` has already been parsed by `JSON.parse`, so it is valid JSON.
+ * `from` is where the array starts. Pure.
+ */
+export function rawElements(text: string, from = skipSpace(text, 0)): string[] {
+  const elements: string[] = [];
+  let i = skipSpace(text, from + 1);
+  while (text[i] !== "]") {
+    const end = valueEnd(text, i);
+    elements.push(text.slice(i, end));
+    i = skipSpace(text, end);
+    if (text[i] === ",") i = skipSpace(text, i + 1);
+  }
+  return elements;
+}
+
+/** Where the value of member `name` of the top-level JSON object starts, or -1. Pure. */
+export function rawMemberStart(text: string, name: string): number {
+  let i = skipSpace(text, skipSpace(text, 0) + 1);
+  while (text[i] === '"') {
+    const keyEnd = valueEnd(text, i);
+    const valueStart = skipSpace(text, skipSpace(text, keyEnd) + 1);
+    if (JSON.parse(text.slice(i, keyEnd)) === name) return valueStart;
+    i = skipSpace(text, valueEnd(text, valueStart));
+    if (text[i] === ",") i = skipSpace(text, i + 1);
+  }
+  return -1;
+}
+
+const WHITESPACE = new Set([" ", "\t", "\n", "\r"]);
+const skipSpace = (text: string, i: number) => {
+  while (WHITESPACE.has(text[i])) i++;
+  return i;
+};
+
+/** The end (exclusive) of the JSON value that starts at `i` of valid JSON `text`. */
+function valueEnd(text: string, i: number): number {
+  const first = text[i];
+  if (first === '"') {
+    for (i++; text[i] !== '"'; i++) if (text[i] === "\\") i++;
+    return i + 1;
+  }
+  if (first === "{" || first === "[") {
+    for (let depth = 0;; i++) {
+      const c = text[i];
+      if (c === '"') i = valueEnd(text, i) - 1;
+      else if (c === "{" || c === "[") depth++;
+      else if ((c === "}" || c === "]") && --depth === 0) return i + 1;
+    }
+  }
+  while (
+    i < text.length && !WHITESPACE.has(text[i]) && text[i] !== "," && text[i] !== "}" && text[i] !== "]"
+  ) i++;
+  return i;
+}
 
 /** The name of the archive chain for a source: the identity domain's host (idcs-<hex>), made path-safe. */
 export function sourceScope(config: SourceConfig): string {
@@ -1386,8 +1516,11 @@ interface AuditEventsPage {
   events: ArchivedEvent[];
 }
 
-/** Checks a SCIM ListResponse page as documented; every event must carry an id and a timestamp in the window. */
-export function parseAuditEventsPage(body: unknown, window: Window): AuditEventsPage {
+/**
+ * Checks a SCIM ListResponse page as documented; every event must carry an id and a timestamp in the window.
+ * Each event is kept as the text the domain sent (`text`, the body `body` was parsed from).
+ */
+export function parseAuditEventsPage(body: unknown, text: string, window: Window): AuditEventsPage {
   const page = body as { schemas?: unknown; totalResults?: unknown; Resources?: unknown };
   const bad = (why: string) => retriableError("PROTOCOL", `identity domain AuditEvents: ${why}`);
   if (typeof page !== "object" || page === null || !Array.isArray(page.schemas)) {
@@ -1400,14 +1533,16 @@ export function parseAuditEventsPage(body: unknown, window: Window): AuditEvents
   if (!Number.isInteger(page.totalResults) || (page.totalResults as number) < 0) throw bad("no totalResults");
   const resources = page.Resources ?? [];
   if (!Array.isArray(resources)) throw bad("Resources is not an array");
-  const events = resources.map((resource) => {
+  const raw = resources.length ? rawElements(text, rawMemberStart(text, "Resources")) : [];
+  if (raw.length !== resources.length) throw bad("Resources could not be read as sent");
+  const events = resources.map((resource, index) => {
     const { id, timestamp } = resource ?? {};
     const time = typeof timestamp === "string" ? Date.parse(timestamp) : NaN;
     if (typeof id !== "string" || !id || Number.isNaN(time)) throw bad("an event has no id or timestamp");
     if (time < window.start || time >= window.end) {
       throw bad(`event ${id} at ${timestamp} is outside the filter`);
     }
-    return { id, time, json: JSON.stringify(resource) };
+    return { id, time, json: raw[index] };
   });
   return { totalResults: page.totalResults as number, events };
 }
@@ -1415,9 +1550,8 @@ export function parseAuditEventsPage(body: unknown, window: Window): AuditEvents
 /** Identity domain `GET /admin/v1/AuditEvents`, paged by startIndex (no cursor is documented). */
 export class IdcsSource implements Source {
   readonly name = "idcs";
+  readonly kind = SOURCE_KINDS.idcs;
   readonly scope: string;
-  readonly granularityMs = 1;
-  readonly retentionMs = IDCS_RETENTION_MS;
   readonly settleMs: number;
   readonly since: number;
   readonly #tokens: IdcsTokens;
@@ -1443,7 +1577,7 @@ export class IdcsSource implements Source {
         return await request(`${this.config.idcsUrl}/admin/v1/AuditEvents?${query}`, {
           what: "identity domain AuditEvents",
           headers: { authorization: `Bearer ${token}`, accept: "application/json" },
-          parse: (body) => parseAuditEventsPage(body, window),
+          parse: (body, text) => parseAuditEventsPage(body, text, window),
           onStatus: (status, detail) =>
             status === 403
               ? new ArchiveError(
@@ -1516,56 +1650,99 @@ export class IdcsSource implements Source {
   }
 }
 
-const OCI_AUDIT_RETENTION_MS = 365 * 86_400_000; // the longest OCI Audit retention; tenancies may keep less
+/** One compartment whose events a window reads, and whether Identity shows it deleted. */
+interface AuditCompartment {
+  id: string;
+  deleted: boolean;
+}
 
 /**
- * OCI Audit `ListEvents` for a compartment and (AUDIT_SUBTREE) its sub-compartments, listed through the Identity
- * API on every read, so a compartment added or deleted mid-way neither fails a pass nor loses events. The API
- * answers one compartment at a time, to the minute, without a total: a window that holds more than the limit is
- * halved (on minute boundaries) until it fits, so a read never holds much more than the limit in memory.
+ * OCI Audit `ListEvents` for a compartment and (AUDIT_SUBTREE) every compartment below it. The range asked for
+ * is on *processing* time, to the minute (oci-wire.md): an event's `eventTime` may lie before the window, and
+ * is never a reason to reject it. Compartments are listed through the Identity API on every read, so one added
+ * or deleted mid-way neither fails a pass nor loses events. The API answers one compartment at a time, without
+ * a total or a page size: a window that holds more than the limit is halved (on minute boundaries) until it
+ * fits. Pages are read as text, signed with the SDK's signer and sent with `fetch`, so every event is archived
+ * exactly as Oracle sent it (the SDK's models drop `null` members).
  */
 export class OciAuditSource implements Source {
   readonly name = "oci-audit";
+  readonly kind = SOURCE_KINDS["oci-audit"];
   readonly scope: string;
-  readonly granularityMs = 60_000;
-  readonly retentionMs = OCI_AUDIT_RETENTION_MS;
   readonly settleMs: number;
   readonly since: number;
   readonly #audit: OciAudit.AuditClient;
   readonly #identity: OciIdentity.IdentityClient;
+  readonly #sign: RequestSigner;
 
-  constructor(readonly config: SourceConfig, session: OciSession, readonly options: Config) {
+  constructor(readonly config: SourceConfig, readonly session: OciSession, readonly options: Config) {
     this.scope = config.compartmentId!;
     this.settleMs = config.settleMs;
     this.since = config.since;
     this.#audit = ociClient(session, session.sdk.audit.AuditClient, "audit");
     this.#identity = ociClient(session, session.sdk.identity.IdentityClient, "identity");
+    this.#sign = ociRequestSigner(session);
   }
 
-  /** The compartment and, with AUDIT_SUBTREE, every compartment below it (deleted ones too: their events stay). */
-  async #compartments(): Promise<string[]> {
-    const ids = [this.scope];
-    if (!this.config.subtree) return ids;
+  /**
+   * The compartment and, with AUDIT_SUBTREE, every compartment below it, deleted ones too (their events stay).
+   * `compartmentIdInSubtree` is accepted only on the tenancy; below any other compartment the tree is walked
+   * level by level (ListCompartments API reference, oci-wire.md).
+   */
+  async #compartments(): Promise<AuditCompartment[]> {
+    const all: AuditCompartment[] = [{ id: this.scope, deleted: false }];
+    if (!this.config.subtree) return all;
+    if (this.scope.startsWith("ocid1.tenancy.")) return [...all, ...await this.#children(this.scope, true)];
+    for (let level = [this.scope]; level.length;) {
+      const children = (await mapConcurrent(level, this.options.concurrency, (id) =>
+        this.#children(id, false)))
+        .flat();
+      all.push(...children);
+      level = children.map((c) => c.id);
+    }
+    return all;
+  }
+
+  async #children(compartmentId: string, compartmentIdInSubtree: boolean): Promise<AuditCompartment[]> {
+    const found: AuditCompartment[] = [];
     let page: string | undefined;
     do {
       const response = await ociCall("Identity compartments", () =>
         this.#identity.listCompartments({
-          compartmentId: this.scope,
-          compartmentIdInSubtree: true,
+          compartmentId,
+          compartmentIdInSubtree,
           accessLevel: OCI_ACCESS_ANY,
           limit: 1000,
           page,
         }));
-      ids.push(...response.items.map((c) => c.id));
+      found.push(
+        ...response.items.map((c) => ({ id: c.id, deleted: String(c.lifecycleState) === "DELETED" })),
+      );
       page = response.opcNextPage;
     } while (page);
-    return ids;
+    return found;
   }
 
   async check(): Promise<void> {
     await this.#compartments();
-    const minute = Math.floor(this.since / this.granularityMs) * this.granularityMs;
-    await this.#events(this.scope, { start: minute, end: minute + this.granularityMs }, Infinity, []);
+    const minute = floorTo(this.since, this.kind.granularityMs);
+    await this.#events(this.scope, { start: minute, end: minute + this.kind.granularityMs }, Infinity, []);
+  }
+
+  /** The tenancy's Audit retention (GetConfiguration), or undefined when the policy does not allow reading it. */
+  async retentionDays(): Promise<number | undefined> {
+    const tenancy = this.scope.startsWith("ocid1.tenancy.") ? this.scope : await tenancyOf(this.session);
+    if (!tenancy) return undefined;
+    try {
+      const response = await ociCall(
+        "OCI Audit configuration",
+        () => this.#audit.getConfiguration({ compartmentId: tenancy }),
+      );
+      return response.configuration.retentionPeriodDays;
+    } catch (error) {
+      if (error instanceof ArchiveError && !error.retriable) return undefined;
+      throw error;
+    }
   }
 
   /** Pages one compartment's events into `into`; false as soon as they exceed `limit` in all. */
@@ -1575,28 +1752,26 @@ export class OciAuditSource implements Source {
     limit: number,
     into: ArchivedEvent[],
   ): Promise<boolean> {
-    // The SDK formats Date query values in local time: ISO strings typed as Date are sent as given.
-    const startTime = new Date(window.start).toISOString() as unknown as Date;
-    const endTime = new Date(window.end).toISOString() as unknown as Date;
-    let page: string | undefined;
+    const base = `${this.#audit.endpoint}/auditEvents?compartmentId=${encodeURIComponent(compartmentId)}` +
+      `&startTime=${encodeURIComponent(new Date(window.start).toISOString())}` +
+      `&endTime=${encodeURIComponent(new Date(window.end).toISOString())}`;
+    // The client's endpoint carries the API version (/20190901), as the SDK builds it for the region.
+    let page: string | null = null;
     do {
-      let response;
-      try {
-        response = await ociCall(
-          "OCI Audit events",
-          () => this.#audit.listEvents({ compartmentId, startTime, endTime, page }),
-        );
-      } catch (error) {
-        // A compartment deleted since it was listed has nothing more to give: skip it, say so.
-        if ((error as ArchiveError).code === "NOT_FOUND" && compartmentId !== this.scope) {
-          log("warn", "compartment vanished while its events were read", { compartmentId });
-          return true;
-        }
-        throw error;
-      }
-      for (const item of response.items) into.push(parseAuditEvent(item, window));
+      const url: string = page === null ? base : `${base}&page=${encodeURIComponent(page)}`;
+      const result = await request(url, {
+        what: "OCI Audit events",
+        headers: { accept: "application/json" },
+        sign: this.#sign,
+        parse: (body, text, response) => ({
+          events: parseAuditEvents(body, text),
+          next: response.headers.get("opc-next-page"),
+        }),
+        onStatus: (status, detail) => compartmentRefused(compartmentId, status, detail),
+      });
+      into.push(...result.events);
       if (into.length > limit) return false;
-      page = response.opcNextPage;
+      page = result.next;
     } while (page);
     return true;
   }
@@ -1604,38 +1779,74 @@ export class OciAuditSource implements Source {
   async readWindow(window: Window, limit: number): Promise<WindowRead> {
     const compartments = await this.#compartments();
     const events: ArchivedEvent[] = [];
+    const skippedCompartments: string[] = [];
     let fits = true;
-    await mapConcurrent(compartments, this.options.concurrency, async (id) => {
-      if (fits) fits = await this.#events(id, window, limit, events);
+    await mapConcurrent(compartments, this.options.concurrency, async ({ id, deleted }) => {
+      try {
+        if (fits) fits = await this.#events(id, window, limit, events);
+      } catch (error) {
+        // Skipped only when Identity shows it DELETED *and* Audit refuses it; recorded in the manifest.
+        if (!deleted || !(error instanceof ArchiveError) || error.code !== "FORBIDDEN") throw error;
+        log("warn", "a deleted compartment's events are refused: skipped, and recorded in the manifest", {
+          compartmentId: id,
+          window: describeWindow(window),
+        });
+        skippedCompartments.push(id);
+      }
     });
     if (!fits) {
-      const half = Math.floor((window.start + (window.end - window.start) / 2) / this.granularityMs) *
-        this.granularityMs;
+      const half = floorTo(window.start + (window.end - window.start) / 2, this.kind.granularityMs);
       return { kind: "overflow", cutAt: half };
     }
     const byId = new Map(events.map((e) => [e.id, e]));
-    return { kind: "complete", events: sortEvents([...byId.values()]), sourceTotal: null };
+    return {
+      kind: "complete",
+      events: sortEvents([...byId.values()]),
+      sourceTotal: null,
+      skippedCompartments: skippedCompartments.sort(),
+    };
   }
 }
 
 const OCI_ACCESS_ANY = "ANY" as OciIdentity.requests.ListCompartmentsRequest.AccessLevel;
 
-/** Checks one OCI Audit event (CloudEvents-shaped) and keeps it exactly as the API returned it. */
-export function parseAuditEvent(item: unknown, window: Window): ArchivedEvent {
-  const event = item as { eventId?: unknown; eventTime?: unknown };
-  const time = typeof event?.eventTime === "string" || event?.eventTime instanceof Date
-    ? new Date(event.eventTime as string).getTime()
-    : NaN;
-  if (typeof event?.eventId !== "string" || !event.eventId || Number.isNaN(time)) {
-    throw retriableError("PROTOCOL", "OCI Audit events: an event has no eventId or eventTime");
+/** The tenancy OCID the session authenticates in: the config file's, or the resource principal's claim. */
+async function tenancyOf(session: OciSession): Promise<string | undefined> {
+  const provider = session.provider as {
+    getTenantId?: () => string | Promise<string>;
+    getStringClaim?: (key: string) => string | null | Promise<string | null>;
+  };
+  return (await provider.getTenantId?.()) ?? (await provider.getStringClaim?.("res_tenant")) ?? undefined;
+}
+
+/**
+ * A compartment whose events Audit refuses: 401/403, or 404 NotAuthorizedOrNotFound, which means "not found,
+ * or not authorized" (API errors reference). Never a silent skip: it names the compartment and the grant.
+ */
+function compartmentRefused(compartmentId: string, status: number, detail: string): ArchiveError | undefined {
+  if (status !== 401 && status !== 403 && status !== 404) return undefined;
+  return new ArchiveError(
+    "FORBIDDEN",
+    `${detail} — OCI Audit refused the events of compartment ${compartmentId}: no window is committed without them. Allow the archiver to "read audit-events in compartment id ${compartmentId}" (or in tenancy); \`policies\` prints the statements`,
+    { status },
+  );
+}
+
+/** Checks a ListEvents body (a JSON array of CloudEvents-shaped events) and keeps each event as sent. */
+export function parseAuditEvents(body: unknown, text: string): ArchivedEvent[] {
+  if (!Array.isArray(body)) {
+    throw retriableError("PROTOCOL", "OCI Audit events: the response is not an array");
   }
-  if (time < window.start || time >= window.end) {
-    throw retriableError(
-      "PROTOCOL",
-      `OCI Audit events: event ${event.eventId} is outside the requested time range`,
-    );
-  }
-  return { id: event.eventId, time, json: JSON.stringify(item) };
+  const raw = body.length ? rawElements(text) : [];
+  if (raw.length !== body.length) throw retriableError("PROTOCOL", "OCI Audit events: not readable as sent");
+  return body.map((item, index) => {
+    const event = item as { eventId?: unknown; eventTime?: unknown };
+    const time = typeof event?.eventTime === "string" ? Date.parse(event.eventTime) : NaN;
+    if (typeof event?.eventId !== "string" || !event.eventId || Number.isNaN(time)) {
+      throw retriableError("PROTOCOL", "OCI Audit events: an event has no eventId or eventTime");
+    }
+    return { id: event.eventId, time, json: raw[index] };
+  });
 }
 
 /** Orders events by (time, id), the archive's line order. */
@@ -1653,10 +1864,7 @@ export interface Window {
   end: number;
 }
 
-const DAY_MS = 86_400_000;
-
 /** `ms` rounded down to a multiple of `step`: window bounds sit on the source's granularity. */
-const floorTo = (ms: number, step: number) => Math.floor(ms / step) * step;
 
 export const describeWindow = (w: Window) =>
   `[${new Date(w.start).toISOString()}, ${new Date(w.end).toISOString()})`;
@@ -1712,6 +1920,8 @@ export interface Manifest {
   format: string;
   source: string;
   scope: string;
+  /** The clock `start` and `end` are on (absent in archives written before OCI Audit windows were). */
+  basis?: SourceKind["basis"];
   start: string;
   end: string;
   object: string;
@@ -1722,6 +1932,8 @@ export interface Manifest {
   ndjsonSha256: string;
   firstEventTime: string | null;
   lastEventTime: string | null;
+  /** OCI Audit: deleted compartments whose events Audit refused for this window (none were lost unseen). */
+  skippedCompartments?: string[];
   previous: string;
   version: string;
   committedAt: string;
@@ -1828,11 +2040,12 @@ export async function encodeWindow(
 export const encodeRecord = (record: object) => new TextEncoder().encode(JSON.stringify(record) + "\n");
 
 export async function buildManifest(input: {
-  source: Source;
+  source: Pick<Source, "name" | "scope" | "kind">;
   window: Window;
   object: string;
   events: ArchivedEvent[];
   sourceTotal: number | null;
+  skippedCompartments?: string[];
   data: Uint8Array;
   ndjsonSha256: string;
   previous: string;
@@ -1843,6 +2056,7 @@ export async function buildManifest(input: {
     format: FORMAT,
     source: input.source.name,
     scope: input.source.scope,
+    basis: input.source.kind.basis,
     start: new Date(input.window.start).toISOString(),
     end: new Date(input.window.end).toISOString(),
     object: input.object,
@@ -1853,6 +2067,7 @@ export async function buildManifest(input: {
     ndjsonSha256: input.ndjsonSha256,
     firstEventTime: events.length ? new Date(events[0].time).toISOString() : null,
     lastEventTime: events.length ? new Date(events[events.length - 1].time).toISOString() : null,
+    ...(input.skippedCompartments ? { skippedCompartments: input.skippedCompartments } : {}),
     previous: input.previous,
     version: VERSION,
     committedAt: new Date(input.now).toISOString(),
@@ -1975,7 +2190,10 @@ export async function verifyChain(input: {
   return { problems, windows };
 }
 
-/** Checks one data object against its manifest: size, hashes, line count, ids unique, times inside the window. */
+/**
+ * Checks one data object against its manifest: size, hashes, line count, ids unique, lines in (time, id)
+ * order, times from the manifest's first to last event time and, on event time, inside the window.
+ */
 export async function verifyData(manifest: Manifest, data: Uint8Array): Promise<string[]> {
   const problems: string[] = [];
   const name = manifest.object;
@@ -1992,7 +2210,11 @@ export async function verifyData(manifest: Manifest, data: Uint8Array): Promise<
     problems.push(`${name}: ${lines.length} events, the manifest says ${manifest.events}`);
   }
   const ids = new Set<string>();
-  const start = Date.parse(manifest.start), end = Date.parse(manifest.end);
+  const kind = kindOf(manifest);
+  const onEventTime = (manifest.basis ?? "event-time") === "event-time";
+  const start = onEventTime ? Date.parse(manifest.start) : Date.parse(manifest.firstEventTime ?? "");
+  const end = onEventTime ? Date.parse(manifest.end) : Date.parse(manifest.lastEventTime ?? "") + 1;
+  let previous = { time: -Infinity, id: "" };
   for (const [index, line] of lines.entries()) {
     let event;
     try {
@@ -2000,30 +2222,35 @@ export async function verifyData(manifest: Manifest, data: Uint8Array): Promise<
     } catch {
       event = undefined;
     }
-    const id = typeof event === "object" && event !== null ? eventKey(manifest.source, event) : undefined;
+    const id = kind && typeof event === "object" && event !== null ? eventKey(kind, event) : undefined;
     if (id === undefined) {
       problems.push(`${name}: line ${index + 1} is not an event`);
       continue;
     }
-    const time = eventTime(manifest.source, event);
+    const time = eventTime(kind, event);
     if (ids.has(id)) problems.push(`${name}: event ${id} appears twice`);
     ids.add(id);
-    if (time === undefined || time < start || time >= end) {
+    if (time === undefined || !(time >= start && time < end)) {
       problems.push(`${name}: event ${id} is outside the window`);
-    }
+    } else if (time < previous.time || (time === previous.time && id < previous.id)) {
+      problems.push(`${name}: event ${id} is out of (time, id) order`);
+    } else previous = { time, id };
   }
   return problems;
 }
 
-/** The id an archived event is known by, by source: identity-domain `id`, OCI Audit `eventId`. */
-function eventKey(source: string, event: { id?: unknown; eventId?: unknown }): string | undefined {
-  const id = source === "oci-audit" ? event.eventId : event.id;
+/** The source kind of an archived window (undefined for a source this version does not know). */
+const kindOf = (manifest: Manifest): SourceKind | undefined => SOURCE_KINDS[manifest.source as SourceName];
+
+/** The id an archived event is known by: its source's id member. */
+function eventKey(kind: SourceKind, event: Record<string, unknown>): string | undefined {
+  const id = event[kind.idField];
   return typeof id === "string" && id ? id : undefined;
 }
 
-/** The time an archived event is filed under, by source. */
-function eventTime(source: string, event: { timestamp?: unknown; eventTime?: unknown }): number | undefined {
-  const text = source === "idcs" ? event.timestamp : source === "oci-audit" ? event.eventTime : undefined;
+/** When an archived event occurred: its source's time member. */
+function eventTime(kind: SourceKind | undefined, event: Record<string, unknown>): number | undefined {
+  const text = kind && event[kind.timeField];
   const ms = typeof text === "string" ? Date.parse(text) : NaN;
   return Number.isNaN(ms) ? undefined : ms;
 }
@@ -2417,7 +2644,7 @@ async function archiveSegment(
   const horizon = Math.min(Date.now() - source.settleMs, segment.end);
   let stride = Infinity;
   while ((report.stopped = budgetStop(budget, report.stopped)) === "caught-up") {
-    const planned = planWindow(state.frontier, horizon, source.granularityMs, stride);
+    const planned = planWindow(state.frontier, horizon, source.kind.granularityMs, stride);
     if (!planned) break;
     const { window, read } = await readFittingWindow(
       source,
@@ -2467,11 +2694,11 @@ async function readFittingWindow(source: Source, planned: Window, limit: number)
   let window = planned;
   let read = await source.readWindow(window, limit);
   while (read.kind === "overflow") {
-    window = cutWindow(window, read.cutAt, source.granularityMs);
+    window = cutWindow(window, read.cutAt, source.kind.granularityMs);
     // One granule cannot be cut further: it is kept whole, however many events share it.
     read = await source.readWindow(
       window,
-      window.end - window.start <= source.granularityMs ? Infinity : limit,
+      window.end - window.start <= source.kind.granularityMs ? Infinity : limit,
     );
   }
   return { window, read };
@@ -2492,6 +2719,7 @@ async function encodeCommit(
     object,
     events: read.events,
     sourceTotal: read.sourceTotal,
+    skippedCompartments: read.skippedCompartments,
     data,
     ndjsonSha256,
     previous: await sha256Hex(previousRecord),
@@ -2607,8 +2835,8 @@ export class LoggingCopy {
       const entries = lines.map((line) => {
         const event = JSON.parse(line);
         return {
-          id: eventKey(manifest.source, event)!,
-          time: new Date(eventTime(manifest.source, event)!).toISOString(),
+          id: eventKey(kindOf(manifest)!, event)!,
+          time: new Date(eventTime(kindOf(manifest), event)!).toISOString(),
           data: line,
         };
       });
@@ -2714,7 +2942,7 @@ export async function archivePass(
     let main = (await readSegments(sink, chain)).find((s) => s.end === Infinity);
     if (!main) {
       await source.check();
-      main = await claimSegment(sink, chain, source, floorTo(source.since, source.granularityMs));
+      main = await claimSegment(sink, chain, source, floorTo(source.since, source.kind.granularityMs));
     }
     // Windows whose copy failed (or never ran) on an earlier pass go first.
     await copy?.catchUp(sink, chain, (await readSegmentState(sink, chain, main)).frontier);
@@ -2737,7 +2965,7 @@ async function backfill(config: Config, sources: Source[], sink: Sink, from: num
     await source.check();
     let segments = await readSegments(sink, chain);
     if (!segments.length) {
-      const main = await claimSegment(sink, chain, source, floorTo(from, source.granularityMs));
+      const main = await claimSegment(sink, chain, source, floorTo(from, source.kind.granularityMs));
       return [
         await archiveSegment(source, sink, config, budget, to === undefined ? main : { ...main, end: to }),
       ];
@@ -2752,7 +2980,7 @@ async function backfill(config: Config, sources: Source[], sink: Sink, from: num
       );
     }
     if (from < earliest) {
-      await claimSegment(sink, chain, source, floorTo(from, source.granularityMs), earliest);
+      await claimSegment(sink, chain, source, floorTo(from, source.kind.granularityMs), earliest);
       segments = await readSegments(sink, chain);
     }
     const reports = [];
@@ -2787,8 +3015,17 @@ async function readChain(sink: Sink, chain: string) {
   };
 }
 
+/** Whether a window's range (on its own clock) meets [from, to): what `verify --from --to` checks. */
 const overlaps = (manifest: Manifest, from: number, to: number) =>
   Date.parse(manifest.start) < to && Date.parse(manifest.end) > from;
+
+/**
+ * Whether a window may hold events whose *event time* is in [from, to), from its first and last event time:
+ * on processing time a window's events may have occurred well before it, so `export` cannot go by its range.
+ */
+const holdsEventsIn = (manifest: Manifest, from: number, to: number) =>
+  manifest.events > 0 && Date.parse(manifest.firstEventTime!) < to &&
+  Date.parse(manifest.lastEventTime!) >= from;
 
 export interface VerifyReport {
   chains: {
@@ -2859,7 +3096,8 @@ async function exportEvents(
     if (problems.length) {
       throw new ArchiveError("VERIFY", `${chain} does not verify: ${problems[0]} (run verify)`);
     }
-    for (const manifest of windows.filter((m) => overlaps(m, from, to))) {
+    // Every window that meets the range on either clock is checked; only events of the range are handed out.
+    for (const manifest of windows.filter((m) => holdsEventsIn(m, from, to) || overlaps(m, from, to))) {
       const data = await sink.read(manifest.object);
       const dataProblems = data ? await verifyData(manifest, data) : [`${manifest.object} is missing`];
       if (dataProblems.length) {
@@ -2867,7 +3105,7 @@ async function exportEvents(
       }
       const lines = new TextDecoder().decode(await gunzip(data!)).split("\n").filter(Boolean);
       const selected = lines.filter((line) => {
-        const time = eventTime(manifest.source, JSON.parse(line))!;
+        const time = eventTime(kindOf(manifest), JSON.parse(line))!;
         return time >= from && time < to;
       });
       if (selected.length) await out.write(encoder.encode(selected.join("\n") + "\n"));
@@ -2878,7 +3116,23 @@ async function exportEvents(
 }
 
 /** Per chain: frontier, lag, objects, next run, and warnings an operator must act on. */
-async function archiveStatus(config: Config, sink: Sink, now: number) {
+/**
+ * The source's retention in days, and whether it is only assumed: OCI Audit says its tenancy's where the
+ * policy allows GetConfiguration; otherwise (and for identity domains) the shortest the source may keep.
+ */
+async function sourceRetention(source: Source | undefined, name: SourceName) {
+  const assumed = { days: SOURCE_KINDS[name].assumedRetentionDays, assumed: true };
+  if (!(source instanceof OciAuditSource)) return assumed;
+  try {
+    const days = await source.retentionDays();
+    return days === undefined ? assumed : { days, assumed: false };
+  } catch (error) {
+    log("warn", "OCI Audit retention could not be read", { error: (error as Error).message });
+    return assumed;
+  }
+}
+
+async function archiveStatus(config: Config, sink: Sink, now: number, sources: Source[] = []) {
   const nextRun = nextCronTime(parseCron(config.schedule)!, now);
   const chains = [];
   for (const chain of await listChains(sink, config.archivePrefix)) {
@@ -2888,15 +3142,24 @@ async function archiveStatus(config: Config, sink: Sink, now: number) {
     const segments = stored.geneses.map((l) => parseGenesis(l.bytes)).filter((g): g is Genesis => !!g);
     const main = segments.find((g) => g.end === undefined);
     const frontier = manifests.at(-1)?.end ?? main?.start ?? null;
-    const source = chain.split("/").at(-2)!;
-    const retentionMs = source === "idcs" ? IDCS_RETENTION_MS : OCI_AUDIT_RETENTION_MS;
+    const source = chain.split("/").at(-2)! as SourceName;
+    const scope = chain.split("/").at(-1)!;
+    const retention = await sourceRetention(
+      sources.find((s) => s.name === source && s.scope === scope),
+      source,
+    );
     const warnings: string[] = [];
-    const lagMs = frontier ? now - Date.parse(frontier) : null;
-    if (lagMs !== null && lagMs > retentionMs * 0.8) {
+    if (source === "oci-audit" && retention.assumed) {
       warnings.push(
-        `unarchived events since ${frontier} are ${Math.round(lagMs / DAY_MS)} days old, near the source's ${
-          retentionMs / DAY_MS
-        }-day retention: run a pass now or they will be lost`,
+        `OCI Audit retention assumed to be ${retention.days} days, the shortest a tenancy can set: the tenancy's own (GetConfiguration) could not be read (see \`policies\`)`,
+      );
+    }
+    const lagMs = frontier ? now - Date.parse(frontier) : null;
+    if (lagMs !== null && lagMs > retention.days * DAY_MS * 0.8) {
+      warnings.push(
+        `unarchived events since ${frontier} are ${
+          Math.round(lagMs / DAY_MS)
+        } days old, near the source's ${retention.days}-day retention: run a pass now or they will be lost`,
       );
     }
     const week = manifests.filter((m) => now - Date.parse(m.end) < 7 * DAY_MS);
@@ -2931,13 +3194,19 @@ async function archiveStatus(config: Config, sink: Sink, now: number) {
     for (const g of incomplete) {
       warnings.push(`backfill [${g.start}, ${g.end}) is incomplete: run backfill again`);
     }
+    const lastEventTime = manifests.findLast((m) => m.lastEventTime)?.lastEventTime ?? null;
     chains.push({
       chain,
+      basis: SOURCE_KINDS[source]?.basis ?? null,
       frontier,
+      // On processing time (OCI Audit) the frontier and the newest event's own time are two clocks: both lags.
       lagSeconds: lagMs === null ? null : Math.round(lagMs / 1000),
+      eventLagSeconds: lastEventTime === null ? null : Math.round((now - Date.parse(lastEventTime)) / 1000),
       objects: stored.dataNames.length,
       events: manifests.reduce((n, m) => n + m.events, 0),
-      lastEventTime: manifests.findLast((m) => m.lastEventTime)?.lastEventTime ?? null,
+      lastEventTime,
+      retentionDays: retention.days,
+      retentionAssumed: retention.assumed,
       warnings,
     });
   }
@@ -3210,7 +3479,7 @@ async function runDaemon(
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Loads every origin of settings (file < environment < flags) and validates them. */
-async function loadConfig(line: CommandLine, now: number, needsSources: boolean): Promise<Config> {
+async function loadConfig(line: CommandLine, now: number, needsSources: boolean | "if-set"): Promise<Config> {
   let file = { global: {} as RawSettings, sources: [] as RawSettings[] };
   if (line.config) {
     let text: string;
@@ -3260,6 +3529,105 @@ function parseRangeFlag(name: string, text: string | undefined, required: boolea
   return time;
 }
 
+/** What a command runs with, once settings are valid and the sink is open. */
+interface CommandContext {
+  line: CommandLine;
+  config: Config;
+  sink: Sink;
+  session?: OciSession;
+  from?: number;
+  to?: number;
+  now: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Each command: which sources it reads (status, verify and export read the archive: an auditor needs no
+ * source credentials; status reads OCI Audit's retention where it is configured), the range flags it
+ * requires, and what it does. Returns the exit status.
+ */
+const COMMAND_TABLE: Record<
+  string,
+  { sources: boolean | "if-set"; from?: boolean; to?: boolean; run(context: CommandContext): Promise<number> }
+> = {
+  once: {
+    sources: true,
+    run: async ({ config, sink, session }) => {
+      const reports = await archivePass(
+        config,
+        await openSources(config, session),
+        sink,
+        loggingCopy(config, session),
+      );
+      log("info", "pass finished", { reports });
+      return 0;
+    },
+  },
+  run: { sources: true, run: runCommand },
+  backfill: {
+    sources: true,
+    from: true,
+    run: async ({ config, sink, session, from, to }) => {
+      const reports = await backfill(config, await openSources(config, session), sink, from!, to);
+      log("info", "backfill finished", { reports });
+      return 0;
+    },
+  },
+  status: {
+    sources: "if-set",
+    run: async ({ config, sink, session, now }) => {
+      const auditOnly = { ...config, sources: config.sources.filter((s) => s.source === "oci-audit") };
+      const sources = await openSources(auditOnly, session);
+      console.log(JSON.stringify(await archiveStatus(config, sink, now, sources), null, 2));
+      return 0;
+    },
+  },
+  verify: {
+    sources: false,
+    run: async ({ config, sink, from, to }) => {
+      const report = await verifyArchive(sink, config.archivePrefix, from, to);
+      console.log(JSON.stringify(report, null, 2));
+      if (!report.problems.length) return 0;
+      log("error", "verify failed", { problems: report.problems.length });
+      return 1;
+    },
+  },
+  export: {
+    sources: false,
+    from: true,
+    to: true,
+    run: async ({ config, sink, line, from, to }) => {
+      const file = line.out ? await createOutput(line.out) : undefined;
+      const writer = (file?.writable ?? Deno.stdout.writable).getWriter();
+      try {
+        const count = await exportEvents(sink, config.archivePrefix, from!, to!, writer);
+        log("info", "exported", { events: count, out: line.out ?? "stdout" });
+      } finally {
+        await writer.close().catch(() => {});
+      }
+      return 0;
+    },
+  },
+};
+
+const loggingCopy = (config: Config, session?: OciSession) =>
+  config.oci.logId ? new LoggingCopy(session!, config.oci.logId) : undefined;
+
+/** `run`: the daemon, until SIGINT, SIGTERM or `signal`. */
+async function runCommand({ config, sink, session, signal }: CommandContext): Promise<number> {
+  const sources = await openSources(config, session);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  signal?.addEventListener("abort", stop, { once: true });
+  for (const name of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(name, stop);
+  try {
+    await runDaemon(config, sources, sink, loggingCopy(config, session), controller.signal);
+  } finally {
+    for (const name of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(name, stop);
+  }
+  return 0;
+}
+
 /** Runs one command line; returns the exit status. `signal` stops `run`. */
 export async function main(args: string[], signal?: AbortSignal): Promise<number> {
   try {
@@ -3273,14 +3641,14 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
       return 0;
     }
     const now = Date.now();
-    const from = parseRangeFlag("from", line.from, line.command === "backfill" || line.command === "export");
-    const to = parseRangeFlag("to", line.to, line.command === "export");
+    const command = COMMAND_TABLE[line.command];
+    const from = parseRangeFlag("from", line.from, Boolean(command?.from));
+    const to = parseRangeFlag("to", line.to, Boolean(command?.to));
     if (from !== undefined && to !== undefined && from >= to) {
       throw new ArchiveError("USAGE", "--from must be before --to");
     }
-    // status, verify and export read only the archive: an auditor needs no source credentials for them.
-    const archiveOnly = ["status", "verify", "export"].includes(line.command);
-    const config = await loadConfig(line, now, !archiveOnly);
+    const config = await loadConfig(line, now, command?.sources ?? true);
+    // `policies` only prints: it opens no session and no sink.
     if (line.command === "policies") {
       console.log(policyStatements(config));
       return 0;
@@ -3289,59 +3657,11 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
     logSettings.format = config.logFormat;
     retryPolicy.maxWaitMs = config.maxRetryWaitMs;
     registerSecret(config.triggerToken);
-    const session = needsOci(config, !archiveOnly) ? await openOciSession(config.oci) : undefined;
+    const session = needsOci(config, command!.sources !== false)
+      ? await openOciSession(config.oci)
+      : undefined;
     const sink = await openSink(config, session);
-    switch (line.command) {
-      case "status":
-        console.log(JSON.stringify(await archiveStatus(config, sink, now), null, 2));
-        return 0;
-      case "verify": {
-        const report = await verifyArchive(sink, config.archivePrefix, from, to);
-        console.log(JSON.stringify(report, null, 2));
-        if (report.problems.length) {
-          log("error", "verify failed", { problems: report.problems.length });
-          return 1;
-        }
-        return 0;
-      }
-      case "export": {
-        const file = line.out ? await createOutput(line.out) : undefined;
-        const writer = (file?.writable ?? Deno.stdout.writable).getWriter();
-        try {
-          const count = await exportEvents(sink, config.archivePrefix, from!, to!, writer);
-          log("info", "exported", { events: count, out: line.out ?? "stdout" });
-        } finally {
-          await writer.close().catch(() => {});
-        }
-        return 0;
-      }
-    }
-    const sources = await openSources(config, session);
-    const copy = config.oci.logId ? new LoggingCopy(session!, config.oci.logId) : undefined;
-    switch (line.command) {
-      case "once": {
-        const reports = await archivePass(config, sources, sink, copy);
-        log("info", "pass finished", { reports });
-        return 0;
-      }
-      case "backfill": {
-        const reports = await backfill(config, sources, sink, from!, to);
-        log("info", "backfill finished", { reports });
-        return 0;
-      }
-      default: {
-        const controller = new AbortController();
-        const stop = () => controller.abort();
-        signal?.addEventListener("abort", stop, { once: true });
-        for (const name of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(name, stop);
-        try {
-          await runDaemon(config, sources, sink, copy, controller.signal);
-        } finally {
-          for (const name of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(name, stop);
-        }
-        return 0;
-      }
-    }
+    return await command!.run({ line, config, sink, session, from, to, now, signal });
   } catch (error) {
     const code = error instanceof ArchiveError ? error.code : "ERROR";
     log("error", scrub((error as Error).message), { code });

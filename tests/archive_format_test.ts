@@ -32,6 +32,7 @@ import {
   sha256Hex,
   signAssertion,
   type Source,
+  SOURCE_KINDS,
   timeStamp,
   verifyChain,
   verifyData,
@@ -51,7 +52,7 @@ const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest(
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /** buildManifest reads only the source's name and scope; these tests never read from a source. */
-const SOURCE = { name: "idcs", scope: "idcs-0123456789abcdef" } as Source;
+const SOURCE = { name: "idcs", scope: "idcs-0123456789abcdef", kind: SOURCE_KINDS.idcs } as Source;
 
 /** An archived identity-domain event as parseAuditEventsPage produces it. */
 function event(id: string, timestamp: string): ArchivedEvent {
@@ -214,6 +215,7 @@ Deno.test("buildManifest records the window, counts, hashes, chain link, version
     format: FORMAT,
     source: "idcs",
     scope: "idcs-0123456789abcdef",
+    basis: "event-time",
     start: "2026-11-27T10:00:00.000Z",
     end: "2026-11-27T11:00:00.000Z",
     object: names.data,

@@ -23,11 +23,12 @@ import { type Cloud, startCloud, TENANCY, writeResourcePrincipalFiles } from "./
 import type { OciEmulatorOptions } from "./emulators/oci.ts";
 
 /**
- * PLACEHOLDER — NOT A CONFIRMED FACT. Where OCI Container Instances mounts the resource-principal files
- * (the RPST and the session private key that OCI_RESOURCE_PRINCIPAL_RPST / _PRIVATE_PEM name). A quick
- * search of Oracle's documentation did not find the path; replace this with the documented one.
+ * Where OCI Container Instances gives a container its resource-principal files (version 2.2, paths in
+ * OCI_RESOURCE_PRINCIPAL_RPST / _PRIVATE_PEM). Oracle's documentation does not name the folder; public code that
+ * runs on the service does (`/var/oci/rp-identity/latest/session_token` and `…/private_key`,
+ * kicsipixel/oci-swift-sdk-examples BucketRelay/README.md). The default permission set grants exactly it.
  */
-const RESOURCE_PRINCIPAL_DIR = "/PLACEHOLDER-container-instances-resource-principal";
+const RESOURCE_PRINCIPAL_DIR = "/var/oci/rp-identity/latest";
 
 const TEAM = "ocid1.compartment.oc1..aaaadocteam";
 const PROD = "ocid1.compartment.oc1..aaaadocprod";
@@ -303,9 +304,12 @@ Deno.test("under the default permission set (plus loopback) the program reads re
   await Deno.mkdir(work);
   let created = false;
   try {
-    await Deno.mkdir(RESOURCE_PRINCIPAL_DIR);
+    await Deno.mkdir(RESOURCE_PRINCIPAL_DIR, { recursive: true });
     created = true;
-    const principal = await writeResourcePrincipalFiles(cloud.oci, RESOURCE_PRINCIPAL_DIR);
+    const principal = await writeResourcePrincipalFiles(cloud.oci, RESOURCE_PRINCIPAL_DIR, {
+      rpstFile: "session_token",
+      privatePemFile: "private_key",
+    });
     const result = await runCli(["once"], {
       cwd: work,
       permissionFlags: await permissionFlags("default", ["127.0.0.1"]),
@@ -328,6 +332,33 @@ Deno.test("under the default permission set (plus loopback) the program reads re
     assert.equal(cloud.oci.stats.rejectedSignatures, 0);
   } finally {
     if (created) await Deno.remove(RESOURCE_PRINCIPAL_DIR, { recursive: true }).catch(() => {});
+    await close();
+  }
+});
+
+Deno.test("resource-principal files elsewhere are refused under the default set with a message naming the path and the fix", async () => {
+  const { cloud, dir, close } = await setup({ auditEvents: [] });
+  const work = `${dir}/work`;
+  await Deno.mkdir(work);
+  try {
+    const principal = await writeResourcePrincipalFiles(cloud.oci, `${dir}/elsewhere`);
+    const result = await runCli(["once"], {
+      cwd: work,
+      permissionFlags: await permissionFlags("default", ["127.0.0.1"]),
+      env: {
+        ...principal,
+        OCI_AUTH: "resource_principal",
+        AUDIT_COMPARTMENT_ID: TENANCY,
+        OCI_AUDIT_ENDPOINT: cloud.oci.url,
+        OCI_IDENTITY_ENDPOINT: cloud.oci.url,
+        LOG_LEVEL: "error",
+      },
+    });
+    assert.equal(result.code, 2, result.stderr);
+    assert.ok(result.stderr.includes(`${dir}/elsewhere`), `the message names the path: ${result.stderr}`);
+    assert.match(result.stderr, /--allow-read/);
+    assert.deepEqual(await listFiles(`${work}/archive`), [], "nothing is written");
+  } finally {
     await close();
   }
 });

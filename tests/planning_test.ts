@@ -1010,9 +1010,15 @@ const pageOf = (resources: unknown[], extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** A page body and the text it is sent as. */
+const bodyAndText = (body: unknown) => [body, JSON.stringify(body)] as const;
+
 /** Asserts that parsing throws the retriable PROTOCOL error with this message. */
 function assertProtocolError(body: unknown, message: string) {
-  const error = archiveErrorOf(() => parseAuditEventsPage(body, PAGE_WINDOW), "PROTOCOL");
+  const error = archiveErrorOf(
+    () => parseAuditEventsPage(body, JSON.stringify(body), PAGE_WINDOW),
+    "PROTOCOL",
+  );
   assert.equal(error.retriable, true);
   assert.equal(error.message, `identity domain AuditEvents: ${message}`);
 }
@@ -1024,23 +1030,37 @@ Deno.test("auditEventsFilter is a half-open SCIM filter on timestamp", () => {
   );
 });
 
+Deno.test("parseAuditEventsPage keeps each event's text exactly as sent (escapes, nulls, spacing)", () => {
+  const text = '{"schemas":["' + LIST_RESPONSE +
+    '"],"totalResults":2, "Resources" : [ {"id":"e1","timestamp":"2026-11-27T10:00:00.000Z","x":"a\\/b\\u00e9","n":null} ,' +
+    '{"id":"e2","timestamp":"2026-11-27T10:30:00.000Z","nested":{"a":[1,{"b":"]}"}]}}]}';
+  const page = parseAuditEventsPage(JSON.parse(text), text, PAGE_WINDOW);
+  assert.deepEqual(page.events.map((e) => e.json), [
+    '{"id":"e1","timestamp":"2026-11-27T10:00:00.000Z","x":"a\\/b\\u00e9","n":null}',
+    '{"id":"e2","timestamp":"2026-11-27T10:30:00.000Z","nested":{"a":[1,{"b":"]}"}]}}',
+  ]);
+});
+
 Deno.test("parseAuditEventsPage returns every event in page order with its JSON exactly stringified", () => {
   const first = resource("e2", "2026-11-27T10:30:00.250Z");
   const second = resource("e1", "2026-11-27T10:00:00.000Z");
-  assert.deepEqual(parseAuditEventsPage(pageOf([first, second], { totalResults: 7 }), PAGE_WINDOW), {
-    totalResults: 7,
-    events: [
-      { id: "e2", time: at("2026-11-27T10:30:00.250Z"), json: JSON.stringify(first) },
-      { id: "e1", time: at("2026-11-27T10:00:00.000Z"), json: JSON.stringify(second) },
-    ],
-  });
+  assert.deepEqual(
+    parseAuditEventsPage(...bodyAndText(pageOf([first, second], { totalResults: 7 })), PAGE_WINDOW),
+    {
+      totalResults: 7,
+      events: [
+        { id: "e2", time: at("2026-11-27T10:30:00.250Z"), json: JSON.stringify(first) },
+        { id: "e1", time: at("2026-11-27T10:00:00.000Z"), json: JSON.stringify(second) },
+      ],
+    },
+  );
 });
 
 Deno.test("parseAuditEventsPage accepts the legacy urn:scim ListResponse schema", () => {
   const event = resource("e1", "2026-11-27T10:30:00.000Z");
   assert.deepEqual(
     parseAuditEventsPage(
-      pageOf([event], { schemas: ["urn:scim:api:messages:2.0:ListResponse"] }),
+      ...bodyAndText(pageOf([event], { schemas: ["urn:scim:api:messages:2.0:ListResponse"] })),
       PAGE_WINDOW,
     ),
     {
@@ -1053,7 +1073,7 @@ Deno.test("parseAuditEventsPage accepts the legacy urn:scim ListResponse schema"
 Deno.test("parseAuditEventsPage accepts a page without Resources when totalResults is 0", () => {
   assert.deepEqual(
     parseAuditEventsPage(
-      { schemas: [LIST_RESPONSE], totalResults: 0, startIndex: 1, itemsPerPage: 0 },
+      ...bodyAndText({ schemas: [LIST_RESPONSE], totalResults: 0, startIndex: 1, itemsPerPage: 0 }),
       PAGE_WINDOW,
     ),
     { totalResults: 0, events: [] },
