@@ -3284,10 +3284,22 @@ export function policyStatements(config: Config): string {
     );
     return lines.join("\n") + "\n";
   }
+  // GetConfiguration (the tenancy's Audit retention, for `status`) is listed by Oracle under the permission
+  // AUDIT_CONFIGURATION, with no verb that grants only reading it: optional, so no write is granted by default.
+  const optional = config.sources.some((s) => s.source === "oci-audit")
+    ? "{AUDIT_CONFIGURATION} in tenancy"
+    : "";
   for (const mode of ["instance_principal", "resource_principal", "config"] as const) {
     const { subject, setup } = POLICY_SUBJECTS[mode];
     lines.push("", `# OCI_AUTH=${mode}: ${setup.replaceAll("\n", "\n#")}`);
     lines.push(...grants.map((grant) => `Allow ${subject} to ${grant}`));
+    if (optional) {
+      lines.push(
+        "# Optional: lets `status` read the tenancy's Audit retention (else 90 days is assumed); the permission",
+        "# may also allow changing it:",
+        `# Allow ${subject} to ${optional}`,
+      );
+    }
   }
   return lines.join("\n") + "\n";
 }
