@@ -167,7 +167,11 @@ export const SETTINGS: readonly Setting[] = [
   { env: "PAGE_SIZE", kind: "count", default: "1000", max: 1000, help: "events per API page" },
   { env: "CONCURRENCY", kind: "count", default: "4", max: 64, help: "page requests in flight per source" },
   { env: "PORT", kind: "count", max: 65535, help: "with `run`: serve /healthz, /metrics and POST /trigger" },
-  { env: "TRIGGER_TOKEN", kind: "secret", help: "bearer token that POST /trigger requires" },
+  {
+    env: "TRIGGER_TOKEN",
+    kind: "secret",
+    help: "bearer token that POST /trigger requires (Authorization: Bearer …), at least 32 characters",
+  },
   {
     env: "OCI_AUTH",
     kind: "enum",
@@ -507,6 +511,9 @@ function checkIdcsSource(s: SettingValues, problems: string[]): SourceConfig {
   };
 }
 
+/** A bearer token short enough to guess is no authentication. */
+const TRIGGER_TOKEN_MIN_LENGTH = 32;
+
 /** Checks that span settings: one entry per source and scope, PORT with TRIGGER_TOKEN. */
 function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems: string[]) {
   const scopes = sources.filter((s) => s.idcsUrl || s.compartmentId).map((s) =>
@@ -520,6 +527,12 @@ function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems
   if (g.has("PORT") && !g.has("TRIGGER_TOKEN")) {
     problems.push("PORT needs TRIGGER_TOKEN (POST /trigger is authenticated): set a long random value");
   }
+  const token = g.text("TRIGGER_TOKEN");
+  if (token !== undefined && token.length < TRIGGER_TOKEN_MIN_LENGTH) {
+    problems.push(
+      `TRIGGER_TOKEN must be at least ${TRIGGER_TOKEN_MIN_LENGTH} characters (e.g. openssl rand -hex 32): current value is (hidden, ${token.length} characters)`,
+    );
+  }
 }
 
 /**
@@ -530,9 +543,10 @@ export function validateConfig(
   global: RawSettings,
   sourceEntries: RawSettings[],
   now: number,
-  options: { stderrIsTerminal?: boolean; needsSources?: boolean | "if-set" } = {},
+  options: { stderrIsTerminal?: boolean; needsSources?: boolean | "if-set"; problems?: string[] } = {},
 ): Config {
-  const problems: string[] = [];
+  // Problems found by the caller's I/O (files named by settings), reported with these in one message.
+  const problems: string[] = [...options.problems ?? []];
   const g = new SettingValues(global, false, now, problems);
   const named = sourceEntries.length > 0 ||
     ["SOURCE", "IDCS_URL", "AUDIT_COMPARTMENT_ID"].some((env) => global[env]);
@@ -1312,14 +1326,24 @@ function ociError(what: string, error: unknown, response?: Response): ArchiveErr
   return new ArchiveError(code, detail + hint, { status, retriable, retryAfterMs, cause: error });
 }
 
-/** One SDK call under the shared retry loop. */
-function ociCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+/**
+ * One SDK call under the shared retry loop. `retry` narrows which retriable failures are retried, for calls
+ * that are not idempotent (PutLogs): a failure it declines is thrown as it is.
+ */
+function ociCall<T>(
+  what: string,
+  call: () => Promise<T>,
+  options: { retry?: (error: ArchiveError) => boolean } = {},
+): Promise<T> {
   let slot: { response?: Response } = {};
-  return retrying(
-    what,
-    () => sdkResponses.run(slot = {}, call),
-    (error) => ociError(what, error, slot.response),
-  );
+  return retrying(what, () => sdkResponses.run(slot = {}, call), (error) => {
+    const archiveError = ociError(what, error, slot.response);
+    if (!archiveError.retriable || (options.retry ?? (() => true))(archiveError)) return archiveError;
+    return new ArchiveError(archiveError.code, archiveError.message, {
+      status: archiveError.status,
+      cause: archiveError.cause,
+    });
+  });
 }
 
 /** Signs a request as the SDK's clients do (its DefaultRequestSigner), for calls whose body we read ourselves. */
@@ -2425,11 +2449,23 @@ export class ObjectStorageSink implements Sink {
   }
 
   /** The bucket's retention rules, as `status` and the start of a pass report them. */
+  /**
+   * The bucket's retention rules, for reporting only: a refusal (a policy without `read buckets`; a 404 may mean
+   * "not authorized") or an Object Storage without the endpoint gives a warning, never a failed pass.
+   */
   async retention(): Promise<string> {
-    const { retentionRuleCollection } = await ociCall(
-      "retention rules",
-      () => this.#client.listRetentionRules({ namespaceName: this.namespace, bucketName: this.bucket }),
-    );
+    let retentionRuleCollection;
+    try {
+      ({ retentionRuleCollection } = await ociCall(
+        "retention rules",
+        () => this.#client.listRetentionRules({ namespaceName: this.namespace, bucketName: this.bucket }),
+      ));
+    } catch (error) {
+      log("warn", "the bucket's retention rules could not be read (reported as unknown)", {
+        error: (error as Error).message,
+      });
+      return "unknown: the retention rules could not be read (grant `read buckets`, see `policies`)";
+    }
     const rules = retentionRuleCollection.items.map((rule) => {
       const period = rule.duration
         ? `${rule.duration.timeAmount} ${rule.duration.timeUnit.toLowerCase()}`
@@ -2614,13 +2650,15 @@ export interface SourceReport {
   windows: number;
   events: number;
   frontier: string;
-  stopped: "caught-up" | "max-events" | "deadline" | "min-interval";
+  stopped: "caught-up" | "max-events" | "deadline" | "min-interval" | "shutdown";
 }
 
 /** Limits shared by every source of one pass. */
 interface PassBudget {
   eventsLeft: number;
   deadline: number;
+  /** Aborted on shutdown: no new window starts. */
+  stop?: AbortSignal;
 }
 
 /**
@@ -2685,6 +2723,7 @@ async function archiveSegment(
 /** Why a pass stops before its next window, or "caught-up" while it may go on. */
 function budgetStop(budget: PassBudget, stopped: SourceReport["stopped"]): SourceReport["stopped"] {
   if (stopped !== "caught-up") return stopped;
+  if (budget.stop?.aborted) return "shutdown";
   if (budget.eventsLeft <= 0) return "max-events";
   return Date.now() >= budget.deadline ? "deadline" : "caught-up";
 }
@@ -2732,8 +2771,12 @@ async function encodeCommit(
 // Copy: the optional OCI Logging copy of each committed window — at most once, retried on later passes.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Logging ingestion takes entries under 1 MB (oci-wire.md); requests are kept well under its body limit. */
-const LOG_ENTRY_MAX_BYTES = 1024 * 1024 - 1024;
+/**
+ * Logging ingestion truncates any field over 10,000 characters ("Any log data field cannot be more than 10,000
+ * characters … truncated during ingestion", LogEntry model): longer lines go as parts of at most this many
+ * characters. Requests are kept well under the service's body limit.
+ */
+const LOG_FIELD_MAX_CHARS = 10_000;
 const LOG_REQUEST_MAX_BYTES = 4 * 1024 * 1024;
 /** How far back each pass looks for windows whose copy failed or never ran (a Logging outage up to a week). */
 const LOG_CATCH_UP_DAYS = 7;
@@ -2743,6 +2786,26 @@ export interface LogEntry {
   id: string;
   time: string;
   data: string;
+}
+
+/**
+ * The Logging entries of one archived line: the line itself, or, over LOG_FIELD_MAX_CHARS, its parts in order
+ * with ids `{id}#{k}/{n}`, so the copy is never silently cut: joined, the parts are the archived line. Parts are
+ * cut between code points. Pure.
+ */
+export function logEntries(id: string, time: string, line: string): LogEntry[] {
+  if (line.length <= LOG_FIELD_MAX_CHARS) return [{ id, time, data: line }];
+  const parts: string[] = [];
+  let part = "";
+  for (const codePoint of line) {
+    if (part.length + codePoint.length > LOG_FIELD_MAX_CHARS) {
+      parts.push(part);
+      part = "";
+    }
+    part += codePoint;
+  }
+  parts.push(part);
+  return parts.map((data, k) => ({ id: `${id}#${k + 1}/${parts.length}`, time, data }));
 }
 
 /** Splits entries into requests under LOG_REQUEST_MAX_BYTES, in order. Pure. */
@@ -2789,10 +2852,21 @@ const logMarker = (manifestName: string, attempt: number, outcome?: "done" | "fa
   `${manifestName.slice(0, -MANIFEST_SUFFIX.length)}.log-${attempt}${outcome ? `.${outcome}` : ""}.json`;
 
 /**
+ * Whether a failed request certainly did nothing: refused before it was taken in (429 TooManyRequests, 503
+ * ServiceUnavailable) or rejected as invalid (another 4xx). A network error or another 5xx may have come after
+ * the service did the work.
+ */
+const refusedUntouched = (error: unknown) => {
+  const status = error instanceof ArchiveError ? error.status ?? 0 : 0;
+  return status === 429 || status === 503 || (status >= 400 && status < 500);
+};
+
+/**
  * Pushes committed windows to an OCI Logging custom log. The archive stays the record: a failure is logged and
  * left for a later pass, never thrown into the commit path. An attempt is claimed (create-if-absent) before its
  * first request, so two instances never push one window, and a crash mid-push leaves the window marked
- * unknown (status reports it) rather than pushed again.
+ * unknown (status reports it) rather than pushed again. PutLogs is not idempotent: a push whose answer was lost
+ * (a network error, a 5xx) may have gone in, so it is never retried, and its attempt stays unknown too.
  */
 export class LoggingCopy {
   readonly #client: OciLogging.LoggingClient;
@@ -2806,8 +2880,8 @@ export class LoggingCopy {
   async catchUp(sink: Sink, chain: string, frontier: number) {
     this.#down = false;
     for (let day = frontier - LOG_CATCH_UP_DAYS * DAY_MS; day <= frontier && !this.#down; day += DAY_MS) {
-      const names = await sink.listChildren(dayPrefix(chain, day));
-      for (const name of names.filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
+      const names = await this.#contained("list", () => sink.listChildren(dayPrefix(chain, day)));
+      for (const name of (names ?? []).filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
         await this.copyWindow(sink, name, names);
       }
     }
@@ -2816,67 +2890,81 @@ export class LoggingCopy {
   /** Copies one committed window unless it is copied, claimed by another attempt, or in an unknown state. */
   async copyWindow(sink: Sink, manifestName: string, known?: string[]) {
     if (this.#down) return;
+    await this.#contained(manifestName, () => this.#copy(sink, manifestName, known));
+  }
+
+  /** Runs one step of the copy; any failure is logged and ends this pass's copying, never the pass. */
+  async #contained<T>(what: string, step: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await step();
+    } catch (error) {
+      this.#down = true;
+      log("error", "Logging copy failed; the next pass retries it", {
+        what,
+        error: (error as Error).message,
+      });
+      return undefined;
+    }
+  }
+
+  async #copy(sink: Sink, manifestName: string, known?: string[]) {
     const names = known ?? await sink.listChildren(manifestName.slice(0, manifestName.lastIndexOf("/")));
     const state = logCopyState(manifestName, names);
     if (state.kind === "done" || state.kind === "unknown") return;
     const attempt = state.kind === "failed" ? state.attempt + 1 : 1;
-    const skip = state.kind === "failed"
-      ? JSON.parse(
-        new TextDecoder().decode(await sink.read(logMarker(manifestName, state.attempt, "failed"))),
-      ).batchesPushed
-      : 0;
+    const skip = state.kind === "failed" ? await this.#batchesPushed(sink, manifestName, state.attempt) : 0;
     const claim = encodeRecord({ logId: this.logId, claimedAt: new Date().toISOString() });
     if (!await sink.createExclusive(logMarker(manifestName, attempt), claim)) return; // another instance has it
     const manifest = parseManifest((await sink.read(manifestName))!)!;
+    const batches = logBatches(await this.#entries(sink, manifest));
     let pushed = skip;
     try {
-      const lines = new TextDecoder().decode(await gunzip((await sink.read(manifest.object))!)).split("\n")
-        .filter(Boolean);
-      const entries = lines.map((line) => {
-        const event = JSON.parse(line);
-        return {
-          id: eventKey(kindOf(manifest)!, event)!,
-          time: new Date(eventTime(kindOf(manifest), event)!).toISOString(),
-          data: line,
-        };
-      });
-      const oversized = entries.filter((e) => e.data.length > LOG_ENTRY_MAX_BYTES);
-      if (oversized.length) {
-        log("warn", "events over Logging's 1 MB entry limit are not copied (the archive holds them)", {
-          object: manifest.object,
-          ids: oversized.map((e) => e.id),
-        });
-      }
-      const batches = logBatches(entries.filter((e) => e.data.length <= LOG_ENTRY_MAX_BYTES));
       for (const batch of batches.slice(skip)) {
-        await ociCall("Logging push", () =>
-          this.#client.putLogs({
-            logId: this.logId,
-            putLogsDetails: {
-              specversion: "1.0",
-              logEntryBatches: [{
-                entries: batch as unknown as OciLogging.models.LogEntry[],
-                source: "audit-archiver",
-                type: `audit-archiver.${manifest.source}`,
-                subject: manifest.scope,
-                defaultlogentrytime: manifest.end as unknown as Date,
-              }],
-            },
-          }));
+        await this.#push(manifest, batch);
         pushed++;
       }
-      await sink.createExclusive(logMarker(manifestName, attempt, "done"), encodeRecord({ batches: pushed }));
     } catch (error) {
-      this.#down = true;
-      log("error", "Logging copy failed; the next pass retries it", {
-        object: manifest.object,
-        error: (error as Error).message,
-      });
+      if (!refusedUntouched(error)) throw error; // the attempt stays unknown: the push may have gone in
       await sink.createExclusive(
         logMarker(manifestName, attempt, "failed"),
         encodeRecord({ batchesPushed: pushed, error: (error as Error).message.slice(0, 300) }),
       );
+      throw error;
     }
+    await sink.createExclusive(logMarker(manifestName, attempt, "done"), encodeRecord({ batches: pushed }));
+  }
+
+  async #batchesPushed(sink: Sink, manifestName: string, attempt: number): Promise<number> {
+    const marker = await sink.read(logMarker(manifestName, attempt, "failed"));
+    return JSON.parse(new TextDecoder().decode(marker)).batchesPushed;
+  }
+
+  /** The window's archived lines as Logging entries (long ones in parts), read back from the archive. */
+  async #entries(sink: Sink, manifest: Manifest): Promise<LogEntry[]> {
+    const kind = kindOf(manifest)!;
+    const text = new TextDecoder().decode(await gunzip((await sink.read(manifest.object))!));
+    return text.split("\n").filter(Boolean).flatMap((line) => {
+      const event = JSON.parse(line);
+      return logEntries(eventKey(kind, event)!, new Date(eventTime(kind, event)!).toISOString(), line);
+    });
+  }
+
+  /** One PutLogs request. Retried only when Logging refused it untouched (429, 503). */
+  async #push(manifest: Manifest, batch: LogEntry[]) {
+    await ociCall("Logging push", () =>
+      this.#client.putLogs({
+        logId: this.logId,
+        putLogsDetails: {
+          specversion: "1.0",
+          logEntryBatches: [{
+            entries: batch as unknown as OciLogging.models.LogEntry[],
+            source: "audit-archiver",
+            type: `audit-archiver.${manifest.source}`,
+            subject: manifest.scope,
+            defaultlogentrytime: manifest.end as unknown as Date,
+          }],
+        },
+      }), { retry: refusedUntouched });
   }
 }
 
@@ -2909,7 +2997,8 @@ async function openSources(config: Config, session: OciSession | undefined): Pro
   );
 }
 
-const newBudget = (config: Config): PassBudget => ({
+const newBudget = (config: Config, stop?: AbortSignal): PassBudget => ({
+  stop,
   eventsLeft: config.maxEvents ?? Infinity,
   deadline: config.deadlineMs === undefined ? Infinity : Date.now() + config.deadlineMs,
 });
@@ -2935,8 +3024,9 @@ export async function archivePass(
   sources: Source[],
   sink: Sink,
   copy?: LoggingCopy,
+  stop?: AbortSignal,
 ): Promise<SourceReport[]> {
-  const budget = newBudget(config);
+  const budget = newBudget(config, stop);
   return await forEachSource(sources, async (source) => {
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
     let main = (await readSegments(sink, chain)).find((s) => s.end === Infinity);
@@ -2963,13 +3053,17 @@ async function backfill(config: Config, sources: Source[], sink: Sink, from: num
   return await forEachSource(sources, async (source) => {
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
     await source.check();
+    const start = floorTo(from, source.kind.granularityMs);
     let segments = await readSegments(sink, chain);
-    if (!segments.length) {
-      const main = await claimSegment(sink, chain, source, floorTo(from, source.kind.granularityMs));
+    // An empty archive starts at --from; a `once` racing us may have started it at SINCE instead, and then
+    // the stretch before it is backfilled like any other.
+    const main = segments.length ? undefined : await claimSegment(sink, chain, source, start);
+    if (main?.start === start) {
       return [
         await archiveSegment(source, sink, config, budget, to === undefined ? main : { ...main, end: to }),
       ];
     }
+    if (main) segments = await readSegments(sink, chain);
     const earliest = segments[0].start;
     if (to !== undefined && to < earliest) {
       throw new ArchiveError(
@@ -3376,12 +3470,12 @@ export function nextCronTime(schedule: CronSchedule, after: number): number {
 }
 
 /** Counters for /metrics, in the Prometheus text format. */
+/** The daemon's counters, rendered for /metrics. It only counts: the pass runner owns what is running. */
 class Metrics {
   passes = { ok: 0, failed: 0, skipped: 0 };
   events = new Map<string, number>();
   frontier = new Map<string, number>();
   lastSuccess = 0;
-  running = false;
 
   record(reports: SourceReport[]) {
     for (const r of reports) {
@@ -3391,7 +3485,7 @@ class Metrics {
     }
   }
 
-  render(): string {
+  render(running: boolean): string {
     const lines = [
       "# TYPE audit_archiver_passes_total counter",
       ...Object.entries(this.passes).map(([result, n]) =>
@@ -3404,7 +3498,7 @@ class Metrics {
       "# TYPE audit_archiver_last_success_seconds gauge",
       `audit_archiver_last_success_seconds ${this.lastSuccess / 1000}`,
       "# TYPE audit_archiver_pass_running gauge",
-      `audit_archiver_pass_running ${this.running ? 1 : 0}`,
+      `audit_archiver_pass_running ${running ? 1 : 0}`,
     ];
     return lines.join("\n") + "\n";
   }
@@ -3418,6 +3512,68 @@ async function tokenMatches(presented: string, expected: string): Promise<boolea
   return a.reduce((diff, byte, i) => diff | (byte ^ b[i]), 0) === 0;
 }
 
+/** How long shutdown waits for the current window before the process exits anyway (README: Deployment). */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * The one owner of "is a pass running", the current pass and shutdown. Passes never overlap. `stop()` tells
+ * the current pass to start no new window and waits for it, at most SHUTDOWN_GRACE_MS: leaving then is
+ * clean, because a window being read has written nothing, and one claimed but not finished is completed by
+ * the next pass from its kept bytes.
+ */
+class PassRunner {
+  #current?: Promise<void>;
+  readonly #stopping = new AbortController();
+  constructor(readonly run: (stop: AbortSignal) => Promise<SourceReport[]>, readonly metrics: Metrics) {}
+
+  get running(): boolean {
+    return this.#current !== undefined;
+  }
+
+  /** Starts a pass unless one is running or shutdown began; says which. */
+  start(trigger: string): "started" | "busy" {
+    if (this.#current || this.#stopping.signal.aborted) {
+      this.metrics.passes.skipped++;
+      log("warn", "pass skipped: the previous one is still running", { trigger });
+      return "busy";
+    }
+    this.#current = this.#pass(trigger).finally(() => this.#current = undefined);
+    return "started";
+  }
+
+  async #pass(trigger: string) {
+    try {
+      const reports = await this.run(this.#stopping.signal);
+      this.metrics.record(reports);
+      this.metrics.passes.ok++;
+      this.metrics.lastSuccess = Date.now();
+      log("info", "pass finished", { trigger, reports });
+    } catch (error) {
+      this.metrics.passes.failed++;
+      log("error", "pass failed", {
+        trigger,
+        code: (error as ArchiveError).code,
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    if (!this.#current) return;
+    log("info", "shutting down: no new window starts; waiting for the current one", {
+      graceMs: SHUTDOWN_GRACE_MS,
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS));
+    await Promise.race([this.#current, grace]);
+    clearTimeout(timer);
+  }
+}
+
+/** The bearer token of an `Authorization: Bearer …` header (RFC 6750 §2.1), or undefined. */
+const bearerToken = (header: string | null) => header?.startsWith("Bearer ") ? header.slice(7) : undefined;
+
 /** The daemon: a pass at start and on SCHEDULE (never two at once), and the optional HTTP server. */
 async function runDaemon(
   config: Config,
@@ -3427,50 +3583,23 @@ async function runDaemon(
   signal: AbortSignal,
 ) {
   const metrics = new Metrics();
-  const pass = async (trigger: string) => {
-    if (metrics.running) {
-      metrics.passes.skipped++;
-      log("warn", "pass skipped: the previous one is still running", { trigger });
-      return;
-    }
-    metrics.running = true;
-    try {
-      const reports = await archivePass(config, sources, sink, copy);
-      metrics.record(reports);
-      metrics.passes.ok++;
-      metrics.lastSuccess = Date.now();
-      log("info", "pass finished", { trigger, reports });
-    } catch (error) {
-      metrics.passes.failed++;
-      log("error", "pass failed", {
-        trigger,
-        code: (error as ArchiveError).code,
-        error: (error as Error).message,
-      });
-    } finally {
-      metrics.running = false;
-    }
-  };
-  const server = config.port === undefined ? undefined : Deno.serve({
-    port: config.port,
-    signal,
-    onListen: ({ hostname, port }) =>
-      log("info", "serving /healthz, /metrics, POST /trigger", { hostname, port }),
-  }, async (req) => {
+  const runner = new PassRunner((stop) => archivePass(config, sources, sink, copy, stop), metrics);
+  const server = config.port === undefined ? undefined : serve(config.port, signal, async (req) => {
     const path = new URL(req.url).pathname;
     if (req.method === "GET" && path === "/healthz") return Response.json({ ok: true, version: VERSION });
     if (req.method === "GET" && path === "/metrics") {
-      return new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+      return new Response(metrics.render(runner.running), {
+        headers: { "content-type": "text/plain; version=0.0.4" },
+      });
     }
     if (req.method === "POST" && path === "/trigger") {
-      const presented = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
-      if (!await tokenMatches(presented, config.triggerToken!)) {
+      const presented = bearerToken(req.headers.get("authorization"));
+      if (presented === undefined || !await tokenMatches(presented, config.triggerToken!)) {
         return new Response("unauthorized\n", { status: 401 });
       }
-      if (metrics.running) {
+      if (runner.start("trigger") === "busy") {
         return Response.json({ started: false, reason: "a pass is running" }, { status: 409 });
       }
-      pass("trigger");
       return Response.json({ started: true }, { status: 202 });
     }
     return new Response("not found\n", { status: 404 });
@@ -3480,10 +3609,40 @@ async function runDaemon(
     sink: sink.description,
     sources: sources.length,
   });
-  const cron = Deno.cron("audit-archiver pass", config.schedule, { signal }, () => pass("schedule"));
-  await pass("start");
-  await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+  const cron = Deno.cron(
+    "audit-archiver pass",
+    config.schedule,
+    { signal },
+    () => void runner.start("schedule"),
+  );
+  runner.start("start");
+  await new Promise((resolve) =>
+    signal.aborted ? resolve(undefined) : signal.addEventListener("abort", resolve, { once: true })
+  );
+  await runner.stop();
   await Promise.all([cron, server?.finished]);
+}
+
+/**
+ * Listens on 0.0.0.0:PORT. The `default` permission set grants listening on 0.0.0.0:8080 only (a bare 0.0.0.0
+ * would also let the program connect to services bound to loopback): another PORT needs its own grant.
+ */
+function serve(port: number, signal: AbortSignal, handler: Deno.ServeHandler): Deno.HttpServer {
+  try {
+    return Deno.serve({
+      hostname: "0.0.0.0",
+      port,
+      signal,
+      onListen: ({ hostname, port }) =>
+        log("info", "serving /healthz, /metrics, POST /trigger", { hostname, port }),
+    }, handler);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    throw new ArchiveError(
+      "CONFIG",
+      `PORT ${port} cannot be listened on: the permission set allows 0.0.0.0:8080 — use PORT=8080, or add --allow-net=0.0.0.0:${port}`,
+    );
+  }
 }
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -3506,19 +3665,69 @@ async function loadConfig(line: CommandLine, now: number, needsSources: boolean 
   return validateConfig(settings, file.sources, now, {
     stderrIsTerminal: Deno.stderr.isTerminal(),
     needsSources,
+    problems: await unreadableFiles(settings, file.sources),
   });
 }
 
-/** Opens export's --out file; never overwrites one. */
-async function createOutput(path: string): Promise<Deno.FsFile> {
-  try {
-    return await Deno.open(path, { write: true, createNew: true });
-  } catch (error) {
-    const why = error instanceof Deno.errors.AlreadyExists
-      ? "it exists (export never overwrites): choose a new file"
-      : (error as Error).message;
-    throw new ArchiveError("USAGE", `--out ${path} cannot be created: ${why}`);
+/** Settings naming files that cannot be read, said with the other bad settings in the same message. */
+async function unreadableFiles(global: RawSettings, entries: RawSettings[]): Promise<string[]> {
+  const problems: string[] = [];
+  const named = [global, ...entries.map((entry) => ({ ...global, ...entry }))]
+    .flatMap((raw) => ["IDCS_PRIVATE_KEY_FILE", "OCI_CONFIG_FILE"].map((env) => [env, raw[env]] as const))
+    .filter(([, path]) => path);
+  for (
+    const [env, path] of new Map(named.map(([env, path]) => [`${env}=${path}`, [env, path!] as const]))
+      .values()
+  ) {
+    try {
+      await Deno.stat(path);
+    } catch (error) {
+      const why = error instanceof Deno.errors.NotCapable
+        ? "the Deno permission set does not allow reading it: keep keys under ./keys (OCI config under /etc/audit-archiver/.oci) or grant --allow-read for it"
+        : error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : (error as Error).message;
+      problems.push(`${env} cannot be read (${why}): current value is ${JSON.stringify(path)}`);
+    }
   }
+  return problems;
+}
+
+/** Opens export's --out file; never overwrites one. */
+/**
+ * `--out`: written to a temporary file beside it and linked to its name only when the export is complete, so
+ * the file appears whole or not at all; an existing file is never overwritten.
+ */
+async function createOutput(path: string) {
+  const refuse = (why: string) => new ArchiveError("USAGE", `--out ${path} cannot be created: ${why}`);
+  if (await Deno.lstat(path).then(() => true, () => false)) {
+    throw refuse("it exists (export never overwrites): choose a new file");
+  }
+  const partial = `${path}.partial-${crypto.randomUUID()}`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(partial, { write: true, createNew: true });
+  } catch (error) {
+    throw refuse((error as Error).message);
+  }
+  const discard = () => Deno.remove(partial).catch(() => {});
+  return {
+    file,
+    discard,
+    publish: async () => {
+      try {
+        await Deno.link(partial, path);
+      } catch (error) {
+        throw refuse(
+          error instanceof Deno.errors.AlreadyExists
+            ? "it appeared while exporting"
+            : (error as Error).message,
+        );
+      } finally {
+        await discard();
+      }
+    },
+  };
 }
 
 function parseRangeFlag(name: string, text: string | undefined, required: boolean): number | undefined {
@@ -3609,14 +3818,17 @@ const COMMAND_TABLE: Record<
     from: true,
     to: true,
     run: async ({ config, sink, line, from, to }) => {
-      const file = line.out ? await createOutput(line.out) : undefined;
-      const writer = (file?.writable ?? Deno.stdout.writable).getWriter();
+      const output = line.out ? await createOutput(line.out) : undefined;
+      const writer = (output?.file.writable ?? Deno.stdout.writable).getWriter();
+      let count;
       try {
-        const count = await exportEvents(sink, config.archivePrefix, from!, to!, writer);
-        log("info", "exported", { events: count, out: line.out ?? "stdout" });
+        count = await exportEvents(sink, config.archivePrefix, from!, to!, writer);
       } finally {
         await writer.close().catch(() => {});
+        if (count === undefined) await output?.discard();
       }
+      await output?.publish();
+      log("info", "exported", { events: count, out: line.out ?? "stdout" });
       return 0;
     },
   },

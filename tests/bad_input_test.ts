@@ -88,7 +88,10 @@ Deno.test("an unreadable, garbage or encrypted key file exits 2 before anything 
       env: { ...domain.env, IDCS_PRIVATE_KEY_FILE: `${domain.dir}/nope.pem` },
     });
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /IDCS_PRIVATE_KEY_FILE .*nope\.pem cannot be read/);
+    assert.match(
+      missing.stderr,
+      /IDCS_PRIVATE_KEY_FILE cannot be read \(no such file\): current value is .*nope\.pem/,
+    );
     await assertNothingWritten(domain.archiveDir);
   } finally {
     await domain.close();

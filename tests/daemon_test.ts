@@ -36,7 +36,7 @@ const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+
 Deno.test("run serves health and metrics, passes at start, and on an authenticated trigger", async () => {
   const domain = await startDomain({ events: recentEvents(61, 300) });
   const port = freePort();
-  const token = "trigger-token-0123456789abcdef";
+  const token = "trigger-token-0123456789abcdef-0123456789";
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-P=local", "--quiet", `${REPO}/main.ts`, "run"],
     cwd: REPO,

@@ -430,7 +430,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
       PAGE_SIZE: "500",
       CONCURRENCY: "8",
       PORT: "8080",
-      TRIGGER_TOKEN: "trigger-token-Xy7",
+      TRIGGER_TOKEN: "trigger-token-Xy7-0123456789abcdefghij",
       LOG_LEVEL: "debug",
       LOG_FORMAT: "text",
     },
@@ -463,7 +463,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
     pageSize: 500,
     concurrency: 8,
     port: 8080,
-    triggerToken: "trigger-token-Xy7",
+    triggerToken: "trigger-token-Xy7-0123456789abcdefghij",
     logLevel: "debug",
     logFormat: "text",
   });
@@ -572,7 +572,7 @@ Deno.test("validateConfig never shows IDCS_CLIENT_SECRET or TRIGGER_TOKEN values
     IDCS_KEY_ID: "",
     IDCS_CLIENT_SECRET: "client-secret-Zq9",
     PORT: "99999",
-    TRIGGER_TOKEN: "trigger-token-Xy7",
+    TRIGGER_TOKEN: "trigger-token-Xy7-0123456789abcdefghij",
   });
   assert.equal(
     message,
@@ -585,7 +585,7 @@ Deno.test("validateConfig never shows IDCS_CLIENT_SECRET or TRIGGER_TOKEN values
     ].join("\n"),
   );
   assert.equal(message.includes("client-secret-Zq9"), false);
-  assert.equal(message.includes("trigger-token-Xy7"), false);
+  assert.equal(message.includes("trigger-token-Xy7-0123456789abcdefghij"), false);
 });
 
 Deno.test("validateConfig reports a missing client id and missing credentials", () => {
@@ -673,7 +673,7 @@ Deno.test("validateConfig rejects PORT without TRIGGER_TOKEN", () => {
 
 Deno.test("validateConfig rejects TRIGGER_TOKEN without PORT", () => {
   assert.equal(
-    configMessage({ ...KEYED, TRIGGER_TOKEN: "trigger-token-Xy7" }),
+    configMessage({ ...KEYED, TRIGGER_TOKEN: "trigger-token-Xy7-0123456789abcdefghij" }),
     "1 bad setting:\n  - TRIGGER_TOKEN needs PORT: set both or neither",
   );
 });

@@ -70,6 +70,8 @@ export interface OciFaults {
   retryAfterRate?: number;
   /** Probability of a 500 `InternalServerError` or 503 `ServiceUnavailable`, before the service. @default 0 */
   rate5xx?: number;
+  /** Share of those 5xx that are 503 (an outage that refuses requests); the rest are 500. @default 0.5 */
+  share503?: number;
   /**
    * Probability that the connection drops in the middle of the response body,
    * after the service did the work (a PUT is stored, a page is served). A
@@ -860,7 +862,7 @@ interface Decision {
   race: boolean;
 }
 
-const RATE_FIELDS = ["rate429", "retryAfterRate", "rate5xx", "rateReset", "rate412"] as const;
+const RATE_FIELDS = ["rate429", "retryAfterRate", "rate5xx", "share503", "rateReset", "rate412"] as const;
 
 function validateFaults(faults: OciFaults): Required<OciFaults> {
   for (const field of RATE_FIELDS) {
@@ -882,6 +884,7 @@ function validateFaults(faults: OciFaults): Required<OciFaults> {
     rate429: 0,
     retryAfterRate: 0.5,
     rate5xx: 0,
+    share503: 0.5,
     rateReset: 0,
     rate412: 0,
     ...faults,
@@ -902,7 +905,7 @@ function decideFault(random: Random, faults: Required<OciFaults>): Decision {
   const race = random() < faults.rate412;
   const bands: [number, () => Fault][] = [
     [faults.rate429, () => ({ kind: "429", retryAfter: variant < faults.retryAfterRate })],
-    [faults.rate5xx, () => ({ kind: "5xx", status: variant < 0.5 ? 500 : 503 })],
+    [faults.rate5xx, () => ({ kind: "5xx", status: variant < faults.share503 ? 503 : 500 })],
     [faults.rateReset, () => ({ kind: "reset", variant })],
   ];
   let threshold = 0;
