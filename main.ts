@@ -2112,6 +2112,26 @@ export function parseManifest(bytes: Uint8Array): Manifest | undefined {
   }
 }
 
+/** A chain segment: its genesis record, where it starts, and where it ends (Infinity for the main segment). */
+export interface Segment {
+  name: string;
+  bytes: Uint8Array;
+  start: number;
+  end: number;
+}
+
+/** The one reading of a stored genesis as a segment; undefined when it is not one. Pure. */
+export function parseSegment(name: string, bytes: Uint8Array): Segment | undefined {
+  const record = parseGenesis(bytes);
+  if (!record) return undefined;
+  return {
+    name,
+    bytes,
+    start: Date.parse(record.start),
+    end: record.end ? Date.parse(record.end) : Infinity,
+  };
+}
+
 export function parseGenesis(bytes: Uint8Array): Genesis | undefined {
   try {
     const g = JSON.parse(new TextDecoder().decode(bytes));
@@ -2143,13 +2163,14 @@ export async function verifyChain(input: {
 }): Promise<{ problems: string[]; windows: Manifest[] }> {
   const problems: string[] = [];
   const windows: Manifest[] = [];
-  const segments: { link: ChainLink; start: number; end?: number }[] = [];
+  const segments: Segment[] = [];
   for (const link of input.geneses) {
-    const record = parseGenesis(link.bytes);
-    const end = record?.end === undefined ? undefined : Date.parse(record.end);
-    if (!record || link.name !== genesisName(input.chain, end)) {
+    const segment = parseSegment(link.name, link.bytes);
+    if (
+      !segment || link.name !== genesisName(input.chain, segment.end === Infinity ? undefined : segment.end)
+    ) {
       problems.push(`${link.name} is not a readable genesis`);
-    } else segments.push({ link, start: Date.parse(record.start), end });
+    } else segments.push(segment);
   }
   segments.sort((a, b) => a.start - b.start);
   if (!segments.length) {
@@ -2167,17 +2188,17 @@ export async function verifyChain(input: {
   };
   let segment = 0;
   let expectedStart = segments[0].start;
-  let previous = await sha256Hex(segments[0].link.bytes);
+  let previous = await sha256Hex(segments[0].bytes);
   const enterSegmentsUpTo = async (time: number) => {
     while (segment + 1 < segments.length && segments[segment + 1].start <= time) {
       const next = segments[segment + 1];
       if (segments[segment].end !== next.start) {
-        problems.push(`${segments[segment].link.name} does not end where ${next.link.name} starts`);
+        problems.push(`${segments[segment].name} does not end where ${next.name} starts`);
       }
-      expect(next.start, expectedStart, next.link.name);
+      expect(next.start, expectedStart, next.name);
       segment++;
       expectedStart = next.start;
-      previous = await sha256Hex(next.link.bytes);
+      previous = await sha256Hex(next.bytes);
     }
   };
   const claimed = new Set<string>();
@@ -2207,7 +2228,7 @@ export async function verifyChain(input: {
   }
   await enterSegmentsUpTo(Infinity);
   const last = segments[segments.length - 1];
-  if (last.end !== undefined) expect(last.end, expectedStart, `the end of ${last.link.name}`);
+  if (last.end !== Infinity) expect(last.end, expectedStart, `the end of ${last.name}`);
   for (const name of input.dataNames) {
     if (!claimed.has(name)) problems.push(`${name} is not claimed by any manifest (added or renamed)`);
   }
@@ -2514,28 +2535,14 @@ async function lastManifestBefore(sink: Sink, chain: string, before: number): Pr
   return await walk(chain, []);
 }
 
-/** A chain segment's genesis, parsed; `end` is Infinity for the main segment. */
-interface Segment {
-  name: string;
-  bytes: Uint8Array;
-  start: number;
-  end: number;
-}
-
 /** The chain's segments, oldest first. */
 async function readSegments(sink: Sink, chain: string): Promise<Segment[]> {
   const segments: Segment[] = [];
   for (const name of await sink.listChildren(chain)) {
     if (!GENESIS_PATTERN.test(name)) continue;
-    const bytes = (await sink.read(name))!;
-    const record = parseGenesis(bytes);
-    if (!record) throw new ArchiveError("ARCHIVE", `${name} is not a readable genesis: run verify`);
-    segments.push({
-      name,
-      bytes,
-      start: Date.parse(record.start),
-      end: record.end ? Date.parse(record.end) : Infinity,
-    });
+    const segment = parseSegment(name, (await sink.read(name))!);
+    if (!segment) throw new ArchiveError("ARCHIVE", `${name} is not a readable genesis: run verify`);
+    segments.push(segment);
   }
   return segments.sort((a, b) => a.start - b.start);
 }
@@ -3233,9 +3240,9 @@ async function archiveStatus(config: Config, sink: Sink, now: number, sources: S
     const stored = await readChain(sink, chain);
     const manifests = stored.manifests.map((l) => parseManifest(l.bytes)).filter((m): m is Manifest => !!m);
     manifests.sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
-    const segments = stored.geneses.map((l) => parseGenesis(l.bytes)).filter((g): g is Genesis => !!g);
-    const main = segments.find((g) => g.end === undefined);
-    const frontier = manifests.at(-1)?.end ?? main?.start ?? null;
+    const segments = stored.geneses.map((l) => parseSegment(l.name, l.bytes)).filter((g) => g !== undefined);
+    const main = segments.find((g) => g.end === Infinity);
+    const frontier = manifests.at(-1)?.end ?? (main ? new Date(main.start).toISOString() : null);
     const source = chain.split("/").at(-2)! as SourceName;
     const scope = chain.split("/").at(-1)!;
     const retention = await sourceRetention(
@@ -3284,9 +3291,12 @@ async function archiveStatus(config: Config, sink: Sink, now: number, sources: S
         );
       }
     }
-    const incomplete = segments.filter((g) => g.end && !manifests.some((m) => m.end === g.end));
+    const incomplete = segments.filter((g) =>
+      g.end !== Infinity && !manifests.some((m) => Date.parse(m.end) === g.end)
+    );
     for (const g of incomplete) {
-      warnings.push(`backfill [${g.start}, ${g.end}) is incomplete: run backfill again`);
+      const [start, end] = [g.start, g.end].map((ms) => new Date(ms).toISOString());
+      warnings.push(`backfill [${start}, ${end}) is incomplete: run backfill again`);
     }
     const lastEventTime = manifests.findLast((m) => m.lastEventTime)?.lastEventTime ?? null;
     chains.push({
