@@ -139,6 +139,8 @@ export async function runCli(
     permissionFlags?: string[];
     /** Working directory (relative paths of a permission set resolve against it). @default REPO */
     cwd?: string;
+    /** Called with the process once it is spawned: a test can signal it at a moment of its choosing. */
+    onSpawn?: (child: Deno.ChildProcess) => void;
   } = {},
 ): Promise<CliResult> {
   const permissions = options.permissionFlags ?? [`-P=${options.permissionSet ?? "local"}`];
@@ -151,6 +153,7 @@ export async function runCli(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  options.onSpawn?.(child);
   let killed = false;
   const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => {
     killed = true;

@@ -20,29 +20,51 @@ export const BUCKET = "audit-archive-test";
 
 export interface Cloud {
   oci: OciEmulator;
+  /** The signature keyId of the DEFAULT config's API key (what the emulator sees in `onRequest`). */
+  keyId: string;
+  /** Further users asked for with `extraUsers`: each its own API key and OCI config file. */
+  users: Record<string, { keyId: string; configFile: string }>;
   /** Settings that point the program at the emulated cloud with API-key (config file) auth. */
   env: Record<string, string>;
   close(): Promise<void>;
 }
 
-/** Starts the OCI emulator with one bucket and writes an OCI config file for an API key into `dir`. */
-export async function startCloud(dir: string, options: Partial<OciEmulatorOptions> = {}): Promise<Cloud> {
-  const key = await generateApiKey(TENANCY, USER);
-  const keyFile = `${dir}/oci-api-key.pem`;
+/** Writes an API key and an OCI CLI config file naming it into `dir`; `suffix` tells several apart. */
+async function writeApiKeyConfig(dir: string, user: string, suffix = "") {
+  const key = await generateApiKey(TENANCY, user);
+  const keyFile = `${dir}/oci-api-key${suffix}.pem`;
   await Deno.writeTextFile(keyFile, key.privateKeyPem);
-  const configFile = `${dir}/oci-config`;
+  const configFile = `${dir}/oci-config${suffix}`;
   await Deno.writeTextFile(
     configFile,
-    `[DEFAULT]\nuser=${USER}\nfingerprint=${key.fingerprint}\ntenancy=${TENANCY}\nregion=us-ashburn-1\nkey_file=${keyFile}\n`,
+    `[DEFAULT]\nuser=${user}\nfingerprint=${key.fingerprint}\ntenancy=${TENANCY}\nregion=us-ashburn-1\nkey_file=${keyFile}\n`,
   );
+  return { key, configFile };
+}
+
+/**
+ * Starts the OCI emulator with one bucket and writes an OCI config file for an API key into `dir`;
+ * `extraUsers` (user OCIDs) get an API key and a config file each, so the emulator can tell instances apart.
+ */
+export async function startCloud(
+  dir: string,
+  options: Partial<OciEmulatorOptions> & { extraUsers?: string[] } = {},
+): Promise<Cloud> {
+  const { extraUsers = [], ...emulatorOptions } = options;
+  const { key, configFile } = await writeApiKeyConfig(dir, USER);
+  const extra = await Promise.all(extraUsers.map((user, i) => writeApiKeyConfig(dir, user, `-${i + 2}`)));
   const oci = await startOciEmulator({
     tenancy: TENANCY,
-    apiKeys: [{ keyId: key.keyId, publicKey: key.publicKey }],
+    apiKeys: [key, ...extra.map((e) => e.key)].map((k) => ({ keyId: k.keyId, publicKey: k.publicKey })),
     buckets: [{ name: BUCKET }],
-    ...options,
+    ...emulatorOptions,
   });
   return {
     oci,
+    keyId: key.keyId,
+    users: Object.fromEntries(
+      extraUsers.map((user, i) => [user, { keyId: extra[i].key.keyId, configFile: extra[i].configFile }]),
+    ),
     env: {
       OCI_AUTH: "config",
       OCI_CONFIG_FILE: configFile,

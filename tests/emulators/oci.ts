@@ -84,6 +84,30 @@ export interface OciFaults {
    * content: the PUT then fails with 412 `IfNoneMatchFailed`. @default 0
    */
   rate412?: number;
+  /**
+   * Per request of one of `operations`: the probability that the connection drops after the service did the
+   * work (PutLogs stored its entries, a PUT stored its object) and before any byte of the answer, so the
+   * caller cannot tell whether it went in. `rateReset` cuts a body mid-way and so cannot touch an answer
+   * without a body (PutLogs answers 200 with none: oci-loggingingestion PutLogsResponse has only
+   * opcRequestId). Oracle documents that PutLogs is not idempotent (oci-wire.md, "Logging ingestion"):
+   * a push whose answer was lost may have gone in. Needs the emulator started with `dropAfterWork` or
+   * `onRequest` set (it then listens through a TCP relay that can close a client's connection).
+   * @default { operations: [], rate: 0 }
+   */
+  dropAfterWork?: { operations: string[]; rate: number };
+}
+
+/** What `onRequest` sees of a request, before it is served. */
+export interface RequestSeen {
+  method: string;
+  /** The raw path, without the query. */
+  path: string;
+  /** The operation name, as `stats.byOperation` counts it (`PutObject`, `PutLogs`, …). */
+  operation: string;
+  /** The signature's keyId (`tenancy/user/fingerprint`, or `ST$…`); "" when unsigned. */
+  keyId: string;
+  /** The decoded object name, for object operations. */
+  objectName?: string;
 }
 
 /** A retention rule of a bucket, as `ListRetentionRules` returns it. */
@@ -109,7 +133,18 @@ export interface OciEmulatorOptions {
   /** Object Storage namespace. @default "emulatedns" */
   namespace?: string;
   /** @default [] */
-  buckets?: { name: string; retentionRules?: RetentionRuleOption[] }[];
+  buckets?: {
+    name: string;
+    retentionRules?: RetentionRuleOption[];
+    /**
+     * Answer `GetRetentionRules`/`ListRetentionRules` with this error instead of the rules. It needs
+     * `read buckets`, and "a 404 can mean not authorized; S3-compatible and third-party Object Storage
+     * emulators may not implement it at all" (oci-wire.md, "Object Storage"): 404 `NotAuthorizedOrNotFound`
+     * (API errors reference), 403 `NotAuthorized` (UNCONFIRMED code, modelled as some gateways answer),
+     * 501 `MethodNotImplemented` (API errors reference: "the method is not implemented"). @default undefined
+     */
+    retentionRulesStatus?: 403 | 404 | 501;
+  }[];
   /** Vault secrets; `content` is the secret's text, served base64 of its UTF-8 bytes. @default [] */
   secrets?: { id: string; content: string }[];
   /** Vault keys for `sign`: RSASSA-PKCS1-v1_5 private keys. @default [] */
@@ -162,6 +197,12 @@ export interface OciEmulatorOptions {
   auditConfigurationReadable?: boolean;
   /** Custom log OCIDs that accept `putLogs`. @default [] */
   logs?: string[];
+  /**
+   * Awaited before each request is served (after routing, before faults, signature and service): a test can
+   * delay a request here, or kill the calling process. Answering `"drop"` abandons the request: nothing is
+   * served or stored and the connection is closed. Setting it makes the emulator listen through its relay.
+   */
+  onRequest?: (request: RequestSeen) => Promise<"drop" | void> | "drop" | void;
   /** @default {} */
   faults?: OciFaults;
   /** Port on 127.0.0.1. @default 0 (ephemeral) */
@@ -271,6 +312,18 @@ const OBJECT_NAME_MAX_BYTES = 1024;
 const KMS_MAX_MESSAGE_BYTES = 4096;
 /** Logging ingestion: each entry must be under 1 MB (oci-wire.md). */
 const LOG_ENTRY_MAX_BYTES = 1024 * 1024;
+/**
+ * "Any log data field cannot be more than 10,000 characters. If your data exceeds this limit, the field is
+ * truncated during ingestion." (oci-loggingingestion model/log-entry.d.ts, LogEntry; oci-wire.md). Counted
+ * here in Unicode code points; silently, as the service does.
+ */
+const LOG_FIELD_MAX_CHARS = 10_000;
+
+function truncateLogField(text: string): string {
+  if (text.length <= LOG_FIELD_MAX_CHARS) return text;
+  const points = [...text];
+  return points.length <= LOG_FIELD_MAX_CHARS ? text : points.slice(0, LOG_FIELD_MAX_CHARS).join("");
+}
 const IDENTITY_DEFAULT_LIMIT = 100;
 const IDENTITY_MAX_LIMIT = 1000;
 const DEFAULT_AUDIT_MAX_PAGE_SIZE = 5000;
@@ -887,8 +940,15 @@ function validateFaults(faults: OciFaults): Required<OciFaults> {
     share503: 0.5,
     rateReset: 0,
     rate412: 0,
+    dropAfterWork: { operations: [], rate: 0 },
     ...faults,
   };
+  const drop = resolved.dropAfterWork.rate;
+  if (!(drop >= 0 && drop <= 1)) {
+    throw new RangeError(
+      `Cannot inject faults as 'dropAfterWork.rate' must be between 0 and 1: current value is ${drop}`,
+    );
+  }
   const total = resolved.rate429 + resolved.rate5xx + resolved.rateReset;
   if (total > 1) {
     throw new RangeError(
@@ -1002,6 +1062,7 @@ interface StoredObject {
 interface Bucket {
   name: string;
   retentionRules: (RetentionRuleOption & { etag: string; timeCreated: number })[];
+  retentionRulesStatus?: 403 | 404 | 501;
   objects: Map<string, StoredObject>;
   /** Names in code-unit order, rebuilt after a change; lists are frequent, writes rarer. */
   sortedNames?: string[];
@@ -1044,6 +1105,8 @@ interface State {
   logs: Map<string, LogEntryView[]>;
   faults: Required<OciFaults>;
   faultRandom: Random;
+  dropRandom: Random;
+  onRequest?: OciEmulatorOptions["onRequest"];
   idRandom: Random;
   instance?: InstanceIdentity;
   stats: OciEmulator["stats"];
@@ -1430,6 +1493,15 @@ function objectSummary(object: StoredObject, fields: readonly string[]): Record<
 
 function listRetentionRules(state: State, params: Params): Reply {
   const bucket = findBucket(state, params.namespace, params.bucket);
+  const refused = {
+    403: ["NotAuthorized", "You are not authorized to read the retention rules of this bucket"],
+    404: ["NotAuthorizedOrNotFound", `Retention rules of ${bucket.name} not found or not authorized`],
+    501: ["MethodNotImplemented", "ListRetentionRules is not implemented"],
+  } as const;
+  if (bucket.retentionRulesStatus) {
+    const [code, message] = refused[bucket.retentionRulesStatus];
+    throw new OciError(bucket.retentionRulesStatus, code, message);
+  }
   return jsonReply(200, {
     items: bucket.retentionRules.map((rule) => ({
       id: rule.id,
@@ -1891,9 +1963,9 @@ function putLogs(state: State, body: Bytes, params: Params): Reply {
         throw invalidParameter(`The log entry ${entry.id} is larger than 1 MB`);
       }
       accepted.push({
-        id: entry.id,
+        id: truncateLogField(entry.id),
         time: (entry.time as string | undefined) ?? (batch.defaultlogentrytime as string),
-        data: entry.data,
+        data: truncateLogField(entry.data),
         source: batch.source as string,
         type: batch.type as string,
         ...(batch.subject !== undefined ? { subject: batch.subject as string } : {}),
@@ -2289,6 +2361,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     buckets.set(bucket.name, {
       name: bucket.name,
       objects: new Map(),
+      retentionRulesStatus: bucket.retentionRulesStatus,
       retentionRules: (bucket.retentionRules ?? []).map((rule) => ({
         ...rule,
         etag: randomUuid(idRandom),
@@ -2320,6 +2393,8 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     logs: new Map((options.logs ?? []).map((logId) => [logId, []])),
     faults: validateFaults(options.faults ?? {}),
     faultRandom: mulberry32(seed),
+    dropRandom: mulberry32(seed ^ 0x165667b1),
+    onRequest: options.onRequest,
     idRandom,
     stats: {
       requests: 0,
@@ -2341,7 +2416,27 @@ function delay(ms: number): Promise<void> {
  * the latency, maybe cut the body. The instance metadata service is local to
  * the instance: it is neither signed nor faulted.
  */
-async function serveRequest(state: State, request: Request): Promise<Response> {
+/** The keyId of a request's signature, read without verifying it (for `onRequest`); "" when there is none. */
+function keyIdOf(request: Request): string {
+  return /keyId="([^"]*)"/.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
+}
+
+/** Closes the client's connection without an answer (through the relay); the response below is never sent. */
+function droppedResponse(dropConnection: (() => void) | undefined): Response {
+  if (!dropConnection) {
+    throw new TypeError(
+      "dropping a connection needs the relay: start the emulator with onRequest or dropAfterWork",
+    );
+  }
+  dropConnection();
+  return new Response(null, { status: 500 });
+}
+
+async function serveRequest(
+  state: State,
+  request: Request,
+  dropConnection?: () => void,
+): Promise<Response> {
   state.stats.requests++;
   const requestId = randomHex(state.idRandom, 32).toUpperCase();
   const target = rawTarget(request);
@@ -2355,6 +2450,16 @@ async function serveRequest(state: State, request: Request): Promise<Response> {
   }
   const { operation } = routed;
   state.stats.byOperation[operation] = (state.stats.byOperation[operation] ?? 0) + 1;
+  if (state.onRequest) {
+    const verdict = await state.onRequest({
+      method: request.method,
+      path,
+      operation,
+      keyId: keyIdOf(request),
+      ...(routed.params.object !== undefined ? { objectName: routed.params.object } : {}),
+    });
+    if (verdict === "drop") return droppedResponse(dropConnection);
+  }
   const isMetadata = operation === "InstanceMetadata";
   const decision = isMetadata
     ? { fault: { kind: "none" } as Fault, race: false }
@@ -2383,10 +2488,99 @@ async function serveRequest(state: State, request: Request): Promise<Response> {
     reply = errorReply(error);
   }
   if (!isMetadata) await delay(state.faults.latencyMs);
+  const { dropAfterWork } = state.faults;
+  if (dropAfterWork.operations.includes(operation) && state.dropRandom() < dropAfterWork.rate) {
+    state.stats.faultsInjected++;
+    return droppedResponse(dropConnection);
+  }
   if (fault.kind === "reset" && cutsBody(reply, request.method)) {
     state.stats.faultsInjected++;
   }
   return toResponse(reply, fault, requestId, request.method);
+}
+
+/**
+ * A TCP relay in front of the HTTP server, so the emulator can close one client's connection without an answer
+ * (Deno.serve always sends a status line before it fails a body). Each client connection gets its own
+ * upstream connection; the server sees the upstream's local port as the remote port, which names the pair.
+ */
+class Relay {
+  #listener?: Deno.Listener;
+  readonly #pairs = new Map<number, { client: Deno.Conn; upstream: Deno.Conn; done: Promise<unknown> }>();
+  #accepting?: Promise<void>;
+
+  /** Listens on 127.0.0.1:`port` and relays to `upstreamPort`; returns the port it listens on. */
+  start(upstreamPort: number, port: number): number {
+    const listener = this.#listener = Deno.listen({ hostname: "127.0.0.1", port });
+    this.#accepting = (async () => {
+      try {
+        for await (const client of listener) this.#relay(client, upstreamPort).catch(() => client.close());
+      } catch {
+        // the listener was closed
+      }
+    })();
+    return (listener.addr as Deno.NetAddr).port;
+  }
+
+  async #relay(client: Deno.Conn, upstreamPort: number) {
+    const upstream = await Deno.connect({ hostname: "127.0.0.1", port: upstreamPort });
+    const key = (upstream.localAddr as Deno.NetAddr).port;
+    const closeBoth = () => {
+      this.#pairs.delete(key);
+      for (const conn of [client, upstream]) {
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      }
+    };
+    const copy = async (from: Deno.Conn, to: Deno.Conn) => {
+      const buffer = new Uint8Array(64 * 1024);
+      try {
+        for (;;) {
+          const n = await from.read(buffer);
+          if (n === null) break;
+          let offset = 0;
+          while (offset < n) offset += await to.write(buffer.subarray(offset, n));
+        }
+      } catch {
+        // either side closed
+      }
+      closeBoth();
+    };
+    const done = Promise.all([copy(client, upstream), copy(upstream, client)]);
+    this.#pairs.set(key, { client, upstream, done });
+    await done;
+  }
+
+  /** Closes the client connection relayed through upstream local port `key`, before any answer reaches it. */
+  drop(key: number) {
+    const pair = this.#pairs.get(key);
+    if (!pair) return;
+    this.#pairs.delete(key);
+    for (const conn of [pair.client, pair.upstream]) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  stopListening() {
+    try {
+      this.#listener?.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  async close() {
+    this.stopListening();
+    await this.#accepting;
+    for (const key of [...this.#pairs.keys()]) this.drop(key);
+  }
 }
 
 /** Starts the emulator on 127.0.0.1; resolves once it listens. */
@@ -2396,13 +2590,22 @@ export async function startOciEmulator(options: OciEmulatorOptions): Promise<Oci
   const state = createState(options, seed);
   let resourcePrincipal: { privateKey: KeyObject; publicKey: KeyObject; id: string } | undefined;
 
+  const relayed = options.onRequest !== undefined || options.faults?.dropAfterWork !== undefined;
   const listening = Promise.withResolvers<void>();
+  const relay = relayed ? new Relay() : undefined;
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => listening.resolve() },
-    (request) => serveRequest(state, request),
+    {
+      hostname: "127.0.0.1",
+      port: relayed ? 0 : options.port ?? 0,
+      onListen: () => listening.resolve(),
+      onError: () => new Response(null, { status: 500 }),
+    },
+    (request, info) =>
+      serveRequest(state, request, relay && (() => relay.drop((info.remoteAddr as Deno.NetAddr).port))),
   );
   await listening.promise;
-  const url = `http://127.0.0.1:${server.addr.port}`;
+  const port = relay ? relay.start(server.addr.port, options.port ?? 0) : server.addr.port;
+  const url = `http://127.0.0.1:${port}`;
 
   const bucketOf = (name: string): Bucket => {
     const bucket = state.buckets.get(name);
@@ -2483,11 +2686,20 @@ export async function startOciEmulator(options: OciEmulatorOptions): Promise<Oci
       state.compartments = toCompartments(compartments, Date.now());
     },
     setFaults: (faults) => {
+      if (faults.dropAfterWork?.rate && !relay) {
+        throw new TypeError(
+          "dropAfterWork needs the relay: start the emulator with onRequest or dropAfterWork",
+        );
+      }
       state.faults = validateFaults(faults);
     },
     stats: state.stats,
     // shutdown() lets requests in flight finish; aborting a signal would reset their connections.
-    close: () => server.shutdown(),
+    close: async () => {
+      relay?.stopListening();
+      await server.shutdown();
+      await relay?.close();
+    },
   };
 }
 
