@@ -1280,11 +1280,20 @@ function ociClient<C extends { endpoint: string; regionId?: string }>(
   session: OciSession,
   Client: new (params: Common.AuthParams, configuration: Common.ClientConfiguration) => C,
   service: OciService,
-  endpoint?: string,
+  options: { endpoint?: string; freshConnections?: boolean } = {},
 ): C {
   const { common } = session.sdk;
-  // The SDK's own transport, signing as the client would; we only note each response for `ociCall`.
-  const transport = new common.FetchHttpClient(new common.DefaultRequestSigner(session.provider), null);
+  // The SDK's own transport, signing as the client would; we only note each response for `ociCall`. A call
+  // that is not idempotent gets a connection of its own each time: on a pooled connection the server closed
+  // before answering, fetch sends the request again by itself, and a PutLogs would go in twice.
+  const fresh = options.freshConnections
+    ? { client: Deno.createHttpClient({ poolMaxIdlePerHost: 0 }) }
+    : undefined;
+  const transport = new common.FetchHttpClient(
+    new common.DefaultRequestSigner(session.provider),
+    null,
+    fresh as unknown as Common.ClientConfiguration["httpOptions"],
+  );
   const httpClient: Common.HttpClient = {
     send: async (...args: Parameters<Common.HttpClient["send"]>) => {
       const response = await transport.send(...args);
@@ -1302,7 +1311,7 @@ function ociClient<C extends { endpoint: string; regionId?: string }>(
     retryConfiguration: common.NoRetryConfigurationDetails,
     circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
   });
-  const override = endpoint ?? session.config.endpoints[service];
+  const override = options.endpoint ?? session.config.endpoints[service];
   if (override) client.endpoint = override;
   else if (session.config.region && "regionId" in client) client.regionId = session.config.region;
   return client;
@@ -1381,7 +1390,7 @@ async function loadSecretKey(session: OciSession, secretId: string): Promise<Cry
 /** Signs with an OCI Vault (KMS) RSA key: the HSM signs, the private key never enters this process. */
 function kmsSigner(session: OciSession, keyId: string, endpoint: string): AssertionSigner {
   const { keymanagement } = session.sdk;
-  const client = ociClient(session, keymanagement.KmsCryptoClient, "secrets", endpoint);
+  const client = ociClient(session, keymanagement.KmsCryptoClient, "secrets", { endpoint });
   return async (input) => {
     const response = await ociCall("Vault KMS sign", () =>
       client.sign({
@@ -2880,7 +2889,9 @@ export class LoggingCopy {
   /** Set at the first failure of a pass: the rest waits for the next pass rather than failing one by one. */
   #down = false;
   constructor(session: OciSession, readonly logId: string) {
-    this.#client = ociClient(session, session.sdk.loggingingestion.LoggingClient, "logging");
+    this.#client = ociClient(session, session.sdk.loggingingestion.LoggingClient, "logging", {
+      freshConnections: true, // PutLogs is not idempotent
+    });
   }
 
   /** Copies the windows of the last week before `frontier` that were not copied, or whose copy failed. */
@@ -3036,11 +3047,11 @@ export async function archivePass(
   const budget = newBudget(config, stop);
   return await forEachSource(sources, async (source) => {
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
+    // Credentials and permissions are proven before anything is written (invariant 5): a pass with a bad key
+    // completes no window and copies nothing.
+    await source.check();
     let main = (await readSegments(sink, chain)).find((s) => s.end === Infinity);
-    if (!main) {
-      await source.check();
-      main = await claimSegment(sink, chain, source, floorTo(source.since, source.kind.granularityMs));
-    }
+    main ??= await claimSegment(sink, chain, source, floorTo(source.since, source.kind.granularityMs));
     // Windows whose copy failed (or never ran) on an earlier pass go first.
     await copy?.catchUp(sink, chain, (await readSegmentState(sink, chain, main)).frontier);
     return await archiveSegment(source, sink, config, budget, main, {

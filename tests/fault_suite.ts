@@ -26,6 +26,7 @@ import {
   assertCompleteArchive,
   assertNoSecrets,
   type Domain,
+  duplicates,
   HOUR,
   listFiles,
   readArchive,
@@ -38,7 +39,14 @@ import {
 
 const SETTLE_MS = 3_000;
 
-type Step = "pass" | "killed-subprocess" | "concurrent-passes" | "concurrent-subprocesses" | "bad-input";
+type Step =
+  | "pass"
+  | "killed-subprocess"
+  | "concurrent-passes"
+  | "concurrent-subprocesses"
+  | "bad-input"
+  | "orphaned-claim"
+  | "sigterm-run";
 
 /** Everything a seed decides, printed when it fails so it can be replayed and read. */
 function scenario(seed: number) {
@@ -94,8 +102,41 @@ function scenario(seed: number) {
       /** ListEvents has no page-size parameter; pages vary per request up to this. */
       maxPageSize: pick([300, 2000, 5000]),
     },
+    // Drawn after the OCI Audit choices, so every value above is unchanged.
+    extra: {
+      /**
+       * One more step, at a seeded place: a claim winner killed between manifest and data while another
+       * instance carries on, or SIGTERM to `run` at a seeded moment.
+       */
+      step: random() < 0.5 ? pick(["orphaned-claim", "sigterm-run"] as const) : undefined,
+      at: random(),
+      sigtermAfterMs: 50 + Math.floor(random() * 1500),
+      /** Share of Logging pushes whose connection drops after Logging took them in (an ambiguous push). */
+      logDropRate: random() < 0.5 ? random() * 0.3 : 0,
+    },
   };
 }
+
+/** The steps of a scenario with its extra step in place, each with its own kill time and bad input. */
+function stepsOf(plan: ReturnType<typeof scenario>) {
+  const steps = plan.steps.map((step, i) => ({
+    step,
+    killAfterMs: plan.killAfterMs[i],
+    badInput: plan.badInput[i],
+  }));
+  const { step, at, sigtermAfterMs } = plan.extra;
+  if (step) {
+    steps.splice(Math.floor(at * (steps.length + 1)), 0, {
+      step,
+      killAfterMs: sigtermAfterMs,
+      badInput: "setting",
+    });
+  }
+  return steps;
+}
+
+/** The custom log every seed's passes copy to (a Logging copy beside each archive). */
+const LOG_ID = "ocid1.log.oc1..aaaafaultsuitelog";
 
 /** What a seed runs against: one source (with its emulator) and one sink, behind the same few operations. */
 interface FaultTarget {
@@ -114,6 +155,10 @@ interface FaultTarget {
   quiet(): void;
   /** Credentials the run created (access tokens) that must not leak either. */
   secrets(): string[];
+  /** Calls `callback` at the first claim (a manifest being stored) from now on; returns the unsubscribe. */
+  onClaim(callback: () => void): () => void;
+  /** The ids of every entry the Logging copy pushed, once per time it is in the log. */
+  logged(): string[];
   close(): Promise<void>;
 }
 
@@ -121,11 +166,14 @@ type BadInput = "setting" | "garbage-key" | "unknown-key";
 type BadInputOutcome = { env: Record<string, string>; code: number; message: RegExp };
 
 /** Runs one step; returns the exit codes and everything the subprocesses logged (at debug level). */
-async function runStep(target: FaultTarget, step: Step, plan: ReturnType<typeof scenario>, index: number) {
+async function runStep(
+  target: FaultTarget,
+  { step, killAfterMs, badInput }: ReturnType<typeof stepsOf>[number],
+  plan: ReturnType<typeof scenario>,
+) {
   const settings = plan.settings;
   const env = { ...target.env, SETTLE: `${SETTLE_MS}ms`, LOG_LEVEL: "debug" };
   const flags = [...settings, "--settle", `${SETTLE_MS}ms`];
-  const killAfterMs = plan.killAfterMs[index];
   switch (step) {
     case "pass":
       return { codes: [await runMain("once", target, ...flags)], logs: "" };
@@ -143,7 +191,7 @@ async function runStep(target: FaultTarget, step: Step, plan: ReturnType<typeof 
     }
     case "bad-input": {
       // Invariant 5: a pass with bad input fails with its exit status and message, writing nothing.
-      const kind = plan.badInput[index];
+      const kind = badInput;
       const before = await target.files();
       const bad = await target.badInput(kind);
       const result = await runCli(["once"], { env: { ...env, ...bad.env } });
@@ -157,7 +205,103 @@ async function runStep(target: FaultTarget, step: Step, plan: ReturnType<typeof 
       assert.deepEqual(await target.files(), before, `bad input (${kind}) must write nothing`);
       return { codes: [result.code], logs: result.stderr };
     }
+    case "orphaned-claim": {
+      // Instance A is killed at the first claim it or B makes — when it is A's, A dies between its manifest
+      // and its data — while instance B (in-process) carries the chain on past it.
+      let a: Deno.ChildProcess | undefined;
+      const unsubscribe = target.onClaim(() => {
+        try {
+          a?.kill("SIGKILL");
+        } catch {
+          // already exited
+        }
+      });
+      try {
+        const [killed, carried] = await Promise.all([
+          runCli(["once", ...settings], { env, onSpawn: (child) => a = child }),
+          runMain("once", target, ...flags),
+        ]);
+        return { codes: [killed.code, carried], logs: killed.stderr };
+      } finally {
+        unsubscribe();
+      }
+    }
+    case "sigterm-run": {
+      // SIGTERM at a seeded moment of `run`'s first pass: the process ends within its grace (10 s) and
+      // leaves nothing the next pass cannot complete. Before its listener is installed, Deno's default
+      // action ends it with 143; after, `run` exits 0.
+      const sent: number[] = [];
+      const result = await runCli(["run", ...settings], {
+        env: { ...env, SCHEDULE: "0 0 1 1 *" },
+        onSpawn: (child) =>
+          setTimeout(() => {
+            sent.push(Date.now());
+            child.kill("SIGTERM");
+          }, killAfterMs),
+      });
+      const tookMs = Date.now() - sent[0];
+      assert.ok(
+        [0, 143].includes(result.code),
+        `run ended with ${result.code} after SIGTERM: ${result.stderr}`,
+      );
+      assert.ok(tookMs < 15_000, `run took ${tookMs} ms to end after SIGTERM`);
+      return { codes: [result.code], logs: result.stderr };
+    }
   }
+}
+
+/** The emulated cloud of a seed: a bucket, a custom log whose pushes may drop after the work, and the claim hook. */
+async function startFaultCloud(dir: string, seed: number, plan: ReturnType<typeof scenario>, extra = {}) {
+  let onManifest: (() => void) | undefined;
+  const cloud = await startCloud(dir, {
+    seed,
+    faults: cloudFaults(plan),
+    logs: [LOG_ID],
+    // Seen before it is served: the kill lands before the manifest is stored, so A never writes its data.
+    onRequest: (request) => {
+      if (request.method === "PUT" && request.objectName?.endsWith(".manifest.json")) onManifest?.();
+    },
+    ...extra,
+  });
+  const onClaim = (sink: Sink, archiveDir: string) => (callback: () => void) => {
+    if (sink === "oci") {
+      let once: (() => void) | undefined = () => {
+        once = undefined;
+        callback();
+      };
+      onManifest = () => once?.();
+      return () => onManifest = undefined;
+    }
+    return watchClaims(archiveDir, callback);
+  };
+  const settings = {
+    OCI_AUTH: "config",
+    OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
+    OCI_LOG_ID: LOG_ID,
+    OCI_LOGGING_ENDPOINT: cloud.oci.url,
+  };
+  return { cloud, onClaim, settings, logged: () => cloud.oci.logEntries(LOG_ID).map((e) => e.id) };
+}
+
+/** Calls `callback` once, at the first manifest created below `archiveDir` (the directory sink's claim). */
+function watchClaims(archiveDir: string, callback: () => void): () => void {
+  Deno.mkdirSync(archiveDir, { recursive: true });
+  const watcher = Deno.watchFs(archiveDir, { recursive: true });
+  (async () => {
+    for await (const event of watcher) {
+      if (event.kind === "create" && event.paths.some((path) => path.endsWith(".manifest.json"))) {
+        callback();
+        break;
+      }
+    }
+  })().catch(() => {});
+  return () => {
+    try {
+      watcher.close();
+    } catch {
+      // already closed
+    }
+  };
 }
 
 /** The identity-domain source against the emulated domain, into a directory or the emulated cloud's bucket. */
@@ -171,8 +315,21 @@ async function idcsTarget(seed: number, sink: Sink, plan: ReturnType<typeof scen
     tieRate: plan.tieRate,
   });
   const idcs = await startDomain({ events, faults: plan.faults, seed, since: "3d" });
-  const cloud = sink === "oci" ? await startCloud(idcs.dir, { seed, faults: cloudFaults(plan) }) : undefined;
-  const domain = cloud ? withCloud(idcs, cloud) : idcs;
+  const fault = await startFaultCloud(idcs.dir, seed, plan);
+  const { cloud } = fault;
+  const inCloud = sink === "oci" ? withCloud(idcs, cloud) : idcs;
+  const domain = {
+    ...inCloud,
+    env: { ...inCloud.env, ...fault.settings },
+    args: [
+      ...inCloud.args,
+      ...Object.entries(fault.settings).flatMap(([name, value]) => [flagOf(name), value]),
+    ],
+    close: sink === "oci" ? inCloud.close : async () => {
+      await cloud.close();
+      await idcs.close();
+    },
+  };
   // Late indexing: events from the last two seconds that appear within the next second — inside SETTLE.
   idcs.emulator.addEvents(
     generateEvents({ seed: seed + 1e6, count: plan.lateCount, from: now - 2_000, to: now - 1_000 }),
@@ -198,11 +355,15 @@ async function idcsTarget(seed: number, sink: Sink, plan: ReturnType<typeof scen
     },
     quiet: () => {
       idcs.emulator.setFaults({ shuffleTies: plan.faults.shuffleTies });
-      cloud?.oci.setFaults({});
+      cloud.oci.setFaults({});
     },
     secrets: () => idcs.emulator.issuedTokens(),
+    onClaim: fault.onClaim(sink, idcs.archiveDir),
+    logged: fault.logged,
   };
 }
+
+const flagOf = (name: string) => `--${name.toLowerCase().replaceAll("_", "-")}`;
 
 const TEAM = "ocid1.compartment.oc1..aaaafaultteam";
 const PROD = "ocid1.compartment.oc1..aaaafaultprod";
@@ -261,15 +422,14 @@ async function auditTarget(
     compartmentIds,
   });
   const dir = await Deno.makeTempDir({ prefix: "audit-archiver-fault-" });
-  const cloud = await startCloud(dir, {
-    seed,
-    faults: cloudFaults(plan),
+  const fault = await startFaultCloud(dir, seed, plan, {
     compartments: FAULT_COMPARTMENTS,
     auditEvents: events,
     auditMaxPageSize: plan.audit.maxPageSize,
     auditVisibilityLagMs: plan.audit.visibilityLagMs,
     deletedCompartmentEvents: plan.audit.deletedCompartmentEvents,
   });
+  const { cloud } = fault;
   // Appended late: processed (and listed) one second from now.
   cloud.oci.addAuditEvents(late, now + 1_000);
   const scope = plan.audit.middleScope ? TEAM : TENANCY;
@@ -281,8 +441,6 @@ async function auditTarget(
     : {};
   const env: Record<string, string> = {
     AUDIT_COMPARTMENT_ID: scope,
-    OCI_AUTH: "config",
-    OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
     OCI_AUDIT_ENDPOINT: cloud.oci.url,
     OCI_IDENTITY_ENDPOINT: cloud.oci.url,
     ARCHIVE_DIR: archiveDir,
@@ -291,6 +449,7 @@ async function auditTarget(
     MAX_RETRY_WAIT: TEST_RETRY_WAIT,
     LOG_LEVEL: "error",
     ...bucket,
+    ...fault.settings,
   };
   const verifyEnv = { ...env, LOG_LEVEL: "error" };
   return {
@@ -343,6 +502,8 @@ async function auditTarget(
     },
     quiet: () => cloud.oci.setFaults({}),
     secrets: () => [],
+    onClaim: fault.onClaim(sink, archiveDir),
+    logged: fault.logged,
     close: async () => {
       await cloud.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -355,6 +516,7 @@ const cloudFaults = (plan: ReturnType<typeof scenario>) => ({
   rate429: plan.faults.rate429 / 2,
   rate5xx: plan.faults.rate5xx / 2,
   rateReset: plan.faults.rateReset,
+  dropAfterWork: { operations: ["PutLogs"], rate: plan.extra.logDropRate },
 });
 
 type Sink = "dir" | "oci";
@@ -388,6 +550,8 @@ function features(plan: ReturnType<typeof scenario>): string[] {
     `count:${Math.min(2, Math.floor(plan.count / 250))}`,
     `ties:${Math.floor(plan.tieRate / 0.2)}`,
     `late:${plan.lateCount > 0}`,
+    `extra:${plan.extra.step ?? "none"}`,
+    `log-drops:${plan.extra.logDropRate > 0}`,
   ];
 }
 
@@ -441,10 +605,12 @@ function defineSeed(seed: number, source: SourceName, sink: Sink) {
       : await auditTarget(seed, sink, plan);
     try {
       let logs = "";
-      for (const [i, step] of plan.steps.entries()) {
-        const result = await runStep(target, step, plan, i);
+      for (const step of stepsOf(plan)) {
+        const result = await runStep(target, step, plan);
         logs += result.logs;
-        for (const code of result.codes) assert.ok([0, 1, 2, 137].includes(code), `unexpected exit ${code}`);
+        for (const code of result.codes) {
+          assert.ok([0, 1, 2, 137, 143].includes(code), `unexpected exit ${code}`);
+        }
       }
       target.quiet();
       const caughtUpTo = Date.now() - SETTLE_MS;
@@ -458,6 +624,13 @@ function defineSeed(seed: number, source: SourceName, sink: Sink) {
       assert.ok(
         archive.frontier! >= Math.floor(caughtUpTo / 60_000) * 60_000,
         `the clean pass did not catch up: ${context}`,
+      );
+      // The Logging copy is at most once: no entry twice, however its pushes were cut, killed or raced.
+      const pushedTwice = duplicates(target.logged());
+      assert.deepEqual(
+        pushedTwice.slice(0, 3),
+        [],
+        `${pushedTwice.length} Logging entries pushed twice: ${context}`,
       );
       // Invariant 6: nothing secret in what the subprocesses logged at debug level, nor in the archive.
       assertNoSecrets(logs, target.keyPem, target.secrets(), "the logs");
