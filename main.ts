@@ -353,6 +353,78 @@ function checkServiceUrl(text: string): string | undefined {
   return undefined;
 }
 
+/** A five-field cron expression as the sets of minutes, hours, days, months and weekdays it matches. */
+export interface CronSchedule {
+  minutes: Set<number>;
+  hours: Set<number>;
+  days: Set<number>;
+  months: Set<number>;
+  weekdays: Set<number>;
+  anyDay: boolean;
+  anyWeekday: boolean;
+}
+
+/** Parses `*`, `*\/n`, `a`, `a-b`, `a-b/n` and lists of them per field; undefined when malformed. */
+export function parseCron(expression: string): CronSchedule | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5) return undefined;
+  const ranges: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+  const sets: Set<number>[] = [];
+  for (const [i, field] of fields.entries()) {
+    const [low, high] = ranges[i];
+    const set = new Set<number>();
+    for (const part of field.split(",")) {
+      const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+      if (!m) return undefined;
+      const from = m[1] === "*" ? low : Number(m[2]);
+      const to = m[1] === "*" ? high : m[3] !== undefined ? Number(m[3]) : m[4] ? high : from;
+      const step = m[4] ? Number(m[4]) : 1;
+      if (from < low || to > high || from > to || step < 1) return undefined;
+      for (let v = from; v <= to; v += step) set.add(i === 4 && v === 7 ? 0 : v);
+    }
+    sets.push(set);
+  }
+  return {
+    minutes: sets[0],
+    hours: sets[1],
+    days: sets[2],
+    months: sets[3],
+    weekdays: sets[4],
+    anyDay: fields[2] === "*",
+    anyWeekday: fields[4] === "*",
+  };
+}
+
+/**
+ * The first minute after `after` that the schedule matches (UTC; day-of-month OR weekday as in cron).
+ * Searches day by day for eight years, so a 29 February schedule is found too; NaN when nothing matches.
+ */
+export function nextCronTime(schedule: CronSchedule, after: number): number {
+  const first = Math.floor(after / 60_000) * 60_000 + 60_000;
+  const minutes = [...schedule.minutes].sort((a, b) => a - b);
+  const hours = [...schedule.hours].sort((a, b) => a - b);
+  for (let day = Math.floor(first / DAY_MS) * DAY_MS; day < first + 8 * 366 * DAY_MS; day += DAY_MS) {
+    const d = new Date(day);
+    const byDay = schedule.days.has(d.getUTCDate()), byWeekday = schedule.weekdays.has(d.getUTCDay());
+    const dayMatches = schedule.anyDay && schedule.anyWeekday
+      ? true
+      : schedule.anyDay
+      ? byWeekday
+      : schedule.anyWeekday
+      ? byDay
+      : byDay || byWeekday;
+    if (!dayMatches || !schedule.months.has(d.getUTCMonth() + 1)) continue;
+    for (const hour of hours) {
+      for (const minute of minutes) {
+        const t = day + hour * 3_600_000 + minute * 60_000;
+        if (t >= first) return t;
+      }
+    }
+  }
+  return NaN;
+}
+
+/** Counters for /metrics, in the Prometheus text format. */
 /** A setting's value once parsed: each kind's parser gives one of these. */
 type SettingValue = string | number | boolean;
 
@@ -1468,9 +1540,10 @@ export interface Source {
   check(): Promise<void>;
 }
 
-/** Reads of one window that bring no new event before it is called inconsistent; a read that does is free. */
-const IDCS_READ_ATTEMPTS = 6;
-const IDCS_READ_MAX = 60;
+/** Reads of one window in a row that bring no new event before it is called inconsistent (one that does is free). */
+const IDCS_IDLE_READS = 6;
+/** Reads of one window at most, however many bring new events (a tie group far larger than a page). */
+const IDCS_MAX_READS = 60;
 
 /**
  * The exact text of each element of a JSON array, as the service sent it (members, order, escapes, `null`s):
@@ -1643,8 +1716,8 @@ export class IdcsSource implements Source {
     const pageSize = this.options.pageSize;
     const byId = new Map<string, ArchivedEvent>();
     // Paging through a group of equal timestamps larger than a page sees a different slice on every read, so
-    // reads go on while they bring new events (up to IDCS_READ_MAX), and stop after IDCS_READ_ATTEMPTS without.
-    for (let attempt = 1, idle = 0; attempt <= IDCS_READ_MAX && idle < IDCS_READ_ATTEMPTS; attempt++) {
+    // reads go on while they bring new events (up to IDCS_MAX_READS), and stop after IDCS_IDLE_READS without.
+    for (let attempt = 1, idle = 0; attempt <= IDCS_MAX_READS && idle < IDCS_IDLE_READS; attempt++) {
       const known = byId.size;
       const first = await this.#page(window, 1, pageSize);
       const total = first.totalResults;
@@ -2039,13 +2112,12 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function pipeBytes(bytes: Uint8Array, transform: CompressionStream | DecompressionStream) {
+async function pipeBytes(bytes: Uint8Array, transform: DecompressionStream) {
   return new Uint8Array(
     await new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(transform))
       .arrayBuffer(),
   );
 }
-export const gzip = (bytes: Uint8Array) => pipeBytes(bytes, new CompressionStream("gzip"));
 export const gunzip = (bytes: Uint8Array) => pipeBytes(bytes, new DecompressionStream("gzip"));
 
 /**
@@ -2505,6 +2577,10 @@ export class ObjectStorageSink implements Sink {
     return rules.length ? `WORM: ${rules.join("; ")}` : "not protected: the bucket has no retention rule";
   }
 }
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Chains: where each chain and its segments stand, read from the sink (bounded work however long).
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Every name below a folder, depth first, sorted: the chain's folders are year/month/day. */
 async function listTree(sink: Sink, prefix: string): Promise<string[]> {
@@ -3463,78 +3539,6 @@ export function policyStatements(config: Config): string {
   return lines.join("\n") + "\n";
 }
 
-/** A five-field cron expression as the sets of minutes, hours, days, months and weekdays it matches. */
-export interface CronSchedule {
-  minutes: Set<number>;
-  hours: Set<number>;
-  days: Set<number>;
-  months: Set<number>;
-  weekdays: Set<number>;
-  anyDay: boolean;
-  anyWeekday: boolean;
-}
-
-/** Parses `*`, `*\/n`, `a`, `a-b`, `a-b/n` and lists of them per field; undefined when malformed. */
-export function parseCron(expression: string): CronSchedule | undefined {
-  const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 5) return undefined;
-  const ranges: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
-  const sets: Set<number>[] = [];
-  for (const [i, field] of fields.entries()) {
-    const [low, high] = ranges[i];
-    const set = new Set<number>();
-    for (const part of field.split(",")) {
-      const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-      if (!m) return undefined;
-      const from = m[1] === "*" ? low : Number(m[2]);
-      const to = m[1] === "*" ? high : m[3] !== undefined ? Number(m[3]) : m[4] ? high : from;
-      const step = m[4] ? Number(m[4]) : 1;
-      if (from < low || to > high || from > to || step < 1) return undefined;
-      for (let v = from; v <= to; v += step) set.add(i === 4 && v === 7 ? 0 : v);
-    }
-    sets.push(set);
-  }
-  return {
-    minutes: sets[0],
-    hours: sets[1],
-    days: sets[2],
-    months: sets[3],
-    weekdays: sets[4],
-    anyDay: fields[2] === "*",
-    anyWeekday: fields[4] === "*",
-  };
-}
-
-/**
- * The first minute after `after` that the schedule matches (UTC; day-of-month OR weekday as in cron).
- * Searches day by day for eight years, so a 29 February schedule is found too; NaN when nothing matches.
- */
-export function nextCronTime(schedule: CronSchedule, after: number): number {
-  const first = Math.floor(after / 60_000) * 60_000 + 60_000;
-  const minutes = [...schedule.minutes].sort((a, b) => a - b);
-  const hours = [...schedule.hours].sort((a, b) => a - b);
-  for (let day = Math.floor(first / DAY_MS) * DAY_MS; day < first + 8 * 366 * DAY_MS; day += DAY_MS) {
-    const d = new Date(day);
-    const byDay = schedule.days.has(d.getUTCDate()), byWeekday = schedule.weekdays.has(d.getUTCDay());
-    const dayMatches = schedule.anyDay && schedule.anyWeekday
-      ? true
-      : schedule.anyDay
-      ? byWeekday
-      : schedule.anyWeekday
-      ? byDay
-      : byDay || byWeekday;
-    if (!dayMatches || !schedule.months.has(d.getUTCMonth() + 1)) continue;
-    for (const hour of hours) {
-      for (const minute of minutes) {
-        const t = day + hour * 3_600_000 + minute * 60_000;
-        if (t >= first) return t;
-      }
-    }
-  }
-  return NaN;
-}
-
-/** Counters for /metrics, in the Prometheus text format. */
 /** The daemon's counters, rendered for /metrics. It only counts: the pass runner owns what is running. */
 class Metrics {
   passes = { ok: 0, failed: 0, skipped: 0 };
