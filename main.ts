@@ -1218,25 +1218,21 @@ export interface OciConfig {
 }
 
 export type OciAuthMode = "config" | "instance_principal" | "resource_principal";
-type OciService = "objectStorage" | "secrets" | "audit" | "identity" | "logging" | "metadata" | "federation";
+type OciService =
+  | "objectStorage"
+  | "secrets"
+  | "kms"
+  | "audit"
+  | "identity"
+  | "logging"
+  | "metadata"
+  | "federation";
 
 /**
  * The OCI SDK's per-service packages, loaded only when a setting needs Oracle Cloud: they cost 0.3 s at start
  * and a dependency prints a `punycode` deprecation warning into the log stream.
  */
 async function loadSdk() {
-  process.noDeprecation = true;
-  // The SDK prints plain-text warnings ("Request cannot be retried…") on its own; as log lines they keep
-  // stderr one JSON object per line. Nothing else in this program writes with console.warn.
-  console.warn = (...parts: unknown[]) =>
-    log("debug", "OCI SDK", { message: parts.map(String).join(" ").slice(0, 500) });
-  // The SDK probes ~/.oci/{config,regions-config.json,developer-tool-configuration.json}, and a probe of a path
-  // the permission set does not grant is an error. A permission set cannot name a home folder, so where
-  // ~/.oci is not granted the SDK's "~" is the program's own configuration folder, which the set grants.
-  const home = Deno.env.get("HOME");
-  if (!home || Deno.permissions.querySync({ name: "read", path: `${home}/.oci` }).state !== "granted") {
-    Deno.env.set("HOME", CONFIG_FOLDER);
-  }
   const [common, objectstorage, secrets, keymanagement, audit, identity, loggingingestion] = await Promise
     .all([
       import("oci-common"),
@@ -1250,6 +1246,24 @@ async function loadSdk() {
   return { common, objectstorage, secrets, keymanagement, audit, identity, loggingingestion };
 }
 type Sdk = Awaited<ReturnType<typeof loadSdk>>;
+
+/**
+ * What the process must look like before the SDK loads; called by `main()`, as it changes process-wide state.
+ * A dependency prints a `punycode` deprecation warning, and the SDK prints plain-text warnings ("Request cannot
+ * be retried…"): as debug log lines they keep stderr one JSON object per line (nothing else here writes with
+ * console.warn). The SDK probes ~/.oci/{config,regions-config.json,…}, and a probe of a path the permission set
+ * does not grant is an error; a set cannot name a home folder, so where ~/.oci is not granted the SDK's "~" is
+ * the program's own configuration folder, which the set grants.
+ */
+function prepareProcessForSdk() {
+  process.noDeprecation = true;
+  console.warn = (...parts: unknown[]) =>
+    log("debug", "OCI SDK", { message: parts.map(String).join(" ").slice(0, 500) });
+  const home = Deno.env.get("HOME");
+  if (!home || Deno.permissions.querySync({ name: "read", path: `${home}/.oci` }).state !== "granted") {
+    Deno.env.set("HOME", CONFIG_FOLDER);
+  }
+}
 
 /** An authenticated OCI session: the SDK, its provider, and how it was chosen. */
 interface OciSession {
@@ -1462,7 +1476,7 @@ async function loadSecretKey(session: OciSession, secretId: string): Promise<Cry
 /** Signs with an OCI Vault (KMS) RSA key: the HSM signs, the private key never enters this process. */
 function kmsSigner(session: OciSession, keyId: string, endpoint: string): AssertionSigner {
   const { keymanagement } = session.sdk;
-  const client = ociClient(session, keymanagement.KmsCryptoClient, "secrets", { endpoint });
+  const client = ociClient(session, keymanagement.KmsCryptoClient, "kms", { endpoint });
   return async (input) => {
     const response = await ociCall("Vault KMS sign", () =>
       client.sign({
@@ -3950,9 +3964,9 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
     logSettings.format = config.logFormat;
     retryPolicy.maxWaitMs = config.maxRetryWaitMs;
     registerSecret(config.triggerToken);
-    const session = needsOci(config, command!.sources !== false)
-      ? await openOciSession(config.oci)
-      : undefined;
+    const oci = needsOci(config, command!.sources !== false);
+    if (oci) prepareProcessForSdk();
+    const session = oci ? await openOciSession(config.oci) : undefined;
     const sink = await openSink(config, session);
     return await command!.run({ line, config, sink, session, from, to, now, signal });
   } catch (error) {
