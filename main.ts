@@ -639,6 +639,11 @@ export function validateConfig(
       `${problems.length} bad setting${problems.length > 1 ? "s" : ""}:\n  - ${problems.join("\n  - ")}`,
     );
   }
+  return buildConfig(g, sources, options.stderrIsTerminal ?? false);
+}
+
+/** The frozen Config of valid settings: every value typed, every default applied (by the settings table). */
+function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal: boolean): Config {
   const endpoint = (service: string) => g.text(`OCI_${service}_ENDPOINT`);
   return Object.freeze({
     sources: Object.freeze(sources.map((s) => Object.freeze(s))),
@@ -674,7 +679,7 @@ export function validateConfig(
     triggerToken: g.text("TRIGGER_TOKEN"),
     logLevel: g.text("LOG_LEVEL") as LogLevel,
     logFormat: (g.text("LOG_FORMAT") as "json" | "text" | undefined) ??
-      (options.stderrIsTerminal ? "text" : "json"),
+      (stderrIsTerminal ? "text" : "json"),
   });
 }
 
@@ -3488,6 +3493,42 @@ const POLICY_SUBJECTS: Record<OciAuthMode, { subject: string; setup: string }> =
  * bucket, secrets and keys need, each narrowed by a condition to that one resource. Pure.
  */
 export function policyStatements(config: Config): string {
+  const grants = policyGrants(config);
+  const lines = [
+    "# audit-archiver: least-privilege IAM for this configuration. Replace <compartment> with the compartment",
+    "# of each resource. No statement grants overwrite or delete: the archive is written once.",
+    "#",
+    "# In each identity domain archived: give the confidential application the Audit Administrator app role.",
+  ];
+  if (!grants.length) {
+    lines.push(
+      "#",
+      "# Nothing in OCI is used by this configuration (local directory, key file or client secret).",
+    );
+    return lines.join("\n") + "\n";
+  }
+  // GetConfiguration (the tenancy's Audit retention, for `status`) is listed by Oracle under the permission
+  // AUDIT_CONFIGURATION, with no verb that grants only reading it: optional, so no write is granted by default.
+  const optional = config.sources.some((s) => s.source === "oci-audit")
+    ? "{AUDIT_CONFIGURATION} in tenancy"
+    : "";
+  for (const mode of ["instance_principal", "resource_principal", "config"] as const) {
+    const { subject, setup } = POLICY_SUBJECTS[mode];
+    lines.push("", `# OCI_AUTH=${mode}: ${setup.replaceAll("\n", "\n#")}`);
+    lines.push(...grants.map((grant) => `Allow ${subject} to ${grant}`));
+    if (optional) {
+      lines.push(
+        "# Optional: lets `status` read the tenancy's Audit retention (else 90 days is assumed); the permission",
+        "# may also allow changing it:",
+        `# Allow ${subject} to ${optional}`,
+      );
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** What the configured bucket, secrets, keys, sources and log need, each narrowed to that one resource. */
+function policyGrants(config: Config): string[] {
   const grants: string[] = [];
   const { bucket } = config.oci;
   if (bucket) {
@@ -3520,37 +3561,7 @@ export function policyStatements(config: Config): string {
     // Logging's PutLogs is authorized by `use log-content`; the log's compartment is the narrowing available.
     grants.push("use log-content in compartment <compartment of the log>");
   }
-  const lines = [
-    "# audit-archiver: least-privilege IAM for this configuration. Replace <compartment> with the compartment",
-    "# of each resource. No statement grants overwrite or delete: the archive is written once.",
-    "#",
-    "# In each identity domain archived: give the confidential application the Audit Administrator app role.",
-  ];
-  if (!grants.length) {
-    lines.push(
-      "#",
-      "# Nothing in OCI is used by this configuration (local directory, key file or client secret).",
-    );
-    return lines.join("\n") + "\n";
-  }
-  // GetConfiguration (the tenancy's Audit retention, for `status`) is listed by Oracle under the permission
-  // AUDIT_CONFIGURATION, with no verb that grants only reading it: optional, so no write is granted by default.
-  const optional = config.sources.some((s) => s.source === "oci-audit")
-    ? "{AUDIT_CONFIGURATION} in tenancy"
-    : "";
-  for (const mode of ["instance_principal", "resource_principal", "config"] as const) {
-    const { subject, setup } = POLICY_SUBJECTS[mode];
-    lines.push("", `# OCI_AUTH=${mode}: ${setup.replaceAll("\n", "\n#")}`);
-    lines.push(...grants.map((grant) => `Allow ${subject} to ${grant}`));
-    if (optional) {
-      lines.push(
-        "# Optional: lets `status` read the tenancy's Audit retention (else 90 days is assumed); the permission",
-        "# may also allow changing it:",
-        `# Allow ${subject} to ${optional}`,
-      );
-    }
-  }
-  return lines.join("\n") + "\n";
+  return grants;
 }
 
 /** The daemon's counters, rendered for /metrics. It only counts: the pass runner owns what is running. */
