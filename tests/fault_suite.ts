@@ -159,6 +159,8 @@ interface FaultTarget {
   onClaim(callback: () => void): () => void;
   /** The ids of every entry the Logging copy pushed, once per time it is in the log. */
   logged(): string[];
+  /** The exact text the source sent for an event: what its archived line must be, byte for byte. */
+  wireText(id: string): string;
   close(): Promise<void>;
 }
 
@@ -360,6 +362,7 @@ async function idcsTarget(seed: number, sink: Sink, plan: ReturnType<typeof scen
     secrets: () => idcs.emulator.issuedTokens(),
     onClaim: fault.onClaim(sink, idcs.archiveDir),
     logged: fault.logged,
+    wireText: (id) => idcs.emulator.wireText(id),
   };
 }
 
@@ -504,6 +507,7 @@ async function auditTarget(
     secrets: () => [],
     onClaim: fault.onClaim(sink, archiveDir),
     logged: fault.logged,
+    wireText: (id) => cloud.oci.auditWireText(id),
     close: async () => {
       await cloud.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -624,6 +628,16 @@ function defineSeed(seed: number, source: SourceName, sink: Sink) {
       assert.ok(
         archive.frontier! >= Math.floor(caughtUpTo / 60_000) * 60_000,
         `the clean pass did not catch up: ${context}`,
+      );
+      // Every event exactly as the source sent it: members, order, escapes, nulls.
+      const altered = archive.lines.filter((line) => {
+        const event = JSON.parse(line);
+        return line !== target.wireText(event.id ?? event.eventId);
+      });
+      assert.deepEqual(
+        altered.slice(0, 1),
+        [],
+        `${altered.length} archived lines differ from the wire: ${context}`,
       );
       // The Logging copy is at most once: no entry twice, however its pushes were cut, killed or raced.
       const pushedTwice = duplicates(target.logged());
