@@ -163,6 +163,12 @@ export const SETTINGS: readonly Setting[] = [
     help:
       "longest wait before retrying a request: backoff grows to it (from 1/100 of it), and a Retry-After is honoured up to it",
   },
+  {
+    env: "MAX_LAG",
+    kind: "duration",
+    help:
+      "with `run`: /healthz answers 503 when a source's lag passes this and it is not catching up (default: twice the SCHEDULE interval plus SETTLE)",
+  },
   { env: "SCHEDULE", kind: "cron", default: "*/15 * * * *", help: "cron expression (UTC) for `run`" },
   { env: "PAGE_SIZE", kind: "count", default: "1000", max: 1000, help: "events per API page" },
   { env: "CONCURRENCY", kind: "count", default: "4", max: 64, help: "page requests in flight per source" },
@@ -243,6 +249,7 @@ export interface Config {
   readonly deadlineMs?: number;
   readonly minIntervalMs: number;
   readonly maxRetryWaitMs: number;
+  readonly maxLagMs?: number;
   readonly schedule: string;
   readonly pageSize: number;
   readonly concurrency: number;
@@ -672,6 +679,7 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     deadlineMs: g.number("DEADLINE"),
     minIntervalMs: g.number("MIN_INTERVAL")!,
     maxRetryWaitMs: g.number("MAX_RETRY_WAIT")!,
+    maxLagMs: g.number("MAX_LAG"),
     schedule: g.text("SCHEDULE")!,
     pageSize: g.number("PAGE_SIZE")!,
     concurrency: g.number("CONCURRENCY")!,
@@ -776,7 +784,7 @@ Exit codes: 0 success, 1 a pass failed (what was committed stays committed), 2 b
 }
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
-// Errors and logs: one error type with a code; JSON or text log lines with secrets scrubbed.
+// Errors, logs and metrics: one error type with a code; log lines with secrets scrubbed; the process's counters.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 export type ErrorCode =
@@ -848,6 +856,100 @@ export function log(level: LogLevel, message: string, fields: Record<string, unk
     }`;
   console.error(scrub(line));
 }
+
+/** Every metric, once: its type and HELP line (Prometheus naming: `_total` counters, base units in the name). */
+const METRICS = {
+  audit_archiver_passes_total: ["counter", "Archive passes per source, by result (ok, failed, skipped)."],
+  audit_archiver_windows_committed_total: ["counter", "Windows committed, by source and scope."],
+  audit_archiver_events_committed_total: ["counter", "Events committed, by source and scope."],
+  audit_archiver_bytes_committed_total: ["counter", "Compressed data bytes committed, by source and scope."],
+  audit_archiver_requests_total: ["counter", "API requests, every attempt, by API and status class."],
+  audit_archiver_retries_total: ["counter", "Requests sent again after a retriable failure, by API."],
+  audit_archiver_retry_wait_seconds_total: [
+    "counter",
+    "Time waited before retries, by API and by what set the wait (backoff or retry-after).",
+  ],
+  audit_archiver_logging_copies_total: ["counter", "Logging copy attempts of a window, by outcome."],
+  audit_archiver_frontier_timestamp_seconds: [
+    "gauge",
+    "End of the newest committed window (processing time for oci-audit), by source and scope.",
+  ],
+  audit_archiver_lag_seconds: ["gauge", "Now minus the frontier, by source and scope."],
+  audit_archiver_source_up: ["gauge", "1 when the source's last pass succeeded, else 0."],
+  audit_archiver_last_success_timestamp_seconds: ["gauge", "When a pass of the source last succeeded."],
+  audit_archiver_pass_running: ["gauge", "1 while a pass of the source runs."],
+  audit_archiver_pass_duration_seconds: ["histogram", "How long passes took, by source and scope."],
+} as const;
+type MetricName = keyof typeof METRICS;
+
+const PASS_DURATION_BUCKETS = [1, 5, 15, 60, 300, 900, 3600] as const;
+
+/** A label set rendered as Prometheus text: `{a="x",b="y"}`, values escaped as the exposition format says. */
+function labelText(labels: Record<string, string>): string {
+  const escape = (value: string) =>
+    value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+  const pairs = Object.entries(labels).map(([name, value]) => `${name}="${escape(value)}"`);
+  return pairs.length ? `{${pairs.join(",")}}` : "";
+}
+
+/**
+ * The process's counters and gauges, rendered for /metrics. It only counts: the pass runners own what runs,
+ * and each call site says what happened. One process, one set (module state, like the log settings).
+ */
+class Metrics {
+  readonly #series = new Map<MetricName, Map<string, number>>();
+
+  add(name: MetricName, labels: Record<string, string>, by = 1) {
+    const series = this.#series.get(name) ?? new Map<string, number>();
+    this.#series.set(name, series);
+    const key = labelText(labels);
+    series.set(key, (series.get(key) ?? 0) + by);
+  }
+
+  set(name: MetricName, labels: Record<string, string>, value: number) {
+    const series = this.#series.get(name) ?? new Map<string, number>();
+    this.#series.set(name, series);
+    series.set(labelText(labels), value);
+  }
+
+  value(name: MetricName, labels: Record<string, string>): number | undefined {
+    return this.#series.get(name)?.get(labelText(labels));
+  }
+
+  /** Records one pass's duration into the histogram's cumulative buckets. */
+  observePass(labels: Record<string, string>, seconds: number) {
+    for (const le of [...PASS_DURATION_BUCKETS, Infinity]) {
+      if (seconds <= le) {
+        this.add("audit_archiver_pass_duration_seconds", {
+          ...labels,
+          le: le === Infinity ? "+Inf" : String(le),
+        });
+      }
+    }
+    this.add("audit_archiver_pass_duration_seconds", { ...labels, part: "sum" }, seconds);
+    this.add("audit_archiver_pass_duration_seconds", { ...labels, part: "count" });
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    for (const [name, [type, help]] of Object.entries(METRICS) as [MetricName, readonly [string, string]][]) {
+      const series = this.#series.get(name);
+      if (!series?.size) continue;
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of series) lines.push(`${seriesName(name, labels)} ${value}`);
+    }
+    return lines.join("\n") + "\n";
+  }
+}
+
+/** A histogram's series are `_bucket{…,le}`, `_sum` and `_count`; the `part` label says which. */
+function seriesName(name: MetricName, labels: string): string {
+  const part = /,?part="(sum|count)"/.exec(labels);
+  if (part) return `${name}_${part[1]}${labels.replace(part[0], "").replace("{,", "{").replace("{}", "")}`;
+  return labels.includes('le="') ? `${name}_bucket${labels}` : `${name}${labels}`;
+}
+
+const metrics = new Metrics();
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 // HTTP: one retry loop for every call (fetch and SDK); the fetch helper's timeouts and error mapping.
@@ -924,12 +1026,16 @@ export async function retrying<T>(
   attempt: () => Promise<T>,
   classify: (error: unknown) => ArchiveError,
 ): Promise<T> {
+  const api = { api: what };
   for (let n = 1;; n++) {
     let wait: number | undefined;
     try {
-      return await attempt();
+      const result = await attempt();
+      metrics.add("audit_archiver_requests_total", { ...api, status_class: "2xx" });
+      return result;
     } catch (error) {
       const archiveError = classify(error);
+      metrics.add("audit_archiver_requests_total", { ...api, status_class: statusClass(archiveError) });
       if (!archiveError.retriable || n >= RETRY_ATTEMPTS) throw archiveError;
       const { maxWaitMs } = retryPolicy;
       // A Retry-After is honoured up to MAX_RETRY_WAIT, so a hostile or mistaken header cannot stall a pass.
@@ -941,10 +1047,17 @@ export async function retrying<T>(
         retryAfterMs: archiveError.retryAfterMs,
         error: archiveError.message,
       });
+      metrics.add("audit_archiver_retries_total", api);
+      const by = archiveError.retryAfterMs === undefined ? "backoff" : "retry-after";
+      metrics.add("audit_archiver_retry_wait_seconds_total", { ...api, by }, wait / 1000);
     }
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
+
+/** The status class a failed attempt counts under: 4xx, 5xx, or network (no answer, or not what was documented). */
+const statusClass = (error: ArchiveError) =>
+  error.status === undefined ? "network" : `${Math.floor(error.status / 100)}xx`;
 
 /** Sends one request with retries; returns the parsed body of the first good response. */
 export function request<T>(url: string, options: RequestOptions<T>): Promise<T> {
@@ -2816,6 +2929,7 @@ async function archiveSegment(
       continue;
     }
     stride = nextStride(window, read.events.length, config.maxEventsPerObject);
+    countCommit(context, read.events.length, data.length);
     report.windows++;
     report.events += read.events.length;
     budget.eventsLeft -= read.events.length;
@@ -2829,6 +2943,13 @@ async function archiveSegment(
   }
   report.frontier = new Date(state.frontier).toISOString();
   return report;
+}
+
+/** Counts one committed window for /metrics. */
+function countCommit(labels: { source: string; scope: string }, events: number, bytes: number) {
+  metrics.add("audit_archiver_windows_committed_total", labels);
+  metrics.add("audit_archiver_events_committed_total", labels, events);
+  metrics.add("audit_archiver_bytes_committed_total", labels, bytes);
 }
 
 /** Why a pass stops before its next window, or "caught-up" while it may go on. */
@@ -3037,7 +3158,11 @@ export class LoggingCopy {
         pushed++;
       }
     } catch (error) {
-      if (!refusedUntouched(error)) throw error; // the attempt stays unknown: the push may have gone in
+      if (!refusedUntouched(error)) {
+        metrics.add("audit_archiver_logging_copies_total", { outcome: "unknown" });
+        throw error; // the attempt stays unknown: the push may have gone in
+      }
+      metrics.add("audit_archiver_logging_copies_total", { outcome: "failed" });
       await sink.createExclusive(
         logMarker(manifestName, attempt, "failed"),
         encodeRecord({ batchesPushed: pushed, error: (error as Error).message.slice(0, 300) }),
@@ -3045,6 +3170,7 @@ export class LoggingCopy {
       throw error;
     }
     await sink.createExclusive(logMarker(manifestName, attempt, "done"), encodeRecord({ batches: pushed }));
+    metrics.add("audit_archiver_logging_copies_total", { outcome: "done" });
   }
 
   async #batchesPushed(sink: Sink, manifestName: string, attempt: number): Promise<number> {
@@ -3564,40 +3690,6 @@ function policyGrants(config: Config): string[] {
   return grants;
 }
 
-/** The daemon's counters, rendered for /metrics. It only counts: the pass runner owns what is running. */
-class Metrics {
-  passes = { ok: 0, failed: 0, skipped: 0 };
-  events = new Map<string, number>();
-  frontier = new Map<string, number>();
-  lastSuccess = 0;
-
-  record(reports: SourceReport[]) {
-    for (const r of reports) {
-      const key = `source="${r.source}",scope="${r.scope}"`;
-      this.events.set(key, (this.events.get(key) ?? 0) + r.events);
-      this.frontier.set(key, Date.parse(r.frontier) / 1000);
-    }
-  }
-
-  render(running: boolean): string {
-    const lines = [
-      "# TYPE audit_archiver_passes_total counter",
-      ...Object.entries(this.passes).map(([result, n]) =>
-        `audit_archiver_passes_total{result="${result}"} ${n}`
-      ),
-      "# TYPE audit_archiver_events_archived_total counter",
-      ...[...this.events].map(([key, n]) => `audit_archiver_events_archived_total{${key}} ${n}`),
-      "# TYPE audit_archiver_frontier_seconds gauge",
-      ...[...this.frontier].map(([key, t]) => `audit_archiver_frontier_seconds{${key}} ${t}`),
-      "# TYPE audit_archiver_last_success_seconds gauge",
-      `audit_archiver_last_success_seconds ${this.lastSuccess / 1000}`,
-      "# TYPE audit_archiver_pass_running gauge",
-      `audit_archiver_pass_running ${running ? 1 : 0}`,
-    ];
-    return lines.join("\n") + "\n";
-  }
-}
-
 /** Compares a presented bearer token with the configured one without leaking its length or prefix by timing. */
 async function tokenMatches(presented: string, expected: string): Promise<boolean> {
   const digest = async (text: string) =>
@@ -3609,16 +3701,70 @@ async function tokenMatches(presented: string, expected: string): Promise<boolea
 /** How long shutdown waits for the current window before the process exits anyway (README: Deployment). */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/** Where one source stands as its pass runner saw it last: what /healthz reports. */
+export interface SourceStanding {
+  source: string;
+  scope: string;
+  /** The end of the newest committed window, once a pass has read it. */
+  frontierMs?: number;
+  /** The last finished pass: "ok", or the error code it failed with. */
+  lastResult?: "ok" | ErrorCode;
+  /** Whether the last pass committed windows and stopped only for its budget: a backlog being caught up. */
+  catchingUp: boolean;
+  /** Lag beyond which the source is unhealthy (MAX_LAG, or twice the schedule's interval plus SETTLE). */
+  maxLagMs: number;
+}
+
 /**
- * The one owner of "is a pass running", the current pass and shutdown. Passes never overlap. `stop()` tells
- * the current pass to start no new window and waits for it, at most SHUTDOWN_GRACE_MS: leaving then is
- * clean, because a window being read has written nothing, and one claimed but not finished is completed by
- * the next pass from its kept bytes.
+ * Whether a source is healthy, and why not: its last pass failed, or its lag is past the bound while it is not
+ * catching up a backlog. Before its first pass has finished it is healthy (starting). Pure.
+ */
+export function assessHealth(standing: SourceStanding, now: number): { ok: boolean; reason?: string } {
+  if (standing.lastResult === undefined) return { ok: true, reason: "the first pass is running" };
+  if (standing.lastResult !== "ok") {
+    return { ok: false, reason: `the last pass failed (${standing.lastResult})` };
+  }
+  const lagMs = standing.frontierMs === undefined ? 0 : now - standing.frontierMs;
+  if (lagMs > standing.maxLagMs && !standing.catchingUp) {
+    return { ok: false, reason: `lag ${Math.round(lagMs / 1000)} s is over ${standing.maxLagMs / 1000} s` };
+  }
+  return standing.catchingUp ? { ok: true, reason: "catching up a backlog" } : { ok: true };
+}
+
+/** The longest gap between two consecutive runs of a schedule, over the runs of the week after `now`. Pure. */
+export function scheduleInterval(schedule: CronSchedule, now: number): number {
+  let at = nextCronTime(schedule, now);
+  let longest = 0;
+  for (let i = 0; i < 64 && (i === 0 || at < now + 7 * DAY_MS); i++) {
+    const next = nextCronTime(schedule, at);
+    longest = Math.max(longest, next - at);
+    at = next;
+  }
+  return longest;
+}
+
+/**
+ * The one owner of "is a pass of this source running", its current pass, and shutdown; one per source, so a
+ * failing or slow source never stops or delays the others. Passes of a source never overlap. `stop()` waits
+ * for the current pass (told to start no new window) at most SHUTDOWN_GRACE_MS: leaving then is clean,
+ * because a window being read has written nothing, and one claimed but not finished is completed by the next
+ * pass from its kept bytes.
  */
 class PassRunner {
   #current?: Promise<void>;
-  readonly #stopping = new AbortController();
-  constructor(readonly run: (stop: AbortSignal) => Promise<SourceReport[]>, readonly metrics: Metrics) {}
+  lastStartMs?: number;
+  readonly standing: SourceStanding;
+  readonly #labels: Record<string, string>;
+
+  constructor(
+    readonly source: Source,
+    readonly run: (stop: AbortSignal) => Promise<SourceReport[]>,
+    readonly stopping: AbortSignal,
+    maxLagMs: number,
+  ) {
+    this.standing = { source: source.name, scope: source.scope, catchingUp: false, maxLagMs };
+    this.#labels = { source: source.name, scope: source.scope };
+  }
 
   get running(): boolean {
     return this.#current !== undefined;
@@ -3626,36 +3772,56 @@ class PassRunner {
 
   /** Starts a pass unless one is running or shutdown began; says which. */
   start(trigger: string): "started" | "busy" {
-    if (this.#current || this.#stopping.signal.aborted) {
-      this.metrics.passes.skipped++;
-      log("warn", "pass skipped: the previous one is still running", { trigger });
+    if (this.#current || this.stopping.aborted) {
+      metrics.add("audit_archiver_passes_total", { ...this.#labels, result: "skipped" });
+      log("warn", "pass skipped: the previous one is still running", { trigger, ...this.#labels });
       return "busy";
     }
-    this.#current = this.#pass(trigger).finally(() => this.#current = undefined);
+    this.lastStartMs = Date.now();
+    metrics.set("audit_archiver_pass_running", this.#labels, 1);
+    this.#current = this.#pass(trigger).finally(() => {
+      this.#current = undefined;
+      metrics.set("audit_archiver_pass_running", this.#labels, 0);
+    });
     return "started";
   }
 
   async #pass(trigger: string) {
+    const started = Date.now();
     try {
-      const reports = await this.run(this.#stopping.signal);
-      this.metrics.record(reports);
-      this.metrics.passes.ok++;
-      this.metrics.lastSuccess = Date.now();
+      const reports = await this.run(this.stopping);
+      this.#record(reports);
       log("info", "pass finished", { trigger, reports });
     } catch (error) {
-      this.metrics.passes.failed++;
-      log("error", "pass failed", {
-        trigger,
-        code: (error as ArchiveError).code,
-        error: (error as Error).message,
-      });
+      const code = error instanceof ArchiveError ? error.code : "HTTP";
+      Object.assign(this.standing, { lastResult: code, catchingUp: false });
+      metrics.add("audit_archiver_passes_total", { ...this.#labels, result: "failed" });
+      metrics.set("audit_archiver_source_up", this.#labels, 0);
+      log("error", "pass failed", { trigger, ...this.#labels, code, error: (error as Error).message });
+    } finally {
+      metrics.observePass(this.#labels, (Date.now() - started) / 1000);
     }
   }
 
+  #record(reports: SourceReport[]) {
+    const main = reports.at(-1)!;
+    const frontierMs = Date.parse(main.frontier);
+    const budgetStopped = main.stopped === "max-events" || main.stopped === "deadline";
+    Object.assign(this.standing, {
+      lastResult: "ok",
+      frontierMs,
+      catchingUp: budgetStopped && main.windows > 0,
+    });
+    metrics.add("audit_archiver_passes_total", { ...this.#labels, result: "ok" });
+    metrics.set("audit_archiver_source_up", this.#labels, 1);
+    metrics.set("audit_archiver_frontier_timestamp_seconds", this.#labels, frontierMs / 1000);
+    metrics.set("audit_archiver_last_success_timestamp_seconds", this.#labels, Date.now() / 1000);
+  }
+
   async stop(): Promise<void> {
-    this.#stopping.abort();
     if (!this.#current) return;
     log("info", "shutting down: no new window starts; waiting for the current one", {
+      ...this.#labels,
       graceMs: SHUTDOWN_GRACE_MS,
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -3665,10 +3831,59 @@ class PassRunner {
   }
 }
 
+/** /healthz: 200 when every source is healthy, else 503; each source's standing and why, nothing secret. */
+function healthResponse(runners: PassRunner[], now: number): Response {
+  const sources = runners.map(({ standing }) => ({
+    source: standing.source,
+    scope: standing.scope,
+    ...assessHealth(standing, now),
+    lastResult: standing.lastResult ?? null,
+    frontier: standing.frontierMs === undefined ? null : new Date(standing.frontierMs).toISOString(),
+    lagSeconds: standing.frontierMs === undefined ? null : Math.round((now - standing.frontierMs) / 1000),
+  }));
+  const ok = sources.every((s) => s.ok);
+  return Response.json({ ok, version: VERSION, sources }, { status: ok ? 200 : 503 });
+}
+
+/** /metrics: the counters, with every source's lag computed now. */
+function metricsResponse(runners: PassRunner[], now: number): Response {
+  for (const { standing } of runners) {
+    if (standing.frontierMs === undefined) continue;
+    const labels = { source: standing.source, scope: standing.scope };
+    metrics.set("audit_archiver_lag_seconds", labels, Math.round((now - standing.frontierMs) / 1000));
+  }
+  return new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+}
+
+/**
+ * POST /trigger: 401 without the bearer token; 429 with Retry-After within MIN_INTERVAL of the last pass (the
+ * original's defence against an endpoint polled too often); 409 while every source's pass runs; else 202.
+ */
+async function triggerResponse(req: Request, runners: PassRunner[], config: Config): Promise<Response> {
+  const presented = bearerToken(req.headers.get("authorization"));
+  if (presented === undefined || !await tokenMatches(presented, config.triggerToken!)) {
+    return new Response("unauthorized\n", { status: 401 });
+  }
+  const lastStart = Math.max(...runners.map((r) => r.lastStartMs ?? -Infinity));
+  const waitMs = lastStart + config.minIntervalMs - Date.now();
+  if (waitMs > 0) {
+    return Response.json({ started: false, reason: "within MIN_INTERVAL of the last pass" }, {
+      status: 429,
+      headers: { "retry-after": String(Math.ceil(waitMs / 1000)) },
+    });
+  }
+  const started = runners.filter((r) => !r.running).map((r) => r.start("trigger"));
+  if (!started.length) return Response.json({ started: false, reason: "a pass is running" }, { status: 409 });
+  return Response.json({ started: true }, { status: 202 });
+}
+
 /** The bearer token of an `Authorization: Bearer …` header (RFC 6750 §2.1), or undefined. */
 const bearerToken = (header: string | null) => header?.startsWith("Bearer ") ? header.slice(7) : undefined;
 
-/** The daemon: a pass at start and on SCHEDULE (never two at once), and the optional HTTP server. */
+/**
+ * The daemon: for each source a pass at start and on SCHEDULE (never two of one source at once), and the
+ * optional HTTP server.
+ */
 async function runDaemon(
   config: Config,
   sources: Source[],
@@ -3676,26 +3891,20 @@ async function runDaemon(
   copy: LoggingCopy | undefined,
   signal: AbortSignal,
 ) {
-  const metrics = new Metrics();
-  const runner = new PassRunner((stop) => archivePass(config, sources, sink, copy, stop), metrics);
-  const server = config.port === undefined ? undefined : serve(config.port, signal, async (req) => {
+  const interval = scheduleInterval(parseCron(config.schedule)!, Date.now());
+  const runners = sources.map((source) =>
+    new PassRunner(
+      source,
+      (stop) => archivePass(config, [source], sink, copy, stop),
+      signal,
+      config.maxLagMs ?? 2 * interval + source.settleMs,
+    )
+  );
+  const server = config.port === undefined ? undefined : serve(config.port, signal, (req) => {
     const path = new URL(req.url).pathname;
-    if (req.method === "GET" && path === "/healthz") return Response.json({ ok: true, version: VERSION });
-    if (req.method === "GET" && path === "/metrics") {
-      return new Response(metrics.render(runner.running), {
-        headers: { "content-type": "text/plain; version=0.0.4" },
-      });
-    }
-    if (req.method === "POST" && path === "/trigger") {
-      const presented = bearerToken(req.headers.get("authorization"));
-      if (presented === undefined || !await tokenMatches(presented, config.triggerToken!)) {
-        return new Response("unauthorized\n", { status: 401 });
-      }
-      if (runner.start("trigger") === "busy") {
-        return Response.json({ started: false, reason: "a pass is running" }, { status: 409 });
-      }
-      return Response.json({ started: true }, { status: 202 });
-    }
+    if (req.method === "GET" && path === "/healthz") return healthResponse(runners, Date.now());
+    if (req.method === "GET" && path === "/metrics") return metricsResponse(runners, Date.now());
+    if (req.method === "POST" && path === "/trigger") return triggerResponse(req, runners, config);
     return new Response("not found\n", { status: 404 });
   });
   log("info", "daemon started", {
@@ -3703,17 +3912,13 @@ async function runDaemon(
     sink: sink.description,
     sources: sources.length,
   });
-  const cron = Deno.cron(
-    "audit-archiver pass",
-    config.schedule,
-    { signal },
-    () => void runner.start("schedule"),
-  );
-  runner.start("start");
+  const startAll = (trigger: string) => runners.forEach((runner) => runner.start(trigger));
+  const cron = Deno.cron("audit-archiver pass", config.schedule, { signal }, () => startAll("schedule"));
+  startAll("start");
   await new Promise((resolve) =>
     signal.aborted ? resolve(undefined) : signal.addEventListener("abort", resolve, { once: true })
   );
-  await runner.stop();
+  await Promise.all(runners.map((runner) => runner.stop()));
   await Promise.all([cron, server?.finished]);
 }
 

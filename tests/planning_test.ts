@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import {
   type ArchivedEvent,
   ArchiveError,
+  assessHealth,
   auditEventsFilter,
   backoffDelay,
   classifyStatus,
@@ -27,6 +28,7 @@ import {
   parseTime,
   planWindow,
   retryAfterMs,
+  scheduleInterval,
   SETTINGS,
   sortEvents,
   validateConfig,
@@ -396,6 +398,7 @@ Deno.test("validateConfig turns a good idcs key configuration into a Config with
     deadlineMs: undefined,
     minIntervalMs: 0,
     maxRetryWaitMs: 20_000,
+    maxLagMs: undefined,
     schedule: "*/15 * * * *",
     pageSize: 1000,
     concurrency: 4,
@@ -426,6 +429,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
       DEADLINE: "14m",
       MIN_INTERVAL: "1h",
       MAX_RETRY_WAIT: "5s",
+      MAX_LAG: "2h",
       SCHEDULE: "0 3 * * 1",
       PAGE_SIZE: "500",
       CONCURRENCY: "8",
@@ -459,6 +463,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
     deadlineMs: 14 * MINUTE,
     minIntervalMs: HOUR,
     maxRetryWaitMs: 5_000,
+    maxLagMs: 2 * HOUR,
     schedule: "0 3 * * 1",
     pageSize: 500,
     concurrency: 8,
@@ -1158,4 +1163,36 @@ Deno.test("helpText names every command", () => {
   const text = helpText();
   const commands = ["once", "run", "backfill", "status", "verify", "export", "help", "--help", "--version"];
   assert.deepEqual(commands.filter((c) => !new RegExp(`^  (?:.*, )?${c}\\b`, "m").test(text)), []);
+});
+
+// ─────────────────────────────────────────────────────────────── assessHealth, scheduleInterval
+
+const STANDING = { source: "idcs", scope: "idcs-1", catchingUp: false, maxLagMs: 40 * MINUTE };
+
+Deno.test("assessHealth: healthy while the first pass runs, and when the last pass succeeded within the lag bound", () => {
+  assert.deepEqual(assessHealth(STANDING, NOW), { ok: true, reason: "the first pass is running" });
+  assert.deepEqual(assessHealth({ ...STANDING, lastResult: "ok", frontierMs: NOW - 39 * MINUTE }, NOW), {
+    ok: true,
+  });
+});
+
+Deno.test("assessHealth: unhealthy when the last pass failed, or the lag is past the bound without catching up", () => {
+  assert.deepEqual(assessHealth({ ...STANDING, lastResult: "AUTH", frontierMs: NOW }, NOW), {
+    ok: false,
+    reason: "the last pass failed (AUTH)",
+  });
+  assert.deepEqual(assessHealth({ ...STANDING, lastResult: "ok", frontierMs: NOW - 41 * MINUTE }, NOW), {
+    ok: false,
+    reason: "lag 2460 s is over 2400 s",
+  });
+  assert.deepEqual(
+    assessHealth({ ...STANDING, lastResult: "ok", frontierMs: NOW - 9 * DAY, catchingUp: true }, NOW),
+    { ok: true, reason: "catching up a backlog" },
+  );
+});
+
+Deno.test("scheduleInterval is the longest gap between runs, also for schedules rarer than a week", () => {
+  assert.equal(scheduleInterval(parseCron("*/15 * * * *")!, NOW), 15 * MINUTE);
+  assert.equal(scheduleInterval(parseCron("0 9,17 * * *")!, NOW), 16 * HOUR);
+  assert.equal(scheduleInterval(parseCron("0 3 1 * *")!, NOW) >= 28 * DAY, true);
 });
