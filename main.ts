@@ -2895,7 +2895,7 @@ async function archiveSegment(
   config: Config,
   budget: PassBudget,
   segment: Segment,
-  options: { minIntervalMs?: number; copy?: LoggingCopy } = {},
+  options: { minIntervalMs?: number; copy?: LoggingCopy; progress?: BackfillProgress } = {},
 ): Promise<SourceReport> {
   const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
   const context = { source: source.name, scope: source.scope };
@@ -2930,6 +2930,7 @@ async function archiveSegment(
     }
     stride = nextStride(window, read.events.length, config.maxEventsPerObject);
     countCommit(context, read.events.length, data.length);
+    options.progress?.window(segment, window, read.events.length);
     report.windows++;
     report.events += read.events.length;
     budget.eventsLeft -= read.events.length;
@@ -3287,8 +3288,16 @@ export async function archivePass(
  * also completes backfill segments an earlier run left unfinished. On an empty archive it starts the chain at
  * `from` and archives up to `to`.
  */
-async function backfill(config: Config, sources: Source[], sink: Sink, from: number, to?: number) {
-  const budget = newBudget(config);
+async function backfill(
+  config: Config,
+  sources: Source[],
+  sink: Sink,
+  range: { from: number; to?: number },
+  stop?: AbortSignal,
+) {
+  const { from, to } = range;
+  const budget = newBudget(config, stop);
+  const progress = new BackfillProgress(Deno.stderr.isTerminal());
   return await forEachSource(sources, async (source) => {
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
     await source.check();
@@ -3298,9 +3307,8 @@ async function backfill(config: Config, sources: Source[], sink: Sink, from: num
     // the stretch before it is backfilled like any other.
     const main = segments.length ? undefined : await claimSegment(sink, chain, source, start);
     if (main?.start === start) {
-      return [
-        await archiveSegment(source, sink, config, budget, to === undefined ? main : { ...main, end: to }),
-      ];
+      const segment = to === undefined ? main : { ...main, end: to };
+      return [await archiveSegment(source, sink, config, budget, segment, { progress })];
     }
     if (main) segments = await readSegments(sink, chain);
     const earliest = segments[0].start;
@@ -3318,10 +3326,59 @@ async function backfill(config: Config, sources: Source[], sink: Sink, from: num
     }
     const reports = [];
     for (const segment of segments.filter((s) => s.end !== Infinity)) {
-      reports.push(await archiveSegment(source, sink, config, budget, segment));
+      reports.push(await archiveSegment(source, sink, config, budget, segment, { progress }));
     }
     return reports;
-  });
+  }).finally(() => progress.end());
+}
+
+/**
+ * Backfill progress: on a terminal, one line redrawn after each window (events, windows, rate, how far through
+ * the stretch, and the time left at this rate); elsewhere the JSON log of each window says it all.
+ */
+class BackfillProgress {
+  readonly #started = Date.now();
+  #events = 0;
+  #windows = 0;
+  constructor(readonly terminal: boolean) {}
+
+  window(segment: Segment, window: Window, events: number) {
+    this.#events += events;
+    this.#windows++;
+    if (!this.terminal) return;
+    const end = segment.end === Infinity ? Date.now() : segment.end;
+    const fraction = Math.min(1, (window.end - segment.start) / Math.max(1, end - segment.start));
+    const line = progressLine({
+      events: this.#events,
+      windows: this.#windows,
+      elapsedMs: Date.now() - this.#started,
+      fraction,
+    });
+    Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[2K${line}`));
+  }
+
+  end() {
+    if (this.terminal && this.#windows) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  }
+}
+
+/** `12,345 events, 17 windows, 2,100 events/s, 42% — about 3 min left`. Pure. */
+export function progressLine(
+  p: { events: number; windows: number; elapsedMs: number; fraction: number },
+): string {
+  const rate = p.events / Math.max(p.elapsedMs / 1000, 0.001);
+  const leftMs = p.fraction > 0 ? p.elapsedMs * (1 - p.fraction) / p.fraction : Infinity;
+  const left = !Number.isFinite(leftMs)
+    ? "time left unknown"
+    : leftMs < 60_000
+    ? `about ${Math.ceil(leftMs / 1000)} s left`
+    : leftMs < 2 * 3_600_000
+    ? `about ${Math.round(leftMs / 60_000)} min left`
+    : `about ${Math.round(leftMs / 3_600_000)} h left`;
+  const number = (n: number) => Math.round(n).toLocaleString("en-US");
+  return `${number(p.events)} events, ${number(p.windows)} windows, ${number(rate)} events/s, ${
+    Math.floor(p.fraction * 100)
+  }% — ${left}`;
 }
 
 /** The archive chains present in the sink: `{prefix}/{source}/{scope}` folders. */
@@ -4088,8 +4145,13 @@ const COMMAND_TABLE: Record<
     sources: true,
     from: true,
     run: async ({ config, sink, session, from, to }) => {
-      const reports = await backfill(config, await openSources(config, session), sink, from!, to);
-      log("info", "backfill finished", { reports });
+      const sources = await openSources(config, session);
+      // SIGINT/SIGTERM stop it after the window in hand; run again, it resumes where it stopped.
+      const reports = await untilSignal((stop) => backfill(config, sources, sink, { from: from!, to }, stop));
+      const interrupted = reports.flat().some((r) => r.stopped === "shutdown");
+      log("info", interrupted ? "backfill interrupted: run it again to resume" : "backfill finished", {
+        reports,
+      });
       return 0;
     },
   },
@@ -4139,16 +4201,21 @@ const loggingCopy = (config: Config, session?: OciSession) =>
 /** `run`: the daemon, until SIGINT, SIGTERM or `signal`. */
 async function runCommand({ config, sink, session, signal }: CommandContext): Promise<number> {
   const sources = await openSources(config, session);
+  await untilSignal((stop) => runDaemon(config, sources, sink, loggingCopy(config, session), stop), signal);
+  return 0;
+}
+
+/** Runs `task` with a signal that SIGINT, SIGTERM (or `signal`) aborts. */
+async function untilSignal<T>(task: (stop: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   signal?.addEventListener("abort", stop, { once: true });
   for (const name of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(name, stop);
   try {
-    await runDaemon(config, sources, sink, loggingCopy(config, session), controller.signal);
+    return await task(controller.signal);
   } finally {
     for (const name of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(name, stop);
   }
-  return 0;
 }
 
 /** Runs one command line; returns the exit status. `signal` stops `run`. */
