@@ -1,15 +1,32 @@
-# audit-archiver as a container (OCI Container Instances): `run` as a non-root user, with the "default"
-# least-privilege permission set. Mount a volume at /app/archive and the client key under /app/keys.
+# audit-archiver on OCI Container Instances: `main.ts run` as the non-root user `deno`, with the "default"
+# least-privilege permission set of deno.json (network only to Oracle Cloud, the metadata address and listening
+# on 0.0.0.0:8080; reads ./archive, ./keys, /etc/audit-archiver and /var/oci/rp-identity, where the service
+# mounts the resource principal's files; writes ./archive only). The image holds no secret: no key, no archive
+# (see .dockerignore). Configure it with environment variables; give keys through a Vault secret or the HSM.
+#
+# Pinned to the Deno that CI tests with (.ci/run installs 2.9.6). A tag, not a digest: no registry was
+# reachable to look the digest up. Pin it for production: denoland/deno:2.9.6@sha256:<digest>.
 FROM denoland/deno:2.9.6
 
 WORKDIR /app
-COPY deno.json deno.lock main.ts ./
-# Dependencies are fetched at build time, so the running container needs network only to Oracle Cloud.
-RUN deno install --frozen --entrypoint main.ts \
- && mkdir -p /app/archive /app/keys \
- && chown deno:deno /app/archive
+# The archive folder (a volume) and the keys folder, owned by the user that runs the program.
+RUN mkdir -p /app/archive /app/keys && chown deno:deno /app/archive /app/keys
 
+# Dependencies are fetched here, at build time, as the user that runs them (its cache stays writable for
+# Deno's code cache); at run time --cached-only fetches nothing, so the container needs network only to
+# Oracle Cloud. deno.json and deno.lock stay root-owned and read-only to the program.
+COPY deno.json deno.lock main.ts ./
 USER deno
+RUN deno install --frozen --entrypoint main.ts
+
 VOLUME ["/app/archive"]
-ENTRYPOINT ["deno", "run", "-P", "--cached-only", "main.ts"]
+# `run` serves /healthz, /metrics and POST /trigger when PORT=8080 and TRIGGER_TOKEN are set.
+EXPOSE 8080
+# Docker's own health probe (OCI Container Instances ignores it and uses its container health checks; see
+# README, Deployment). A separate process with its own permissions: loopback port 8080 and nothing else, no
+# config file, no curl in the image. It needs PORT=8080 (and so TRIGGER_TOKEN) set for `run`.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["deno", "run", "--no-config", "--quiet", "--allow-net=127.0.0.1:8080", "data:text/javascript,const r=await fetch('http://127.0.0.1:8080/healthz',{signal:AbortSignal.timeout(4000)});Deno.exit(r.ok?0:1)"]
+ENTRYPOINT ["deno", "run", "-P", "--cached-only", "--frozen", "main.ts"]
+# `docker run <image> once` (or the Container Instances "command arguments") runs one pass instead.
 CMD ["run"]
