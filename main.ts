@@ -172,7 +172,12 @@ export const SETTINGS: readonly Setting[] = [
   { env: "SCHEDULE", kind: "cron", default: "*/15 * * * *", help: "cron expression (UTC) for `run`" },
   { env: "PAGE_SIZE", kind: "count", default: "1000", max: 1000, help: "events per API page" },
   { env: "CONCURRENCY", kind: "count", default: "4", max: 64, help: "page requests in flight per source" },
-  { env: "PORT", kind: "count", max: 65535, help: "with `run`: serve /healthz, /metrics and POST /trigger" },
+  {
+    env: "PORT",
+    kind: "count",
+    max: 65535,
+    help: "with `run`: serve /healthz and /metrics (and POST /trigger when TRIGGER_TOKEN is set)",
+  },
   {
     env: "TRIGGER_TOKEN",
     kind: "secret",
@@ -593,7 +598,7 @@ function checkIdcsSource(s: SettingValues, problems: string[]): SourceConfig {
 /** A bearer token short enough to guess is no authentication. */
 const TRIGGER_TOKEN_MIN_LENGTH = 32;
 
-/** Checks that span settings: one entry per source and scope, PORT with TRIGGER_TOKEN. */
+/** Checks that span settings: one entry per source and scope, TRIGGER_TOKEN only with PORT, and long. */
 function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems: string[]) {
   const scopes = sources.filter((s) => s.idcsUrl || s.compartmentId).map((s) =>
     `${s.source} ${sourceScope(s)}`
@@ -602,9 +607,6 @@ function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems
   if (repeated) problems.push(`the configuration names the source ${repeated} twice: keep one entry`);
   if (!g.has("PORT") && g.has("TRIGGER_TOKEN")) {
     problems.push("TRIGGER_TOKEN needs PORT: set both or neither");
-  }
-  if (g.has("PORT") && !g.has("TRIGGER_TOKEN")) {
-    problems.push("PORT needs TRIGGER_TOKEN (POST /trigger is authenticated): set a long random value");
   }
   const token = g.text("TRIGGER_TOKEN");
   if (token !== undefined && token.length < TRIGGER_TOKEN_MIN_LENGTH) {
@@ -3917,8 +3919,14 @@ function metricsResponse(runners: PassRunner[], now: number): Response {
  * original's defence against an endpoint polled too often); 409 while every source's pass runs; else 202.
  */
 async function triggerResponse(req: Request, runners: PassRunner[], config: Config): Promise<Response> {
+  // Without TRIGGER_TOKEN the server is for health checks and scraping only: no secret has to be configured.
+  if (config.triggerToken === undefined) {
+    return Response.json({ started: false, reason: "POST /trigger is off: set TRIGGER_TOKEN" }, {
+      status: 403,
+    });
+  }
   const presented = bearerToken(req.headers.get("authorization"));
-  if (presented === undefined || !await tokenMatches(presented, config.triggerToken!)) {
+  if (presented === undefined || !await tokenMatches(presented, config.triggerToken)) {
     return new Response("unauthorized\n", { status: 401 });
   }
   const lastStart = Math.max(...runners.map((r) => r.lastStartMs ?? -Infinity));
@@ -4021,8 +4029,44 @@ async function loadConfig(line: CommandLine, now: number, needsSources: boolean 
   return validateConfig(settings, file.sources, now, {
     stderrIsTerminal: Deno.stderr.isTerminal(),
     needsSources,
-    problems: await unreadableFiles(settings, file.sources),
+    problems: [
+      ...await unreadableFiles(settings, file.sources),
+      ...await refusedByPermissions(settings, file.sources),
+    ],
   });
+}
+
+/**
+ * Settings the permission set refuses — a source host it does not grant, an archive folder outside it —
+ * reported as bad settings (exit 2, nothing written) rather than as a failed pass.
+ */
+async function refusedByPermissions(global: RawSettings, entries: RawSettings[]): Promise<string[]> {
+  const problems: string[] = [];
+  const granted = async (descriptor: Deno.PermissionDescriptor) =>
+    (await Deno.permissions.query(descriptor)).state === "granted";
+  if (!global.OCI_BUCKET) {
+    const dir = global.ARCHIVE_DIR || "./archive";
+    if (!await granted({ name: "write", path: dir }) || !await granted({ name: "read", path: dir })) {
+      problems.push(
+        `ARCHIVE_DIR is outside what the permission set lets the program read and write (the default set grants ./archive): use ./archive, or add --allow-read=${dir} --allow-write=${dir}: current value is ${
+          JSON.stringify(dir)
+        }`,
+      );
+    }
+  }
+  for (const raw of [global, ...entries.map((entry) => ({ ...global, ...entry }))]) {
+    const url = URL.parse(raw.IDCS_URL ?? "");
+    if (!url || !/^https?:$/.test(url.protocol)) continue; // a malformed URL is validateConfig's to report
+    const host = `${url.hostname}:${url.port || (url.protocol === "https:" ? 443 : 80)}`;
+    if (!await granted({ name: "net", host })) {
+      problems.push(
+        `IDCS_URL's host ${host} is not one the permission set lets the program reach (the default set grants *.oraclecloud.com:443): use the identity domain's URL, or add --allow-net=${host}: current value is ${
+          JSON.stringify(withoutCredentials(raw.IDCS_URL))
+        }`,
+      );
+    }
+  }
+  return [...new Set(problems)];
 }
 
 /** Settings naming files that cannot be read, said with the other bad settings in the same message. */

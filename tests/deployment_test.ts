@@ -259,9 +259,13 @@ Deno.test("the default set refuses a non-Oracle host: the error names the net pe
         MAX_RETRY_WAIT: "100ms",
       },
     });
-    assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /net access to \\?"example\.com:443\\?"/, result.stderr.slice(0, 1000));
-    assert.match(result.stderr, /--allow-net/);
+    assert.equal(result.code, 2, "a host the permission set refuses is a bad setting");
+    assert.match(
+      result.stderr,
+      /IDCS_URL's host example\.com:443 is not one the permission set lets the program reach/,
+      result.stderr.slice(0, 1000),
+    );
+    assert.match(result.stderr, /--allow-net=example\.com:443/);
     assert.deepEqual(await listFiles(cwd), ["keys/client-key.pem"], "something was written");
   } finally {
     await Deno.remove(cwd, { recursive: true });
@@ -280,9 +284,13 @@ Deno.test("the default set refuses a write outside ./archive: ARCHIVE_DIR elsewh
     });
     // Refused at the first touch of the folder (a read, before any write), as a failed pass (exit 1) naming
     // the path and the flag; not yet as a configuration error (exit 2) naming ARCHIVE_DIR.
-    assert.notEqual(result.code, 0);
+    assert.equal(result.code, 2, "an archive folder the permission set refuses is a bad setting");
     assert.ok(result.stderr.includes(elsewhere), `the error does not name ${elsewhere}: ${result.stderr}`);
-    assert.match(result.stderr, /(read|write) access.*--allow-(read|write)/, result.stderr.slice(0, 1000));
+    assert.match(
+      result.stderr,
+      /ARCHIVE_DIR is outside what the permission set lets the program read and write/,
+    );
+    assert.match(result.stderr, /--allow-write=/, result.stderr.slice(0, 1000));
     await assert.rejects(Deno.lstat(elsewhere), Deno.errors.NotFound, `${elsewhere} was created`);
     assert.deepEqual(await listFiles(cwd), ["keys/client-key.pem"], "something was written");
   } finally {

@@ -669,11 +669,9 @@ Deno.test("validateConfig rejects a SINCE time in the future", () => {
   );
 });
 
-Deno.test("validateConfig rejects PORT without TRIGGER_TOKEN", () => {
-  assert.equal(
-    configMessage({ ...KEYED, PORT: "8080" }),
-    "1 bad setting:\n  - PORT needs TRIGGER_TOKEN (POST /trigger is authenticated): set a long random value",
-  );
+Deno.test("validateConfig accepts PORT without TRIGGER_TOKEN: health checks and scraping need no secret", () => {
+  const config = validateConfig({ ...KEYED, PORT: "8080" }, [], NOW);
+  assert.deepEqual([config.port, config.triggerToken], [8080, undefined]);
 });
 
 Deno.test("validateConfig rejects TRIGGER_TOKEN without PORT", () => {
