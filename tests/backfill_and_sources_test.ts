@@ -124,3 +124,42 @@ Deno.test("a --config file with two identity domains archives both, each in its 
     await second.close();
   }
 });
+
+Deno.test("backfill stopped by SIGINT after a window exits 0, and run again resumes where it stopped", async () => {
+  const now = Date.now();
+  const events = generateEvents({
+    seed: 84,
+    count: 1500,
+    from: now - 4 * DAY,
+    to: now - 60_000,
+    tieRate: 0.1,
+  });
+  const domain = await startDomain({ events, since: "1d", faults: { latencyMs: 30 } });
+  try {
+    assert.equal(await runMain("once", domain), 0);
+    const from = iso(midnight(now - 4 * DAY));
+    let child: Deno.ChildProcess | undefined;
+    const before = (await readArchive(domain.archiveDir)).objects;
+    const interrupted = runCli(["backfill", "--from", from, "--max-events-per-object", "50"], {
+      env: { ...domain.env, LOG_LEVEL: "info" },
+      onSpawn: (spawned) => child = spawned,
+    });
+    // SIGINT once the backfill has committed a window of its own.
+    for (let i = 0; i < 300 && (await readArchive(domain.archiveDir)).objects === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child!.kill("SIGINT");
+    const first = await interrupted;
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /backfill interrupted: run it again to resume/);
+    assert.ok(
+      (await readArchive(domain.archiveDir)).ids.length < 1500,
+      "the backfill stopped before the end",
+    );
+    assert.equal(await runMain("backfill", domain, "--from", from), 0);
+    const archive = await assertCompleteArchive(domain);
+    assert.equal(archive.ids.length, 1500);
+  } finally {
+    await domain.close();
+  }
+});
