@@ -8,8 +8,10 @@
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { type CliResult, recentEvents, runCli, startDomain } from "./harness.ts";
+import { startCloud } from "./oci_harness.ts";
 
 const TOKEN = "operations-test-token-0123456789abcdef";
+const LOG_ID = "ocid1.log.oc1..aaaaoperationslog";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -81,8 +83,19 @@ function sample(families: Map<string, Family>, name: string, labels: Record<stri
 }
 
 Deno.test("/metrics is valid Prometheus text: a maintained parser reads every family, promtool finds nothing to complain about", async () => {
-  const domain = await startDomain({ events: recentEvents(71, 300) });
-  const daemon = startDaemon(domain.env);
+  // Throttled now and then (429, half with Retry-After), and copying to a Logging log: every family has samples.
+  const domain = await startDomain({
+    events: recentEvents(71, 300),
+    faults: { rate429: 0.2, retryAfterRate: 0.5 },
+  });
+  const cloud = await startCloud(domain.dir, { logs: [LOG_ID], buckets: [] });
+  const daemon = startDaemon({
+    ...domain.env,
+    OCI_AUTH: "config",
+    OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
+    OCI_LOG_ID: LOG_ID,
+    OCI_LOGGING_ENDPOINT: cloud.oci.url,
+  });
   try {
     const text = await waitFor("the pass at start", async () => {
       const { text } = await daemon.get("/metrics");
@@ -104,6 +117,18 @@ Deno.test("/metrics is valid Prometheus text: a maintained parser reads every fa
     assert.equal(sample(families, "audit_archiver_source_up", labels), 1);
     assert.ok(sample(families, "audit_archiver_lag_seconds", labels) >= 0);
     assert.equal(families.get("audit_archiver_pass_duration_seconds")?.type, "HISTOGRAM");
+    const api = { api: "identity domain AuditEvents" };
+    assert.ok(
+      sample(families, "audit_archiver_requests_total", { ...api, status_class: "4xx" }) >= 1,
+      "429s",
+    );
+    assert.ok(sample(families, "audit_archiver_retries_total", api) >= 1);
+    assert.ok(sample(families, "audit_archiver_retry_wait_seconds_total", { ...api, by: "retry-after" }) > 0);
+    assert.equal(
+      sample(families, "audit_archiver_logging_copies_total", { outcome: "done" }),
+      sample(families, "audit_archiver_windows_committed_total", labels),
+      "every committed window copied once",
+    );
     const check = await new Deno.Command("promtool", {
       args: ["check", "metrics"],
       stdin: "piped",
@@ -120,6 +145,7 @@ Deno.test("/metrics is valid Prometheus text: a maintained parser reads every fa
     assert.equal(complaints.trim(), "", `promtool check metrics complains: ${complaints}`);
   } finally {
     await daemon.stop();
+    await cloud.close();
     await domain.close();
   }
 });
