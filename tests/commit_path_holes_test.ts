@@ -174,6 +174,26 @@ Deno.test("a committed window with neither data nor kept bytes does not wedge th
   }
 });
 
+Deno.test("a Logging copy whose markers cannot be written never fails the pass: every window is committed", async () => {
+  const idcs = await startDomain({ events: recentEvents(212, 240) });
+  // The bucket refuses every write of a Logging attempt marker (`….log-N.json`): dropped, as by a broken link.
+  const cloud = await startCloud(idcs.dir, {
+    logs: [LOG_ID],
+    onRequest: (request) =>
+      request.method === "PUT" && /\.log-\d+/.test(request.objectName ?? "") ? "drop" : undefined,
+  });
+  const domain = withCloud(idcs, cloud);
+  const settings = { OCI_LOG_ID: LOG_ID, OCI_LOGGING_ENDPOINT: cloud.oci.url };
+  try {
+    assert.equal(await runMain("once", domain, ...asFlags(settings), "--max-events-per-object", "60"), 0);
+    const archive = await domain.read();
+    assert.equal(archive.ids.length, 240, "the copy's failures stayed out of the commit path");
+    assert.deepEqual(cloud.oci.logEntries(LOG_ID), [], "nothing was pushed without its claim");
+  } finally {
+    await domain.close();
+  }
+});
+
 Deno.test("a Logging push whose connection dropped after the service took it is never pushed again; status names the window unknown", async () => {
   const domain = await startDomain({ events: recentEvents(203, 300) });
   const cloud = await startCloud(domain.dir, {
