@@ -10,9 +10,11 @@ import assert from "node:assert/strict";
 import { main, parseManifest } from "../main.ts";
 import { type AuditEvent, generateClientKey, generateEvents } from "./emulators/idcs.ts";
 import {
+  asFlags,
   assertCompleteArchive,
   DAY,
   duplicates,
+  freePort,
   listFiles,
   permissionFlags,
   recentEvents,
@@ -20,35 +22,13 @@ import {
   runCli,
   runMain,
   startDomain,
+  waitFor,
 } from "./harness.ts";
 import { BUCKET, cloudArgs, startCloud, withCloud } from "./oci_harness.ts";
 
 const LOG_ID = "ocid1.log.oc1..aaaaaholescopy";
 const USER_B = "ocid1.user.oc1..aaaatestuserb";
 const TOKEN = "trigger-token-0123456789abcdef-0123456789";
-
-/** Settings as flags, as the harness spells them. */
-const asFlags = (settings: Record<string, string>) =>
-  Object.entries(settings).flatMap((
-    [name, value],
-  ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** SIGTERM, then SIGKILL when the process is still there after 10 s (a daemon that ignores SIGTERM mid-pass). */
 async function stop(child: Deno.ChildProcess) {

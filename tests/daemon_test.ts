@@ -5,24 +5,7 @@
 
 import assert from "node:assert/strict";
 import { generateEvents } from "./emulators/idcs.ts";
-import { readArchive, recentEvents, REPO, startDomain } from "./harness.ts";
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+import { freePort, readArchive, recentEvents, REPO, startDomain, waitFor } from "./harness.ts";
 
 /** Events after what is archived already, so the next pass is the one that must pick them up. */
 async function eventsAfterFrontier(archiveDir: string, seed: number, count: number) {

@@ -314,3 +314,32 @@ export async function archiveText(archiveDir: string): Promise<string> {
   }
   return parts.join("\n");
 }
+
+/** Waits for `probe` to give a value (a failed probe counts as none), up to `timeoutMs`; says what it waited for. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A loopback port nothing listens on right now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Settings as the program's flags: `{ OCI_LOG_ID: x }` → `["--oci-log-id", x]`. */
+export const asFlags = (settings: Record<string, string>) =>
+  Object.entries(settings).flatMap((
+    [name, value],
+  ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);

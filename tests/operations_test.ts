@@ -7,28 +7,11 @@
 
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { type CliResult, recentEvents, runCli, startDomain } from "./harness.ts";
+import { type CliResult, freePort, recentEvents, runCli, startDomain, waitFor } from "./harness.ts";
 import { startCloud } from "./oci_harness.ts";
 
 const TOKEN = "operations-test-token-0123456789abcdef";
 const LOG_ID = "ocid1.log.oc1..aaaaoperationslog";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** `run` as a subprocess with PORT and TRIGGER_TOKEN; `stop()` sends SIGTERM and returns what it printed. */
 function startDaemon(env: Record<string, string>, args: string[] = []) {

@@ -31,6 +31,7 @@
 import { errors as joseErrors, jwtVerify } from "npm:jose@6.2.18";
 import { createPrivateKey } from "node:crypto";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
+import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
 
 // ---------------------------------------------------------------- public types
 
@@ -349,34 +350,11 @@ function lowerBound(
   return low;
 }
 
-/**
- * How an event's JSON text is serialised. Oracle documents the SCIM JSON, not its serializer: whether `/` is
- * sent as `\/` and non-ASCII as `\u00e9` is undocumented, so generated events use each (UNCONFIRMED,
- * modelled both ways); a re-serialisation of the parsed event reproduces only the plain style.
- */
-interface WireStyle {
-  escapeNonAscii: boolean;
-  escapeSlash: boolean;
-}
-
-const PLAIN_WIRE: WireStyle = { escapeNonAscii: false, escapeSlash: false };
-
 /** Wire styles `generateEvents` chose; other events are sent as `JSON.stringify` writes them. */
 const generatedWire = new WeakMap<AuditEvent, WireStyle>();
 
-/** The event's JSON text as sent (JSON escapes only occur inside strings, so text replaces are safe). */
-function wireTextOf(event: AuditEvent): string {
-  const style = generatedWire.get(event) ?? PLAIN_WIRE;
-  let text = JSON.stringify(event);
-  if (style.escapeNonAscii) {
-    text = text.replace(
-      /[\u0080-\uffff]/g,
-      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-    );
-  }
-  if (style.escapeSlash) text = text.replaceAll("/", "\\/");
-  return text;
-}
+/** The event's JSON text as sent, in the style `generateEvents` chose (plain for events given by a test). */
+const wireTextOf = (event: AuditEvent): string => renderWire(event, generatedWire.get(event) ?? PLAIN_WIRE);
 
 function toStoredEvent(event: AuditEvent): StoredEvent {
   const instant = typeof event.timestamp === "string" ? parseUtcInstant(event.timestamp) : undefined;

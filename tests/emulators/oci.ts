@@ -57,6 +57,7 @@ import {
   verify as nodeVerify,
 } from "node:crypto";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
+import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
 
 // ---------------------------------------------------------------- public types
 
@@ -1597,36 +1598,9 @@ function kmsSign(state: State, body: Bytes): Reply {
 
 // ---------------------------------------------------------------- Audit
 
-/**
- * How an event's wire text is serialised. Oracle documents the JSON, not its serializer: whether `/` is sent
- * as `\/`, or non-ASCII as `\u00e9`, is undocumented, so generated events use each (UNCONFIRMED, modelled
- * both ways). A re-serialisation of the parsed event (`JSON.stringify`) reproduces only the plain style.
- */
-export interface AuditWireStyle {
-  escapeNonAscii: boolean;
-  escapeSlash: boolean;
-}
+/** How an event's wire text is serialised (tests/emulators/wire.ts): both escape styles, and plain. */
+export type AuditWireStyle = WireStyle;
 
-const PLAIN_WIRE: AuditWireStyle = { escapeNonAscii: false, escapeSlash: false };
-
-/** The JSON text of `value` in a wire style: JSON escapes only appear inside strings, so text replaces are safe. */
-function renderWire(value: unknown, style: AuditWireStyle): string {
-  let text = JSON.stringify(value);
-  if (style.escapeNonAscii) {
-    text = text.replace(
-      /[\u0080-\uffff]/g,
-      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-    );
-  }
-  if (style.escapeSlash) text = text.replaceAll("/", "\\/");
-  return text;
-}
-
-/**
- * What `generateAuditEvents` decided for each event that is not a wire member: its processing time (Oracle's
- * events carry none) and its wire style. Kept beside the objects, so generated events stay plain
- * `AuditCloudEvent`s.
- */
 const generatedAudit = new WeakMap<AuditCloudEvent, { processedAt: number; style: AuditWireStyle }>();
 
 /**
