@@ -3150,7 +3150,13 @@ export class LoggingCopy {
     if (state.kind === "done" || state.kind === "unknown") return;
     const attempt = state.kind === "failed" ? state.attempt + 1 : 1;
     const skip = state.kind === "failed" ? await this.#batchesPushed(sink, manifestName, state.attempt) : 0;
-    const claim = encodeRecord({ logId: this.logId, claimedAt: new Date().toISOString() });
+    // Unique to this attempt: a create-if-absent that finds identical bytes takes them for its own retried write,
+    // so two claims made in the same millisecond must still differ.
+    const claim = encodeRecord({
+      logId: this.logId,
+      claimedAt: new Date().toISOString(),
+      claimant: crypto.randomUUID(),
+    });
     if (!await sink.createExclusive(logMarker(manifestName, attempt), claim)) return; // another instance has it
     const manifest = parseManifest((await sink.read(manifestName))!)!;
     const batches = logBatches(await this.#entries(sink, manifest));
