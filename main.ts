@@ -209,6 +209,13 @@ export const SETTINGS: readonly Setting[] = [
     } (private endpoints, other realms, tests)`,
   })),
   {
+    env: "CHECKPOINT_KEY_FILE",
+    kind: "string",
+    default: "./keys/checkpoint.pem",
+    help:
+      "Ed25519 private key (PKCS#8 PEM) that signs each pass's checkpoint; created on first use, never written into the archive",
+  },
+  {
     env: "LOG_LEVEL",
     kind: "enum",
     values: ["debug", "info", "warn", "error"],
@@ -260,6 +267,7 @@ export interface Config {
   readonly concurrency: number;
   readonly port?: number;
   readonly triggerToken?: string;
+  readonly checkpointKeyFile: string;
   readonly logLevel: LogLevel;
   readonly logFormat: "json" | "text";
 }
@@ -277,6 +285,10 @@ export interface CommandLine {
   to?: string;
   out?: string;
   config?: string;
+  /** verify: the auditor's own copy of the checkpoint public key (PEM): nothing stored is trusted. */
+  publicKey?: string;
+  /** verify: how old the newest checkpoint may be. */
+  maxStaleness?: string;
 }
 
 const COMMANDS = ["once", "run", "backfill", "status", "verify", "export", "policies", "help"] as const;
@@ -287,6 +299,8 @@ export function parseCommandLine(args: string[]): CommandLine {
     to: { type: "string" },
     out: { type: "string" },
     config: { type: "string" },
+    "public-key": { type: "string" },
+    "max-staleness": { type: "string" },
     help: { type: "boolean" },
     version: { type: "boolean" },
   };
@@ -317,6 +331,8 @@ export function parseCommandLine(args: string[]): CommandLine {
     to: values.to as string | undefined,
     out: values.out as string | undefined,
     config: values.config as string | undefined,
+    publicKey: values["public-key"] as string | undefined,
+    maxStaleness: values["max-staleness"] as string | undefined,
   };
 }
 
@@ -687,6 +703,7 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     concurrency: g.number("CONCURRENCY")!,
     port: g.number("PORT"),
     triggerToken: g.text("TRIGGER_TOKEN"),
+    checkpointKeyFile: g.text("CHECKPOINT_KEY_FILE")!,
     logLevel: g.text("LOG_LEVEL") as LogLevel,
     logFormat: (g.text("LOG_FORMAT") as "json" | "text" | undefined) ??
       (stderrIsTerminal ? "text" : "json"),
@@ -771,7 +788,11 @@ Commands:
   run                         daemon: a pass on SCHEDULE (and /healthz, /metrics, POST /trigger with PORT)
   backfill --from T [--to T]  archive an older stretch the source still holds (before the first window)
   status                      per source: frontier, lag, objects, next run, retention warnings
-  verify [--from T] [--to T]  prove the archive: tiling, hashes, counts, the hash chain (exit 0 only if all hold)
+  verify [--from T] [--to T] [--public-key FILE] [--max-staleness D]
+                              prove the archive: tiling, hashes, counts, the hash chain, the signed
+                              checkpoints (with FILE, only that key is trusted; the newest checkpoint may be
+                              at most D old, default twice the SCHEDULE interval plus 15 min); exit 0 only if
+                              all hold
   export --from T --to T [--out FILE]
                               archived events in that range as NDJSON (stdout by default)
   policies                    the least-privilege IAM statements for this configuration, per auth mode
@@ -881,6 +902,14 @@ const METRICS = {
   audit_archiver_last_success_timestamp_seconds: ["gauge", "When a pass of the source last succeeded."],
   audit_archiver_pass_running: ["gauge", "1 while a pass of the source runs."],
   audit_archiver_pass_duration_seconds: ["histogram", "How long passes took, by source and scope."],
+  audit_archiver_checkpoint_timestamp_seconds: [
+    "gauge",
+    "When the newest checkpoint this process wrote was signed.",
+  ],
+  audit_archiver_checkpoint_sequence: [
+    "gauge",
+    "The sequence number of the newest checkpoint this process wrote.",
+  ],
 } as const;
 type MetricName = keyof typeof METRICS;
 
@@ -2515,6 +2544,134 @@ function eventTime(kind: SourceKind | undefined, event: Record<string, unknown>)
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/** A signed checkpoint: every chain's head at one moment, chained to the one before (DESIGN.md §5). */
+export interface Checkpoint {
+  format: string;
+  sequence: number;
+  /** SHA-256 of the previous checkpoint's bytes; null for the first. */
+  previous: string | null;
+  time: string;
+  version: string;
+  keyId: string;
+  /** Each chain's newest manifest (its SHA-256) and the frontier it ends at. */
+  chains: { chain: string; head: string; frontier: string }[];
+  signature?: string;
+}
+
+/** A checkpoint key's public half, published beside the checkpoints for auditors. */
+export interface CheckpointKeyRecord {
+  format: string;
+  keyId: string;
+  algorithm: "Ed25519";
+  /** SPKI, base64. */
+  publicKey: string;
+  /** When the archiver first signed with it; a newer key's validFrom ends its period. */
+  validFrom: string;
+}
+
+const CHECKPOINT_FORMAT = "audit-archiver/checkpoint-1";
+const CHECKPOINT_SUFFIX = ".checkpoint.json";
+
+/** `{prefix}/_checkpoints/{YYYY}/{MM}/{DD}/{time}.checkpoint.json` (DESIGN.md §5). */
+export const checkpointName = (prefix: string, time: number) =>
+  `${dayPrefix(`${prefix}/_checkpoints`, time)}/${timeStamp(time)}${CHECKPOINT_SUFFIX}`;
+
+/**
+ * The claim on the place after a checkpoint: created if absent and holding the successor's bytes, so two
+ * instances can never both follow one checkpoint (no fork), and a successor whose dated copy a crash left
+ * unwritten is still found and completed.
+ */
+export const checkpointClaimName = (prefix: string, previous: string | null) =>
+  `${prefix}/_checkpoints/claims/${previous ?? "first"}.json`;
+
+export const checkpointKeyName = (prefix: string, keyId: string) =>
+  `${prefix}/_checkpoints/keys/${keyId}.json`;
+
+/** The bytes a checkpoint's signature covers: its record without the signature. */
+export const signedBytes = (checkpoint: Checkpoint) => encodeRecord({ ...checkpoint, signature: undefined });
+
+export function parseCheckpoint(bytes: Uint8Array): Checkpoint | undefined {
+  try {
+    const c = JSON.parse(new TextDecoder().decode(bytes));
+    const ok = c?.format === CHECKPOINT_FORMAT && Number.isInteger(c.sequence) && c.sequence >= 1 &&
+      (c.previous === null || typeof c.previous === "string") && typeof c.keyId === "string" &&
+      typeof c.signature === "string" && Array.isArray(c.chains) && !Number.isNaN(Date.parse(c.time));
+    return ok ? c as Checkpoint : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks a sequence of checkpoints: each readable, signed by a key it names (from `keys`: the auditor's own, or
+ * the published ones), numbered 1, 2, 3… with no gap, each naming the previous one's SHA-256; every chain a
+ * checkpoint names still exists and still holds the head it recorded (so no window after it was removed and
+ * the chain was not rewritten); the newest not older than `maxStalenessMs`. Returns the problems found.
+ */
+export async function verifyCheckpoints(input: {
+  checkpoints: ChainLink[];
+  keys: Map<string, CryptoKey>;
+  /** Each chain's manifest hashes. */
+  manifestHashes: Map<string, Set<string>>;
+  now: number;
+  maxStalenessMs: number;
+}): Promise<string[]> {
+  const problems: string[] = [];
+  const parsed = input.checkpoints.map((link) => ({ link, checkpoint: parseCheckpoint(link.bytes) }));
+  for (const { link } of parsed.filter((p) => !p.checkpoint)) {
+    problems.push(`${link.name} is not a readable checkpoint`);
+  }
+  const valid = parsed.filter((p) => p.checkpoint).sort((a, b) =>
+    a.checkpoint!.sequence - b.checkpoint!.sequence
+  );
+  if (!valid.length) {
+    return [...problems, "no checkpoint found: the archive's newest windows cannot be proven"];
+  }
+  let previous: string | null = null;
+  for (const [index, { link, checkpoint }] of valid.entries()) {
+    const c = checkpoint!;
+    if (c.sequence !== index + 1) {
+      problems.push(
+        `checkpoint ${index + 1} is missing (the sequence goes on at ${c.sequence}, ${link.name})`,
+      );
+    } else if (c.previous !== previous) {
+      problems.push(`${link.name} does not follow checkpoint ${index}: the checkpoint chain was changed`);
+    }
+    previous = await sha256Hex(link.bytes);
+    const key = input.keys.get(c.keyId);
+    const signature = decodeBase64(c.signature!);
+    if (
+      !key ||
+      !await crypto.subtle.verify("Ed25519", key, signature, signedBytes(c) as Uint8Array<ArrayBuffer>)
+    ) {
+      problems.push(
+        `${link.name}: the signature does not verify${key ? "" : ` (no trusted key ${c.keyId})`}`,
+      );
+    }
+    for (const head of c.chains) {
+      const hashes = input.manifestHashes.get(head.chain);
+      if (!hashes) problems.push(`${head.chain}, which checkpoint ${c.sequence} names, is missing`);
+      else if (!hashes.has(head.head)) {
+        problems.push(
+          `${head.chain} no longer holds the head checkpoint ${c.sequence} recorded (frontier ${head.frontier}): windows were removed or the chain was rewritten`,
+        );
+      }
+    }
+  }
+  const newest = valid.at(-1)!.checkpoint!;
+  const age = input.now - Date.parse(newest.time);
+  if (age > input.maxStalenessMs) {
+    problems.push(
+      `the newest checkpoint (${newest.sequence}, ${newest.time}) is ${
+        Math.round(age / 60_000)
+      } min old, more than the schedule allows (${
+        Math.round(input.maxStalenessMs / 60_000)
+      } min): newer checkpoints were removed, or passes stopped`,
+    );
+  }
+  return problems;
+}
+
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 // Sinks: where objects live. Each offers create-if-absent, read and listing; the commit path is shared.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -2737,6 +2894,16 @@ function folderStart(parts: string[]): number {
  * from the newest and skipping those that start later: bounded work however long the archive is.
  */
 async function lastManifestBefore(sink: Sink, chain: string, before: number): Promise<string | undefined> {
+  return await newestRecordBefore(sink, chain, before, MANIFEST_SUFFIX);
+}
+
+/** The newest record named `{time}{suffix}` below `root`'s year/month/day folders whose time is before `before`. */
+async function newestRecordBefore(
+  sink: Sink,
+  root: string,
+  before: number,
+  suffix: string,
+): Promise<string | undefined> {
   const walk = async (prefix: string, parts: string[]): Promise<string | undefined> => {
     for (const child of (await sink.listChildren(prefix)).reverse()) {
       const leaf = child.slice(child.lastIndexOf("/") + 1);
@@ -2744,14 +2911,14 @@ async function lastManifestBefore(sink: Sink, chain: string, before: number): Pr
         if (!/^\d{2,4}$/.test(leaf) || folderStart([...parts, leaf]) >= before) continue;
         const found = await walk(child, [...parts, leaf]);
         if (found) return found;
-      } else if (leaf.endsWith(MANIFEST_SUFFIX)) {
-        const start = parseTimeStamp(leaf.slice(0, -MANIFEST_SUFFIX.length));
+      } else if (leaf.endsWith(suffix)) {
+        const start = parseTimeStamp(leaf.slice(0, -suffix.length));
         if (start !== undefined && start < before) return child;
       }
     }
     return undefined;
   };
-  return await walk(chain, []);
+  return await walk(root, []);
 }
 
 /** The chain's segments, oldest first. */
@@ -3217,6 +3384,188 @@ export class LoggingCopy {
 }
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Checkpoints: each pass signs every chain's head, so removing the newest windows or a chain is evident.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** The key that signs checkpoints: the local Ed25519 key file, created on first use, never in the archive. */
+interface CheckpointKey {
+  keyId: string;
+  privateKey: CryptoKey;
+  record: CheckpointKeyRecord;
+}
+
+/** A key's id: the first 16 hex digits of its SPKI's SHA-256. */
+const keyIdOf = async (spki: Uint8Array) => (await sha256Hex(spki)).slice(0, 16);
+
+/** Reads CHECKPOINT_KEY_FILE, creating it (mode 0600) when absent. */
+async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
+  let pem: string;
+  try {
+    pem = await Deno.readTextFile(path).catch(async (error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      return await createCheckpointKey(path);
+    });
+  } catch (error) {
+    const hint = error instanceof Deno.errors.NotCapable
+      ? "the permission set does not allow it: keep it at ./keys/checkpoint.pem, or grant --allow-read/--allow-write for it"
+      : (error as Error).message;
+    throw new ArchiveError("CONFIG", `CHECKPOINT_KEY_FILE ${path} cannot be read or created: ${hint}`);
+  }
+  registerSecret(pem);
+  const body = pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
+  let privateKey: CryptoKey;
+  try {
+    privateKey = await crypto.subtle.importKey("pkcs8", decodeBase64(body), "Ed25519", true, ["sign"]);
+  } catch {
+    throw new ArchiveError(
+      "CONFIG",
+      `CHECKPOINT_KEY_FILE ${path} is not an Ed25519 private key (PKCS#8 PEM)`,
+    );
+  }
+  // The public half, from the private key's JWK (its `x`), as SPKI for the published record.
+  const { x } = await crypto.subtle.exportKey("jwk", privateKey);
+  const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x }, "Ed25519", true, [
+    "verify",
+  ]);
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
+  const keyId = await keyIdOf(spki);
+  const stat = await Deno.stat(path).catch(() => undefined);
+  const validFrom = new Date(stat?.birthtime ?? stat?.mtime ?? Date.now()).toISOString();
+  return {
+    keyId,
+    privateKey,
+    record: {
+      format: CHECKPOINT_FORMAT,
+      keyId,
+      algorithm: "Ed25519",
+      publicKey: encodeBase64(spki),
+      validFrom,
+    },
+  };
+}
+
+async function createCheckpointKey(path: string): Promise<string> {
+  const pair = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  const lines = encodeBase64(pkcs8).match(/.{1,64}/g)!.join("\n");
+  const pem = `-----BEGIN PRIVATE KEY-----\n${lines}\n-----END PRIVATE KEY-----\n`;
+  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  await Deno.mkdir(folder, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  });
+  try {
+    await Deno.writeTextFile(path, pem, { createNew: true, mode: 0o600 });
+    log("info", "created the checkpoint signing key; give its public key to your auditors", { path });
+    return pem;
+  } catch (error) {
+    // Another instance created it first: use that one.
+    if (error instanceof Deno.errors.AlreadyExists) return await Deno.readTextFile(path);
+    throw error;
+  }
+}
+
+/** Every chain's head now: its newest manifest's SHA-256 and where it ends. */
+async function chainHeads(sink: Sink, prefix: string): Promise<Checkpoint["chains"]> {
+  const heads: Checkpoint["chains"] = [];
+  for (const chain of await listChains(sink, prefix)) {
+    const name = await lastManifestBefore(sink, chain, Infinity);
+    const bytes = name ? await sink.read(name) : undefined;
+    const manifest = bytes && parseManifest(bytes);
+    if (manifest) heads.push({ chain, head: await sha256Hex(bytes), frontier: manifest.end });
+  }
+  return heads;
+}
+
+/**
+ * The newest checkpoint: the newest dated one, then along the claims after it (a successor whose dated copy a
+ * crash left unwritten is completed here).
+ */
+async function checkpointTip(
+  sink: Sink,
+  prefix: string,
+): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint } | undefined> {
+  const name = await newestRecordBefore(sink, `${prefix}/_checkpoints`, Infinity, CHECKPOINT_SUFFIX);
+  let bytes = name ? await sink.read(name) : await sink.read(checkpointClaimName(prefix, null));
+  for (let checkpoint = bytes && parseCheckpoint(bytes); bytes && checkpoint;) {
+    const next = await sink.read(checkpointClaimName(prefix, await sha256Hex(bytes)));
+    const successor = next && parseCheckpoint(next);
+    if (!successor) return { bytes, checkpoint };
+    await sink.createExclusive(checkpointName(prefix, Date.parse(successor.time)), next);
+    [bytes, checkpoint] = [next, successor];
+  }
+  if (name || bytes) throw new ArchiveError("ARCHIVE", "the newest checkpoint is not readable: run verify");
+  return undefined;
+}
+
+/**
+ * Writes the checkpoint of a pass (also of one that found nothing new): every chain's head, signed, after the
+ * newest checkpoint. The place after a checkpoint is claimed create-if-absent, so concurrent instances never
+ * fork the sequence: one that loses goes on after the winner.
+ */
+async function writeCheckpoint(sink: Sink, prefix: string, key: CheckpointKey): Promise<Checkpoint> {
+  await sink.createExclusive(checkpointKeyName(prefix, key.keyId), encodeRecord(key.record));
+  const chains = await chainHeads(sink, prefix);
+  for (let attempt = 1; attempt <= 10; attempt++) {
+    const tip = await checkpointTip(sink, prefix);
+    // Strictly later than the one it follows, so dated names never collide and sort as the sequence does.
+    const time = Math.max(Date.now(), tip ? Date.parse(tip.checkpoint.time) + 1 : 0);
+    const unsigned: Checkpoint = {
+      format: CHECKPOINT_FORMAT,
+      sequence: (tip?.checkpoint.sequence ?? 0) + 1,
+      previous: tip ? await sha256Hex(tip.bytes) : null,
+      time: new Date(time).toISOString(),
+      version: VERSION,
+      keyId: key.keyId,
+      chains,
+    };
+    const signature = await crypto.subtle.sign(
+      "Ed25519",
+      key.privateKey,
+      signedBytes(unsigned) as Uint8Array<ArrayBuffer>,
+    );
+    const bytes = encodeRecord({ ...unsigned, signature: encodeBase64(new Uint8Array(signature)) });
+    if (await sink.createExclusive(checkpointClaimName(prefix, unsigned.previous), bytes)) {
+      await sink.createExclusive(checkpointName(prefix, time), bytes);
+      return parseCheckpoint(bytes)!;
+    }
+  }
+  throw new ArchiveError(
+    "ARCHIVE",
+    "checkpoint: other instances took ten places in a row; the next pass writes it",
+  );
+}
+
+/** The keys verify trusts: the auditor's own (`--public-key`), else every key published beside the checkpoints. */
+async function checkpointKeys(
+  sink: Sink,
+  prefix: string,
+  publicKeyPem?: string,
+): Promise<Map<string, CryptoKey>> {
+  const keys = new Map<string, CryptoKey>();
+  const add = async (spki: Uint8Array) =>
+    keys.set(
+      await keyIdOf(spki),
+      await crypto.subtle.importKey("spki", spki as Uint8Array<ArrayBuffer>, "Ed25519", false, ["verify"]),
+    );
+  if (publicKeyPem !== undefined) {
+    await add(decodeBase64(publicKeyPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "")));
+    return keys;
+  }
+  for (const name of await sink.listChildren(`${prefix}/_checkpoints/keys`)) {
+    const record = JSON.parse(new TextDecoder().decode((await sink.read(name))!)) as CheckpointKeyRecord;
+    await add(decodeBase64(record.publicKey));
+  }
+  return keys;
+}
+
+/** The public key as PEM (SPKI), as `verify --public-key` takes it: what an auditor is given. */
+export function publicKeyPem(record: CheckpointKeyRecord): string {
+  return `-----BEGIN PUBLIC KEY-----\n${
+    record.publicKey.match(/.{1,64}/g)!.join("\n")
+  }\n-----END PUBLIC KEY-----\n`;
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
 // Commands: once, run, backfill, status, verify, export, policies — over the configured sources and sink.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -3392,7 +3741,11 @@ export function progressLine(
 /** The archive chains present in the sink: `{prefix}/{source}/{scope}` folders. */
 async function listChains(sink: Sink, prefix: string): Promise<string[]> {
   const chains: string[] = [];
-  for (const source of await sink.listChildren(prefix)) chains.push(...await sink.listChildren(source));
+  for (const source of await sink.listChildren(prefix)) {
+    // `_checkpoints` (and anything else not named like a source) holds no chain.
+    if (!(source.slice(source.lastIndexOf("/") + 1) in SOURCE_KINDS)) continue;
+    chains.push(...await sink.listChildren(source));
+  }
   return chains;
 }
 
@@ -3426,6 +3779,8 @@ const holdsEventsIn = (manifest: Manifest, from: number, to: number) =>
   Date.parse(manifest.lastEventTime!) >= from;
 
 export interface VerifyReport {
+  /** How many checkpoints were checked. */
+  checkpoints?: number;
   chains: {
     chain: string;
     windows: number;
@@ -3446,13 +3801,16 @@ export async function verifyArchive(
   prefix: string,
   from = -Infinity,
   to = Infinity,
+  proof: { publicKeyPem?: string; maxStalenessMs?: number; now?: number } = {},
 ): Promise<VerifyReport> {
   const report: VerifyReport = { chains: [], problems: [] };
   const chains = await listChains(sink, prefix);
+  const manifestHashes = new Map<string, Set<string>>();
   // An empty answer must not read as "verified": a mistyped ARCHIVE_DIR would otherwise pass.
   if (!chains.length) report.problems.push(`no archive found under ${sink.description}, prefix ${prefix}`);
   for (const chain of chains) {
     const stored = await readChain(sink, chain);
+    manifestHashes.set(chain, new Set(await Promise.all(stored.manifests.map((l) => sha256Hex(l.bytes)))));
     const { problems, windows } = await verifyChain({ chain, ...stored });
     const present = new Set(stored.dataNames);
     let events = 0, checkedObjects = 0;
@@ -3475,8 +3833,27 @@ export async function verifyArchive(
       to: windows.at(-1)?.end ?? null,
     });
   }
+  const names = (await listTree(sink, `${prefix}/_checkpoints`)).filter((n) => n.endsWith(CHECKPOINT_SUFFIX));
+  // Checkpoints without chains are evidence too: the chains they name were removed.
+  if (chains.length || names.length) {
+    report.checkpoints = names.length;
+    report.problems.push(
+      ...await verifyCheckpoints({
+        checkpoints: await Promise.all(
+          names.map(async (name) => ({ name, bytes: (await sink.read(name))! })),
+        ),
+        keys: await checkpointKeys(sink, prefix, proof.publicKeyPem),
+        manifestHashes,
+        now: proof.now ?? Date.now(),
+        maxStalenessMs: proof.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS,
+      }),
+    );
+  }
   return report;
 }
+
+/** `verify --max-staleness` when unset: twice the default schedule's interval (15 min), plus 15 min. */
+const DEFAULT_MAX_STALENESS_MS = 45 * 60_000;
 
 /** Writes the archived events with times in [from, to) as NDJSON, each object checked against its manifest first. */
 async function exportEvents(
@@ -3658,7 +4035,16 @@ async function archiveStatus(config: Config, sink: Sink, now: number, sources: S
   const protection = sink instanceof ObjectStorageSink
     ? await sink.retention()
     : "not WORM: a local directory; protect it with file permissions, or archive to a bucket with a retention rule";
-  return { sink: sink.description, protection, nextRun: new Date(nextRun).toISOString(), chains };
+  const tip = await checkpointTip(sink, config.archivePrefix).catch(() => undefined);
+  const checkpoint = tip
+    ? {
+      sequence: tip.checkpoint.sequence,
+      time: tip.checkpoint.time,
+      ageSeconds: Math.round((now - Date.parse(tip.checkpoint.time)) / 1000),
+      keyId: tip.checkpoint.keyId,
+    }
+    : null;
+  return { sink: sink.description, protection, nextRun: new Date(nextRun).toISOString(), checkpoint, chains };
 }
 
 /** Who the policies name, for each way the program authenticates to OCI. */
@@ -3907,7 +4293,9 @@ function healthResponse(runners: PassRunner[], now: number): Response {
     lagSeconds: standing.frontierMs === undefined ? null : Math.round((now - standing.frontierMs) / 1000),
   }));
   const ok = sources.every((s) => s.ok);
-  return Response.json({ ok, version: VERSION, sources }, { status: ok ? 200 : 503 });
+  const signed = metrics.value("audit_archiver_checkpoint_timestamp_seconds", {});
+  const checkpointAgeSeconds = signed === undefined ? null : Math.round(now / 1000 - signed);
+  return Response.json({ ok, version: VERSION, checkpointAgeSeconds, sources }, { status: ok ? 200 : 503 });
 }
 
 /** /metrics: the counters, with every source's lag computed now. */
@@ -3960,13 +4348,20 @@ async function runDaemon(
   sources: Source[],
   sink: Sink,
   copy: LoggingCopy | undefined,
+  key: CheckpointKey,
   signal: AbortSignal,
 ) {
   const interval = scheduleInterval(parseCron(config.schedule)!, Date.now());
   const runners = sources.map((source) =>
     new PassRunner(
       source,
-      (stop) => archivePass(config, [source], sink, copy, stop),
+      async (stop) => {
+        const reports = await archivePass(config, [source], sink, copy, stop);
+        const checkpoint = await writeCheckpoint(sink, config.archivePrefix, key);
+        metrics.set("audit_archiver_checkpoint_timestamp_seconds", {}, Date.parse(checkpoint.time) / 1000);
+        metrics.set("audit_archiver_checkpoint_sequence", {}, checkpoint.sequence);
+        return reports;
+      },
       signal,
       config.maxLagMs ?? 2 * interval + source.settleMs,
     )
@@ -4180,13 +4575,11 @@ const COMMAND_TABLE: Record<
   once: {
     sources: true,
     run: async ({ config, sink, session }) => {
-      const reports = await archivePass(
-        config,
-        await openSources(config, session),
-        sink,
-        loggingCopy(config, session),
-      );
-      log("info", "pass finished", { reports });
+      const key = await loadCheckpointKey(config.checkpointKeyFile);
+      const sources = await openSources(config, session);
+      const reports = await archivePass(config, sources, sink, loggingCopy(config, session));
+      const checkpoint = await writeCheckpoint(sink, config.archivePrefix, key);
+      log("info", "pass finished", { reports, checkpoint: checkpoint.sequence });
       return 0;
     },
   },
@@ -4195,9 +4588,11 @@ const COMMAND_TABLE: Record<
     sources: true,
     from: true,
     run: async ({ config, sink, session, from, to }) => {
+      const key = await loadCheckpointKey(config.checkpointKeyFile);
       const sources = await openSources(config, session);
       // SIGINT/SIGTERM stop it after the window in hand; run again, it resumes where it stopped.
       const reports = await untilSignal((stop) => backfill(config, sources, sink, { from: from!, to }, stop));
+      await writeCheckpoint(sink, config.archivePrefix, key);
       const interrupted = reports.flat().some((r) => r.stopped === "shutdown");
       log("info", interrupted ? "backfill interrupted: run it again to resume" : "backfill finished", {
         reports,
@@ -4216,8 +4611,12 @@ const COMMAND_TABLE: Record<
   },
   verify: {
     sources: false,
-    run: async ({ config, sink, from, to }) => {
-      const report = await verifyArchive(sink, config.archivePrefix, from, to);
+    run: async ({ config, sink, line, from, to, now }) => {
+      const report = await verifyArchive(sink, config.archivePrefix, from, to, {
+        publicKeyPem: line.publicKey === undefined ? undefined : await readPublicKey(line.publicKey),
+        maxStalenessMs: parseStaleness(line.maxStaleness, config.schedule, now),
+        now,
+      });
       console.log(JSON.stringify(report, null, 2));
       if (!report.problems.length) return 0;
       log("error", "verify failed", { problems: report.problems.length });
@@ -4250,9 +4649,38 @@ const loggingCopy = (config: Config, session?: OciSession) =>
 
 /** `run`: the daemon, until SIGINT, SIGTERM or `signal`. */
 async function runCommand({ config, sink, session, signal }: CommandContext): Promise<number> {
+  const key = await loadCheckpointKey(config.checkpointKeyFile);
   const sources = await openSources(config, session);
-  await untilSignal((stop) => runDaemon(config, sources, sink, loggingCopy(config, session), stop), signal);
+  await untilSignal(
+    (stop) => runDaemon(config, sources, sink, loggingCopy(config, session), key, stop),
+    signal,
+  );
   return 0;
+}
+
+/** `verify --public-key FILE`: the auditor's own copy of the checkpoint public key. */
+async function readPublicKey(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new ArchiveError("USAGE", `--public-key ${path} cannot be read: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * `verify --max-staleness`: how old the newest checkpoint may be. Default: twice the SCHEDULE interval plus
+ * 15 minutes (45 min for the default schedule), so one missed pass is tolerated and two are not.
+ */
+function parseStaleness(text: string | undefined, schedule: string, now: number): number {
+  if (text === undefined) return 2 * scheduleInterval(parseCron(schedule)!, now) + 15 * 60_000;
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    throw new ArchiveError(
+      "USAGE",
+      `--max-staleness must be a duration like 1h or 2d: current value is ${JSON.stringify(text)}`,
+    );
+  }
+  return ms;
 }
 
 /** Runs `task` with a signal that SIGINT, SIGTERM (or `signal`) aborts. */

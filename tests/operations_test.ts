@@ -98,6 +98,16 @@ Deno.test("/metrics is valid Prometheus text: a maintained parser reads every fa
         1,
     );
     assert.equal(sample(families, "audit_archiver_source_up", labels), 1);
+    assert.equal(
+      sample(families, "audit_archiver_checkpoint_sequence"),
+      1,
+      "the pass at start signed checkpoint 1",
+    );
+    const health = JSON.parse((await daemon.get("/healthz")).text);
+    assert.ok(
+      health.checkpointAgeSeconds >= 0,
+      `/healthz shows the checkpoint's age: ${JSON.stringify(health)}`,
+    );
     assert.ok(sample(families, "audit_archiver_lag_seconds", labels) >= 0);
     assert.equal(families.get("audit_archiver_pass_duration_seconds")?.type, "HISTOGRAM");
     const api = { api: "identity domain AuditEvents" };
