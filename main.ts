@@ -3449,10 +3449,9 @@ async function createCheckpointKey(path: string): Promise<string> {
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
   const lines = encodeBase64(pkcs8).match(/.{1,64}/g)!.join("\n");
   const pem = `-----BEGIN PRIVATE KEY-----\n${lines}\n-----END PRIVATE KEY-----\n`;
+  // The folder is made only when missing: the permission set may grant the key file and not its folder.
   const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-  await Deno.mkdir(folder, { recursive: true }).catch((error) => {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-  });
+  if (!await Deno.stat(folder).then(() => true, () => false)) await Deno.mkdir(folder, { recursive: true });
   try {
     await Deno.writeTextFile(path, pem, { createNew: true, mode: 0o600 });
     log("info", "created the checkpoint signing key; give its public key to your auditors", { path });

@@ -172,7 +172,9 @@ Deno.test("under the default set (plus loopback) the program archives an identit
     assert.ok(archive.ids.length > 300, `only ${archive.ids.length} of 400 events before the frontier`);
     assert.deepEqual((await verifyDir(`${cwd}/archive`)).problems, []);
     const outside = (await listFiles(cwd)).filter((n) => !n.startsWith("archive/"));
-    assert.deepEqual(outside, ["keys/client-key.pem"], "written outside ./archive");
+    // Besides the archive, only the checkpoint key the first pass created (the client key was put there).
+    assert.deepEqual(outside, ["keys/checkpoint.pem", "keys/client-key.pem"], "written outside ./archive");
+    assert.equal((await Deno.stat(`${cwd}/keys/checkpoint.pem`)).mode! & 0o777, 0o600);
   } finally {
     await domain.close();
     await Deno.remove(cwd, { recursive: true });
@@ -328,7 +330,7 @@ Deno.test("the default set does not let the process read an environment variable
   assert.ok(!config.permissions.default.env.includes("AWS_*") && config.permissions.default.env !== true);
 });
 
-Deno.test("the README's systemd service runs the compiled binary's run, with the archive the only writable path and time to stop", () => {
+Deno.test("the README's systemd service runs the compiled binary's run, with the archive and the checkpoint key the only writable paths, and time to stop", () => {
   const unit = unitSettings(readmeBlock("systemd-service"));
   const compileOutput = /--output\s+(\S+)/.exec(config.tasks.compile)?.[1];
   assert.ok(compileOutput && / -P /.test(config.tasks.compile), `compile: ${config.tasks.compile}`);
@@ -349,7 +351,15 @@ Deno.test("the README's systemd service runs the compiled binary's run, with the
   // The default set's relative paths land in WorkingDirectory; what it may write is what systemd lets it write.
   const home = unit.get("WorkingDirectory")!;
   assert.equal(home, "/var/lib/audit-archiver");
-  const writable = config.permissions.default.write.map((p: string) => `${home}/${p.replace(/^\.\//, "")}`);
+  // A file the program creates on first use (the checkpoint key) is granted by its folder: systemd cannot make a
+  // path writable before it exists.
+  const writable = [
+    ...new Set(
+      config.permissions.default.write.map((p: string) =>
+        `${home}/${p.replace(/^\.\//, "").replace(/\/[^/]+\.pem$/, "")}`
+      ),
+    ),
+  ];
   assert.deepEqual((unit.get("ReadWritePaths") ?? "").split(/\s+/), writable);
 });
 
@@ -362,6 +372,6 @@ Deno.test("the README's timer runs the binary's once every 15 minutes as a onesh
   assert.ok(!service.has("Restart"), "a oneshot pass restarted by systemd would overlap the timer's next");
   assert.ok(seconds(service.get("TimeoutStopSec") ?? "0") >= 15);
   assert.equal(service.get("ProtectSystem"), "strict");
-  assert.equal(service.get("ReadWritePaths"), "/var/lib/audit-archiver/archive");
+  assert.equal(service.get("ReadWritePaths"), "/var/lib/audit-archiver/archive /var/lib/audit-archiver/keys");
   assert.equal(timer.get("OnCalendar"), "*:0/15");
 });
