@@ -3407,7 +3407,7 @@ async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
     });
   } catch (error) {
     const hint = error instanceof Deno.errors.NotCapable
-      ? "the permission set does not allow it: keep it at ./keys/checkpoint.pem, or grant --allow-read/--allow-write for it"
+      ? "the permission set does not allow it: keep it at ./keys/checkpoint.pem in an existing ./keys folder (the set grants the file, not the folder), or grant --allow-read/--allow-write for it"
       : (error as Error).message;
     throw new ArchiveError("CONFIG", `CHECKPOINT_KEY_FILE ${path} cannot be read or created: ${hint}`);
   }

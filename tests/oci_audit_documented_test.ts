@@ -301,7 +301,7 @@ Deno.test("under the default permission set (plus loopback) the program reads re
   const events = sameMinuteEvents(509, 80, [TENANCY]);
   const { cloud, dir, close } = await setup({ auditEvents: events });
   const work = `${dir}/work`; // the working directory: the default set's ./archive is relative to it
-  await Deno.mkdir(work);
+  await Deno.mkdir(`${work}/keys`, { recursive: true }); // as the image has it: the checkpoint key goes there
   let created = false;
   try {
     await Deno.mkdir(RESOURCE_PRINCIPAL_DIR, { recursive: true });

@@ -405,6 +405,7 @@ Deno.test("validateConfig turns a good idcs key configuration into a Config with
     concurrency: 4,
     port: undefined,
     triggerToken: undefined,
+    checkpointKeyFile: "./keys/checkpoint.pem",
     logLevel: "info",
     logFormat: "json",
   });
@@ -470,6 +471,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
     concurrency: 8,
     port: 8080,
     triggerToken: "trigger-token-Xy7-0123456789abcdefghij",
+    checkpointKeyFile: "./keys/checkpoint.pem",
     logLevel: "debug",
     logFormat: "text",
   });
@@ -806,6 +808,8 @@ const lineOf = (command: string, extra: Record<string, unknown> = {}) => ({
   to: undefined,
   out: undefined,
   config: undefined,
+  publicKey: undefined,
+  maxStaleness: undefined,
   ...extra,
 });
 
