@@ -3,12 +3,15 @@
  *
  * On a schedule it pulls new events from a source (an identity domain's `AuditEvents`, or OCI Audit) and
  * commits them, one time window at a time, as immutable gzip NDJSON objects with a hash-chained manifest, to a
- * sink (a local directory, or an Object Storage bucket). `verify` proves the archive afterwards: windows tile
- * without gap or overlap, every object matches its manifest, the chain is unbroken.
+ * sink (a local directory, or an Object Storage bucket), each event exactly as the API sent it. Every pass signs
+ * a checkpoint of every chain's head. `verify` proves the archive afterwards: windows tile without gap or
+ * overlap, every object matches its manifest, the chain is unbroken, and the signed checkpoints show that
+ * nothing newer was removed and nothing was rewritten without the key.
  *
  * Usage: `deno run -P main.ts <once|run|backfill|status|verify|export|policies|help> [flags]`
  * (`-P` is the least-privilege permission set in deno.json: network to Oracle Cloud hosts and the instance
- * metadata address, writes under ./archive). Configuration: environment variables or the same --kebab-case
+ * metadata address, writes under ./archive and the checkpoint key). Configuration: environment variables or
+ * the same --kebab-case
  * flags; `help` lists them.
  *
  * @module
