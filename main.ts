@@ -3498,6 +3498,9 @@ async function checkpointTip(
   return undefined;
 }
 
+/** Places a checkpoint writer may lose in a row (one per source of a `run`, and other instances, racing). */
+const CHECKPOINT_ATTEMPTS = 64;
+
 /**
  * Writes the checkpoint of a pass (also of one that found nothing new): every chain's head, signed, after the
  * newest checkpoint. The place after a checkpoint is claimed create-if-absent, so concurrent instances never
@@ -3506,7 +3509,8 @@ async function checkpointTip(
 async function writeCheckpoint(sink: Sink, prefix: string, key: CheckpointKey): Promise<Checkpoint> {
   await sink.createExclusive(checkpointKeyName(prefix, key.keyId), encodeRecord(key.record));
   const chains = await chainHeads(sink, prefix);
-  for (let attempt = 1; attempt <= 10; attempt++) {
+  // A lost place means another writer made progress, so this ends; the bound only guards against a bug.
+  for (let attempt = 1; attempt <= CHECKPOINT_ATTEMPTS; attempt++) {
     const tip = await checkpointTip(sink, prefix);
     // Strictly later than the one it follows, so dated names never collide and sort as the sequence does.
     const time = Math.max(Date.now(), tip ? Date.parse(tip.checkpoint.time) + 1 : 0);
@@ -3532,7 +3536,7 @@ async function writeCheckpoint(sink: Sink, prefix: string, key: CheckpointKey): 
   }
   throw new ArchiveError(
     "ARCHIVE",
-    "checkpoint: other instances took ten places in a row; the next pass writes it",
+    `checkpoint: other writers took ${CHECKPOINT_ATTEMPTS} places in a row; the next pass writes it`,
   );
 }
 
