@@ -4437,7 +4437,7 @@ async function loadConfig(line: CommandLine, now: number, needsSources: boolean 
     needsSources,
     problems: [
       ...await unreadableFiles(settings, file.sources),
-      ...await refusedByPermissions(settings, file.sources),
+      ...await refusedByPermissions(settings, file.sources, needsSources !== true),
     ],
   });
 }
@@ -4446,13 +4446,21 @@ async function loadConfig(line: CommandLine, now: number, needsSources: boolean 
  * Settings the permission set refuses — a source host it does not grant, an archive folder outside it —
  * reported as bad settings (exit 2, nothing written) rather than as a failed pass.
  */
-async function refusedByPermissions(global: RawSettings, entries: RawSettings[]): Promise<string[]> {
+async function refusedByPermissions(
+  global: RawSettings,
+  entries: RawSettings[],
+  readsOnly: boolean,
+): Promise<string[]> {
   const problems: string[] = [];
   const granted = async (descriptor: Deno.PermissionDescriptor) =>
     (await Deno.permissions.query(descriptor)).state === "granted";
   if (!global.OCI_BUCKET) {
     const dir = global.ARCHIVE_DIR || "./archive";
-    if (!await granted({ name: "write", path: dir }) || !await granted({ name: "read", path: dir })) {
+    // status, verify and export only read the archive (an auditor's copy needs no write grant).
+    if (
+      (!readsOnly && !await granted({ name: "write", path: dir })) ||
+      !await granted({ name: "read", path: dir })
+    ) {
       problems.push(
         `ARCHIVE_DIR is outside what the permission set lets the program read and write (the default set grants ./archive): use ./archive, or add --allow-read=${dir} --allow-write=${dir}: current value is ${
           JSON.stringify(dir)
