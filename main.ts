@@ -218,6 +218,12 @@ export const SETTINGS: readonly Setting[] = [
       "Ed25519 private key (PKCS#8 PEM) that signs each pass's checkpoint; created on first use, never written into the archive",
   },
   {
+    env: "CHECKPOINT_MIRROR",
+    kind: "string",
+    help:
+      "a second directory, or oci://<bucket> (same namespace and credentials), that receives every checkpoint and public key too; `verify --mirror` reads it",
+  },
+  {
     env: "LOG_LEVEL",
     kind: "enum",
     values: ["debug", "info", "warn", "error"],
@@ -270,6 +276,7 @@ export interface Config {
   readonly port?: number;
   readonly triggerToken?: string;
   readonly checkpointKeyFile: string;
+  readonly checkpointMirror?: string;
   readonly logLevel: LogLevel;
   readonly logFormat: "json" | "text";
 }
@@ -291,6 +298,8 @@ export interface CommandLine {
   publicKey?: string;
   /** verify: how old the newest checkpoint may be. */
   maxStaleness?: string;
+  /** verify: read the checkpoints from CHECKPOINT_MIRROR, out of reach of whoever can write the archive. */
+  mirror?: boolean;
 }
 
 const COMMANDS = ["once", "run", "backfill", "status", "verify", "export", "policies", "help"] as const;
@@ -303,6 +312,7 @@ export function parseCommandLine(args: string[]): CommandLine {
     config: { type: "string" },
     "public-key": { type: "string" },
     "max-staleness": { type: "string" },
+    mirror: { type: "boolean" },
     help: { type: "boolean" },
     version: { type: "boolean" },
   };
@@ -335,6 +345,7 @@ export function parseCommandLine(args: string[]): CommandLine {
     config: values.config as string | undefined,
     publicKey: values["public-key"] as string | undefined,
     maxStaleness: values["max-staleness"] as string | undefined,
+    mirror: values.mirror as boolean | undefined,
   };
 }
 
@@ -706,6 +717,7 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     port: g.number("PORT"),
     triggerToken: g.text("TRIGGER_TOKEN"),
     checkpointKeyFile: g.text("CHECKPOINT_KEY_FILE")!,
+    checkpointMirror: g.text("CHECKPOINT_MIRROR"),
     logLevel: g.text("LOG_LEVEL") as LogLevel,
     logFormat: (g.text("LOG_FORMAT") as "json" | "text" | undefined) ??
       (stderrIsTerminal ? "text" : "json"),
@@ -790,11 +802,11 @@ Commands:
   run                         daemon: a pass on SCHEDULE (and /healthz, /metrics, POST /trigger with PORT)
   backfill --from T [--to T]  archive an older stretch the source still holds (before the first window)
   status                      per source: frontier, lag, objects, next run, retention warnings
-  verify [--from T] [--to T] [--public-key FILE] [--max-staleness D]
+  verify [--from T] [--to T] [--public-key FILE] [--max-staleness D] [--mirror]
                               prove the archive: tiling, hashes, counts, the hash chain, the signed
                               checkpoints (with FILE, only that key is trusted; the newest checkpoint may be
                               at most D old, default twice the SCHEDULE interval plus 15 min); exit 0 only if
-                              all hold
+                              all hold; --mirror reads the checkpoints from CHECKPOINT_MIRROR
   export --from T --to T [--out FILE]
                               archived events in that range as NDJSON (stdout by default)
   policies                    the least-privilege IAM statements for this configuration, per auth mode
@@ -3506,8 +3518,15 @@ const CHECKPOINT_ATTEMPTS = 64;
  * newest checkpoint. The place after a checkpoint is claimed create-if-absent, so concurrent instances never
  * fork the sequence: one that loses goes on after the winner.
  */
-async function writeCheckpoint(sink: Sink, prefix: string, key: CheckpointKey): Promise<Checkpoint> {
-  await sink.createExclusive(checkpointKeyName(prefix, key.keyId), encodeRecord(key.record));
+async function writeCheckpoint(
+  sink: Sink,
+  prefix: string,
+  key: CheckpointKey,
+  mirror?: Sink,
+): Promise<Checkpoint> {
+  const keyRecord = encodeRecord(key.record);
+  await sink.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord);
+  await mirror?.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord);
   const chains = await chainHeads(sink, prefix);
   // A lost place means another writer made progress, so this ends; the bound only guards against a bug.
   for (let attempt = 1; attempt <= CHECKPOINT_ATTEMPTS; attempt++) {
@@ -3531,6 +3550,8 @@ async function writeCheckpoint(sink: Sink, prefix: string, key: CheckpointKey): 
     const bytes = encodeRecord({ ...unsigned, signature: encodeBase64(new Uint8Array(signature)) });
     if (await sink.createExclusive(checkpointClaimName(prefix, unsigned.previous), bytes)) {
       await sink.createExclusive(checkpointName(prefix, time), bytes);
+      // The mirror keeps the evidence out of reach of whoever can write the archive.
+      await mirror?.createExclusive(checkpointName(prefix, time), bytes);
       return parseCheckpoint(bytes)!;
     }
   }
@@ -3576,11 +3597,22 @@ export function publicKeyPem(record: CheckpointKeyRecord): string {
 
 /** An OCI session when a setting needs Oracle Cloud (a bucket, a Vault-held key), else undefined. */
 function needsOci(config: Config, withSources: boolean): boolean {
-  return Boolean(config.oci.bucket) || (withSources && Boolean(config.oci.logId)) ||
+  return Boolean(config.oci.bucket) || Boolean(config.checkpointMirror?.startsWith(MIRROR_BUCKET)) ||
+    (withSources && Boolean(config.oci.logId)) ||
     (withSources && config.sources.some((s) => s.keySecretId || s.signingKeyId || s.source === "oci-audit"));
 }
 
 /** The bucket when OCI_BUCKET is set (its protection logged), else the directory. */
+const MIRROR_BUCKET = "oci://";
+
+/** CHECKPOINT_MIRROR as a sink: a directory, or a bucket of the same namespace (`oci://<bucket>`). */
+async function openMirror(config: Config, session: OciSession | undefined): Promise<Sink | undefined> {
+  const mirror = config.checkpointMirror;
+  if (mirror === undefined) return undefined;
+  if (!mirror.startsWith(MIRROR_BUCKET)) return new DirectorySink(mirror);
+  return await ObjectStorageSink.open(session!, mirror.slice(MIRROR_BUCKET.length), config.oci.namespace);
+}
+
 async function openSink(config: Config, session: OciSession | undefined): Promise<Sink> {
   if (!config.oci.bucket) return new DirectorySink(config.archiveDir);
   const sink = await ObjectStorageSink.open(session!, config.oci.bucket, config.oci.namespace);
@@ -3806,7 +3838,7 @@ export async function verifyArchive(
   prefix: string,
   from = -Infinity,
   to = Infinity,
-  proof: { publicKeyPem?: string; maxStalenessMs?: number; now?: number } = {},
+  proof: { publicKeyPem?: string; maxStalenessMs?: number; now?: number; mirror?: Sink } = {},
 ): Promise<VerifyReport> {
   const report: VerifyReport = { chains: [], problems: [] };
   const chains = await listChains(sink, prefix);
@@ -3838,16 +3870,26 @@ export async function verifyArchive(
       to: windows.at(-1)?.end ?? null,
     });
   }
-  const names = (await listTree(sink, `${prefix}/_checkpoints`)).filter((n) => n.endsWith(CHECKPOINT_SUFFIX));
+  const checkpointNames = async (from: Sink) =>
+    (await listTree(from, `${prefix}/_checkpoints`)).filter((n) => n.endsWith(CHECKPOINT_SUFFIX));
+  // With a mirror, its checkpoints are the evidence; any of them the archive lost was removed from it.
+  const evidence = proof.mirror ?? sink;
+  const names = await checkpointNames(evidence);
+  if (proof.mirror) {
+    const archived = new Set(await checkpointNames(sink));
+    for (const name of names.filter((n) => !archived.has(n))) {
+      report.problems.push(`${name} is in the checkpoint mirror but not in the archive: it was removed`);
+    }
+  }
   // Checkpoints without chains are evidence too: the chains they name were removed.
   if (chains.length || names.length) {
     report.checkpoints = names.length;
     report.problems.push(
       ...await verifyCheckpoints({
         checkpoints: await Promise.all(
-          names.map(async (name) => ({ name, bytes: (await sink.read(name))! })),
+          names.map(async (name) => ({ name, bytes: (await evidence.read(name))! })),
         ),
-        keys: await checkpointKeys(sink, prefix, proof.publicKeyPem),
+        keys: await checkpointKeys(evidence, prefix, proof.publicKeyPem),
         manifestHashes,
         now: proof.now ?? Date.now(),
         maxStalenessMs: proof.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS,
@@ -4353,7 +4395,7 @@ async function runDaemon(
   sources: Source[],
   sink: Sink,
   copy: LoggingCopy | undefined,
-  key: CheckpointKey,
+  checkpoint: () => Promise<Checkpoint>,
   signal: AbortSignal,
 ) {
   const interval = scheduleInterval(parseCron(config.schedule)!, Date.now());
@@ -4362,9 +4404,9 @@ async function runDaemon(
       source,
       async (stop) => {
         const reports = await archivePass(config, [source], sink, copy, stop);
-        const checkpoint = await writeCheckpoint(sink, config.archivePrefix, key);
-        metrics.set("audit_archiver_checkpoint_timestamp_seconds", {}, Date.parse(checkpoint.time) / 1000);
-        metrics.set("audit_archiver_checkpoint_sequence", {}, checkpoint.sequence);
+        const signed = await checkpoint();
+        metrics.set("audit_archiver_checkpoint_timestamp_seconds", {}, Date.parse(signed.time) / 1000);
+        metrics.set("audit_archiver_checkpoint_sequence", {}, signed.sequence);
         return reports;
       },
       signal,
@@ -4467,6 +4509,17 @@ async function refusedByPermissions(
         }`,
       );
     }
+  }
+  const mirror = global.CHECKPOINT_MIRROR;
+  if (
+    mirror && !mirror.startsWith(MIRROR_BUCKET) && !readsOnly &&
+    !await granted({ name: "write", path: mirror })
+  ) {
+    problems.push(
+      `CHECKPOINT_MIRROR is a folder the permission set does not let the program write: add --allow-read=${mirror} --allow-write=${mirror}: current value is ${
+        JSON.stringify(mirror)
+      }`,
+    );
   }
   for (const raw of [global, ...entries.map((entry) => ({ ...global, ...entry }))]) {
     const url = URL.parse(raw.IDCS_URL ?? "");
@@ -4588,11 +4641,10 @@ const COMMAND_TABLE: Record<
   once: {
     sources: true,
     run: async ({ config, sink, session }) => {
-      const key = await loadCheckpointKey(config.checkpointKeyFile);
+      const checkpoint = await openCheckpoints(config, sink, session);
       const sources = await openSources(config, session);
       const reports = await archivePass(config, sources, sink, loggingCopy(config, session));
-      const checkpoint = await writeCheckpoint(sink, config.archivePrefix, key);
-      log("info", "pass finished", { reports, checkpoint: checkpoint.sequence });
+      log("info", "pass finished", { reports, checkpoint: (await checkpoint()).sequence });
       return 0;
     },
   },
@@ -4601,11 +4653,11 @@ const COMMAND_TABLE: Record<
     sources: true,
     from: true,
     run: async ({ config, sink, session, from, to }) => {
-      const key = await loadCheckpointKey(config.checkpointKeyFile);
+      const checkpoint = await openCheckpoints(config, sink, session);
       const sources = await openSources(config, session);
       // SIGINT/SIGTERM stop it after the window in hand; run again, it resumes where it stopped.
       const reports = await untilSignal((stop) => backfill(config, sources, sink, { from: from!, to }, stop));
-      await writeCheckpoint(sink, config.archivePrefix, key);
+      await checkpoint();
       const interrupted = reports.flat().some((r) => r.stopped === "shutdown");
       log("info", interrupted ? "backfill interrupted: run it again to resume" : "backfill finished", {
         reports,
@@ -4624,11 +4676,18 @@ const COMMAND_TABLE: Record<
   },
   verify: {
     sources: false,
-    run: async ({ config, sink, line, from, to, now }) => {
+    run: async ({ config, sink, session, line, from, to, now }) => {
+      if (line.mirror && config.checkpointMirror === undefined) {
+        throw new ArchiveError(
+          "USAGE",
+          "--mirror reads CHECKPOINT_MIRROR: set it to the mirror's directory or oci://<bucket>",
+        );
+      }
       const report = await verifyArchive(sink, config.archivePrefix, from, to, {
         publicKeyPem: line.publicKey === undefined ? undefined : await readPublicKey(line.publicKey),
         maxStalenessMs: parseStaleness(line.maxStaleness, config.schedule, now),
         now,
+        mirror: line.mirror ? await openMirror(config, session) : undefined,
       });
       console.log(JSON.stringify(report, null, 2));
       if (!report.problems.length) return 0;
@@ -4662,13 +4721,27 @@ const loggingCopy = (config: Config, session?: OciSession) =>
 
 /** `run`: the daemon, until SIGINT, SIGTERM or `signal`. */
 async function runCommand({ config, sink, session, signal }: CommandContext): Promise<number> {
-  const key = await loadCheckpointKey(config.checkpointKeyFile);
+  const checkpoint = await openCheckpoints(config, sink, session);
   const sources = await openSources(config, session);
   await untilSignal(
-    (stop) => runDaemon(config, sources, sink, loggingCopy(config, session), key, stop),
+    (stop) => runDaemon(config, sources, sink, loggingCopy(config, session), checkpoint, stop),
     signal,
   );
   return 0;
+}
+
+/**
+ * The checkpoint writer of a command that archives: the key is loaded (or created) before anything is written,
+ * and each call signs one checkpoint into the archive and the mirror.
+ */
+async function openCheckpoints(
+  config: Config,
+  sink: Sink,
+  session?: OciSession,
+): Promise<() => Promise<Checkpoint>> {
+  const key = await loadCheckpointKey(config.checkpointKeyFile);
+  const mirror = await openMirror(config, session);
+  return () => writeCheckpoint(sink, config.archivePrefix, key, mirror);
 }
 
 /** `verify --public-key FILE`: the auditor's own copy of the checkpoint public key. */

@@ -192,3 +192,53 @@ Deno.test("four instances checkpointing at once never fork the sequence", async 
     await domain.close();
   }
 });
+
+Deno.test("with a mirror, removing the newest windows and their checkpoints from the archive is caught by verify --mirror", async () => {
+  const domain = await startDomain({ events: recentEvents(310, 160, 2, 120_000) });
+  const mirror = `${domain.dir}/mirror`;
+  const flags = ["--checkpoint-key-file", `${domain.dir}/checkpoint.pem`, "--checkpoint-mirror", mirror];
+  try {
+    assert.equal(await runMain("once", domain, ...flags, "--max-events-per-object", "40"), 0);
+    const now = Date.now();
+    domain.emulator.addEvents(
+      generateEvents({ seed: 3101, count: 30, from: now - 50_000, to: now - 30_000 }),
+    );
+    assert.equal(await runMain("once", domain, ...flags), 0);
+    const files = await listFiles(domain.archiveDir);
+    assert.deepEqual(
+      checkpointsOf(await listFiles(mirror)).map((n) => n.split("/").pop()),
+      checkpointsOf(files).map((n) => n.split("/").pop()),
+      "every checkpoint is in the mirror too",
+    );
+    // Remove the second pass's windows and every checkpoint after the first, from the archive only.
+    const checkpoints = checkpointsOf(files);
+    const first = JSON.parse(await Deno.readTextFile(`${domain.archiveDir}/${checkpoints[0]}`));
+    const frontier = first.chains[0].frontier.replace(/[-:]/g, "");
+    for (
+      const name of files.filter(isWindowFile).filter((n) => n.split("/").pop()!.slice(0, 20) >= frontier)
+    ) {
+      await Deno.remove(`${domain.archiveDir}/${name}`);
+    }
+    for (
+      const name of [
+        ...checkpoints.slice(1),
+        ...files.filter((n) => n.includes("/_checkpoints/claims/")),
+      ]
+    ) {
+      await Deno.remove(`${domain.archiveDir}/${name}`);
+    }
+    const env = { ARCHIVE_DIR: domain.archiveDir, CHECKPOINT_MIRROR: mirror };
+    const plain = await runCli(["verify"], { env });
+    assert.equal(plain.code, 0, "the archive alone looks whole (within the staleness bound)");
+    const mirrored = await runCli(["verify", "--mirror"], { env });
+    assert.equal(mirrored.code, 1);
+    const problems = JSON.parse(mirrored.stdout).problems.join("\n");
+    assert.match(problems, /is in the checkpoint mirror but not in the archive/);
+    assert.match(problems, /no longer holds the head checkpoint 2 recorded/);
+    const unset = await runCli(["verify", "--mirror"], { env: { ARCHIVE_DIR: domain.archiveDir } });
+    assert.equal(unset.code, 2);
+    assert.match(unset.stderr, /--mirror reads CHECKPOINT_MIRROR/);
+  } finally {
+    await domain.close();
+  }
+});

@@ -406,6 +406,7 @@ Deno.test("validateConfig turns a good idcs key configuration into a Config with
     port: undefined,
     triggerToken: undefined,
     checkpointKeyFile: "./keys/checkpoint.pem",
+    checkpointMirror: undefined,
     logLevel: "info",
     logFormat: "json",
   });
@@ -472,6 +473,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
     port: 8080,
     triggerToken: "trigger-token-Xy7-0123456789abcdefghij",
     checkpointKeyFile: "./keys/checkpoint.pem",
+    checkpointMirror: undefined,
     logLevel: "debug",
     logFormat: "text",
   });
@@ -810,6 +812,7 @@ const lineOf = (command: string, extra: Record<string, unknown> = {}) => ({
   config: undefined,
   publicKey: undefined,
   maxStaleness: undefined,
+  mirror: undefined,
   ...extra,
 });
 
