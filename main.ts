@@ -4154,8 +4154,10 @@ export function policyStatements(config: Config): string {
 /** What the configured bucket, secrets, keys, sources and log need, each narrowed to that one resource. */
 function policyGrants(config: Config): string[] {
   const grants: string[] = [];
-  const { bucket } = config.oci;
-  if (bucket) {
+  const mirror = config.checkpointMirror?.startsWith(MIRROR_BUCKET)
+    ? config.checkpointMirror.slice(MIRROR_BUCKET.length)
+    : undefined;
+  for (const bucket of [config.oci.bucket, mirror].filter((b) => b !== undefined)) {
     const inBucket = `target.bucket.name = '${bucket}'`;
     grants.push(
       `read buckets in compartment <compartment> where ${inBucket}`, // retention rules (BUCKET_READ)

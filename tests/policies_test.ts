@@ -66,3 +66,23 @@ Deno.test("a local-only configuration needs no OCI grant", () => {
   assert.equal(text.split("\n").filter((line) => line.startsWith("Allow ")).length, 0);
   assert.match(text, /Nothing in OCI is used/);
 });
+
+Deno.test("policies: a checkpoint mirror bucket gets the same narrowed grants as the archive's bucket, nothing more", () => {
+  const text = policyStatements(
+    validateConfig(
+      {
+        SOURCE: "oci-audit",
+        AUDIT_COMPARTMENT_ID: "ocid1.tenancy.oc1..aaaaexample",
+        OCI_BUCKET: "audit-archive",
+        CHECKPOINT_MIRROR: "oci://audit-evidence",
+      },
+      [],
+      Date.now(),
+    ),
+  );
+  assert.match(
+    text,
+    /manage objects in compartment <compartment> where all \{target\.bucket\.name = 'audit-evidence', request\.permission = 'OBJECT_CREATE'\}/,
+  );
+  assert.doesNotMatch(text, /OBJECT_DELETE|OBJECT_OVERWRITE|manage objects in compartment <compartment>\n/);
+});
