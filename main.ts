@@ -3490,20 +3490,22 @@ async function chainHeads(sink: Sink, prefix: string): Promise<Checkpoint["chain
 }
 
 /**
- * The newest checkpoint: the newest dated one, then along the claims after it (a successor whose dated copy a
- * crash left unwritten is completed here).
+ * The newest checkpoint: the newest dated one, then along the claims after it. A writer (`complete`) also
+ * writes the dated copy of each checkpoint on the way that a crash left with its claim alone.
  */
 async function checkpointTip(
   sink: Sink,
   prefix: string,
+  complete: boolean,
 ): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint } | undefined> {
   const name = await newestRecordBefore(sink, `${prefix}/_checkpoints`, Infinity, CHECKPOINT_SUFFIX);
   let bytes = name ? await sink.read(name) : await sink.read(checkpointClaimName(prefix, null));
   for (let checkpoint = bytes && parseCheckpoint(bytes); bytes && checkpoint;) {
+    // Every checkpoint on the way has its dated copy, the first one found by its claim included.
+    if (complete) await sink.createExclusive(checkpointName(prefix, Date.parse(checkpoint.time)), bytes);
     const next = await sink.read(checkpointClaimName(prefix, await sha256Hex(bytes)));
     const successor = next && parseCheckpoint(next);
     if (!successor) return { bytes, checkpoint };
-    await sink.createExclusive(checkpointName(prefix, Date.parse(successor.time)), next);
     [bytes, checkpoint] = [next, successor];
   }
   if (name || bytes) throw new ArchiveError("ARCHIVE", "the newest checkpoint is not readable: run verify");
@@ -3530,7 +3532,7 @@ async function writeCheckpoint(
   const chains = await chainHeads(sink, prefix);
   // A lost place means another writer made progress, so this ends; the bound only guards against a bug.
   for (let attempt = 1; attempt <= CHECKPOINT_ATTEMPTS; attempt++) {
-    const tip = await checkpointTip(sink, prefix);
+    const tip = await checkpointTip(sink, prefix, true);
     // Strictly later than the one it follows, so dated names never collide and sort as the sequence does.
     const time = Math.max(Date.now(), tip ? Date.parse(tip.checkpoint.time) + 1 : 0);
     const unsigned: Checkpoint = {
@@ -4082,7 +4084,7 @@ async function archiveStatus(config: Config, sink: Sink, now: number, sources: S
   const protection = sink instanceof ObjectStorageSink
     ? await sink.retention()
     : "not WORM: a local directory; protect it with file permissions, or archive to a bucket with a retention rule";
-  const tip = await checkpointTip(sink, config.archivePrefix).catch(() => undefined);
+  const tip = await checkpointTip(sink, config.archivePrefix, false).catch(() => undefined);
   const checkpoint = tip
     ? {
       sequence: tip.checkpoint.sequence,

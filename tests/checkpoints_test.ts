@@ -242,3 +242,24 @@ Deno.test("with a mirror, removing the newest windows and their checkpoints from
     await domain.close();
   }
 });
+
+Deno.test("a writer killed between its claim and its dated checkpoint is completed by the next pass", async () => {
+  const domain = await startDomain({ events: recentEvents(311, 60) });
+  const flags = ["--checkpoint-key-file", `${domain.dir}/checkpoint.pem`];
+  try {
+    assert.equal(await runMain("once", domain, ...flags), 0);
+    // The state a kill right after the claim leaves: the claim holds checkpoint 1, its dated copy is missing.
+    const first = checkpointsOf(await listFiles(domain.archiveDir))[0];
+    const bytes = await Deno.readFile(`${domain.archiveDir}/${first}`);
+    await Deno.remove(`${domain.archiveDir}/${first}`);
+    const claim = `${domain.archiveDir}/${PREFIX}/_checkpoints/claims/first.json`;
+    assert.deepEqual(await Deno.readFile(claim), bytes, "the claim holds the checkpoint's bytes");
+    assert.equal(await runMain("once", domain, ...flags), 0);
+    assert.deepEqual(await Deno.readFile(`${domain.archiveDir}/${first}`), bytes, "checkpoint 1 completed");
+    const result = await runCli(["verify"], { env: { ARCHIVE_DIR: domain.archiveDir } });
+    assert.equal(result.code, 0, result.stdout);
+    assert.equal(JSON.parse(result.stdout).checkpoints, 2);
+  } finally {
+    await domain.close();
+  }
+});
