@@ -166,6 +166,13 @@ export const SETTINGS: readonly Setting[] = [
       "longest wait before retrying a request: backoff grows to it (from 1/100 of it), and a Retry-After is honoured up to it",
   },
   {
+    env: "RECONCILE_AFTER",
+    kind: "duration",
+    default: "1d",
+    help:
+      "each pass (`once`, `run`) reconciles every window once, this long after it was committed: late-indexed events are archived as amendments while the source still holds them",
+  },
+  {
     env: "MAX_LAG",
     kind: "duration",
     help:
@@ -270,6 +277,7 @@ export interface Config {
   readonly minIntervalMs: number;
   readonly maxRetryWaitMs: number;
   readonly maxLagMs?: number;
+  readonly reconcileAfterMs: number;
   readonly schedule: string;
   readonly pageSize: number;
   readonly concurrency: number;
@@ -300,9 +308,21 @@ export interface CommandLine {
   maxStaleness?: string;
   /** verify: read the checkpoints from CHECKPOINT_MIRROR, out of reach of whoever can write the archive. */
   mirror?: boolean;
+  /** reconcile: compare and report, write nothing. */
+  dryRun?: boolean;
 }
 
-const COMMANDS = ["once", "run", "backfill", "status", "verify", "export", "policies", "help"] as const;
+const COMMANDS = [
+  "once",
+  "run",
+  "backfill",
+  "reconcile",
+  "status",
+  "verify",
+  "export",
+  "policies",
+  "help",
+] as const;
 
 export function parseCommandLine(args: string[]): CommandLine {
   const options: Record<string, { type: "string" | "boolean" }> = {
@@ -313,6 +333,7 @@ export function parseCommandLine(args: string[]): CommandLine {
     "public-key": { type: "string" },
     "max-staleness": { type: "string" },
     mirror: { type: "boolean" },
+    "dry-run": { type: "boolean" },
     help: { type: "boolean" },
     version: { type: "boolean" },
   };
@@ -346,6 +367,7 @@ export function parseCommandLine(args: string[]): CommandLine {
     publicKey: values["public-key"] as string | undefined,
     maxStaleness: values["max-staleness"] as string | undefined,
     mirror: values.mirror as boolean | undefined,
+    dryRun: values["dry-run"] as boolean | undefined,
   };
 }
 
@@ -711,6 +733,7 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     minIntervalMs: g.number("MIN_INTERVAL")!,
     maxRetryWaitMs: g.number("MAX_RETRY_WAIT")!,
     maxLagMs: g.number("MAX_LAG"),
+    reconcileAfterMs: g.number("RECONCILE_AFTER")!,
     schedule: g.text("SCHEDULE")!,
     pageSize: g.number("PAGE_SIZE")!,
     concurrency: g.number("CONCURRENCY")!,
@@ -801,14 +824,21 @@ Commands:
   once                        one archive pass: commit every due window
   run                         daemon: a pass on SCHEDULE (and /healthz, /metrics, POST /trigger with PORT)
   backfill --from T [--to T]  archive an older stretch the source still holds (before the first window)
-  status                      per source: frontier, lag, objects, next run, retention warnings
+  reconcile [--from T] [--to T] [--dry-run]
+                              re-read committed windows the source still holds (default: all it holds)
+                              and compare event ids with the archive; print per window (NDJSON) in
+                              source, archived, missing, extra; archive the missing as amendments (never
+                              rewriting a window; --dry-run writes nothing); exit 1 when any remain
+                              missing, are extra, or a window could not be read
+  status                      per source: frontier, lag, objects, late events, next run, retention warnings
   verify [--from T] [--to T] [--public-key FILE] [--max-staleness D] [--mirror]
                               prove the archive: tiling, hashes, counts, the hash chain, the signed
                               checkpoints (with FILE, only that key is trusted; the newest checkpoint may be
                               at most D old, default twice the SCHEDULE interval plus 15 min); exit 0 only if
                               all hold; --mirror reads the checkpoints from CHECKPOINT_MIRROR
   export --from T --to T [--out FILE]
-                              archived events in that range as NDJSON (stdout by default)
+                              archived events in that range as NDJSON (stdout by default), amendments
+                              included
   policies                    the least-privilege IAM statements for this configuration, per auth mode
   help, --help, --version
 
@@ -907,6 +937,10 @@ const METRICS = {
     "Time waited before retries, by API and by what set the wait (backoff or retry-after).",
   ],
   audit_archiver_logging_copies_total: ["counter", "Logging copy attempts of a window, by outcome."],
+  audit_archiver_late_events_total: [
+    "counter",
+    "Events reconcile found in the source for committed windows, archived as amendments.",
+  ],
   audit_archiver_frontier_timestamp_seconds: [
     "gauge",
     "End of the newest committed window (processing time for oci-audit), by source and scope.",
@@ -2217,6 +2251,12 @@ export interface Manifest {
   lastEventTime: string | null;
   /** OCI Audit: deleted compartments whose events Audit refused for this window (none were lost unseen). */
   skippedCompartments?: string[];
+  /**
+   * An amendment (events the source showed for the window only later): its number n, from 1, and the SHA-256
+   * of the window's manifest. Its `previous` is that manifest's hash for n = 1, else amendment n − 1's.
+   */
+  amendment?: number;
+  amends?: string;
   previous: string;
   version: string;
   committedAt: string;
@@ -2266,6 +2306,27 @@ export function objectNames(chain: string, window: Window): { data: string; mani
     data: `${day}/${timeStamp(window.start)}--${timeStamp(window.end)}.ndjson.gz`,
     manifest: `${day}/${timeStamp(window.start)}.manifest.json`,
   };
+}
+
+/**
+ * Names of a window's amendment n (DESIGN.md §5): `…/{start}.amend-{n}.manifest.json`, the claim, and
+ * `…/{start}--{end}.amend-{n}.ndjson.gz`, beside the window's own objects, which it never touches.
+ */
+export function amendmentNames(chain: string, window: Window, n: number): { data: string; manifest: string } {
+  const names = objectNames(chain, window);
+  return {
+    data: names.data.replace(/\.ndjson\.gz$/, `.amend-${n}.ndjson.gz`),
+    manifest: names.manifest.replace(/\.manifest\.json$/, `.amend-${n}.manifest.json`),
+  };
+}
+
+const AMENDMENT_NAME = /\/(\d{8}T\d{6}\.\d{3}Z)\.amend-(\d+)\.manifest\.json$/;
+
+/** The window start and number of an amendment's manifest name; undefined for any other name. Pure. */
+export function parseAmendmentName(name: string): { start: number; n: number } | undefined {
+  const match = AMENDMENT_NAME.exec(name);
+  const start = match ? parseTimeStamp(match[1]) : undefined;
+  return start === undefined ? undefined : { start, n: Number(match![2]) };
 }
 
 /**
@@ -2328,6 +2389,7 @@ export async function buildManifest(input: {
   events: ArchivedEvent[];
   sourceTotal: number | null;
   skippedCompartments?: string[];
+  amendment?: { n: number; amends: string };
   data: Uint8Array;
   ndjsonSha256: string;
   previous: string;
@@ -2350,6 +2412,7 @@ export async function buildManifest(input: {
     firstEventTime: events.length ? new Date(events[0].time).toISOString() : null,
     lastEventTime: events.length ? new Date(events[events.length - 1].time).toISOString() : null,
     ...(input.skippedCompartments ? { skippedCompartments: input.skippedCompartments } : {}),
+    ...(input.amendment ? { amendment: input.amendment.n, amends: input.amendment.amends } : {}),
     previous: input.previous,
     version: VERSION,
     committedAt: new Date(input.now).toISOString(),
@@ -2418,10 +2481,11 @@ export async function verifyChain(input: {
   geneses: ChainLink[];
   manifests: ChainLink[];
   dataNames: string[];
-}): Promise<{ problems: string[]; windows: Manifest[] }> {
+}): Promise<{ problems: string[]; windows: Manifest[]; amendments: Manifest[] }> {
   const problems: string[] = [];
   const windows: Manifest[] = [];
   const segments: Segment[] = [];
+  const amendmentLinks = input.manifests.filter((link) => parseAmendmentName(link.name));
   for (const link of input.geneses) {
     const segment = parseSegment(link.name, link.bytes);
     if (
@@ -2435,7 +2499,7 @@ export async function verifyChain(input: {
     if (input.manifests.length || input.dataNames.length) {
       problems.push(`${genesisName(input.chain)} is missing: the chain has no declared start`);
     }
-    return { problems, windows };
+    return { problems, windows, amendments: [] };
   }
   const at = (ms: number) => new Date(ms).toISOString();
   const expect = (actual: number, expected: number, what: string) => {
@@ -2460,7 +2524,9 @@ export async function verifyChain(input: {
     }
   };
   const claimed = new Set<string>();
-  for (const link of [...input.manifests].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  const hashes = new Map<string, string>();
+  const windowLinks = input.manifests.filter((link) => !parseAmendmentName(link.name));
+  for (const link of windowLinks.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const manifest = parseManifest(link.bytes);
     if (!manifest) {
       problems.push(`${link.name} is not a readable manifest`);
@@ -2483,14 +2549,61 @@ export async function verifyChain(input: {
     windows.push(manifest);
     expectedStart = window.end;
     previous = await sha256Hex(link.bytes);
+    hashes.set(link.name, previous);
   }
   await enterSegmentsUpTo(Infinity);
   const last = segments[segments.length - 1];
   if (last.end !== Infinity) expect(last.end, expectedStart, `the end of ${last.name}`);
+  const amendments = await verifyAmendments(input.chain, amendmentLinks, windows, hashes, problems);
+  for (const amendment of amendments) claimed.add(amendment.object);
   for (const name of input.dataNames) {
     if (!claimed.has(name)) problems.push(`${name} is not claimed by any manifest (added or renamed)`);
   }
-  return { problems, windows };
+  return { problems, windows, amendments };
+}
+
+/**
+ * Checks each window's amendments, pure: numbered 1, 2, 3… with no gap, stored under their window's names,
+ * naming the window's manifest, each chained onto the one before (amendment 1 onto the window's manifest).
+ * Adds what it finds to `problems`; returns the readable amendments.
+ */
+async function verifyAmendments(
+  chain: string,
+  links: ChainLink[],
+  windows: Manifest[],
+  windowHashes: Map<string, string>,
+  problems: string[],
+): Promise<Manifest[]> {
+  const amendments: Manifest[] = [];
+  const byName = new Map(links.map((link) => [link.name, link]));
+  for (
+    const link of [...links].sort((a, b) => parseAmendmentName(a.name)!.n - parseAmendmentName(b.name)!.n)
+  ) {
+    const { start, n } = parseAmendmentName(link.name)!;
+    const manifest = parseManifest(link.bytes);
+    const window = windows.find((w) => Date.parse(w.start) === start);
+    if (!manifest || manifest.amendment !== n) {
+      problems.push(`${link.name} is not a readable amendment`);
+      continue;
+    }
+    const windowName = window && objectNames(chain, { start, end: Date.parse(window.end) }).manifest;
+    if (!window || manifest.end !== window.end || manifest.amends !== windowHashes.get(windowName!)) {
+      problems.push(`${link.name} amends no committed window (the window's manifest is missing or changed)`);
+      continue;
+    }
+    const names = amendmentNames(chain, { start, end: Date.parse(window.end) }, n);
+    if (names.manifest !== link.name || names.data !== manifest.object) {
+      problems.push(`${link.name} is not stored under its own name`);
+    }
+    const before = n === 1 ? undefined : byName.get(amendmentNames(chain, { start, end: 0 }, n - 1).manifest);
+    if (n > 1 && !before) {
+      problems.push(`${link.name}: amendment ${n - 1} of its window is missing (removed)`);
+    } else if (manifest.previous !== (before ? await sha256Hex(before.bytes) : manifest.amends)) {
+      problems.push(`${link.name}: the hash chain is broken (the amendment before it was changed)`);
+    }
+    amendments.push(manifest);
+  }
+  return amendments;
 }
 
 /**
@@ -2542,6 +2655,14 @@ export async function verifyData(manifest: Manifest, data: Uint8Array): Promise<
   return problems;
 }
 
+/** The ids of the events in an object that verifies against its manifest. */
+async function eventIds(manifest: Manifest, data: Uint8Array): Promise<string[]> {
+  const kind = kindOf(manifest)!;
+  return new TextDecoder().decode(await gunzip(data)).split("\n").filter(Boolean).map((line) =>
+    eventKey(kind, JSON.parse(line))!
+  );
+}
+
 /** The source kind of an archived window (undefined for a source this version does not know). */
 const kindOf = (manifest: Manifest): SourceKind | undefined => SOURCE_KINDS[manifest.source as SourceName];
 
@@ -2567,9 +2688,20 @@ export interface Checkpoint {
   time: string;
   version: string;
   keyId: string;
-  /** Each chain's newest manifest (its SHA-256) and the frontier it ends at. */
-  chains: { chain: string; head: string; frontier: string }[];
+  /** Each chain's newest manifest (its SHA-256) and the frontier it ends at, and what reconcile found. */
+  chains: ChainHead[];
   signature?: string;
+}
+
+/** One chain in a checkpoint. */
+export interface ChainHead {
+  chain: string;
+  head: string;
+  frontier: string;
+  /** Every window of the main segment that ends by this time has been reconciled (carried forward). */
+  reconciled?: string;
+  /** The amendments of the windows the pass reconciled: removing or changing one is evident. */
+  amendments?: { name: string; sha256: string }[];
 }
 
 /** A checkpoint key's public half, published beside the checkpoints for auditors. */
@@ -2625,8 +2757,10 @@ export function parseCheckpoint(bytes: Uint8Array): Checkpoint | undefined {
 export async function verifyCheckpoints(input: {
   checkpoints: ChainLink[];
   keys: Map<string, CryptoKey>;
-  /** Each chain's manifest hashes. */
+  /** Each chain's manifest hashes, amendments' included. */
   manifestHashes: Map<string, Set<string>>;
+  /** Each chain's amendments: their names, hashes and where their window ends. */
+  amendments?: Map<string, { name: string; sha256: string; windowEnd: number }[]>;
   now: number;
   maxStalenessMs: number;
 }): Promise<string[]> {
@@ -2642,6 +2776,7 @@ export async function verifyCheckpoints(input: {
     return [...problems, "no checkpoint found: the archive's newest windows cannot be proven"];
   }
   let previous: string | null = null;
+  const covered = new Set<string>();
   for (const [index, { link, checkpoint }] of valid.entries()) {
     const c = checkpoint!;
     if (c.sequence !== index + 1) {
@@ -2670,8 +2805,17 @@ export async function verifyCheckpoints(input: {
           `${head.chain} no longer holds the head checkpoint ${c.sequence} recorded (frontier ${head.frontier}): windows were removed or the chain was rewritten`,
         );
       }
+      for (const amendment of head.amendments ?? []) {
+        covered.add(amendment.sha256);
+        if (hashes && !hashes.has(amendment.sha256)) {
+          problems.push(
+            `${amendment.name}, which checkpoint ${c.sequence} recorded, was removed or changed`,
+          );
+        }
+      }
     }
   }
+  problems.push(...uncoveredAmendments(valid.at(-1)!.checkpoint!, covered, input.amendments));
   const newest = valid.at(-1)!.checkpoint!;
   const age = input.now - Date.parse(newest.time);
   if (age > input.maxStalenessMs) {
@@ -2682,6 +2826,29 @@ export async function verifyCheckpoints(input: {
         Math.round(input.maxStalenessMs / 60_000)
       } min): newer checkpoints were removed, or passes stopped`,
     );
+  }
+  return problems;
+}
+
+/**
+ * Amendments no checkpoint recorded although their window ends before the newest checkpoint's reconciled
+ * time: every reconcile of such a window records its amendments, so these were added without the key.
+ */
+function uncoveredAmendments(
+  newest: Checkpoint,
+  covered: Set<string>,
+  amendments: Map<string, { name: string; sha256: string; windowEnd: number }[]> = new Map(),
+): string[] {
+  const problems: string[] = [];
+  for (const head of newest.chains) {
+    const reconciled = head.reconciled ? Date.parse(head.reconciled) : -Infinity;
+    for (const amendment of amendments.get(head.chain) ?? []) {
+      if (amendment.windowEnd <= reconciled && !covered.has(amendment.sha256)) {
+        problems.push(
+          `${amendment.name} is in no checkpoint although its window was reconciled: it was added without the signing key`,
+        );
+      }
+    }
   }
   return problems;
 }
@@ -3166,6 +3333,7 @@ async function encodeCommit(
   read: Extract<WindowRead, { kind: "complete" }>,
   object: string,
   previousRecord: Uint8Array,
+  amendment?: { n: number; amends: string },
 ) {
   const { data, ndjsonSha256 } = await encodeWindow(read.events);
   const manifest = await buildManifest({
@@ -3175,6 +3343,7 @@ async function encodeCommit(
     events: read.events,
     sourceTotal: read.sourceTotal,
     skippedCompartments: read.skippedCompartments,
+    amendment,
     data,
     ndjsonSha256,
     previous: await sha256Hex(previousRecord),
@@ -3398,6 +3567,258 @@ export class LoggingCopy {
 }
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
+// Reconcile: re-reads committed windows from the source; what it shows only now is archived as an amendment.
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * What passes reconciled, per chain, for their checkpoint: how far the main segment is now reconciled (when
+ * they went on from the last checkpoint's time) and the amendments of the windows they read.
+ */
+export type Reconciliation = Map<string, { until?: number; amendments: { name: string; sha256: string }[] }>;
+
+/** What reconcile found in one window: events in the source, in the archive, missing from it, extra in it. */
+export interface WindowReconciliation {
+  chain: string;
+  window: string;
+  inSource: number;
+  archived: number;
+  missing: number;
+  extra: number;
+  /** The amendment that now holds the missing events, this reconciler's or a concurrent one's (not with --dry-run). */
+  amended?: string;
+  /** Why the window could not be reconciled (it is reported, and reconcile goes on: invariant 9). */
+  problem?: string;
+}
+
+/** A committed window as stored: its manifest's name, bytes and record. */
+interface CommittedWindow {
+  name: string;
+  bytes: Uint8Array;
+  manifest: Manifest;
+}
+
+/**
+ * The committed windows of a chain that meet [from, to), oldest first, read day folder by day folder from
+ * the window that holds `from`: bounded by the range, however long the archive is.
+ */
+async function* committedWindows(
+  sink: Sink,
+  chain: string,
+  from: number,
+  to: number,
+): AsyncGenerator<CommittedWindow> {
+  const first = await lastManifestBefore(sink, chain, from + 1);
+  const firstStart = first
+    ? parseTimeStamp(first.slice(first.lastIndexOf("/") + 1, -MANIFEST_SUFFIX.length))!
+    : from;
+  for (let day = Math.floor(firstStart / DAY_MS) * DAY_MS; day < to; day += DAY_MS) {
+    for (const name of await sink.listChildren(dayPrefix(chain, day))) {
+      const leaf = name.slice(name.lastIndexOf("/") + 1);
+      if (
+        !leaf.endsWith(MANIFEST_SUFFIX) ||
+        parseTimeStamp(leaf.slice(0, -MANIFEST_SUFFIX.length)) === undefined
+      ) {
+        continue;
+      }
+      const bytes = (await sink.read(name))!;
+      const manifest = parseManifest(bytes);
+      if (!manifest) throw new ArchiveError("ARCHIVE", `${name} is not a readable manifest: run verify`);
+      if (Date.parse(manifest.end) > from && Date.parse(manifest.start) < to) yield { name, bytes, manifest };
+    }
+  }
+}
+
+/** The ids of one archived object's events, read after completing it from its kept bytes if need be. */
+async function archivedIds(sink: Sink, manifest: Manifest): Promise<string[]> {
+  await completeWindow(sink, manifest);
+  const data = await sink.read(manifest.object);
+  if (!data || await sha256Hex(data) !== manifest.sha256) {
+    throw new ArchiveError(
+      "ARCHIVE",
+      `${manifest.object} is missing or does not match its manifest: run verify`,
+    );
+  }
+  return await eventIds(manifest, data);
+}
+
+/** What the archive holds of a window: its events' ids, its amendments, and the record the next one chains to. */
+async function archivedWindow(sink: Sink, chain: string, committed: CommittedWindow) {
+  const start = Date.parse(committed.manifest.start);
+  const ids = new Set(await archivedIds(sink, committed.manifest));
+  const amendments: { name: string; sha256: string }[] = [];
+  let last = committed.bytes;
+  const names = (await sink.listChildren(dayPrefix(chain, start)))
+    .filter((name) => parseAmendmentName(name)?.start === start)
+    .sort((a, b) => parseAmendmentName(a)!.n - parseAmendmentName(b)!.n);
+  for (const name of names) {
+    const bytes = (await sink.read(name))!;
+    const manifest = parseManifest(bytes);
+    if (manifest?.amendment !== amendments.length + 1) {
+      throw new ArchiveError(
+        "ARCHIVE",
+        `${name} is not the next readable amendment of its window: run verify`,
+      );
+    }
+    for (const id of await archivedIds(sink, manifest)) ids.add(id);
+    amendments.push({ name, sha256: await sha256Hex(bytes) });
+    last = bytes;
+  }
+  return { ids, amendments, last };
+}
+
+/**
+ * Reconciles one committed window: re-reads it from the source, compares event ids with the window and its
+ * amendments, and archives the missing events as the next amendment (create-if-absent, so two reconcilers
+ * never both take one number; the one that loses leaves out what the winner archived and tries the next).
+ * Extra events are reported, never removed.
+ */
+async function reconcileWindow(
+  source: Source,
+  sink: Sink,
+  chain: string,
+  committed: CommittedWindow,
+  dryRun: boolean,
+): Promise<{ result: WindowReconciliation; amendments: { name: string; sha256: string }[] }> {
+  const window = { start: Date.parse(committed.manifest.start), end: Date.parse(committed.manifest.end) };
+  const read = await source.readWindow(window, Infinity);
+  if (read.kind !== "complete") throw new ArchiveError("HTTP", "a window read without a limit overflowed");
+  const archived = await archivedWindow(sink, chain, committed);
+  const inSource = new Set(read.events.map((e) => e.id));
+  let missing = read.events.filter((e) => !archived.ids.has(e.id));
+  const result: WindowReconciliation = {
+    chain,
+    window: describeWindow(window),
+    inSource: inSource.size,
+    archived: archived.ids.size,
+    missing: missing.length,
+    extra: [...archived.ids].filter((id) => !inSource.has(id)).length,
+  };
+  while (missing.length && !dryRun) {
+    const n = archived.amendments.length + 1;
+    const names = amendmentNames(chain, window, n);
+    const { data, manifest } = await encodeCommit(
+      source,
+      window,
+      { ...read, events: missing },
+      names.data,
+      archived.last,
+      {
+        n,
+        amends: await sha256Hex(committed.bytes),
+      },
+    );
+    const commit = await commitWindow(sink, names, manifest, data);
+    archived.last = encodeRecord(commit.manifest);
+    archived.amendments.push({ name: names.manifest, sha256: await sha256Hex(archived.last) });
+    result.amended = names.manifest;
+    if (commit.ours) {
+      metrics.add(
+        "audit_archiver_late_events_total",
+        { source: source.name, scope: source.scope },
+        missing.length,
+      );
+      log("warn", "late events archived as an amendment", {
+        chain,
+        window: result.window,
+        events: missing.length,
+      });
+      break;
+    }
+    // Another reconciler took this number first: what it archived is not archived again.
+    const theirs = new Set(await archivedIds(sink, commit.manifest));
+    missing = missing.filter((e) => !theirs.has(e.id));
+  }
+  return { result, amendments: archived.amendments };
+}
+
+/** Which windows a reconcile reads: a range (`reconcile`), or those due (`once` and `run`). */
+interface ReconcileScope {
+  from?: number;
+  to?: number;
+  /** Windows committed after this are not due yet, and the walk stops at the first one (passes). */
+  committedBefore?: number;
+  dryRun?: boolean;
+  stop?: AbortSignal;
+}
+
+/**
+ * Reconciles one source's chain over a range the source still holds. The range starts at the last
+ * checkpoint's reconciled time (or the main segment's start) unless given; going on from there, it moves
+ * that time on to the end of the last window read.
+ */
+async function reconcileSource(
+  source: Source,
+  sink: Sink,
+  config: Config,
+  scope: ReconcileScope,
+  reconciledUntil: number | undefined,
+): Promise<
+  { results: WindowReconciliation[]; until?: number; amendments: { name: string; sha256: string }[] }
+> {
+  const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
+  const main = (await readSegments(sink, chain)).find((s) => s.end === Infinity);
+  const results: WindowReconciliation[] = [];
+  const amendments: { name: string; sha256: string }[] = [];
+  if (!main) return { results, amendments };
+  const retention = await sourceRetention(source, source.name);
+  // A day's margin: the source drops its oldest events continuously, and a window half gone reads as extra.
+  const held = Date.now() - (retention.days - 1) * DAY_MS;
+  const mark = reconciledUntil ?? main.start;
+  const from = Math.max(scope.from ?? mark, held);
+  // Going on from the mark (windows the source no longer holds count as done: nothing can be read of them).
+  let until = (scope.from ?? mark) <= mark ? Math.max(mark, from) : undefined;
+  const newest = await lastManifestBefore(sink, chain, Infinity);
+  const frontier = newest ? Date.parse(parseManifest((await sink.read(newest))!)?.end ?? "") : main.start;
+  const to = Math.min(scope.to ?? Infinity, frontier);
+  for await (const committed of committedWindows(sink, chain, from, to)) {
+    const window = { start: Date.parse(committed.manifest.start), end: Date.parse(committed.manifest.end) };
+    if (scope.stop?.aborted) break;
+    if (
+      scope.committedBefore !== undefined &&
+      Date.parse(committed.manifest.committedAt) > scope.committedBefore
+    ) {
+      break;
+    }
+    if (window.start >= held) {
+      try {
+        const found = await reconcileWindow(source, sink, chain, committed, scope.dryRun ?? false);
+        results.push(found.result);
+        amendments.push(...found.amendments);
+      } catch (error) {
+        if (!(error instanceof ArchiveError) || error.code !== "ARCHIVE") throw error;
+        const empty = { inSource: 0, archived: 0, missing: 0, extra: 0 };
+        results.push({ chain, window: describeWindow(window), ...empty, problem: error.message });
+        log("warn", "a window could not be reconciled; reconcile goes on", { chain, error: error.message });
+      }
+    }
+    if (until !== undefined && window.start <= until) until = window.end;
+  }
+  return { results, until, amendments };
+}
+
+/**
+ * Reconciles every source (in a pass: the windows committed RECONCILE_AFTER ago or earlier, each once), and
+ * returns what the pass's checkpoint records.
+ */
+async function reconcileSources(
+  config: Config,
+  sources: Source[],
+  sink: Sink,
+  scope: ReconcileScope,
+): Promise<{ results: WindowReconciliation[]; reconciliation: Reconciliation }> {
+  const tip = await checkpointTip(sink, config.archivePrefix, false);
+  const reconciliation: Reconciliation = new Map();
+  const results = await forEachSource(sources, async (source) => {
+    const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
+    const mark = tip?.checkpoint.chains.find((c) => c.chain === chain)?.reconciled;
+    const found = await reconcileSource(source, sink, config, scope, mark ? Date.parse(mark) : undefined);
+    reconciliation.set(chain, { until: found.until, amendments: found.amendments });
+    return found.results;
+  });
+  return { results: results.flat(), reconciliation };
+}
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────────
 // Checkpoints: each pass signs every chain's head, so removing the newest windows or a chain is evident.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -3478,8 +3899,8 @@ async function createCheckpointKey(path: string): Promise<string> {
 }
 
 /** Every chain's head now: its newest manifest's SHA-256 and where it ends. */
-async function chainHeads(sink: Sink, prefix: string): Promise<Checkpoint["chains"]> {
-  const heads: Checkpoint["chains"] = [];
+async function chainHeads(sink: Sink, prefix: string): Promise<ChainHead[]> {
+  const heads: ChainHead[] = [];
   for (const chain of await listChains(sink, prefix)) {
     const name = await lastManifestBefore(sink, chain, Infinity);
     const bytes = name ? await sink.read(name) : undefined;
@@ -3512,6 +3933,27 @@ async function checkpointTip(
   return undefined;
 }
 
+/**
+ * The heads with what the pass reconciled: the reconciled time carried forward from the checkpoint before (the
+ * later of the two), and the amendments of the windows it read. Pure.
+ */
+export function withReconciliation(
+  heads: ChainHead[],
+  before: Checkpoint | undefined,
+  reconciliation: Reconciliation = new Map(),
+): ChainHead[] {
+  return heads.map((head) => {
+    const carried = before?.chains.find((c) => c.chain === head.chain)?.reconciled;
+    const found = reconciliation.get(head.chain);
+    const until = Math.max(carried ? Date.parse(carried) : -Infinity, found?.until ?? -Infinity);
+    return {
+      ...head,
+      ...(Number.isFinite(until) ? { reconciled: new Date(until).toISOString() } : {}),
+      ...(found?.amendments.length ? { amendments: found.amendments } : {}),
+    };
+  });
+}
+
 /** Places a checkpoint writer may lose in a row (one per source of a `run`, and other instances, racing). */
 const CHECKPOINT_ATTEMPTS = 64;
 
@@ -3525,11 +3967,12 @@ async function writeCheckpoint(
   prefix: string,
   key: CheckpointKey,
   mirror?: Sink,
+  reconciliation?: Reconciliation,
 ): Promise<Checkpoint> {
   const keyRecord = encodeRecord(key.record);
   await sink.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord);
   await mirror?.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord);
-  const chains = await chainHeads(sink, prefix);
+  const heads = await chainHeads(sink, prefix);
   // A lost place means another writer made progress, so this ends; the bound only guards against a bug.
   for (let attempt = 1; attempt <= CHECKPOINT_ATTEMPTS; attempt++) {
     const tip = await checkpointTip(sink, prefix, true);
@@ -3542,7 +3985,7 @@ async function writeCheckpoint(
       time: new Date(time).toISOString(),
       version: VERSION,
       keyId: key.keyId,
-      chains,
+      chains: withReconciliation(heads, tip?.checkpoint, reconciliation),
     };
     const signature = await crypto.subtle.sign(
       "Ed25519",
@@ -3677,6 +4120,35 @@ export async function archivePass(
       copy,
     });
   });
+}
+
+/** Signs one checkpoint of every chain's head, recording what the pass reconciled. */
+type CheckpointWriter = (reconciliation?: Reconciliation) => Promise<Checkpoint>;
+
+/**
+ * One pass of `once` and of `run`: archive every due window, reconcile the windows committed RECONCILE_AFTER
+ * ago (each once), and sign the checkpoint that records both. A failed reconcile still gets its checkpoint
+ * (the archive pass's windows are proven) and fails the pass after it; its windows are read again next pass.
+ */
+async function provenPass(
+  config: Config,
+  sources: Source[],
+  sink: Sink,
+  copy: LoggingCopy | undefined,
+  checkpoint: CheckpointWriter,
+  stop?: AbortSignal,
+): Promise<{ reports: SourceReport[]; checkpoint: Checkpoint }> {
+  const reports = await archivePass(config, sources, sink, copy, stop);
+  let failure: unknown;
+  const reconciled = await reconcileSources(config, sources, sink, {
+    committedBefore: Date.now() - config.reconcileAfterMs,
+    stop,
+  }).catch((error) => void (failure = error));
+  const signed = await checkpoint(reconciled?.reconciliation);
+  metrics.set("audit_archiver_checkpoint_timestamp_seconds", {}, Date.parse(signed.time) / 1000);
+  metrics.set("audit_archiver_checkpoint_sequence", {}, signed.sequence);
+  if (failure) throw failure;
+  return { reports, checkpoint: signed };
 }
 
 /**
@@ -3823,6 +4295,8 @@ export interface VerifyReport {
   chains: {
     chain: string;
     windows: number;
+    /** Amendments: events the source showed for committed windows only later. */
+    amendments: number;
     events: number;
     checkedObjects: number;
     from: string | null;
@@ -3845,27 +4319,52 @@ export async function verifyArchive(
   const report: VerifyReport = { chains: [], problems: [] };
   const chains = await listChains(sink, prefix);
   const manifestHashes = new Map<string, Set<string>>();
+  const amendmentsByChain = new Map<string, { name: string; sha256: string; windowEnd: number }[]>();
   // An empty answer must not read as "verified": a mistyped ARCHIVE_DIR would otherwise pass.
   if (!chains.length) report.problems.push(`no archive found under ${sink.description}, prefix ${prefix}`);
   for (const chain of chains) {
     const stored = await readChain(sink, chain);
     manifestHashes.set(chain, new Set(await Promise.all(stored.manifests.map((l) => sha256Hex(l.bytes)))));
-    const { problems, windows } = await verifyChain({ chain, ...stored });
+    const { problems, windows, amendments } = await verifyChain({ chain, ...stored });
+    amendmentsByChain.set(
+      chain,
+      await Promise.all(
+        stored.manifests.filter((l) => parseAmendmentName(l.name)).map(async (l) => ({
+          name: l.name,
+          sha256: await sha256Hex(l.bytes),
+          windowEnd: Date.parse(parseManifest(l.bytes)?.end ?? ""),
+        })),
+      ),
+    );
     const present = new Set(stored.dataNames);
     let events = 0, checkedObjects = 0;
-    for (const manifest of windows.filter((m) => overlaps(m, from, to))) {
+    // Each event in exactly one object: a window's amendments hold none of its own events, nor each other's.
+    const idsByWindow = new Map<string, Set<string>>();
+    for (const manifest of [...windows, ...amendments].filter((m) => overlaps(m, from, to))) {
       if (!present.has(manifest.object)) {
         problems.push(`${manifest.object} is missing (its manifest exists)`);
         continue;
       }
-      problems.push(...await verifyData(manifest, (await sink.read(manifest.object))!));
+      const data = (await sink.read(manifest.object))!;
+      const dataProblems = await verifyData(manifest, data);
+      problems.push(...dataProblems);
       events += manifest.events;
       checkedObjects++;
+      if (dataProblems.length || !amendments.some((a) => a.start === manifest.start)) continue;
+      const seen = idsByWindow.get(manifest.start) ?? new Set();
+      for (const id of await eventIds(manifest, data)) {
+        if (seen.has(id)) {
+          problems.push(`${manifest.object}: event ${id} is also in another object of its window`);
+        }
+        seen.add(id);
+      }
+      idsByWindow.set(manifest.start, seen);
     }
     report.problems.push(...problems);
     report.chains.push({
       chain,
       windows: windows.length,
+      amendments: amendments.length,
       events,
       checkedObjects,
       from: windows[0]?.start ?? null,
@@ -3893,6 +4392,7 @@ export async function verifyArchive(
         ),
         keys: await checkpointKeys(evidence, prefix, proof.publicKeyPem),
         manifestHashes,
+        amendments: amendmentsByChain,
         now: proof.now ?? Date.now(),
         maxStalenessMs: proof.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS,
       }),
@@ -3916,12 +4416,16 @@ async function exportEvents(
   const encoder = new TextEncoder();
   for (const chain of await listChains(sink, prefix)) {
     const stored = await readChain(sink, chain);
-    const { problems, windows } = await verifyChain({ chain, ...stored });
+    const { problems, windows, amendments } = await verifyChain({ chain, ...stored });
     if (problems.length) {
       throw new ArchiveError("VERIFY", `${chain} does not verify: ${problems[0]} (run verify)`);
     }
+    // Each window is followed by its amendments, in order.
+    const objects = [...windows, ...amendments].sort((a, b) =>
+      Date.parse(a.start) - Date.parse(b.start) || (a.amendment ?? 0) - (b.amendment ?? 0)
+    );
     // Every window that meets the range on either clock is checked; only events of the range are handed out.
-    for (const manifest of windows.filter((m) => holdsEventsIn(m, from, to) || overlaps(m, from, to))) {
+    for (const manifest of objects.filter((m) => holdsEventsIn(m, from, to) || overlaps(m, from, to))) {
       const data = await sink.read(manifest.object);
       const dataProblems = data ? await verifyData(manifest, data) : [`${manifest.object} is missing`];
       if (dataProblems.length) {
@@ -4061,10 +4565,12 @@ async function chainFacts(sink: Sink, chain: string, config: Config, sources: So
 /** `status`: per chain, where it stands on both clocks, what it holds, and every warning its checks raise. */
 async function archiveStatus(config: Config, sink: Sink, now: number, sources: Source[] = []) {
   const nextRun = nextCronTime(parseCron(config.schedule)!, now);
+  const tip = await checkpointTip(sink, config.archivePrefix, false).catch(() => undefined);
   const chains = [];
   for (const chain of await listChains(sink, config.archivePrefix)) {
     const facts = await chainFacts(sink, chain, config, sources, now);
     const { manifests, lagMs, retention } = facts;
+    const amendments = manifests.filter((m) => m.amendment);
     const lastEventTime = manifests.findLast((m) => m.lastEventTime)?.lastEventTime ?? null;
     chains.push({
       chain,
@@ -4075,6 +4581,10 @@ async function archiveStatus(config: Config, sink: Sink, now: number, sources: S
       eventLagSeconds: lastEventTime === null ? null : Math.round((now - Date.parse(lastEventTime)) / 1000),
       objects: facts.dataNames.size,
       events: manifests.reduce((n, m) => n + m.events, 0),
+      // Late events: what reconcile found in the source for committed windows, archived as amendments.
+      amendments: amendments.length,
+      lateEvents: amendments.reduce((n, m) => n + m.events, 0),
+      reconciledUntil: tip?.checkpoint.chains.find((c) => c.chain === chain)?.reconciled ?? null,
       lastEventTime,
       retentionDays: retention.days,
       retentionAssumed: retention.assumed,
@@ -4084,7 +4594,6 @@ async function archiveStatus(config: Config, sink: Sink, now: number, sources: S
   const protection = sink instanceof ObjectStorageSink
     ? await sink.retention()
     : "not WORM: a local directory; protect it with file permissions, or archive to a bucket with a retention rule";
-  const tip = await checkpointTip(sink, config.archivePrefix, false).catch(() => undefined);
   const checkpoint = tip
     ? {
       sequence: tip.checkpoint.sequence,
@@ -4399,20 +4908,14 @@ async function runDaemon(
   sources: Source[],
   sink: Sink,
   copy: LoggingCopy | undefined,
-  checkpoint: () => Promise<Checkpoint>,
+  checkpoint: CheckpointWriter,
   signal: AbortSignal,
 ) {
   const interval = scheduleInterval(parseCron(config.schedule)!, Date.now());
   const runners = sources.map((source) =>
     new PassRunner(
       source,
-      async (stop) => {
-        const reports = await archivePass(config, [source], sink, copy, stop);
-        const signed = await checkpoint();
-        metrics.set("audit_archiver_checkpoint_timestamp_seconds", {}, Date.parse(signed.time) / 1000);
-        metrics.set("audit_archiver_checkpoint_sequence", {}, signed.sequence);
-        return reports;
-      },
+      async (stop) => (await provenPass(config, [source], sink, copy, checkpoint, stop)).reports,
       signal,
       config.maxLagMs ?? 2 * interval + source.settleMs,
     )
@@ -4647,9 +5150,33 @@ const COMMAND_TABLE: Record<
     run: async ({ config, sink, session }) => {
       const checkpoint = await openCheckpoints(config, sink, session);
       const sources = await openSources(config, session);
-      const reports = await archivePass(config, sources, sink, loggingCopy(config, session));
-      log("info", "pass finished", { reports, checkpoint: (await checkpoint()).sequence });
+      const pass = await provenPass(config, sources, sink, loggingCopy(config, session), checkpoint);
+      log("info", "pass finished", { reports: pass.reports, checkpoint: pass.checkpoint.sequence });
       return 0;
+    },
+  },
+  reconcile: {
+    sources: true,
+    run: async ({ config, sink, session, line, from, to }) => {
+      const checkpoint = line.dryRun ? undefined : await openCheckpoints(config, sink, session);
+      const sources = await openSources(config, session);
+      const { results, reconciliation } = await untilSignal((stop) =>
+        reconcileSources(config, sources, sink, { from, to, dryRun: line.dryRun, stop })
+      );
+      for (const result of results) console.log(JSON.stringify(result));
+      await checkpoint?.(reconciliation);
+      const total = (rows: WindowReconciliation[], key: "missing" | "extra") =>
+        rows.reduce((n, r) => n + r[key], 0);
+      const summary = {
+        windows: results.length,
+        missing: total(results, "missing"),
+        amended: total(results.filter((r) => r.amended), "missing"),
+        extra: total(results, "extra"),
+        problems: results.filter((r) => r.problem).length,
+      };
+      const clean = summary.missing === summary.amended && !summary.extra && !summary.problems;
+      log(clean ? "info" : "warn", "reconcile finished", summary);
+      return clean ? 0 : 1;
     },
   },
   run: { sources: true, run: runCommand },
@@ -4742,10 +5269,10 @@ async function openCheckpoints(
   config: Config,
   sink: Sink,
   session?: OciSession,
-): Promise<() => Promise<Checkpoint>> {
+): Promise<CheckpointWriter> {
   const key = await loadCheckpointKey(config.checkpointKeyFile);
   const mirror = await openMirror(config, session);
-  return () => writeCheckpoint(sink, config.archivePrefix, key, mirror);
+  return (reconciliation) => writeCheckpoint(sink, config.archivePrefix, key, mirror, reconciliation);
 }
 
 /** `verify --public-key FILE`: the auditor's own copy of the checkpoint public key. */

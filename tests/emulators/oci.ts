@@ -280,6 +280,13 @@ export interface OciEmulator {
    * processing time, but not earlier than now (an event cannot have been processed before it was added).
    */
   addAuditEvents(events: AuditCloudEvent[], visibleAt?: number): void;
+  /**
+   * Adds Audit events indexed late: processed at `processedAt` (in a window the archiver may have committed
+   * already) but listed only from `listableAt` on. Oracle documents no bound on how long after processing
+   * an event becomes listable ("processing time can vary", oci-wire.md, "OCI Audit": UNCONFIRMED), so
+   * this models the slow case; `auditVisibilityLagMs` and `addAuditEvents` model the others.
+   */
+  addLateAuditEvents(events: AuditCloudEvent[], times: { processedAt: number; listableAt: number }): void;
   /** The hidden processing time (epoch ms) of a stored Audit event: the tests' truth is "processed before the frontier". */
   auditProcessedAt(eventId: string): number;
   /** The exact text `listEvents` sends for a stored Audit event (member order, nulls, escapes): compare archived lines with it. */
@@ -1621,6 +1628,8 @@ interface StoredAuditEvent {
   /** Processing time (epoch ms): the basis of `startTime`/`endTime`, the order and the page cursor. */
   time: number;
   event: AuditCloudEvent;
+  /** Indexed late: not listed before this time (epoch ms), although processed earlier. */
+  listableAt?: number;
 }
 
 function compareAudit(a: StoredAuditEvent, b: StoredAuditEvent): number {
@@ -1650,7 +1659,7 @@ class AuditStore {
   #byId = new Map<string, StoredAuditEvent>();
 
   /** Stores events; `processedAt` maps each event's own processing time to the one it gets. */
-  add(events: AuditCloudEvent[], processedAt: (own: number) => number): void {
+  add(events: AuditCloudEvent[], processedAt: (own: number) => number, listableAt?: number): void {
     const batch = events.map((event) => {
       const time = typeof event.eventTime === "string" ? parseRfc3339(event.eventTime) : undefined;
       if (!time) {
@@ -1661,7 +1670,7 @@ class AuditStore {
       }
       // A repeated event would blur the no-duplicates checks made against this truth.
       if (this.#byId.has(event.eventId)) throw new TypeError(`Audit event ${event.eventId} is added twice`);
-      const stored = { time: processedAt(processingTimeOf(event)), event };
+      const stored = { time: processedAt(processingTimeOf(event)), event, listableAt };
       this.#byId.set(event.eventId, stored);
       return stored;
     });
@@ -1777,9 +1786,15 @@ function listEvents(state: State, query: Map<string, string>): Reply {
     : 0;
   const first = Math.max(inRange, afterCursor);
   const last = Math.max(first, Math.min(listable, lowerBound(events, (stored) => stored.time >= end)));
-  const items = events.slice(first, Math.min(last, first + auditPageSize(state)));
+  // Events indexed late are passed over until they are listable: a cursor past one never comes back to it.
+  const pageSize = auditPageSize(state);
+  const items: StoredAuditEvent[] = [];
+  let next = first;
+  for (; next < last && items.length < pageSize; next++) {
+    if ((events[next].listableAt ?? -Infinity) <= Date.now()) items.push(events[next]);
+  }
   const lastReturned = items.at(-1);
-  const headers: Record<string, string> = lastReturned && first + items.length < last
+  const headers: Record<string, string> = lastReturned && next < last
     ? {
       "opc-next-page": encodePageToken({
         c: compartmentId,
@@ -2654,6 +2669,8 @@ export async function startOciEmulator(options: OciEmulatorOptions): Promise<Oci
     },
     addAuditEvents: (events, visibleAt) =>
       state.audit.add(events, (own) => visibleAt ?? Math.max(own, Date.now())),
+    addLateAuditEvents: (events, { processedAt, listableAt }) =>
+      state.audit.add(events, () => processedAt, listableAt),
     auditProcessedAt: (eventId) => state.audit.get(eventId).time,
     auditWireText: (eventId) => wireTextOf(state.audit.get(eventId).event),
     setCompartments: (compartments) => {
