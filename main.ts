@@ -218,6 +218,24 @@ export const SETTINGS: readonly Setting[] = [
       "Ed25519 private key (PKCS#8 PEM) that signs each pass's checkpoint; created on first use, never written into the archive",
   },
   {
+    env: "CHECKPOINT_SIGNING_KEY_ID",
+    kind: "string",
+    help:
+      "OCID of an OCI Vault RSA key that signs the checkpoints in the HSM instead of CHECKPOINT_KEY_FILE (no key file is read or created)",
+  },
+  {
+    env: "CHECKPOINT_SIGNING_KEY_ENDPOINT",
+    kind: "url",
+    help:
+      "that Vault's crypto endpoint, https://…-crypto.kms.<region>.oraclecloud.com (with CHECKPOINT_SIGNING_KEY_ID)",
+  },
+  {
+    env: "CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT",
+    kind: "url",
+    help:
+      "that Vault's management endpoint, https://…-management.kms.<region>.oraclecloud.com, where its public key is read (with CHECKPOINT_SIGNING_KEY_ID)",
+  },
+  {
     env: "CHECKPOINT_MIRROR",
     kind: "string",
     help:
@@ -276,6 +294,8 @@ export interface Config {
   readonly port?: number;
   readonly triggerToken?: string;
   readonly checkpointKeyFile: string;
+  /** A Vault key that signs the checkpoints instead of the key file. */
+  readonly checkpointSigningKey?: PublishedVaultKey;
   readonly checkpointMirror?: string;
   readonly logLevel: LogLevel;
   readonly logFormat: "json" | "text";
@@ -294,8 +314,8 @@ export interface CommandLine {
   to?: string;
   out?: string;
   config?: string;
-  /** verify: the auditor's own copy of the checkpoint public key (PEM): nothing stored is trusted. */
-  publicKey?: string;
+  /** verify: the auditor's own copies of the checkpoint public keys (PEM files): nothing stored is trusted. */
+  publicKeys?: string[];
   /** verify: how old the newest checkpoint may be. */
   maxStaleness?: string;
   /** verify: read the checkpoints from CHECKPOINT_MIRROR, out of reach of whoever can write the archive. */
@@ -305,12 +325,12 @@ export interface CommandLine {
 const COMMANDS = ["once", "run", "backfill", "status", "verify", "export", "policies", "help"] as const;
 
 export function parseCommandLine(args: string[]): CommandLine {
-  const options: Record<string, { type: "string" | "boolean" }> = {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
     from: { type: "string" },
     to: { type: "string" },
     out: { type: "string" },
     config: { type: "string" },
-    "public-key": { type: "string" },
+    "public-key": { type: "string", multiple: true },
     "max-staleness": { type: "string" },
     mirror: { type: "boolean" },
     help: { type: "boolean" },
@@ -343,7 +363,7 @@ export function parseCommandLine(args: string[]): CommandLine {
     to: values.to as string | undefined,
     out: values.out as string | undefined,
     config: values.config as string | undefined,
-    publicKey: values["public-key"] as string | undefined,
+    publicKeys: values["public-key"] as string[] | undefined,
     maxStaleness: values["max-staleness"] as string | undefined,
     mirror: values.mirror as boolean | undefined,
   };
@@ -606,9 +626,7 @@ function checkIdcsSource(s: SettingValues, problems: string[]): SourceConfig {
       `IDCS_KEY_ID is required with ${credentials[0]}: the certificate alias of the uploaded key`,
     );
   }
-  if (s.has("IDCS_SIGNING_KEY_ID") !== s.has("IDCS_SIGNING_KEY_ENDPOINT")) {
-    problems.push("IDCS_SIGNING_KEY_ID and IDCS_SIGNING_KEY_ENDPOINT go together: set both or neither");
-  }
+  checkTogether(s, ["IDCS_SIGNING_KEY_ID", "IDCS_SIGNING_KEY_ENDPOINT"], problems);
   return {
     source: "idcs",
     idcsUrl: s.text("IDCS_URL"),
@@ -624,10 +642,35 @@ function checkIdcsSource(s: SettingValues, problems: string[]): SourceConfig {
   };
 }
 
+/** Settings that only work as a set (a Vault key and its endpoints): some set without the others is a problem. */
+function checkTogether(s: SettingValues, names: string[], problems: string[]) {
+  // A setting given with a bad value is already reported: it counts as set here.
+  const given = (name: string) => s.has(name) || problems.some((p) => p.startsWith(`${name} `));
+  const missing = names.filter((name) => !given(name));
+  if (missing.length === 0 || missing.length === names.length) return;
+  const list = names.length > 2
+    ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`
+    : names.join(" and ");
+  problems.push(
+    `${list} go together: set ${names.length > 2 ? "all or none" : "both or neither"} (${
+      missing.join(" and ")
+    } ${missing.length > 1 ? "are" : "is"} not set)`,
+  );
+}
+
 /** A bearer token short enough to guess is no authentication. */
 const TRIGGER_TOKEN_MIN_LENGTH = 32;
 
-/** Checks that span settings: one entry per source and scope, TRIGGER_TOKEN only with PORT, and long. */
+const CHECKPOINT_SIGNING_KEY_SETTINGS = [
+  "CHECKPOINT_SIGNING_KEY_ID",
+  "CHECKPOINT_SIGNING_KEY_ENDPOINT",
+  "CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT",
+] as const;
+
+/**
+ * Checks that span settings: one entry per source and scope, TRIGGER_TOKEN only with PORT, and long; the
+ * checkpoint's Vault key with both of its endpoints.
+ */
 function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems: string[]) {
   const scopes = sources.filter((s) => s.idcsUrl || s.compartmentId).map((s) =>
     `${s.source} ${sourceScope(s)}`
@@ -637,6 +680,7 @@ function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems
   if (!g.has("PORT") && g.has("TRIGGER_TOKEN")) {
     problems.push("TRIGGER_TOKEN needs PORT: set both or neither");
   }
+  checkTogether(g, [...CHECKPOINT_SIGNING_KEY_SETTINGS], problems);
   const token = g.text("TRIGGER_TOKEN");
   if (token !== undefined && token.length < TRIGGER_TOKEN_MIN_LENGTH) {
     problems.push(
@@ -717,6 +761,13 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     port: g.number("PORT"),
     triggerToken: g.text("TRIGGER_TOKEN"),
     checkpointKeyFile: g.text("CHECKPOINT_KEY_FILE")!,
+    checkpointSigningKey: g.has("CHECKPOINT_SIGNING_KEY_ID")
+      ? Object.freeze({
+        keyId: g.text("CHECKPOINT_SIGNING_KEY_ID")!,
+        cryptoEndpoint: g.text("CHECKPOINT_SIGNING_KEY_ENDPOINT")!,
+        managementEndpoint: g.text("CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT")!,
+      })
+      : undefined,
     checkpointMirror: g.text("CHECKPOINT_MIRROR"),
     logLevel: g.text("LOG_LEVEL") as LogLevel,
     logFormat: (g.text("LOG_FORMAT") as "json" | "text" | undefined) ??
@@ -1185,8 +1236,8 @@ async function mapConcurrent<I, O>(items: I[], limit: number, task: (item: I) =>
 // Credentials: the identity domain's OAuth client credentials with a signed JWT client assertion.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Signs the JWT signing input (RS256); a local key today, an HSM can slot in behind the same shape. */
-type AssertionSigner = (signingInput: Uint8Array) => Promise<Uint8Array>;
+/** Signs bytes: the JWT signing input (RS256) with a local key or the Vault's HSM, or a checkpoint. */
+type Signer = (input: Uint8Array) => Promise<Uint8Array>;
 
 const IDCS_SCOPE = "urn:opc:idm:__myscopes__";
 const LEGACY_AUDIENCE = "https://identity.oraclecloud.com/";
@@ -1249,7 +1300,7 @@ export async function importPrivateKey(pem: string, where: string): Promise<Cryp
 /** Builds the client assertion (RFC 7523 §3): iss = sub = client id, both audiences, short expiry. */
 export async function signAssertion(
   claims: { clientId: string; keyId: string; domainUrl: string; now: number },
-  sign: AssertionSigner,
+  sign: Signer,
 ): Promise<string> {
   const iat = Math.floor(claims.now / 1000);
   const encode = (value: unknown) => jose.base64url.encode(JSON.stringify(value));
@@ -1273,7 +1324,7 @@ class IdcsTokens {
   #pending?: Promise<string>;
   constructor(
     readonly config: SourceConfig,
-    readonly sign?: AssertionSigner,
+    readonly sign?: Signer,
   ) {}
 
   get(): Promise<string> {
@@ -1340,9 +1391,11 @@ class IdcsTokens {
 async function loadSigner(
   config: SourceConfig,
   session: OciSession | undefined,
-): Promise<AssertionSigner | undefined> {
+): Promise<Signer | undefined> {
   registerSecret(config.clientSecret);
-  if (config.signingKeyId) return kmsSigner(session!, config.signingKeyId, config.signingKeyEndpoint!);
+  if (config.signingKeyId) {
+    return kmsSigner(session!, { keyId: config.signingKeyId, cryptoEndpoint: config.signingKeyEndpoint! });
+  }
   if (config.keySecretId) return localSigner(await loadSecretKey(session!, config.keySecretId));
   if (!config.privateKeyFile) return undefined;
   let pem: string;
@@ -1361,7 +1414,7 @@ async function loadSigner(
 }
 
 /** RS256 with a key held in this process (non-extractable). */
-const localSigner = (key: CryptoKey): AssertionSigner => async (input) =>
+const localSigner = (key: CryptoKey): Signer => async (input) =>
   new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, input as Uint8Array<ArrayBuffer>));
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -1636,21 +1689,78 @@ async function loadSecretKey(session: OciSession, secretId: string): Promise<Cry
   }
 }
 
-/** Signs with an OCI Vault (KMS) RSA key: the HSM signs, the private key never enters this process. */
-function kmsSigner(session: OciSession, keyId: string, endpoint: string): AssertionSigner {
+/** An OCI Vault (KMS) key and the vault's crypto endpoint, where its HSM signs. */
+export interface VaultKey {
+  readonly keyId: string;
+  readonly cryptoEndpoint: string;
+}
+
+/** A Vault key whose public key is read too: on the vault's management endpoint. */
+export interface PublishedVaultKey extends VaultKey {
+  readonly managementEndpoint: string;
+}
+
+/**
+ * Signs with an OCI Vault RSA key (RSASSA-PKCS1-v1_5 SHA-256): the HSM signs, the private key never enters
+ * this process. The SHA-256 digest is sent (messageType DIGEST), as a RAW message may be at most 4096 bytes
+ * ("To sign a larger message, provide the message digest": oci-keymanagement lib/model/sign-data-details.d.ts)
+ * and a checkpoint of many chains is longer; the signature is the same either way (RFC 8017 §8.2.1).
+ * `keyVersionId` pins the version whose public key was published: during a rotation the service may sign
+ * with the current or a newer version intermittently (lib/model/key.d.ts, `currentKeyVersion`).
+ */
+function kmsSigner(session: OciSession, key: VaultKey, keyVersionId?: string): Signer {
   const { keymanagement } = session.sdk;
-  const client = ociClient(session, keymanagement.KmsCryptoClient, "kms", { endpoint });
+  const client = ociClient(session, keymanagement.KmsCryptoClient, "kms", { endpoint: key.cryptoEndpoint });
   return async (input) => {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", input as Uint8Array<ArrayBuffer>));
     const response = await ociCall("Vault KMS sign", () =>
       client.sign({
         signDataDetails: {
-          keyId,
-          message: encodeBase64(input),
-          messageType: keymanagement.models.SignDataDetails.MessageType.Raw,
+          keyId: key.keyId,
+          keyVersionId,
+          message: encodeBase64(digest),
+          messageType: keymanagement.models.SignDataDetails.MessageType.Digest,
           signingAlgorithm: keymanagement.models.SignDataDetails.SigningAlgorithm.Sha256RsaPkcs1V15,
         },
       }));
     return decodeBase64(response.signedData.signature!);
+  };
+}
+
+/**
+ * A Vault key's current version and its public key (SPKI DER), read on the vault's management endpoint:
+ * GetKey gives `currentKeyVersion`, GetKeyVersion its `publicKey` ("Use the GetKeyVersion API with the
+ * Management Endpoint to get the public key in PEM format for RSA and ECDSA keys":
+ * https://docs.oracle.com/en-us/iaas/Content/KeyManagement/Tasks/usingkeys_topic-To_view_the_public_key_of_an_asymmetric_key.htm;
+ * oci-keymanagement lib/client.js KmsManagementClient getKey, getKeyVersion; lib/model/key-version.d.ts).
+ */
+async function readVaultPublicKey(
+  session: OciSession,
+  key: PublishedVaultKey,
+): Promise<{ keyVersionId: string; spki: Uint8Array; timeCreated: string }> {
+  const client = ociClient(session, session.sdk.keymanagement.KmsManagementClient, "kms", {
+    endpoint: key.managementEndpoint,
+  });
+  const { keyId } = key;
+  const current = await ociCall("Vault GetKey", () => client.getKey({ keyId }));
+  const keyVersionId = current.key.currentKeyVersion;
+  const { keyVersion } = await ociCall(
+    "Vault GetKeyVersion",
+    () => client.getKeyVersion({ keyId, keyVersionId }),
+  );
+  const body = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(
+    keyVersion.publicKey ?? "",
+  );
+  if (!body) {
+    throw new ArchiveError(
+      "CONFIG",
+      `CHECKPOINT_SIGNING_KEY_ID ${keyId} has no public key: give an RSA key of the vault (an asymmetric key)`,
+    );
+  }
+  return {
+    keyVersionId,
+    spki: decodeBase64(body[1].replace(/\s+/g, "")),
+    timeCreated: new Date(keyVersion.timeCreated).toISOString(),
   };
 }
 
@@ -1839,7 +1949,7 @@ export class IdcsSource implements Source {
   readonly since: number;
   readonly #tokens: IdcsTokens;
 
-  constructor(readonly config: SourceConfig, sign: AssertionSigner | undefined, readonly options: Config) {
+  constructor(readonly config: SourceConfig, sign: Signer | undefined, readonly options: Config) {
     this.scope = sourceScope(config);
     this.settleMs = config.settleMs;
     this.since = config.since;
@@ -2576,12 +2686,53 @@ export interface Checkpoint {
 export interface CheckpointKeyRecord {
   format: string;
   keyId: string;
-  algorithm: "Ed25519";
+  /** Ed25519 for a key file; RSASSA-PKCS1-v1_5 with SHA-256 for a Vault key. */
+  algorithm: CheckpointAlgorithm;
   /** SPKI, base64. */
   publicKey: string;
-  /** When the archiver first signed with it; a newer key's validFrom ends its period. */
+  /**
+   * When the archiver first signed with it (a Vault key version: when it was created); a newer key's validFrom
+   * ends its period, and checkpoints it signed before that stay verifiable.
+   */
   validFrom: string;
+  /** A Vault key's OCID and the version that signs: where an auditor reads the same public key from Oracle. */
+  vaultKeyId?: string;
+  vaultKeyVersionId?: string;
 }
+
+export type CheckpointAlgorithm = "Ed25519" | "RSASSA-PKCS1-v1_5-SHA256";
+
+/** How WebCrypto names each checkpoint algorithm: importing a public key with it, verifying with the key. */
+const WEBCRYPTO_ALGORITHMS: Record<CheckpointAlgorithm, AlgorithmIdentifier | RsaHashedImportParams> = {
+  "Ed25519": "Ed25519",
+  "RSASSA-PKCS1-v1_5-SHA256": { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+};
+
+/**
+ * A checkpoint public key (SPKI) as a verifying key of its own algorithm: WebCrypto refuses an SPKI whose
+ * algorithm is another, so the first that imports is the key's. Undefined when it is neither.
+ */
+export async function importCheckpointPublicKey(spki: Uint8Array): Promise<CryptoKey | undefined> {
+  for (const algorithm of Object.values(WEBCRYPTO_ALGORITHMS)) {
+    try {
+      return await crypto.subtle.importKey("spki", spki as Uint8Array<ArrayBuffer>, algorithm, false, [
+        "verify",
+      ]);
+    } catch {
+      // Another algorithm's key: try the next.
+    }
+  }
+  return undefined;
+}
+
+/** Verifies a signature with the key's own algorithm (its hash, for RSA, fixed when it was imported). */
+const verifySignature = (key: CryptoKey, signature: Uint8Array, bytes: Uint8Array) =>
+  crypto.subtle.verify(
+    key.algorithm.name,
+    key,
+    signature as Uint8Array<ArrayBuffer>,
+    bytes as Uint8Array<ArrayBuffer>,
+  );
 
 const CHECKPOINT_FORMAT = "audit-archiver/checkpoint-1";
 const CHECKPOINT_SUFFIX = ".checkpoint.json";
@@ -2654,10 +2805,7 @@ export async function verifyCheckpoints(input: {
     previous = await sha256Hex(link.bytes);
     const key = input.keys.get(c.keyId);
     const signature = decodeBase64(c.signature!);
-    if (
-      !key ||
-      !await crypto.subtle.verify("Ed25519", key, signature, signedBytes(c) as Uint8Array<ArrayBuffer>)
-    ) {
+    if (!key || !await verifySignature(key, signature, signedBytes(c))) {
       problems.push(
         `${link.name}: the signature does not verify${key ? "" : ` (no trusted key ${c.keyId})`}`,
       );
@@ -3401,10 +3549,13 @@ export class LoggingCopy {
 // Checkpoints: each pass signs every chain's head, so removing the newest windows or a chain is evident.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** The key that signs checkpoints: the local Ed25519 key file, created on first use, never in the archive. */
+/**
+ * The key that signs checkpoints: the local Ed25519 key file (created on first use, never in the archive), or
+ * a Vault RSA key that signs in the HSM. Its record is published beside the checkpoints.
+ */
 interface CheckpointKey {
   keyId: string;
-  privateKey: CryptoKey;
+  sign: Signer;
   record: CheckpointKeyRecord;
 }
 
@@ -3447,13 +3598,42 @@ async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
   const validFrom = new Date(stat?.birthtime ?? stat?.mtime ?? Date.now()).toISOString();
   return {
     keyId,
-    privateKey,
+    sign: async (bytes) =>
+      new Uint8Array(await crypto.subtle.sign("Ed25519", privateKey, bytes as Uint8Array<ArrayBuffer>)),
     record: {
       format: CHECKPOINT_FORMAT,
       keyId,
       algorithm: "Ed25519",
       publicKey: encodeBase64(spki),
       validFrom,
+    },
+  };
+}
+
+/**
+ * The Vault key's current version as the checkpoint key: its public key read from the vault, every signature
+ * made by the HSM with that version. Read again for each checkpoint, so a rotated key is picked up.
+ */
+async function loadVaultCheckpointKey(session: OciSession, key: PublishedVaultKey): Promise<CheckpointKey> {
+  const { keyVersionId, spki, timeCreated } = await readVaultPublicKey(session, key);
+  if ((await importCheckpointPublicKey(spki))?.algorithm.name !== "RSASSA-PKCS1-v1_5") {
+    throw new ArchiveError(
+      "CONFIG",
+      `CHECKPOINT_SIGNING_KEY_ID ${key.keyId} is not an RSA key: checkpoints are signed with RSA keys of the vault (SHA_256_RSA_PKCS1_V1_5)`,
+    );
+  }
+  const keyId = await keyIdOf(spki);
+  return {
+    keyId,
+    sign: kmsSigner(session, key, keyVersionId),
+    record: {
+      format: CHECKPOINT_FORMAT,
+      keyId,
+      algorithm: "RSASSA-PKCS1-v1_5-SHA256",
+      publicKey: encodeBase64(spki),
+      validFrom: timeCreated,
+      vaultKeyId: key.keyId,
+      vaultKeyVersionId: keyVersionId,
     },
   };
 }
@@ -3544,12 +3724,8 @@ async function writeCheckpoint(
       keyId: key.keyId,
       chains,
     };
-    const signature = await crypto.subtle.sign(
-      "Ed25519",
-      key.privateKey,
-      signedBytes(unsigned) as Uint8Array<ArrayBuffer>,
-    );
-    const bytes = encodeRecord({ ...unsigned, signature: encodeBase64(new Uint8Array(signature)) });
+    const signature = await key.sign(signedBytes(unsigned));
+    const bytes = encodeRecord({ ...unsigned, signature: encodeBase64(signature) });
     if (await sink.createExclusive(checkpointClaimName(prefix, unsigned.previous), bytes)) {
       await sink.createExclusive(checkpointName(prefix, time), bytes);
       // The mirror keeps the evidence out of reach of whoever can write the archive.
@@ -3563,25 +3739,33 @@ async function writeCheckpoint(
   );
 }
 
-/** The keys verify trusts: the auditor's own (`--public-key`), else every key published beside the checkpoints. */
+/**
+ * The keys verify trusts, Ed25519 or RSA: the auditor's own (`--public-key`, each PEM block of each file: one per
+ * key the archive was signed with over time), else every key published beside the checkpoints.
+ */
 async function checkpointKeys(
   sink: Sink,
   prefix: string,
-  publicKeyPem?: string,
+  publicKeyPems: readonly string[] = [],
 ): Promise<Map<string, CryptoKey>> {
   const keys = new Map<string, CryptoKey>();
-  const add = async (spki: Uint8Array) =>
-    keys.set(
-      await keyIdOf(spki),
-      await crypto.subtle.importKey("spki", spki as Uint8Array<ArrayBuffer>, "Ed25519", false, ["verify"]),
-    );
-  if (publicKeyPem !== undefined) {
-    await add(decodeBase64(publicKeyPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "")));
-    return keys;
+  const add = async (spki: Uint8Array, where: string, code: ErrorCode) => {
+    const key = await importCheckpointPublicKey(spki);
+    if (!key) throw new ArchiveError(code, `${where} is not an Ed25519 or RSA public key (SPKI)`);
+    keys.set(await keyIdOf(spki), key);
+  };
+  for (const pem of publicKeyPems) {
+    const blocks = [...pem.matchAll(/-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/g)];
+    const where = "a --public-key file";
+    if (!blocks.length) {
+      throw new ArchiveError("USAGE", `${where} holds no PEM public key (BEGIN PUBLIC KEY)`);
+    }
+    for (const block of blocks) await add(decodeBase64(block[1].replace(/\s+/g, "")), where, "USAGE");
   }
+  if (publicKeyPems.length) return keys;
   for (const name of await sink.listChildren(`${prefix}/_checkpoints/keys`)) {
     const record = JSON.parse(new TextDecoder().decode((await sink.read(name))!)) as CheckpointKeyRecord;
-    await add(decodeBase64(record.publicKey));
+    await add(decodeBase64(record.publicKey), name, "ARCHIVE");
   }
   return keys;
 }
@@ -3601,6 +3785,7 @@ export function publicKeyPem(record: CheckpointKeyRecord): string {
 function needsOci(config: Config, withSources: boolean): boolean {
   return Boolean(config.oci.bucket) || Boolean(config.checkpointMirror?.startsWith(MIRROR_BUCKET)) ||
     (withSources && Boolean(config.oci.logId)) ||
+    (withSources && Boolean(config.checkpointSigningKey)) ||
     (withSources && config.sources.some((s) => s.keySecretId || s.signingKeyId || s.source === "oci-audit"));
 }
 
@@ -3840,7 +4025,7 @@ export async function verifyArchive(
   prefix: string,
   from = -Infinity,
   to = Infinity,
-  proof: { publicKeyPem?: string; maxStalenessMs?: number; now?: number; mirror?: Sink } = {},
+  proof: { publicKeyPems?: string[]; maxStalenessMs?: number; now?: number; mirror?: Sink } = {},
 ): Promise<VerifyReport> {
   const report: VerifyReport = { chains: [], problems: [] };
   const chains = await listChains(sink, prefix);
@@ -3891,7 +4076,7 @@ export async function verifyArchive(
         checkpoints: await Promise.all(
           names.map(async (name) => ({ name, bytes: (await evidence.read(name))! })),
         ),
-        keys: await checkpointKeys(evidence, prefix, proof.publicKeyPem),
+        keys: await checkpointKeys(evidence, prefix, proof.publicKeyPems),
         manifestHashes,
         now: proof.now ?? Date.now(),
         maxStalenessMs: proof.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS,
@@ -4174,9 +4359,7 @@ function policyGrants(config: Config): string[] {
         `read secret-bundles in compartment <compartment> where target.secret.id = '${source.keySecretId}'`,
       );
     }
-    if (source.signingKeyId) {
-      grants.push(`use keys in compartment <compartment> where target.key.id = '${source.signingKeyId}'`);
-    }
+    if (source.signingKeyId) grants.push(useKeyGrant(source.signingKeyId));
     if (source.source === "oci-audit") {
       const where = source.compartmentId!.startsWith("ocid1.tenancy.")
         ? "tenancy"
@@ -4185,12 +4368,22 @@ function policyGrants(config: Config): string[] {
       if (source.subtree) grants.push(`inspect compartments in ${where}`);
     }
   }
+  if (config.checkpointSigningKey) grants.push(useKeyGrant(config.checkpointSigningKey.keyId));
   if (config.oci.logId) {
     // Logging's PutLogs is authorized by `use log-content`; the log's compartment is the narrowing available.
     grants.push("use log-content in compartment <compartment of the log>");
   }
-  return grants;
+  // One key may sign both the assertion and the checkpoints: one grant.
+  return [...new Set(grants)];
 }
+
+/**
+ * A Vault key's grant, narrowed to that key: `use keys` allows Sign, and "the use verb for the keys
+ * resource-type includes the same permissions and API operations as the read verb" (GetKey, GetKeyVersion:
+ * the public key), https://docs.oracle.com/en-us/iaas/Content/Identity/Reference/keypolicyreference.htm.
+ */
+const useKeyGrant = (keyId: string) =>
+  `use keys in compartment <compartment> where target.key.id = '${keyId}'`;
 
 /** Compares a presented bearer token with the configured one without leaking its length or prefix by timing. */
 async function tokenMatches(presented: string, expected: string): Promise<boolean> {
@@ -4688,7 +4881,7 @@ const COMMAND_TABLE: Record<
         );
       }
       const report = await verifyArchive(sink, config.archivePrefix, from, to, {
-        publicKeyPem: line.publicKey === undefined ? undefined : await readPublicKey(line.publicKey),
+        publicKeyPems: await Promise.all((line.publicKeys ?? []).map(readPublicKey)),
         maxStalenessMs: parseStaleness(line.maxStaleness, config.schedule, now),
         now,
         mirror: line.mirror ? await openMirror(config, session) : undefined,
@@ -4736,19 +4929,27 @@ async function runCommand({ config, sink, session, signal }: CommandContext): Pr
 
 /**
  * The checkpoint writer of a command that archives: the key is loaded (or created) before anything is written,
- * and each call signs one checkpoint into the archive and the mirror.
+ * and each call signs one checkpoint into the archive and the mirror, with the key as it is then (a Vault key
+ * may have been rotated, a key file replaced).
  */
 async function openCheckpoints(
   config: Config,
   sink: Sink,
   session?: OciSession,
 ): Promise<() => Promise<Checkpoint>> {
-  const key = await loadCheckpointKey(config.checkpointKeyFile);
+  const vaultKey = config.checkpointSigningKey;
+  const loadKey = () =>
+    vaultKey ? loadVaultCheckpointKey(session!, vaultKey) : loadCheckpointKey(config.checkpointKeyFile);
+  let loaded: CheckpointKey | undefined = await loadKey();
   const mirror = await openMirror(config, session);
-  return () => writeCheckpoint(sink, config.archivePrefix, key, mirror);
+  return async () => {
+    const key = loaded ?? await loadKey();
+    loaded = undefined;
+    return await writeCheckpoint(sink, config.archivePrefix, key, mirror);
+  };
 }
 
-/** `verify --public-key FILE`: the auditor's own copy of the checkpoint public key. */
+/** `verify --public-key FILE` (once per key): the auditor's own copy of a checkpoint public key. */
 async function readPublicKey(path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
