@@ -853,11 +853,12 @@ Commands:
   run                         daemon: a pass on SCHEDULE (and /healthz, /metrics, POST /trigger with PORT)
   backfill --from T [--to T]  archive an older stretch the source still holds (before the first window)
   status                      per source: frontier, lag, objects, next run, retention warnings
-  verify [--from T] [--to T] [--public-key FILE] [--max-staleness D] [--mirror]
+  verify [--from T] [--to T] [--public-key FILE]… [--max-staleness D] [--mirror]
                               prove the archive: tiling, hashes, counts, the hash chain, the signed
-                              checkpoints (with FILE, only that key is trusted; the newest checkpoint may be
-                              at most D old, default twice the SCHEDULE interval plus 15 min); exit 0 only if
-                              all hold; --mirror reads the checkpoints from CHECKPOINT_MIRROR
+                              checkpoints (with FILE — once per key, Ed25519 or RSA PEM — only those keys are
+                              trusted; the newest checkpoint may be at most D old, default twice the SCHEDULE
+                              interval plus 15 min); exit 0 only if all hold; --mirror reads the checkpoints
+                              from CHECKPOINT_MIRROR
   export --from T --to T [--out FILE]
                               archived events in that range as NDJSON (stdout by default)
   policies                    the least-privilege IAM statements for this configuration, per auth mode
