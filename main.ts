@@ -3567,7 +3567,7 @@ const keyIdOf = async (spki: Uint8Array) => (await sha256Hex(spki)).slice(0, 16)
 async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
   let pem: string;
   try {
-    pem = await Deno.readTextFile(path).catch(async (error) => {
+    pem = await readKeyFile(path).catch(async (error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       return await createCheckpointKey(path);
     });
@@ -3653,8 +3653,25 @@ async function createCheckpointKey(path: string): Promise<string> {
     return pem;
   } catch (error) {
     // Another instance created it first: use that one.
-    if (error instanceof Deno.errors.AlreadyExists) return await Deno.readTextFile(path);
+    if (error instanceof Deno.errors.AlreadyExists) return await readKeyFile(path);
     throw error;
+  }
+}
+
+/** How long a reader waits for a key file that another instance is still writing. */
+const KEY_FILE_WRITE_WAIT_MS = 2_000;
+
+/**
+ * Reads a key file whole: one that another instance has just created may not hold all its bytes yet (the
+ * create and the write are two steps, and the permission set grants no temporary file to rename), so a PEM
+ * without its END line is read again for a moment. A file that stays incomplete is reported as not a key.
+ */
+async function readKeyFile(path: string): Promise<string> {
+  const deadline = Date.now() + KEY_FILE_WRITE_WAIT_MS;
+  for (;;) {
+    const text = await Deno.readTextFile(path);
+    if (/-----END [A-Z ]+-----/.test(text) || Date.now() > deadline) return text;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
