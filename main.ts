@@ -661,17 +661,17 @@ function checkTogether(s: SettingValues, names: string[], problems: string[]) {
 /** A bearer token short enough to guess is no authentication. */
 const TRIGGER_TOKEN_MIN_LENGTH = 32;
 
-const CHECKPOINT_SIGNING_KEY_SETTINGS = [
-  "CHECKPOINT_SIGNING_KEY_ID",
-  "CHECKPOINT_SIGNING_KEY_ENDPOINT",
-  "CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT",
-] as const;
-
 /**
  * Checks that span settings: one entry per source and scope, TRIGGER_TOKEN only with PORT, and long; the
- * checkpoint's Vault key with both of its endpoints.
+ * checkpoint's Vault key with both of its endpoints, and not with a key file named too (`raw`: the settings as
+ * given, so the key file's default does not count).
  */
-function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems: string[]) {
+function checkAcrossSettings(
+  sources: SourceConfig[],
+  g: SettingValues,
+  raw: RawSettings,
+  problems: string[],
+) {
   const scopes = sources.filter((s) => s.idcsUrl || s.compartmentId).map((s) =>
     `${s.source} ${sourceScope(s)}`
   );
@@ -680,7 +680,16 @@ function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems
   if (!g.has("PORT") && g.has("TRIGGER_TOKEN")) {
     problems.push("TRIGGER_TOKEN needs PORT: set both or neither");
   }
-  checkTogether(g, [...CHECKPOINT_SIGNING_KEY_SETTINGS], problems);
+  checkTogether(g, [
+    "CHECKPOINT_SIGNING_KEY_ID",
+    "CHECKPOINT_SIGNING_KEY_ENDPOINT",
+    "CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT",
+  ], problems);
+  if (raw.CHECKPOINT_KEY_FILE && raw.CHECKPOINT_SIGNING_KEY_ID) {
+    problems.push(
+      "CHECKPOINT_KEY_FILE and CHECKPOINT_SIGNING_KEY_ID are both set: keep one (the Vault key signs in the HSM; checkpoints the key file signed stay verifiable by its published key)",
+    );
+  }
   const token = g.text("TRIGGER_TOKEN");
   if (token !== undefined && token.length < TRIGGER_TOKEN_MIN_LENGTH) {
     problems.push(
@@ -714,7 +723,7 @@ export function validateConfig(
       sources.push(source === "oci-audit" ? checkOciAuditSource(s, problems) : checkIdcsSource(s, problems));
     }
   }
-  checkAcrossSettings(sources, g, problems);
+  checkAcrossSettings(sources, g, global, problems);
   if (problems.length) {
     throw new ArchiveError(
       "CONFIG",
@@ -1758,10 +1767,17 @@ async function readVaultPublicKey(
       `CHECKPOINT_SIGNING_KEY_ID ${keyId} has no public key: give an RSA key of the vault (an asymmetric key)`,
     );
   }
+  const created = new Date(keyVersion.timeCreated ?? NaN);
+  if (Number.isNaN(created.getTime())) {
+    throw new ArchiveError(
+      "PROTOCOL",
+      `Vault GetKeyVersion ${keyVersionId}: the response has no timeCreated`,
+    );
+  }
   return {
     keyVersionId,
     spki: decodeBase64(body[1].replace(/\s+/g, "")),
-    timeCreated: new Date(keyVersion.timeCreated).toISOString(),
+    timeCreated: created.toISOString(),
   };
 }
 

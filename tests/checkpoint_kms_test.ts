@@ -249,6 +249,16 @@ for (
       },
       /CHECKPOINT_SIGNING_KEY_ENDPOINT must be an https URL \(plain http is allowed only for loopback hosts\): current value is \\"http:\/\/abc-crypto/,
     ],
+    [
+      "a key file named too",
+      {
+        CHECKPOINT_KEY_FILE: "./keys/checkpoint.pem",
+        CHECKPOINT_SIGNING_KEY_ID: VAULT_KEY_ID,
+        CHECKPOINT_SIGNING_KEY_ENDPOINT: "https://abc-crypto.kms.us-ashburn-1.oraclecloud.com",
+        CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT: "https://abc-management.kms.us-ashburn-1.oraclecloud.com",
+      },
+      /CHECKPOINT_KEY_FILE and CHECKPOINT_SIGNING_KEY_ID are both set: keep one/,
+    ],
   ] as const
 ) {
   Deno.test(`checkpoint Vault key settings: ${what} exits 2 with what to fix, and writes nothing`, async () => {
