@@ -134,6 +134,42 @@ Deno.test("a pass signs its checkpoint through KMS sign, publishes the Vault key
   }
 });
 
+Deno.test("a checkpoint of many chains, longer than the 4096 bytes KMS signs as a message, is signed by its digest", async () => {
+  const setup = await vaultSigned(405);
+  try {
+    assert.equal((await setup.once(setup.vaultEnv())).code, 0);
+    // Forty more chains beside the real one (copies of it): the next checkpoint records every head.
+    const sourceDir = `${setup.domain.archiveDir}/${PREFIX}/idcs`;
+    const [chain] = [...Deno.readDirSync(sourceDir)].map((entry) => entry.name);
+    for (let i = 1; i <= 40; i++) {
+      const copy = await new Deno.Command("cp", {
+        args: ["-r", `${sourceDir}/${chain}`, `${sourceDir}/${chain}-${i}`],
+      })
+        .output();
+      assert.ok(copy.success);
+    }
+    assert.equal((await setup.once(setup.vaultEnv())).code, 0);
+    const newest = checkpointsOf(await listFiles(setup.domain.archiveDir)).at(-1)!;
+    const bytes = await Deno.readFile(`${setup.domain.archiveDir}/${newest}`);
+    assert.ok(bytes.length > 4096, `${bytes.length} bytes`);
+    assert.equal((await readJson(`${setup.domain.archiveDir}/${newest}`)).chains.length, 41);
+    assert.deepEqual(setup.cloud.oci.kmsSignatures().map((s) => s.messageType), ["DIGEST", "DIGEST"]);
+    const vaultPem = await setup.auditorFile(
+      "vault-public.pem",
+      setup.cloud.oci.kmsPublicKeyPem(VAULT_KEY_ID),
+    );
+    const { report, problems } = await setup.verify("--public-key", vaultPem);
+    assert.equal(report.checkpoints, 2);
+    assert.deepEqual(
+      problems.filter((p: string) => p.includes("checkpoint.json")),
+      [],
+      "both signatures verify",
+    );
+  } finally {
+    await setup.close();
+  }
+});
+
 Deno.test("checkpoints re-signed with another Vault key, or altered, fail verify --public-key", async () => {
   const setup = await vaultSigned(402);
   try {
