@@ -225,6 +225,24 @@ export const SETTINGS: readonly Setting[] = [
       "Ed25519 private key (PKCS#8 PEM) that signs each pass's checkpoint; created on first use, never written into the archive",
   },
   {
+    env: "CHECKPOINT_SIGNING_KEY_ID",
+    kind: "string",
+    help:
+      "OCID of an OCI Vault RSA key that signs the checkpoints in the HSM instead of CHECKPOINT_KEY_FILE (no key file is read or created)",
+  },
+  {
+    env: "CHECKPOINT_SIGNING_KEY_ENDPOINT",
+    kind: "url",
+    help:
+      "that Vault's crypto endpoint, https://…-crypto.kms.<region>.oraclecloud.com (with CHECKPOINT_SIGNING_KEY_ID)",
+  },
+  {
+    env: "CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT",
+    kind: "url",
+    help:
+      "that Vault's management endpoint, https://…-management.kms.<region>.oraclecloud.com, where its public key is read (with CHECKPOINT_SIGNING_KEY_ID)",
+  },
+  {
     env: "CHECKPOINT_MIRROR",
     kind: "string",
     help:
@@ -284,6 +302,8 @@ export interface Config {
   readonly port?: number;
   readonly triggerToken?: string;
   readonly checkpointKeyFile: string;
+  /** A Vault key that signs the checkpoints instead of the key file. */
+  readonly checkpointSigningKey?: PublishedVaultKey;
   readonly checkpointMirror?: string;
   readonly logLevel: LogLevel;
   readonly logFormat: "json" | "text";
@@ -302,8 +322,8 @@ export interface CommandLine {
   to?: string;
   out?: string;
   config?: string;
-  /** verify: the auditor's own copy of the checkpoint public key (PEM): nothing stored is trusted. */
-  publicKey?: string;
+  /** verify: the auditor's own copies of the checkpoint public keys (PEM files): nothing stored is trusted. */
+  publicKeys?: string[];
   /** verify: how old the newest checkpoint may be. */
   maxStaleness?: string;
   /** verify: read the checkpoints from CHECKPOINT_MIRROR, out of reach of whoever can write the archive. */
@@ -325,12 +345,12 @@ const COMMANDS = [
 ] as const;
 
 export function parseCommandLine(args: string[]): CommandLine {
-  const options: Record<string, { type: "string" | "boolean" }> = {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
     from: { type: "string" },
     to: { type: "string" },
     out: { type: "string" },
     config: { type: "string" },
-    "public-key": { type: "string" },
+    "public-key": { type: "string", multiple: true },
     "max-staleness": { type: "string" },
     mirror: { type: "boolean" },
     "dry-run": { type: "boolean" },
@@ -364,7 +384,7 @@ export function parseCommandLine(args: string[]): CommandLine {
     to: values.to as string | undefined,
     out: values.out as string | undefined,
     config: values.config as string | undefined,
-    publicKey: values["public-key"] as string | undefined,
+    publicKeys: values["public-key"] as string[] | undefined,
     maxStaleness: values["max-staleness"] as string | undefined,
     mirror: values.mirror as boolean | undefined,
     dryRun: values["dry-run"] as boolean | undefined,
@@ -628,9 +648,7 @@ function checkIdcsSource(s: SettingValues, problems: string[]): SourceConfig {
       `IDCS_KEY_ID is required with ${credentials[0]}: the certificate alias of the uploaded key`,
     );
   }
-  if (s.has("IDCS_SIGNING_KEY_ID") !== s.has("IDCS_SIGNING_KEY_ENDPOINT")) {
-    problems.push("IDCS_SIGNING_KEY_ID and IDCS_SIGNING_KEY_ENDPOINT go together: set both or neither");
-  }
+  checkTogether(s, ["IDCS_SIGNING_KEY_ID", "IDCS_SIGNING_KEY_ENDPOINT"], problems);
   return {
     source: "idcs",
     idcsUrl: s.text("IDCS_URL"),
@@ -646,11 +664,36 @@ function checkIdcsSource(s: SettingValues, problems: string[]): SourceConfig {
   };
 }
 
+/** Settings that only work as a set (a Vault key and its endpoints): some set without the others is a problem. */
+function checkTogether(s: SettingValues, names: string[], problems: string[]) {
+  // A setting given with a bad value is already reported: it counts as set here.
+  const given = (name: string) => s.has(name) || problems.some((p) => p.startsWith(`${name} `));
+  const missing = names.filter((name) => !given(name));
+  if (missing.length === 0 || missing.length === names.length) return;
+  const list = names.length > 2
+    ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`
+    : names.join(" and ");
+  problems.push(
+    `${list} go together: set ${names.length > 2 ? "all or none" : "both or neither"} (${
+      missing.join(" and ")
+    } ${missing.length > 1 ? "are" : "is"} not set)`,
+  );
+}
+
 /** A bearer token short enough to guess is no authentication. */
 const TRIGGER_TOKEN_MIN_LENGTH = 32;
 
-/** Checks that span settings: one entry per source and scope, TRIGGER_TOKEN only with PORT, and long. */
-function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems: string[]) {
+/**
+ * Checks that span settings: one entry per source and scope, TRIGGER_TOKEN only with PORT, and long; the
+ * checkpoint's Vault key with both of its endpoints, and not with a key file named too (`raw`: the settings as
+ * given, so the key file's default does not count).
+ */
+function checkAcrossSettings(
+  sources: SourceConfig[],
+  g: SettingValues,
+  raw: RawSettings,
+  problems: string[],
+) {
   const scopes = sources.filter((s) => s.idcsUrl || s.compartmentId).map((s) =>
     `${s.source} ${sourceScope(s)}`
   );
@@ -658,6 +701,16 @@ function checkAcrossSettings(sources: SourceConfig[], g: SettingValues, problems
   if (repeated) problems.push(`the configuration names the source ${repeated} twice: keep one entry`);
   if (!g.has("PORT") && g.has("TRIGGER_TOKEN")) {
     problems.push("TRIGGER_TOKEN needs PORT: set both or neither");
+  }
+  checkTogether(g, [
+    "CHECKPOINT_SIGNING_KEY_ID",
+    "CHECKPOINT_SIGNING_KEY_ENDPOINT",
+    "CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT",
+  ], problems);
+  if (raw.CHECKPOINT_KEY_FILE && raw.CHECKPOINT_SIGNING_KEY_ID) {
+    problems.push(
+      "CHECKPOINT_KEY_FILE and CHECKPOINT_SIGNING_KEY_ID are both set: keep one (the Vault key signs in the HSM; checkpoints the key file signed stay verifiable by its published key)",
+    );
   }
   const token = g.text("TRIGGER_TOKEN");
   if (token !== undefined && token.length < TRIGGER_TOKEN_MIN_LENGTH) {
@@ -692,7 +745,7 @@ export function validateConfig(
       sources.push(source === "oci-audit" ? checkOciAuditSource(s, problems) : checkIdcsSource(s, problems));
     }
   }
-  checkAcrossSettings(sources, g, problems);
+  checkAcrossSettings(sources, g, global, problems);
   if (problems.length) {
     throw new ArchiveError(
       "CONFIG",
@@ -740,6 +793,13 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     port: g.number("PORT"),
     triggerToken: g.text("TRIGGER_TOKEN"),
     checkpointKeyFile: g.text("CHECKPOINT_KEY_FILE")!,
+    checkpointSigningKey: g.has("CHECKPOINT_SIGNING_KEY_ID")
+      ? Object.freeze({
+        keyId: g.text("CHECKPOINT_SIGNING_KEY_ID")!,
+        cryptoEndpoint: g.text("CHECKPOINT_SIGNING_KEY_ENDPOINT")!,
+        managementEndpoint: g.text("CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT")!,
+      })
+      : undefined,
     checkpointMirror: g.text("CHECKPOINT_MIRROR"),
     logLevel: g.text("LOG_LEVEL") as LogLevel,
     logFormat: (g.text("LOG_FORMAT") as "json" | "text" | undefined) ??
@@ -831,11 +891,12 @@ Commands:
                               rewriting a window; --dry-run writes nothing); exit 1 when any remain
                               missing, are extra, or a window could not be read
   status                      per source: frontier, lag, objects, late events, next run, retention warnings
-  verify [--from T] [--to T] [--public-key FILE] [--max-staleness D] [--mirror]
+  verify [--from T] [--to T] [--public-key FILE]… [--max-staleness D] [--mirror]
                               prove the archive: tiling, hashes, counts, the hash chain, the signed
-                              checkpoints (with FILE, only that key is trusted; the newest checkpoint may be
-                              at most D old, default twice the SCHEDULE interval plus 15 min); exit 0 only if
-                              all hold; --mirror reads the checkpoints from CHECKPOINT_MIRROR
+                              checkpoints (with FILE — once per key, Ed25519 or RSA PEM — only those keys are
+                              trusted; the newest checkpoint may be at most D old, default twice the SCHEDULE
+                              interval plus 15 min); exit 0 only if all hold; --mirror reads the checkpoints
+                              from CHECKPOINT_MIRROR
   export --from T --to T [--out FILE]
                               archived events in that range as NDJSON (stdout by default), amendments
                               included
@@ -1219,8 +1280,8 @@ async function mapConcurrent<I, O>(items: I[], limit: number, task: (item: I) =>
 // Credentials: the identity domain's OAuth client credentials with a signed JWT client assertion.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Signs the JWT signing input (RS256); a local key today, an HSM can slot in behind the same shape. */
-type AssertionSigner = (signingInput: Uint8Array) => Promise<Uint8Array>;
+/** Signs bytes: the JWT signing input (RS256) with a local key or the Vault's HSM, or a checkpoint. */
+type Signer = (input: Uint8Array) => Promise<Uint8Array>;
 
 const IDCS_SCOPE = "urn:opc:idm:__myscopes__";
 const LEGACY_AUDIENCE = "https://identity.oraclecloud.com/";
@@ -1283,7 +1344,7 @@ export async function importPrivateKey(pem: string, where: string): Promise<Cryp
 /** Builds the client assertion (RFC 7523 §3): iss = sub = client id, both audiences, short expiry. */
 export async function signAssertion(
   claims: { clientId: string; keyId: string; domainUrl: string; now: number },
-  sign: AssertionSigner,
+  sign: Signer,
 ): Promise<string> {
   const iat = Math.floor(claims.now / 1000);
   const encode = (value: unknown) => jose.base64url.encode(JSON.stringify(value));
@@ -1307,7 +1368,7 @@ class IdcsTokens {
   #pending?: Promise<string>;
   constructor(
     readonly config: SourceConfig,
-    readonly sign?: AssertionSigner,
+    readonly sign?: Signer,
   ) {}
 
   get(): Promise<string> {
@@ -1374,9 +1435,11 @@ class IdcsTokens {
 async function loadSigner(
   config: SourceConfig,
   session: OciSession | undefined,
-): Promise<AssertionSigner | undefined> {
+): Promise<Signer | undefined> {
   registerSecret(config.clientSecret);
-  if (config.signingKeyId) return kmsSigner(session!, config.signingKeyId, config.signingKeyEndpoint!);
+  if (config.signingKeyId) {
+    return kmsSigner(session!, { keyId: config.signingKeyId, cryptoEndpoint: config.signingKeyEndpoint! });
+  }
   if (config.keySecretId) return localSigner(await loadSecretKey(session!, config.keySecretId));
   if (!config.privateKeyFile) return undefined;
   let pem: string;
@@ -1395,7 +1458,7 @@ async function loadSigner(
 }
 
 /** RS256 with a key held in this process (non-extractable). */
-const localSigner = (key: CryptoKey): AssertionSigner => async (input) =>
+const localSigner = (key: CryptoKey): Signer => async (input) =>
   new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, input as Uint8Array<ArrayBuffer>));
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -1670,21 +1733,85 @@ async function loadSecretKey(session: OciSession, secretId: string): Promise<Cry
   }
 }
 
-/** Signs with an OCI Vault (KMS) RSA key: the HSM signs, the private key never enters this process. */
-function kmsSigner(session: OciSession, keyId: string, endpoint: string): AssertionSigner {
+/** An OCI Vault (KMS) key and the vault's crypto endpoint, where its HSM signs. */
+export interface VaultKey {
+  readonly keyId: string;
+  readonly cryptoEndpoint: string;
+}
+
+/** A Vault key whose public key is read too: on the vault's management endpoint. */
+export interface PublishedVaultKey extends VaultKey {
+  readonly managementEndpoint: string;
+}
+
+/**
+ * Signs with an OCI Vault RSA key (RSASSA-PKCS1-v1_5 SHA-256): the HSM signs, the private key never enters
+ * this process. The SHA-256 digest is sent (messageType DIGEST), as a RAW message may be at most 4096 bytes
+ * ("To sign a larger message, provide the message digest": oci-keymanagement lib/model/sign-data-details.d.ts)
+ * and a checkpoint of many chains is longer; the signature is the same either way (RFC 8017 §8.2.1).
+ * `keyVersionId` pins the version whose public key was published: during a rotation the service may sign
+ * with the current or a newer version intermittently (lib/model/key.d.ts, `currentKeyVersion`).
+ */
+function kmsSigner(session: OciSession, key: VaultKey, keyVersionId?: string): Signer {
   const { keymanagement } = session.sdk;
-  const client = ociClient(session, keymanagement.KmsCryptoClient, "kms", { endpoint });
+  const client = ociClient(session, keymanagement.KmsCryptoClient, "kms", { endpoint: key.cryptoEndpoint });
   return async (input) => {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", input as Uint8Array<ArrayBuffer>));
     const response = await ociCall("Vault KMS sign", () =>
       client.sign({
         signDataDetails: {
-          keyId,
-          message: encodeBase64(input),
-          messageType: keymanagement.models.SignDataDetails.MessageType.Raw,
+          keyId: key.keyId,
+          keyVersionId,
+          message: encodeBase64(digest),
+          messageType: keymanagement.models.SignDataDetails.MessageType.Digest,
           signingAlgorithm: keymanagement.models.SignDataDetails.SigningAlgorithm.Sha256RsaPkcs1V15,
         },
       }));
     return decodeBase64(response.signedData.signature!);
+  };
+}
+
+/**
+ * A Vault key's current version and its public key (SPKI DER), read on the vault's management endpoint:
+ * GetKey gives `currentKeyVersion`, GetKeyVersion its `publicKey` ("Use the GetKeyVersion API with the
+ * Management Endpoint to get the public key in PEM format for RSA and ECDSA keys":
+ * https://docs.oracle.com/en-us/iaas/Content/KeyManagement/Tasks/usingkeys_topic-To_view_the_public_key_of_an_asymmetric_key.htm;
+ * oci-keymanagement lib/client.js KmsManagementClient getKey, getKeyVersion; lib/model/key-version.d.ts).
+ */
+async function readVaultPublicKey(
+  session: OciSession,
+  key: PublishedVaultKey,
+): Promise<{ keyVersionId: string; spki: Uint8Array; timeCreated: string }> {
+  const client = ociClient(session, session.sdk.keymanagement.KmsManagementClient, "kms", {
+    endpoint: key.managementEndpoint,
+  });
+  const { keyId } = key;
+  const current = await ociCall("Vault GetKey", () => client.getKey({ keyId }));
+  const keyVersionId = current.key.currentKeyVersion;
+  const { keyVersion } = await ociCall(
+    "Vault GetKeyVersion",
+    () => client.getKeyVersion({ keyId, keyVersionId }),
+  );
+  const body = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(
+    keyVersion.publicKey ?? "",
+  );
+  if (!body) {
+    throw new ArchiveError(
+      "CONFIG",
+      `CHECKPOINT_SIGNING_KEY_ID ${keyId} has no public key: give an RSA key of the vault (an asymmetric key)`,
+    );
+  }
+  const created = new Date(keyVersion.timeCreated ?? NaN);
+  if (Number.isNaN(created.getTime())) {
+    throw new ArchiveError(
+      "PROTOCOL",
+      `Vault GetKeyVersion ${keyVersionId}: the response has no timeCreated`,
+    );
+  }
+  return {
+    keyVersionId,
+    spki: decodeBase64(body[1].replace(/\s+/g, "")),
+    timeCreated: created.toISOString(),
   };
 }
 
@@ -1873,7 +2000,7 @@ export class IdcsSource implements Source {
   readonly since: number;
   readonly #tokens: IdcsTokens;
 
-  constructor(readonly config: SourceConfig, sign: AssertionSigner | undefined, readonly options: Config) {
+  constructor(readonly config: SourceConfig, sign: Signer | undefined, readonly options: Config) {
     this.scope = sourceScope(config);
     this.settleMs = config.settleMs;
     this.since = config.since;
@@ -2708,12 +2835,53 @@ export interface ChainHead {
 export interface CheckpointKeyRecord {
   format: string;
   keyId: string;
-  algorithm: "Ed25519";
+  /** Ed25519 for a key file; RSASSA-PKCS1-v1_5 with SHA-256 for a Vault key. */
+  algorithm: CheckpointAlgorithm;
   /** SPKI, base64. */
   publicKey: string;
-  /** When the archiver first signed with it; a newer key's validFrom ends its period. */
+  /**
+   * When the archiver first signed with it (a Vault key version: when it was created); a newer key's validFrom
+   * ends its period, and checkpoints it signed before that stay verifiable.
+   */
   validFrom: string;
+  /** A Vault key's OCID and the version that signs: where an auditor reads the same public key from Oracle. */
+  vaultKeyId?: string;
+  vaultKeyVersionId?: string;
 }
+
+export type CheckpointAlgorithm = "Ed25519" | "RSASSA-PKCS1-v1_5-SHA256";
+
+/** How WebCrypto names each checkpoint algorithm: importing a public key with it, verifying with the key. */
+const WEBCRYPTO_ALGORITHMS: Record<CheckpointAlgorithm, AlgorithmIdentifier | RsaHashedImportParams> = {
+  "Ed25519": "Ed25519",
+  "RSASSA-PKCS1-v1_5-SHA256": { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+};
+
+/**
+ * A checkpoint public key (SPKI) as a verifying key of its own algorithm: WebCrypto refuses an SPKI whose
+ * algorithm is another, so the first that imports is the key's. Undefined when it is neither.
+ */
+export async function importCheckpointPublicKey(spki: Uint8Array): Promise<CryptoKey | undefined> {
+  for (const algorithm of Object.values(WEBCRYPTO_ALGORITHMS)) {
+    try {
+      return await crypto.subtle.importKey("spki", spki as Uint8Array<ArrayBuffer>, algorithm, false, [
+        "verify",
+      ]);
+    } catch {
+      // Another algorithm's key: try the next.
+    }
+  }
+  return undefined;
+}
+
+/** Verifies a signature with the key's own algorithm (its hash, for RSA, fixed when it was imported). */
+const verifySignature = (key: CryptoKey, signature: Uint8Array, bytes: Uint8Array) =>
+  crypto.subtle.verify(
+    key.algorithm.name,
+    key,
+    signature as Uint8Array<ArrayBuffer>,
+    bytes as Uint8Array<ArrayBuffer>,
+  );
 
 const CHECKPOINT_FORMAT = "audit-archiver/checkpoint-1";
 const CHECKPOINT_SUFFIX = ".checkpoint.json";
@@ -2789,10 +2957,7 @@ export async function verifyCheckpoints(input: {
     previous = await sha256Hex(link.bytes);
     const key = input.keys.get(c.keyId);
     const signature = decodeBase64(c.signature!);
-    if (
-      !key ||
-      !await crypto.subtle.verify("Ed25519", key, signature, signedBytes(c) as Uint8Array<ArrayBuffer>)
-    ) {
+    if (!key || !await verifySignature(key, signature, signedBytes(c))) {
       problems.push(
         `${link.name}: the signature does not verify${key ? "" : ` (no trusted key ${c.keyId})`}`,
       );
@@ -3822,10 +3987,13 @@ async function reconcileSources(
 // Checkpoints: each pass signs every chain's head, so removing the newest windows or a chain is evident.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** The key that signs checkpoints: the local Ed25519 key file, created on first use, never in the archive. */
+/**
+ * The key that signs checkpoints: the local Ed25519 key file (created on first use, never in the archive), or
+ * a Vault RSA key that signs in the HSM. Its record is published beside the checkpoints.
+ */
 interface CheckpointKey {
   keyId: string;
-  privateKey: CryptoKey;
+  sign: Signer;
   record: CheckpointKeyRecord;
 }
 
@@ -3836,7 +4004,7 @@ const keyIdOf = async (spki: Uint8Array) => (await sha256Hex(spki)).slice(0, 16)
 async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
   let pem: string;
   try {
-    pem = await Deno.readTextFile(path).catch(async (error) => {
+    pem = await readKeyFile(path).catch(async (error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       return await createCheckpointKey(path);
     });
@@ -3868,13 +4036,42 @@ async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
   const validFrom = new Date(stat?.birthtime ?? stat?.mtime ?? Date.now()).toISOString();
   return {
     keyId,
-    privateKey,
+    sign: async (bytes) =>
+      new Uint8Array(await crypto.subtle.sign("Ed25519", privateKey, bytes as Uint8Array<ArrayBuffer>)),
     record: {
       format: CHECKPOINT_FORMAT,
       keyId,
       algorithm: "Ed25519",
       publicKey: encodeBase64(spki),
       validFrom,
+    },
+  };
+}
+
+/**
+ * The Vault key's current version as the checkpoint key: its public key read from the vault, every signature
+ * made by the HSM with that version. Read again for each checkpoint, so a rotated key is picked up.
+ */
+async function loadVaultCheckpointKey(session: OciSession, key: PublishedVaultKey): Promise<CheckpointKey> {
+  const { keyVersionId, spki, timeCreated } = await readVaultPublicKey(session, key);
+  if ((await importCheckpointPublicKey(spki))?.algorithm.name !== "RSASSA-PKCS1-v1_5") {
+    throw new ArchiveError(
+      "CONFIG",
+      `CHECKPOINT_SIGNING_KEY_ID ${key.keyId} is not an RSA key: checkpoints are signed with RSA keys of the vault (SHA_256_RSA_PKCS1_V1_5)`,
+    );
+  }
+  const keyId = await keyIdOf(spki);
+  return {
+    keyId,
+    sign: kmsSigner(session, key, keyVersionId),
+    record: {
+      format: CHECKPOINT_FORMAT,
+      keyId,
+      algorithm: "RSASSA-PKCS1-v1_5-SHA256",
+      publicKey: encodeBase64(spki),
+      validFrom: timeCreated,
+      vaultKeyId: key.keyId,
+      vaultKeyVersionId: keyVersionId,
     },
   };
 }
@@ -3893,8 +4090,25 @@ async function createCheckpointKey(path: string): Promise<string> {
     return pem;
   } catch (error) {
     // Another instance created it first: use that one.
-    if (error instanceof Deno.errors.AlreadyExists) return await Deno.readTextFile(path);
+    if (error instanceof Deno.errors.AlreadyExists) return await readKeyFile(path);
     throw error;
+  }
+}
+
+/** How long a reader waits for a key file that another instance is still writing. */
+const KEY_FILE_WRITE_WAIT_MS = 2_000;
+
+/**
+ * Reads a key file whole: one that another instance has just created may not hold all its bytes yet (the
+ * create and the write are two steps, and the permission set grants no temporary file to rename), so a PEM
+ * without its END line is read again for a moment. A file that stays incomplete is reported as not a key.
+ */
+async function readKeyFile(path: string): Promise<string> {
+  const deadline = Date.now() + KEY_FILE_WRITE_WAIT_MS;
+  for (;;) {
+    const text = await Deno.readTextFile(path);
+    if (/-----END [A-Z ]+-----/.test(text) || Date.now() > deadline) return text;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -3987,12 +4201,8 @@ async function writeCheckpoint(
       keyId: key.keyId,
       chains: withReconciliation(heads, tip?.checkpoint, reconciliation),
     };
-    const signature = await crypto.subtle.sign(
-      "Ed25519",
-      key.privateKey,
-      signedBytes(unsigned) as Uint8Array<ArrayBuffer>,
-    );
-    const bytes = encodeRecord({ ...unsigned, signature: encodeBase64(new Uint8Array(signature)) });
+    const signature = await key.sign(signedBytes(unsigned));
+    const bytes = encodeRecord({ ...unsigned, signature: encodeBase64(signature) });
     if (await sink.createExclusive(checkpointClaimName(prefix, unsigned.previous), bytes)) {
       await sink.createExclusive(checkpointName(prefix, time), bytes);
       // The mirror keeps the evidence out of reach of whoever can write the archive.
@@ -4006,25 +4216,33 @@ async function writeCheckpoint(
   );
 }
 
-/** The keys verify trusts: the auditor's own (`--public-key`), else every key published beside the checkpoints. */
+/**
+ * The keys verify trusts, Ed25519 or RSA: the auditor's own (`--public-key`, each PEM block of each file: one per
+ * key the archive was signed with over time), else every key published beside the checkpoints.
+ */
 async function checkpointKeys(
   sink: Sink,
   prefix: string,
-  publicKeyPem?: string,
+  publicKeyPems: readonly string[] = [],
 ): Promise<Map<string, CryptoKey>> {
   const keys = new Map<string, CryptoKey>();
-  const add = async (spki: Uint8Array) =>
-    keys.set(
-      await keyIdOf(spki),
-      await crypto.subtle.importKey("spki", spki as Uint8Array<ArrayBuffer>, "Ed25519", false, ["verify"]),
-    );
-  if (publicKeyPem !== undefined) {
-    await add(decodeBase64(publicKeyPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "")));
-    return keys;
+  const add = async (spki: Uint8Array, where: string, code: ErrorCode) => {
+    const key = await importCheckpointPublicKey(spki);
+    if (!key) throw new ArchiveError(code, `${where} is not an Ed25519 or RSA public key (SPKI)`);
+    keys.set(await keyIdOf(spki), key);
+  };
+  for (const pem of publicKeyPems) {
+    const blocks = [...pem.matchAll(/-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/g)];
+    const where = "a --public-key file";
+    if (!blocks.length) {
+      throw new ArchiveError("USAGE", `${where} holds no PEM public key (BEGIN PUBLIC KEY)`);
+    }
+    for (const block of blocks) await add(decodeBase64(block[1].replace(/\s+/g, "")), where, "USAGE");
   }
+  if (publicKeyPems.length) return keys;
   for (const name of await sink.listChildren(`${prefix}/_checkpoints/keys`)) {
     const record = JSON.parse(new TextDecoder().decode((await sink.read(name))!)) as CheckpointKeyRecord;
-    await add(decodeBase64(record.publicKey));
+    await add(decodeBase64(record.publicKey), name, "ARCHIVE");
   }
   return keys;
 }
@@ -4044,6 +4262,7 @@ export function publicKeyPem(record: CheckpointKeyRecord): string {
 function needsOci(config: Config, withSources: boolean): boolean {
   return Boolean(config.oci.bucket) || Boolean(config.checkpointMirror?.startsWith(MIRROR_BUCKET)) ||
     (withSources && Boolean(config.oci.logId)) ||
+    (withSources && Boolean(config.checkpointSigningKey)) ||
     (withSources && config.sources.some((s) => s.keySecretId || s.signingKeyId || s.source === "oci-audit"));
 }
 
@@ -4314,7 +4533,7 @@ export async function verifyArchive(
   prefix: string,
   from = -Infinity,
   to = Infinity,
-  proof: { publicKeyPem?: string; maxStalenessMs?: number; now?: number; mirror?: Sink } = {},
+  proof: { publicKeyPems?: string[]; maxStalenessMs?: number; now?: number; mirror?: Sink } = {},
 ): Promise<VerifyReport> {
   const report: VerifyReport = { chains: [], problems: [] };
   const chains = await listChains(sink, prefix);
@@ -4390,7 +4609,7 @@ export async function verifyArchive(
         checkpoints: await Promise.all(
           names.map(async (name) => ({ name, bytes: (await evidence.read(name))! })),
         ),
-        keys: await checkpointKeys(evidence, prefix, proof.publicKeyPem),
+        keys: await checkpointKeys(evidence, prefix, proof.publicKeyPems),
         manifestHashes,
         amendments: amendmentsByChain,
         now: proof.now ?? Date.now(),
@@ -4683,9 +4902,7 @@ function policyGrants(config: Config): string[] {
         `read secret-bundles in compartment <compartment> where target.secret.id = '${source.keySecretId}'`,
       );
     }
-    if (source.signingKeyId) {
-      grants.push(`use keys in compartment <compartment> where target.key.id = '${source.signingKeyId}'`);
-    }
+    if (source.signingKeyId) grants.push(useKeyGrant(source.signingKeyId));
     if (source.source === "oci-audit") {
       const where = source.compartmentId!.startsWith("ocid1.tenancy.")
         ? "tenancy"
@@ -4694,12 +4911,22 @@ function policyGrants(config: Config): string[] {
       if (source.subtree) grants.push(`inspect compartments in ${where}`);
     }
   }
+  if (config.checkpointSigningKey) grants.push(useKeyGrant(config.checkpointSigningKey.keyId));
   if (config.oci.logId) {
     // Logging's PutLogs is authorized by `use log-content`; the log's compartment is the narrowing available.
     grants.push("use log-content in compartment <compartment of the log>");
   }
-  return grants;
+  // One key may sign both the assertion and the checkpoints: one grant.
+  return [...new Set(grants)];
 }
+
+/**
+ * A Vault key's grant, narrowed to that key: `use keys` allows Sign, and "the use verb for the keys
+ * resource-type includes the same permissions and API operations as the read verb" (GetKey, GetKeyVersion:
+ * the public key), https://docs.oracle.com/en-us/iaas/Content/Identity/Reference/keypolicyreference.htm.
+ */
+const useKeyGrant = (keyId: string) =>
+  `use keys in compartment <compartment> where target.key.id = '${keyId}'`;
 
 /** Compares a presented bearer token with the configured one without leaking its length or prefix by timing. */
 async function tokenMatches(presented: string, expected: string): Promise<boolean> {
@@ -5215,7 +5442,7 @@ const COMMAND_TABLE: Record<
         );
       }
       const report = await verifyArchive(sink, config.archivePrefix, from, to, {
-        publicKeyPem: line.publicKey === undefined ? undefined : await readPublicKey(line.publicKey),
+        publicKeyPems: await Promise.all((line.publicKeys ?? []).map(readPublicKey)),
         maxStalenessMs: parseStaleness(line.maxStaleness, config.schedule, now),
         now,
         mirror: line.mirror ? await openMirror(config, session) : undefined,
@@ -5263,19 +5490,27 @@ async function runCommand({ config, sink, session, signal }: CommandContext): Pr
 
 /**
  * The checkpoint writer of a command that archives: the key is loaded (or created) before anything is written,
- * and each call signs one checkpoint into the archive and the mirror.
+ * and each call signs one checkpoint into the archive and the mirror, with the key as it is then (a Vault key
+ * may have been rotated, a key file replaced).
  */
 async function openCheckpoints(
   config: Config,
   sink: Sink,
   session?: OciSession,
 ): Promise<CheckpointWriter> {
-  const key = await loadCheckpointKey(config.checkpointKeyFile);
+  const vaultKey = config.checkpointSigningKey;
+  const loadKey = () =>
+    vaultKey ? loadVaultCheckpointKey(session!, vaultKey) : loadCheckpointKey(config.checkpointKeyFile);
+  let loaded: CheckpointKey | undefined = await loadKey();
   const mirror = await openMirror(config, session);
-  return (reconciliation) => writeCheckpoint(sink, config.archivePrefix, key, mirror, reconciliation);
+  return async (reconciliation) => {
+    const key = loaded ?? await loadKey();
+    loaded = undefined;
+    return await writeCheckpoint(sink, config.archivePrefix, key, mirror, reconciliation);
+  };
 }
 
-/** `verify --public-key FILE`: the auditor's own copy of the checkpoint public key. */
+/** `verify --public-key FILE` (once per key): the auditor's own copy of a checkpoint public key. */
 async function readPublicKey(path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);

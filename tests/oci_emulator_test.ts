@@ -21,7 +21,7 @@ import {
 import * as common from "oci-common";
 import { AuditClient } from "oci-audit";
 import { IdentityClient } from "oci-identity";
-import { KmsCryptoClient, models as kmsModels } from "oci-keymanagement";
+import { KmsCryptoClient, KmsManagementClient, models as kmsModels } from "oci-keymanagement";
 import { LoggingClient } from "oci-loggingingestion";
 import { ObjectStorageClient } from "oci-objectstorage";
 import { SecretsClient } from "oci-secrets";
@@ -580,6 +580,68 @@ Deno.test("KMS: sign RAW and DIGEST messages; the signatures verify with the pub
           signingAlgorithm: kmsModels.SignDataDetails.SigningAlgorithm.Sha256RsaPkcs1V15,
         },
       }),
+      ociError(404, "NotAuthorizedOrNotFound"),
+    );
+  });
+});
+
+Deno.test("KMS: GetKey names the current version, GetKeyVersion serves its public key; a rotation adds a version and sign follows", async () => {
+  await withEmulator({}, async (oci) => {
+    const management = connect(KmsManagementClient, oci);
+    const crypto_ = connect(KmsCryptoClient, oci);
+    const { key } = await management.getKey({ keyId: KMS_KEY_ID });
+    assert.equal(key.keyShape.algorithm, "RSA");
+    assert.equal(key.keyShape.length, 256, "RSA 2048 is 256 bytes (key-shape.d.ts)");
+    const first = key.currentKeyVersion;
+    const { keyVersion } = await management.getKeyVersion({ keyId: KMS_KEY_ID, keyVersionId: first });
+    assert.equal(keyVersion.id, first);
+    assert.match(keyVersion.publicKey!, /^-----BEGIN PUBLIC KEY-----\n/);
+    assert.ok(Date.parse(String(keyVersion.timeCreated)) <= Date.now());
+
+    const rotated = await crypto.subtle.generateKey(
+      {
+        name: "RSASSA-PKCS1-v1_5",
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: "SHA-256",
+      },
+      false,
+      ["sign", "verify"],
+    );
+    const second = oci.rotateKmsKey(KMS_KEY_ID, rotated.privateKey);
+    assert.equal((await management.getKey({ keyId: KMS_KEY_ID })).key.currentKeyVersion, second);
+    const message = new TextEncoder().encode("checkpoint");
+    const sign = async (keyVersionId?: string) => {
+      const { signedData } = await crypto_.sign({
+        signDataDetails: {
+          keyId: KMS_KEY_ID,
+          keyVersionId,
+          message: btoa(String.fromCharCode(...createHash("sha256").update(message).digest())),
+          messageType: kmsModels.SignDataDetails.MessageType.Digest,
+          signingAlgorithm: kmsModels.SignDataDetails.SigningAlgorithm.Sha256RsaPkcs1V15,
+        },
+      });
+      return signedData;
+    };
+    const pinned = await sign(first);
+    assert.equal(pinned.keyVersionId, first);
+    const signature = (data: { signature: string }) =>
+      Uint8Array.from(atob(data.signature), (c) => c.charCodeAt(0));
+    assert.ok(
+      nodeVerify("sha256", message, keyVersion.publicKey!, signature(pinned)),
+      "the pinned old version",
+    );
+    const current = await sign();
+    assert.equal(current.keyVersionId, second);
+    assert.ok(nodeVerify("sha256", message, oci.kmsPublicKeyPem(KMS_KEY_ID), signature(current)));
+    assert.ok(!nodeVerify("sha256", message, keyVersion.publicKey!, signature(current)));
+    assert.deepEqual(oci.kmsSignatures().map((s) => s.keyVersionId), [first, second]);
+    await assert.rejects(
+      management.getKeyVersion({ keyId: KMS_KEY_ID, keyVersionId: `${first}-nope` }),
+      ociError(404, "NotAuthorizedOrNotFound"),
+    );
+    await assert.rejects(
+      management.getKey({ keyId: "ocid1.key.oc1..unknown" }),
       ociError(404, "NotAuthorizedOrNotFound"),
     );
   });

@@ -59,6 +59,31 @@ Deno.test("a KMS signing key gets `use keys` on that key only", () => {
   );
 });
 
+Deno.test("a Vault key that signs the checkpoints gets `use keys` on that key only (which covers reading its public key)", () => {
+  const vault = {
+    CHECKPOINT_SIGNING_KEY_ID: "ocid1.key.oc1..cp",
+    CHECKPOINT_SIGNING_KEY_ENDPOINT: "https://abc-crypto.kms.us-ashburn-1.oraclecloud.com",
+    CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT: "https://abc-management.kms.us-ashburn-1.oraclecloud.com",
+  };
+  const grantsOf = (settings: Record<string, string>) =>
+    policyStatements(validateConfig(settings, [], NOW)).split("\n").filter((line) =>
+      line.startsWith("Allow ")
+    );
+  const alone = grantsOf({ ...DOMAIN, IDCS_PRIVATE_KEY_FILE: "./keys/k.pem", ...vault });
+  assert.equal(alone.length, 3, "one grant for each of 3 auth modes");
+  assert.ok(
+    alone.every((g) =>
+      g.endsWith("use keys in compartment <compartment> where target.key.id = 'ocid1.key.oc1..cp'")
+    ),
+  );
+  const kms = { IDCS_SIGNING_KEY_ENDPOINT: "https://abc-crypto.kms.us-ashburn-1.oraclecloud.com" };
+  const both = grantsOf({ ...DOMAIN, IDCS_SIGNING_KEY_ID: "ocid1.key.oc1..k1", ...kms, ...vault });
+  assert.equal(both.length, 6, "the assertion's key and the checkpoints' key, each narrowed to itself");
+  assert.equal(both.filter((g) => g.endsWith("target.key.id = 'ocid1.key.oc1..k1'")).length, 3);
+  const shared = grantsOf({ ...DOMAIN, IDCS_SIGNING_KEY_ID: "ocid1.key.oc1..cp", ...kms, ...vault });
+  assert.equal(shared.length, 3, "one key for both: one grant");
+});
+
 Deno.test("a local-only configuration needs no OCI grant", () => {
   const text = policyStatements(
     validateConfig({ ...DOMAIN, IDCS_PRIVATE_KEY_FILE: "./keys/k.pem" }, [], NOW),

@@ -13,7 +13,8 @@
  *   `if-match`), `content-md5`, `opc-meta-*`, GET/HEAD with ranges, DELETE,
  *   list with `prefix/start/end/startAfter/limit/delimiter/fields` and
  *   `nextStartWith`, and retention rules that really block overwrite and delete.
- * - **Vault**: secret bundles and KMS `sign` (RSA PKCS#1 v1.5 SHA-256, RAW or DIGEST).
+ * - **Vault**: secret bundles, KMS `sign` (RSA PKCS#1 v1.5 SHA-256, RAW or DIGEST, of the current or a
+ *   named key version) and the management reads `getKey` / `getKeyVersion` (the public key); keys rotate.
  * - **Audit** `listEvents` (one compartment, events *processed* in
  *   `[startTime, endTime)` — each event has a hidden processing time after its
  *   eventTime —, minute granularity, pages of varying size up to thousands,
@@ -148,7 +149,7 @@ export interface OciEmulatorOptions {
   }[];
   /** Vault secrets; `content` is the secret's text, served base64 of its UTF-8 bytes. @default [] */
   secrets?: { id: string; content: string }[];
-  /** Vault keys for `sign`: RSASSA-PKCS1-v1_5 private keys. @default [] */
+  /** Vault keys for `sign`: RSASSA-PKCS1-v1_5 private keys, each its key's first version. @default [] */
   kmsKeys?: { id: string; privateKey: CryptoKey }[];
   /** Compartments under the tenancy (the root). `lifecycleState` @default "ACTIVE" */
   compartments?: { id: string; parentId: string; name: string; lifecycleState?: "ACTIVE" | "DELETED" }[];
@@ -295,6 +296,12 @@ export interface OciEmulator {
   setCompartments(compartments: OciEmulatorOptions["compartments"]): void;
   /** Replaces the fault settings for the following requests. */
   setFaults(f: OciFaults): void;
+  /** Rotates a Vault key: a new version with this private key becomes current; returns its OCID. */
+  rotateKmsKey(keyId: string, privateKey: CryptoKey): string;
+  /** A Vault key version's public key as `getKeyVersion` serves it (SPKI PEM); the current one by default. */
+  kmsPublicKeyPem(keyId: string, keyVersionId?: string): string;
+  /** Every `sign` the Vault did, in order: which key version signed, and how the message was given. */
+  kmsSignatures(): { keyId: string; keyVersionId: string; messageType: string }[];
   stats: {
     requests: number;
     rejectedSignatures: number;
@@ -1099,7 +1106,8 @@ interface State {
   authority: TokenAuthority;
   buckets: Map<string, Bucket>;
   secrets: Map<string, string>;
-  kmsKeys: Map<string, KeyObject>;
+  kmsKeys: Map<string, KmsKey>;
+  kmsSignatures: { keyId: string; keyVersionId: string; messageType: string }[];
   compartments: Compartment[];
   audit: AuditStore;
   auditPageSize?: number;
@@ -1559,8 +1567,85 @@ function parseJsonBody(body: Bytes): Record<string, unknown> {
   throw new OciError(400, "CannotParseRequest", "The request body is not a JSON object");
 }
 
-function keyVersionId(keyId: string): string {
-  return `${keyId.replace(/^ocid1\.key\./, "ocid1.keyversion.")}.v1`;
+/** A Vault key: its versions, oldest first; the newest is current (a rotation adds one). */
+interface KmsKey {
+  versions: { id: string; privateKey: KeyObject; timeCreated: number }[];
+}
+
+function kmsKeyVersion(keyId: string, privateKey: KeyObject, number: number) {
+  const id = `${keyId.replace(/^ocid1\.key\./, "ocid1.keyversion.")}.v${number}`;
+  return { id, privateKey, timeCreated: Date.now() };
+}
+
+/** 404 `NotAuthorizedOrNotFound` for an unknown key or version (API errors reference: "not found, or not authorized"). */
+function kmsKeyOf(state: State, keyId: string): KmsKey {
+  const key = state.kmsKeys.get(keyId);
+  if (!key) throw new OciError(404, "NotAuthorizedOrNotFound", `Key '${keyId}' not found or not authorized`);
+  return key;
+}
+
+function kmsVersionOf(state: State, keyId: string, versionId: string | undefined) {
+  const key = kmsKeyOf(state, keyId);
+  const version = versionId === undefined
+    ? key.versions.at(-1)
+    : key.versions.find((v) => v.id === versionId);
+  if (!version) {
+    throw new OciError(
+      404,
+      "NotAuthorizedOrNotFound",
+      `Key version '${versionId}' not found or not authorized`,
+    );
+  }
+  return version;
+}
+
+const vaultIdOf = (keyId: string) => keyId.replace(/^ocid1\.key\./, "ocid1.vault.");
+const publicPemOf = (privateKey: KeyObject) =>
+  createPublicKey(privateKey).export({ type: "spki", format: "pem" }) as string;
+
+/**
+ * KMS management `GetKey` (`GET /20180608/keys/{keyId}` on the vault's management endpoint): the Key model
+ * of oci-keymanagement 2.139.1 (lib/model/key.d.ts; required: compartmentId, currentKeyVersion, displayName,
+ * id, keyShape, lifecycleState, timeCreated, vaultId). keyShape.length is in bytes (key-shape.d.ts: RSA 256,
+ * 384 or 512). https://docs.oracle.com/iaas/api/#/en/key/release/Key/GetKey
+ */
+function kmsGetKey(state: State, params: Params): Reply {
+  const key = kmsKeyOf(state, params.keyId);
+  const current = key.versions.at(-1)!;
+  return jsonReply(200, {
+    compartmentId: state.tenancy,
+    currentKeyVersion: current.id,
+    displayName: "checkpoint-signing",
+    id: params.keyId,
+    keyShape: {
+      algorithm: "RSA",
+      length: (current.privateKey.asymmetricKeyDetails?.modulusLength ?? 2048) / 8,
+    },
+    protectionMode: "HSM",
+    lifecycleState: "ENABLED",
+    timeCreated: isoTime(key.versions[0].timeCreated),
+    vaultId: vaultIdOf(params.keyId),
+  });
+}
+
+/**
+ * KMS management `GetKeyVersion` (`GET /20180608/keys/{keyId}/keyVersions/{keyVersionId}`): the KeyVersion
+ * model (lib/model/key-version.d.ts: "publicKey — The public key in PEM format. (This value pertains only to
+ * RSA and ECDSA keys.)"); Oracle: "Use the GetKeyVersion API with the Management Endpoint to get the public
+ * key in PEM format for RSA and ECDSA keys" (https://docs.oracle.com/en-us/iaas/Content/KeyManagement/Tasks/usingkeys_topic-To_view_the_public_key_of_an_asymmetric_key.htm).
+ */
+function kmsGetKeyVersion(state: State, params: Params): Reply {
+  const version = kmsVersionOf(state, params.keyId, params.keyVersionId);
+  return jsonReply(200, {
+    compartmentId: state.tenancy,
+    id: version.id,
+    keyId: params.keyId,
+    publicKey: publicPemOf(version.privateKey),
+    lifecycleState: "ENABLED",
+    origin: "INTERNAL",
+    timeCreated: isoTime(version.timeCreated),
+    vaultId: vaultIdOf(params.keyId),
+  });
 }
 
 /** KMS `sign` with RSASSA-PKCS1-v1_5 SHA-256: RAW messages are hashed here, DIGESTs are signed as given. */
@@ -1570,10 +1655,12 @@ function kmsSign(state: State, body: Bytes): Reply {
     if (typeof details[name] !== "string") throw missingParameter(name);
   }
   const keyId = details.keyId as string;
-  const key = state.kmsKeys.get(keyId);
-  if (!key || (details.keyVersionId !== undefined && details.keyVersionId !== keyVersionId(keyId))) {
-    throw new OciError(404, "NotAuthorizedOrNotFound", `Key '${keyId}' not found or not authorized`);
+  if (details.keyVersionId !== undefined && typeof details.keyVersionId !== "string") {
+    throw invalidParameter("keyVersionId must be a string");
   }
+  // "keyVersionId — The OCID of the key version used to sign the message" (SignDataDetails); else the current.
+  const version = kmsVersionOf(state, keyId, details.keyVersionId as string | undefined);
+  const key = version.privateKey;
   if (details.signingAlgorithm !== "SHA_256_RSA_PKCS1_V1_5") {
     throw invalidParameter(`signingAlgorithm ${details.signingAlgorithm} is not supported by this key`);
   }
@@ -1595,9 +1682,10 @@ function kmsSign(state: State, body: Bytes): Reply {
   } else {
     throw invalidParameter(`messageType must be RAW or DIGEST: current value is ${messageType}`);
   }
+  state.kmsSignatures.push({ keyId, keyVersionId: version.id, messageType: messageType as string });
   return jsonReply(200, {
     keyId,
-    keyVersionId: keyVersionId(keyId),
+    keyVersionId: version.id,
     signature: toBase64(signature),
     signingAlgorithm: "SHA_256_RSA_PKCS1_V1_5",
   });
@@ -2151,6 +2239,8 @@ type Operation =
   | "ListRetentionRules"
   | "GetSecretBundle"
   | "Sign"
+  | "GetKey"
+  | "GetKeyVersion"
   | "ListEvents"
   | "GetConfiguration"
   | "ListCompartments"
@@ -2210,6 +2300,16 @@ function route(method: string, path: string): Routed {
     return byMethod({ GET: "GetSecretBundle" }, { secretId: decodePathParam(match[1]) });
   }
   if (path === "/20180608/sign") return byMethod({ POST: "Sign" });
+  // The management endpoint's paths (oci-keymanagement lib/client.js KmsManagementClient getKey, getKeyVersion).
+  if ((match = /^\/20180608\/keys\/([^/]+)$/.exec(path))) {
+    return byMethod({ GET: "GetKey" }, { keyId: decodePathParam(match[1]) });
+  }
+  if ((match = /^\/20180608\/keys\/([^/]+)\/keyVersions\/([^/]+)$/.exec(path))) {
+    return byMethod({ GET: "GetKeyVersion" }, {
+      keyId: decodePathParam(match[1]),
+      keyVersionId: decodePathParam(match[2]),
+    });
+  }
   if (path === "/20190901/auditEvents") return byMethod({ GET: "ListEvents" });
   if (path === "/20190901/configuration") return byMethod({ GET: "GetConfiguration" });
   if (path === "/20160918/compartments") return byMethod({ GET: "ListCompartments" });
@@ -2267,6 +2367,10 @@ function handle(state: State, request: Request, routed: Routed, body: Bytes, rac
       return getSecretBundle(state, query, params);
     case "Sign":
       return kmsSign(state, body);
+    case "GetKey":
+      return kmsGetKey(state, params);
+    case "GetKeyVersion":
+      return kmsGetKeyVersion(state, params);
     case "ListEvents":
       return listEvents(state, query);
     case "GetConfiguration":
@@ -2368,7 +2472,12 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     authority: new TokenAuthority(),
     buckets,
     secrets: new Map((options.secrets ?? []).map((secret) => [secret.id, secret.content])),
-    kmsKeys: new Map((options.kmsKeys ?? []).map((key) => [key.id, KeyObject.from(key.privateKey)])),
+    kmsKeys: new Map(
+      (options.kmsKeys ?? []).map((key) => [key.id, {
+        versions: [kmsKeyVersion(key.id, KeyObject.from(key.privateKey), 1)],
+      }]),
+    ),
+    kmsSignatures: [],
     compartments: toCompartments(options.compartments, now),
     audit,
     auditPageSize: options.auditPageSize,
@@ -2684,6 +2793,15 @@ export async function startOciEmulator(options: OciEmulatorOptions): Promise<Oci
       }
       state.faults = validateFaults(faults);
     },
+    rotateKmsKey: (keyId, privateKey) => {
+      const key = kmsKeyOf(state, keyId);
+      const version = kmsKeyVersion(keyId, KeyObject.from(privateKey), key.versions.length + 1);
+      key.versions.push(version);
+      return version.id;
+    },
+    kmsPublicKeyPem: (keyId, keyVersionId) =>
+      publicPemOf(kmsVersionOf(state, keyId, keyVersionId).privateKey),
+    kmsSignatures: () => state.kmsSignatures.map((signature) => ({ ...signature })),
     stats: state.stats,
     // shutdown() lets requests in flight finish; aborting a signal would reset their connections.
     close: async () => {
