@@ -3928,10 +3928,10 @@ async function reconcileSource(
   const retention = await sourceRetention(source, source.name);
   // A day's margin: the source drops its oldest events continuously, and a window half gone reads as extra.
   const held = Date.now() - (retention.days - 1) * DAY_MS;
-  const mark = reconciledUntil ?? main.start;
-  const from = Math.max(scope.from ?? mark, held);
-  // Going on from the mark (windows the source no longer holds count as done: nothing can be read of them).
-  let until = (scope.from ?? mark) <= mark ? Math.max(mark, from) : undefined;
+  // Before `floor` every window is reconciled, or no longer held by the source (nothing can be read of it).
+  const floor = Math.max(reconciledUntil ?? main.start, held);
+  const from = Math.max(scope.from ?? floor, held);
+  let until = from <= floor ? floor : undefined;
   const newest = await lastManifestBefore(sink, chain, Infinity);
   const frontier = newest ? Date.parse(parseManifest((await sink.read(newest))!)?.end ?? "") : main.start;
   const to = Math.min(scope.to ?? Infinity, frontier);
@@ -5387,8 +5387,9 @@ const COMMAND_TABLE: Record<
     run: async ({ config, sink, session, line, from, to }) => {
       const checkpoint = line.dryRun ? undefined : await openCheckpoints(config, sink, session);
       const sources = await openSources(config, session);
+      // Without --from: every window the source still holds.
       const { results, reconciliation } = await untilSignal((stop) =>
-        reconcileSources(config, sources, sink, { from, to, dryRun: line.dryRun, stop })
+        reconcileSources(config, sources, sink, { from: from ?? -Infinity, to, dryRun: line.dryRun, stop })
       );
       for (const result of results) console.log(JSON.stringify(result));
       await checkpoint?.(reconciliation);

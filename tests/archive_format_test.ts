@@ -342,11 +342,16 @@ Deno.test("verifyChain finds no problem in a chain of three abutting windows", a
   assert.deepEqual(await verifyChain(chainOf([genesis], committed)), {
     problems: [],
     windows: committed.map((c) => c.manifest),
+    amendments: [],
   });
 });
 
 Deno.test("verifyChain finds no problem in a genesis without windows", async () => {
-  assert.deepEqual(await verifyChain(chainOf([genesisLink(DAY_START)], [])), { problems: [], windows: [] });
+  assert.deepEqual(await verifyChain(chainOf([genesisLink(DAY_START)], [])), {
+    problems: [],
+    windows: [],
+    amendments: [],
+  });
 });
 
 Deno.test("verifyChain reports a gap between two windows", async () => {
@@ -466,11 +471,12 @@ Deno.test("verifyChain reports a missing genesis when manifests are present", as
   assert.deepEqual(await verifyChain(chainOf([], committed)), {
     problems: [`${CHAIN}/genesis.json is missing: the chain has no declared start`],
     windows: [],
+    amendments: [],
   });
 });
 
 Deno.test("verifyChain finds no problem in an empty chain", async () => {
-  assert.deepEqual(await verifyChain(chainOf([], [])), { problems: [], windows: [] });
+  assert.deepEqual(await verifyChain(chainOf([], [])), { problems: [], windows: [], amendments: [] });
 });
 
 Deno.test("verifyChain reports a genesis stored under the wrong name", async () => {

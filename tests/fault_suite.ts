@@ -46,7 +46,9 @@ type Step =
   | "concurrent-subprocesses"
   | "bad-input"
   | "orphaned-claim"
-  | "sigterm-run";
+  | "sigterm-run"
+  | "reconcile-beside-pass"
+  | "killed-reconcile";
 
 /** Everything a seed decides, printed when it fails so it can be replayed and read. */
 function scenario(seed: number) {
@@ -114,6 +116,19 @@ function scenario(seed: number) {
       /** Share of Logging pushes whose connection drops after Logging took them in (an ambiguous push). */
       logDropRate: random() < 0.5 ? random() * 0.3 : 0,
     },
+    // Drawn after the extra step, so every value above is unchanged.
+    reconcile: {
+      /** Events the source shows for committed windows only later (indexed late, past SETTLE): invariant 10. */
+      lateCount: Math.floor(random() * 6),
+      /** Before which step they appear (past the last: before the clean pass). */
+      lateAt: random(),
+      /** A reconcile at a seeded place: beside an in-process pass, or as a subprocess killed at a seeded moment. */
+      step: random() < 0.6 ? pick(["reconcile-beside-pass", "killed-reconcile"] as const) : undefined,
+      at: random(),
+      killAfterMs: 30 + Math.floor(random() * 800),
+      /** Every pass also reconciles what it committed before (RECONCILE_AFTER 0s), or none is due (the default, 1d). */
+      afterEachPass: random() < 0.5,
+    },
   };
 }
 
@@ -132,8 +147,20 @@ function stepsOf(plan: ReturnType<typeof scenario>) {
       badInput: "setting",
     });
   }
+  const reconcile = plan.reconcile;
+  if (reconcile.step) {
+    steps.splice(Math.floor(reconcile.at * (steps.length + 1)), 0, {
+      step: reconcile.step,
+      killAfterMs: reconcile.killAfterMs,
+      badInput: "setting",
+    });
+  }
   return steps;
 }
+
+/** Before which step (an index into `stepsOf`, possibly one past the last) the late events appear. */
+const lateStepOf = (plan: ReturnType<typeof scenario>) =>
+  Math.floor(plan.reconcile.lateAt * (stepsOf(plan).length + 1));
 
 /** The custom log every seed's passes copy to (a Logging copy beside each archive). */
 const LOG_ID = "ocid1.log.oc1..aaaafaultsuitelog";
@@ -161,6 +188,8 @@ interface FaultTarget {
   logged(): string[];
   /** The exact text the source sent for an event: what its archived line must be, byte for byte. */
   wireText(id: string): string;
+  /** Makes the source show `count` more events inside the range archived so far: indexed late. */
+  addLateCommitted(count: number): void;
   close(): Promise<void>;
 }
 
@@ -173,7 +202,8 @@ async function runStep(
   { step, killAfterMs, badInput }: ReturnType<typeof stepsOf>[number],
   plan: ReturnType<typeof scenario>,
 ) {
-  const settings = plan.settings;
+  const reconcileAfter = plan.reconcile.afterEachPass ? ["--reconcile-after", "0s"] : [];
+  const settings = [...plan.settings, ...reconcileAfter];
   const env = { ...target.env, SETTLE: `${SETTLE_MS}ms`, LOG_LEVEL: "debug" };
   const flags = [...settings, "--settle", `${SETTLE_MS}ms`];
   switch (step) {
@@ -227,6 +257,20 @@ async function runStep(
       } finally {
         unsubscribe();
       }
+    }
+    case "reconcile-beside-pass": {
+      // Reconcilers and a pass at once on the same chain: amendments are created if absent, never twice.
+      const codes = await Promise.all([
+        runMain("reconcile", target, ...flags),
+        runMain("once", target, ...flags),
+        runMain("reconcile", target, ...flags),
+      ]);
+      return { codes, logs: "" };
+    }
+    case "killed-reconcile": {
+      // Killed at a seeded moment, maybe between an amendment's claim and its data: a reader completes it.
+      const result = await runCli(["reconcile", ...settings], { env, killAfterMs });
+      return { codes: [result.code], logs: result.stderr };
     }
     case "sigterm-run": {
       // SIGTERM at a seeded moment of `run`'s first pass: the process ends within its grace (10 s) and
@@ -363,6 +407,17 @@ async function idcsTarget(seed: number, sink: Sink, plan: ReturnType<typeof scen
     onClaim: fault.onClaim(sink, idcs.archiveDir),
     logged: fault.logged,
     wireText: (id) => idcs.emulator.wireText(id),
+    addLateCommitted: (count) => {
+      const at = Date.now();
+      idcs.emulator.addEvents(
+        generateEvents({
+          seed: seed + 2e6,
+          count,
+          from: now - plan.days * 24 * HOUR,
+          to: at - SETTLE_MS - 1_000,
+        }),
+      );
+    },
   };
 }
 
@@ -435,6 +490,7 @@ async function auditTarget(
   const { cloud } = fault;
   // Appended late: processed (and listed) one second from now.
   cloud.oci.addAuditEvents(late, now + 1_000);
+  const lateCommitted: typeof events = [];
   const scope = plan.audit.middleScope ? TEAM : TENANCY;
   const inScope = subtreeOf(scope);
   if (plan.audit.deletedCompartmentEvents === "404") inScope.delete(OLD); // Audit returns none of its events
@@ -467,7 +523,7 @@ async function auditTarget(
         ? JSON.parse((await runCli(["verify"], { env: verifyEnv })).stdout).problems
         : (await verifyDir(archiveDir)).problems,
     truth: (frontier) =>
-      [...events, ...late]
+      [...events, ...late, ...lateCommitted]
         .filter((e) => inScope.has(e.data.compartmentId) && cloud.oci.auditProcessedAt(e.eventId) < frontier)
         .map((e) => e.eventId).sort(),
     files: async () =>
@@ -508,6 +564,17 @@ async function auditTarget(
     onClaim: fault.onClaim(sink, archiveDir),
     logged: fault.logged,
     wireText: (id) => cloud.oci.auditWireText(id),
+    addLateCommitted: (count) => {
+      const at = Date.now();
+      const from = now - plan.days * 24 * HOUR, to = at - SETTLE_MS - 1_000;
+      const added = generateAuditEvents({ seed: seed + 2e6, count, from, to, compartmentIds });
+      // Processed inside the range archived so far, listed only from now on.
+      for (const [i, event] of added.entries()) {
+        const processedAt = Math.max(Date.parse(event.eventTime), from + (to - from) * ((i + 0.5) / count));
+        cloud.oci.addLateAuditEvents([event], { processedAt: Math.min(processedAt, to), listableAt: at });
+      }
+      lateCommitted.push(...added);
+    },
     close: async () => {
       await cloud.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -559,6 +626,9 @@ function features(plan: ReturnType<typeof scenario>): string[] {
     `late:${plan.lateCount > 0}`,
     `extra:${plan.extra.step ?? "none"}`,
     `log-drops:${plan.extra.logDropRate > 0}`,
+    `late-committed:${plan.reconcile.lateCount > 0}`,
+    `reconcile:${plan.reconcile.step ?? "none"}`,
+    `reconcile-after-each-pass:${plan.reconcile.afterEachPass}`,
   ];
 }
 
@@ -606,13 +676,16 @@ export function defineFaultSuite(source: SourceName, sink: Sink, shard: number) 
 
 function defineSeed(seed: number, source: SourceName, sink: Sink) {
   const plan = scenario(seed);
-  Deno.test(`fault suite ${source} → ${sink} seed ${seed}: ${plan.steps.join(", ")}`, async () => {
+  const steps = stepsOf(plan).map((s) => s.step);
+  Deno.test(`fault suite ${source} → ${sink} seed ${seed}: ${steps.join(", ")}`, async () => {
     const target = source === "idcs"
       ? await idcsTarget(seed, sink, plan)
       : await auditTarget(seed, sink, plan);
     try {
       let logs = "";
-      for (const step of stepsOf(plan)) {
+      const lateAt = lateStepOf(plan);
+      for (const [index, step] of stepsOf(plan).entries()) {
+        if (index === lateAt) target.addLateCommitted(plan.reconcile.lateCount);
         const result = await runStep(target, step, plan);
         logs += result.logs;
         for (const code of result.codes) {
@@ -621,10 +694,18 @@ function defineSeed(seed: number, source: SourceName, sink: Sink) {
       }
       target.quiet();
       const caughtUpTo = Date.now() - SETTLE_MS;
+      if (lateAt === stepsOf(plan).length) target.addLateCommitted(plan.reconcile.lateCount);
       assert.equal(
         await runMain("once", target, "--settle", `${SETTLE_MS}ms`, "--page-size", "50"),
         0,
         "the clean pass must succeed",
+      );
+      // Invariant 10: what the source shows for committed windows only now is found and archived, once.
+      const everything = new Date(Date.now() - 4 * 24 * HOUR).toISOString();
+      assert.equal(
+        await runMain("reconcile", target, "--from", everything, "--page-size", "50"),
+        0,
+        "the clean reconcile must succeed, with nothing extra",
       );
       const context = JSON.stringify(plan);
       const archive = await assertCompleteArchive(target, context);
