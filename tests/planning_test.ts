@@ -400,6 +400,7 @@ Deno.test("validateConfig turns a good idcs key configuration into a Config with
     minIntervalMs: 0,
     maxRetryWaitMs: 20_000,
     maxLagMs: undefined,
+    reconcileAfterMs: 24 * HOUR,
     schedule: "*/15 * * * *",
     pageSize: 1000,
     concurrency: 4,
@@ -441,6 +442,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
       TRIGGER_TOKEN: "trigger-token-Xy7-0123456789abcdefghij",
       LOG_LEVEL: "debug",
       LOG_FORMAT: "text",
+      RECONCILE_AFTER: "6h",
       CHECKPOINT_SIGNING_KEY_ID: "ocid1.key.oc1..cp",
       CHECKPOINT_SIGNING_KEY_ENDPOINT: "https://abc-crypto.kms.us-ashburn-1.oraclecloud.com/",
       CHECKPOINT_SIGNING_KEY_MANAGEMENT_ENDPOINT: "https://abc-management.kms.us-ashburn-1.oraclecloud.com",
@@ -471,6 +473,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
     minIntervalMs: HOUR,
     maxRetryWaitMs: 5_000,
     maxLagMs: 2 * HOUR,
+    reconcileAfterMs: 6 * HOUR,
     schedule: "0 3 * * 1",
     pageSize: 500,
     concurrency: 8,
@@ -822,12 +825,20 @@ const lineOf = (command: string, extra: Record<string, unknown> = {}) => ({
   publicKeys: undefined,
   maxStaleness: undefined,
   mirror: undefined,
+  dryRun: undefined,
   ...extra,
 });
 
 Deno.test("parseCommandLine accepts each command", () => {
-  const commands = ["once", "run", "backfill", "status", "verify", "export", "help"];
+  const commands = ["once", "run", "backfill", "reconcile", "status", "verify", "export", "help"];
   assert.deepEqual(commands.map((c) => parseCommandLine([c])), commands.map((c) => lineOf(c)));
+});
+
+Deno.test("parseCommandLine reads reconcile's --dry-run", () => {
+  assert.deepEqual(
+    parseCommandLine(["reconcile", "--from", "2026-11-01T00:00:00Z", "--dry-run"]),
+    lineOf("reconcile", { from: "2026-11-01T00:00:00Z", dryRun: true }),
+  );
 });
 
 Deno.test("parseCommandLine reads --from, --to, --out and --config", () => {
@@ -878,7 +889,7 @@ Deno.test("parseCommandLine rejects an unknown command with USAGE listing the co
   const error = archiveErrorOf(() => parseCommandLine(["archive"]), "USAGE");
   assert.equal(
     error.message,
-    'unknown command "archive"; commands: once, run, backfill, status, verify, export, policies, help',
+    'unknown command "archive"; commands: once, run, backfill, reconcile, status, verify, export, policies, help',
   );
 });
 
