@@ -14,6 +14,7 @@ import {
   type ArchiveContents,
   DAY,
   duplicates,
+  freePort,
   HOUR,
   listFiles,
   readArchive,
@@ -21,6 +22,7 @@ import {
   runCli,
   startDomain,
   TEST_RETRY_WAIT,
+  waitFor,
 } from "./harness.ts";
 import { BUCKET, readBucketArchive, startCloud, TENANCY, withCloud } from "./oci_harness.ts";
 
@@ -397,4 +399,39 @@ Deno.test("verifyChain: amendments number from 1 with no gap, chain onto their w
     await check([all[0], all[1], { name: names(2).manifest, bytes: forged }]),
     /hash chain is broken/,
   );
+});
+
+Deno.test("run reconciles on its own: late events are archived, and /metrics and status count them", async () => {
+  const archive = await idcsArchive("dir", 4140);
+  const port = freePort();
+  let child: Deno.ChildProcess | undefined;
+  try {
+    assert.equal(await main(["once", ...asFlags(archive.env)]), 0);
+    const { frontier } = await archive.read();
+    archive.addLate(6, 4141);
+    const daemon = runCli(["run"], {
+      env: { ...archive.env, PORT: String(port), SCHEDULE: "0 0 1 1 *", RECONCILE_AFTER: "0s" },
+      onSpawn: (spawned) => child = spawned,
+    });
+    const late = await waitFor("the pass at start to reconcile", async () => {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => "");
+      return /^audit_archiver_late_events_total\{[^}]*source="idcs"[^}]*\} 6$/m.exec(text)?.[0];
+    });
+    assert.ok(late);
+    child!.kill("SIGTERM");
+    assert.equal((await daemon).code, 0);
+    const after = await archive.read();
+    assert.deepEqual(duplicates(after.ids), []);
+    assert.deepEqual([...after.ids].sort(), archive.truth(frontier!));
+    const status = JSON.parse((await runCli(["status"], { env: archive.env })).stdout);
+    assert.equal(status.chains[0].lateEvents, 6);
+    assert.ok(status.chains[0].reconciledUntil >= new Date(frontier!).toISOString());
+  } finally {
+    try {
+      child?.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await archive.close();
+  }
 });
