@@ -3793,9 +3793,9 @@ async function* committedWindows(
   }
 }
 
-/** The ids of one archived object's events, read after completing it from its kept bytes if need be. */
-async function archivedIds(sink: Sink, manifest: Manifest): Promise<string[]> {
-  await completeWindow(sink, manifest);
+/** The ids of one archived object's events, read after completing it from its kept bytes if need be (`complete`). */
+async function archivedIds(sink: Sink, manifest: Manifest, complete = true): Promise<string[]> {
+  if (complete) await completeWindow(sink, manifest);
   const data = await sink.read(manifest.object);
   if (!data || await sha256Hex(data) !== manifest.sha256) {
     throw new ArchiveError(
@@ -3807,9 +3807,9 @@ async function archivedIds(sink: Sink, manifest: Manifest): Promise<string[]> {
 }
 
 /** What the archive holds of a window: its events' ids, its amendments, and the record the next one chains to. */
-async function archivedWindow(sink: Sink, chain: string, committed: CommittedWindow) {
+async function archivedWindow(sink: Sink, chain: string, committed: CommittedWindow, complete: boolean) {
   const start = Date.parse(committed.manifest.start);
-  const ids = new Set(await archivedIds(sink, committed.manifest));
+  const ids = new Set(await archivedIds(sink, committed.manifest, complete));
   const amendments: { name: string; sha256: string }[] = [];
   let last = committed.bytes;
   const names = (await sink.listChildren(dayPrefix(chain, start)))
@@ -3824,7 +3824,7 @@ async function archivedWindow(sink: Sink, chain: string, committed: CommittedWin
         `${name} is not the next readable amendment of its window: run verify`,
       );
     }
-    for (const id of await archivedIds(sink, manifest)) ids.add(id);
+    for (const id of await archivedIds(sink, manifest, complete)) ids.add(id);
     amendments.push({ name, sha256: await sha256Hex(bytes) });
     last = bytes;
   }
@@ -3847,7 +3847,8 @@ async function reconcileWindow(
   const window = { start: Date.parse(committed.manifest.start), end: Date.parse(committed.manifest.end) };
   const read = await source.readWindow(window, Infinity);
   if (read.kind !== "complete") throw new ArchiveError("HTTP", "a window read without a limit overflowed");
-  const archived = await archivedWindow(sink, chain, committed);
+  // --dry-run writes nothing, not even a window's data completed from its kept bytes.
+  const archived = await archivedWindow(sink, chain, committed, !dryRun);
   const inSource = new Set(read.events.map((e) => e.id));
   let missing = read.events.filter((e) => !archived.ids.has(e.id));
   const result: WindowReconciliation = {
