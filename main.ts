@@ -2174,7 +2174,18 @@ export class OciAuditSource implements Source {
   }
 
   /** The tenancy's Audit retention (GetConfiguration), or undefined when the policy does not allow reading it. */
-  async retentionDays(): Promise<number | undefined> {
+  /** Read once per source (a daemon's passes reconcile every 15 minutes; the setting changes rarely). */
+  #retention?: Promise<number | undefined>;
+
+  retentionDays(): Promise<number | undefined> {
+    this.#retention ??= this.#readRetention().catch((error) => {
+      this.#retention = undefined;
+      throw error;
+    });
+    return this.#retention;
+  }
+
+  async #readRetention(): Promise<number | undefined> {
     const tenancy = this.scope.startsWith("ocid1.tenancy.") ? this.scope : await tenancyOf(this.session);
     if (!tenancy) return undefined;
     try {
@@ -3928,6 +3939,11 @@ async function reconcileSource(
   const results: WindowReconciliation[] = [];
   const amendments: { name: string; sha256: string }[] = [];
   if (!main) return { results, amendments };
+  const newest = await lastManifestBefore(sink, chain, Infinity);
+  const frontier = newest ? Date.parse(parseManifest((await sink.read(newest))!)?.end ?? "") : main.start;
+  const to = Math.min(scope.to ?? Infinity, frontier);
+  // A pass with nothing new to reconcile stops here, before asking the source for its retention.
+  if ((scope.from ?? reconciledUntil ?? main.start) >= to) return { results, amendments };
   const retention = await sourceRetention(source, source.name);
   // A day's margin: the source drops its oldest events continuously, and a window half gone reads as extra.
   const held = Date.now() - (retention.days - 1) * DAY_MS;
@@ -3935,9 +3951,6 @@ async function reconcileSource(
   const floor = Math.max(reconciledUntil ?? main.start, held);
   const from = Math.max(scope.from ?? floor, held);
   let until = from <= floor ? floor : undefined;
-  const newest = await lastManifestBefore(sink, chain, Infinity);
-  const frontier = newest ? Date.parse(parseManifest((await sink.read(newest))!)?.end ?? "") : main.start;
-  const to = Math.min(scope.to ?? Infinity, frontier);
   for await (const committed of committedWindows(sink, chain, from, to)) {
     const window = { start: Date.parse(committed.manifest.start), end: Date.parse(committed.manifest.end) };
     if (scope.stop?.aborted || Date.now() >= (scope.deadline ?? Infinity)) break;
