@@ -435,3 +435,36 @@ Deno.test("run reconciles on its own: late events are archived, and /metrics and
     await archive.close();
   }
 });
+
+Deno.test("amendments reach the Logging copy too, each late event once", async () => {
+  const domain = await startDomain({ events: recentEvents(4150, 200, 2, 10 * 60_000) });
+  const logId = "ocid1.log.oc1..aaaareconcilecopy";
+  const cloud = await startCloud(domain.dir, { logs: [logId], buckets: [] });
+  const flags = [
+    ...domain.args,
+    ...asFlags({
+      OCI_AUTH: "config",
+      OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
+      OCI_LOG_ID: logId,
+      OCI_LOGGING_ENDPOINT: cloud.oci.url,
+      CHECKPOINT_KEY_FILE: `${domain.dir}/checkpoint.pem`,
+      MAX_EVENTS_PER_OBJECT: "50",
+    }),
+  ];
+  try {
+    assert.equal(await main(["once", ...flags]), 0);
+    const now = Date.now();
+    const late = generateEvents({ seed: 4151, count: 5, from: now - DAY, to: now - 20 * 60_000 });
+    domain.emulator.addEvents(late);
+    // The pass that reconciles copies the amendment on the pass after (the copy follows the commit path).
+    assert.equal(await main(["once", ...flags, "--reconcile-after", "0s"]), 0);
+    assert.equal(await main(["once", ...flags]), 0);
+    const logged = cloud.oci.logEntries(logId).map((e) => e.id);
+    assert.deepEqual(duplicates(logged), []);
+    for (const event of late) assert.ok(logged.includes(event.id), `${event.id} is in the log`);
+    assert.equal(logged.length, 205);
+  } finally {
+    await cloud.close();
+    await domain.close();
+  }
+});
