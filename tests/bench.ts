@@ -225,14 +225,17 @@ async function runScenario(scenario: Scenario): Promise<Result> {
   }
 }
 
-/** Seven days of events ending a minute ago: all of it lies between SINCE (8 days back, at midnight) and now. */
+/**
+ * Seven days of events ending half an hour ago: all of it lies between SINCE (8 days back, at midnight) and
+ * now, also on OCI Audit's processing time, which the emulator puts up to 25 minutes after the eventTime.
+ */
 function generateBacklog<T>(
   scenario: Scenario,
   generate: (options: { seed: number; count: number; from: number; to: number }) => T[],
 ): T[] {
   progress(`${scenario.name}: generating ${scenario.events.toLocaleString("en-US")} events`);
   const now = Date.now();
-  return generate({ seed: 7, count: scenario.events, from: now - 7 * DAY_MS, to: now - 60_000 });
+  return generate({ seed: 7, count: scenario.events, from: now - 7 * DAY_MS, to: now - 30 * 60_000 });
 }
 
 const auditBacklog = (options: { seed: number; count: number; from: number; to: number }) =>
