@@ -1002,6 +1002,8 @@ const metrics = new Metrics();
 
 const REQUEST_TIMEOUT_MS = 30_000;
 const RETRY_ATTEMPTS = 6;
+/** Attempts of one request that a 429 may refuse, on top of RETRY_ATTEMPTS (see `retrying`). */
+const THROTTLED_ATTEMPTS = 8;
 
 /** The retry loop's one tunable, from MAX_RETRY_WAIT (set in `main()`); tests shrink it to keep waits short. */
 const retryPolicy = { maxWaitMs: 20_000 };
@@ -1070,21 +1072,37 @@ export async function retrying<T>(
   what: string,
   attempt: () => Promise<T>,
   classify: (error: unknown) => ArchiveError,
+  gate?: RequestGate,
 ): Promise<T> {
   const api = { api: what };
-  for (let n = 1;; n++) {
+  for (let n = 1, throttles = 0;; n++) {
     let wait: number | undefined;
+    let startedAt = Date.now();
     try {
-      const result = await attempt();
+      let result: T;
+      if (gate) {
+        const started = await gate.run(attempt);
+        startedAt = started.startedAt;
+        result = await started.result;
+        gate.succeeded();
+      } else result = await attempt();
       metrics.add("audit_archiver_requests_total", { ...api, status_class: "2xx" });
       return result;
     } catch (error) {
       const archiveError = classify(error);
       metrics.add("audit_archiver_requests_total", { ...api, status_class: statusClass(archiveError) });
+      // A 429 says the request was sound and the service busy: it gets attempts of its own, so a per-minute
+      // limit (150/min on a Free domain) outlasts the backoff of RETRY_ATTEMPTS without failing the pass.
+      const throttled = archiveError.status === 429 && ++throttles < THROTTLED_ATTEMPTS;
+      if (throttled) n--;
       if (!archiveError.retriable || n >= RETRY_ATTEMPTS) throw archiveError;
       const { maxWaitMs } = retryPolicy;
       // A Retry-After is honoured up to MAX_RETRY_WAIT, so a hostile or mistaken header cannot stall a pass.
-      wait = Math.min(archiveError.retryAfterMs ?? backoffDelay(n, Math.random(), maxWaitMs), maxWaitMs);
+      wait = Math.min(
+        archiveError.retryAfterMs ?? backoffDelay(throttled ? throttles : n, Math.random(), maxWaitMs),
+        maxWaitMs,
+      );
+      if (archiveError.status === 429) gate?.throttled(startedAt, wait);
       log("debug", "retrying", {
         what,
         attempt: n,
@@ -1104,12 +1122,98 @@ export async function retrying<T>(
 const statusClass = (error: ArchiveError) =>
   error.status === undefined ? "network" : `${Math.floor(error.status / 100)}xx`;
 
+/**
+ * The pace of requests to one host: at most CONCURRENCY in flight however many windows are being read ahead
+ * (the limit is per host, not per caller, so reading ahead never multiplies the load), and a rate that 429s
+ * teach. Oracle publishes per-domain limits (idcs-api.md [api-rate-limiting]: 20/s and 150/min on a Free
+ * domain, 90/s on Premium) but not for OCI Audit, so the rate is learnt, not configured: a 429 halves it and
+ * holds every request to the host for its wait (Retry-After, or the retry loop's backoff when absent), so one
+ * 429 does not become a burst of them; each success wins a little back (AIMD, as TCP does). Waiters are served
+ * in arrival order, so the window being committed (whose pages were asked for first) is never starved.
+ */
+export class RequestGate {
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+  /** Least time between two request starts, in ms; 0 = unpaced, until the first 429. */
+  #intervalMs = 0;
+  #nextStart = 0;
+  #heldUntil = 0;
+  /** When the rate was last halved: the 429s of requests started before it are the same overload. */
+  #slowedAt = -Infinity;
+  readonly #recentStarts: number[] = [];
+  constructor(readonly limit: number) {}
+
+  /** Runs `task` when a slot is free and the pace allows; returns when it started and its outcome. */
+  async run<T>(task: () => Promise<T>): Promise<{ startedAt: number; result: Promise<T> }> {
+    if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#active++;
+    const startedAt = await this.#paced();
+    const result = task();
+    const release = () => {
+      // The slot passes straight to the next waiter, so `#active` never drops below the work in flight.
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#active--;
+    };
+    result.then(release, release);
+    return { startedAt, result };
+  }
+
+  /** Waits for the hold and the pace; returns the start time it was given. */
+  async #paced(): Promise<number> {
+    for (;;) {
+      const now = Date.now();
+      const at = Math.max(now, this.#heldUntil, this.#nextStart);
+      if (at <= now) break;
+      await new Promise((resolve) => setTimeout(resolve, at - now));
+    }
+    const now = Date.now();
+    this.#nextStart = now + this.#intervalMs;
+    this.#recentStarts.push(now);
+    while (this.#recentStarts[0] <= now - 1000) this.#recentStarts.shift();
+    return now;
+  }
+
+  /** A 429: halve the rate (once per overload) and hold every request for `waitMs`. */
+  throttled(startedAt: number, waitMs: number) {
+    const now = Date.now();
+    this.#heldUntil = Math.max(this.#heldUntil, now + waitMs);
+    if (startedAt < this.#slowedAt) return;
+    const rate = this.#intervalMs ? 1000 / this.#intervalMs : Math.max(1, this.#recentStarts.length);
+    // Never slower than one request per MAX_RETRY_WAIT: the pace must not outwait the retry loop's own bound.
+    this.#intervalMs = Math.min(retryPolicy.maxWaitMs, 2000 / rate);
+    this.#slowedAt = now;
+  }
+
+  /** A success: raise the rate by a tenth of a request per second per second, until unpaced again. */
+  succeeded() {
+    if (!this.#intervalMs) return;
+    const rate = 1000 / this.#intervalMs;
+    const raised = rate + 0.1 / rate;
+    this.#intervalMs = raised >= GATE_UNPACED_RATE ? 0 : 1000 / raised;
+  }
+}
+
+/** A rate (requests/s) above which the gate stops pacing: past any published limit (idcs-api.md). */
+const GATE_UNPACED_RATE = 500;
+
+/** One gate per host (origin), sized by CONCURRENCY (set in `main()`). */
+const gates = new Map<string, RequestGate>();
+const requestLimits = { concurrency: 8 };
+const gateOf = (url: string) => {
+  const origin = new URL(url).origin;
+  let gate = gates.get(origin);
+  if (!gate) gates.set(origin, gate = new RequestGate(requestLimits.concurrency));
+  return gate;
+};
+
 /** Sends one request with retries; returns the parsed body of the first good response. */
 export function request<T>(url: string, options: RequestOptions<T>): Promise<T> {
   return retrying(
     options.what,
     () => attemptRequest(url, options),
     (error) => error instanceof ArchiveError ? error : networkError(options.what, error as Error),
+    gateOf(url),
   );
 }
 
@@ -3088,14 +3192,22 @@ async function archiveSegment(
   // Fixed for the pass: a horizon that moved with the clock would chase it with ever smaller windows.
   const horizon = Math.min(Date.now() - source.settleMs, segment.end);
   let stride = Infinity;
+  const ahead: AheadRead[] = [];
   while ((report.stopped = budgetStop(budget, report.stopped)) === "caught-up") {
-    const planned = planWindow(state.frontier, horizon, source.kind.granularityMs, stride);
-    if (!planned) break;
-    const { window, read } = await readFittingWindow(
-      source,
-      planned,
-      Math.min(config.maxEventsPerObject, budget.eventsLeft),
-    );
+    const limit = Math.min(config.maxEventsPerObject, budget.eventsLeft);
+    // Under a MAX_EVENTS budget that the windows ahead could exceed, only the next window is read.
+    const depth = budget.eventsLeft >= config.maxEventsPerObject * (READ_AHEAD + 1) ? READ_AHEAD + 1 : 1;
+    readAhead(ahead, depth, { source, frontier: state.frontier, horizon, stride, limit });
+    const next = ahead.shift();
+    if (!next) break;
+    const { window, read } = await next.result;
+    // Reads ahead are planned from the planned end of the window before: they hold only while it was not
+    // cut, and a read sized for a larger budget than is left now is read again (invariants 1-3, MAX_EVENTS).
+    if (window.start !== state.frontier || (next.limit > limit && read.events.length > limit)) {
+      ahead.length = 0;
+      continue;
+    }
+    if (window.end !== next.planned.end) ahead.length = 0;
     const names = objectNames(chain, window);
     const { data, manifest } = await encodeCommit(source, window, read, names.data, state.previousRecord);
     const commit = await commitWindow(sink, names, manifest, data);
@@ -3105,6 +3217,7 @@ async function archiveSegment(
       last: commit.manifest,
     };
     if (!commit.ours) {
+      if (state.frontier !== window.end) ahead.length = 0;
       log("info", "window claimed by another instance; continuing after it", {
         ...context,
         window: describeWindow(window),
@@ -3127,6 +3240,37 @@ async function archiveSegment(
   }
   report.frontier = new Date(state.frontier).toISOString();
   return report;
+}
+
+/**
+ * Windows read while the one before is encoded and committed, so a window's first page, overflow probe and
+ * commit no longer wait for each other (issue 11). Requests stay within CONCURRENCY per host (`RequestGate`);
+ * commits stay strictly in window order, as `archiveSegment` takes the reads one by one.
+ */
+const READ_AHEAD = 2;
+
+/** A window being read ahead: as planned (its read may cut it), and the budget it was read for. */
+interface AheadRead {
+  planned: Window;
+  limit: number;
+  result: ReturnType<typeof readFittingWindow>;
+}
+
+/** Starts reads of the windows after the last one in `ahead` (or after the frontier) until `depth` are. */
+function readAhead(
+  ahead: AheadRead[],
+  depth: number,
+  plan: { source: Source; frontier: number; horizon: number; stride: number; limit: number },
+) {
+  while (ahead.length < depth) {
+    const from = ahead.at(-1)?.planned.end ?? plan.frontier;
+    const planned = planWindow(from, plan.horizon, plan.source.kind.granularityMs, plan.stride);
+    if (!planned) return;
+    const result = readFittingWindow(plan.source, planned, plan.limit);
+    // A read dropped unawaited (its window was planned again) must not end the process as unhandled.
+    result.catch(() => {});
+    ahead.push({ planned, limit: plan.limit, result });
+  }
 }
 
 /** Counts one committed window for /metrics. */
@@ -4814,6 +4958,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
     logSettings.level = config.logLevel;
     logSettings.format = config.logFormat;
     retryPolicy.maxWaitMs = config.maxRetryWaitMs;
+    requestLimits.concurrency = config.concurrency;
     registerSecret(config.triggerToken);
     const oci = needsOci(config, command!.sources !== false);
     if (oci) prepareProcessForSdk();
