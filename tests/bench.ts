@@ -4,6 +4,7 @@
  *
  * Run with `deno task bench`. Environment:
  * - `BENCH_EVENTS=N` scales every backlog (default 1,000,000; the small memory backlog is N/10).
+ * - `BENCH_PROFILE=DIR` writes a V8 CPU profile (`--cpu-prof`) of each archiver run into DIR.
  * - `BENCH_SCENARIOS=1,3` picks scenarios (default all):
  *   1. N events over 7 days, no latency;
  *   2. the same with 50 ms latency per request;
@@ -296,6 +297,18 @@ const SAMPLER = `while grep -h '^VmHWM:' "/proc/$1/status" && cat "/proc/$1/stat
 }; done 2>/dev/null`;
 
 /**
+ * The flags `deno task once` gives `deno run` (a V8 heap limit, for one), so the archiver is measured as it
+ * is run; with BENCH_PROFILE=DIR also a V8 CPU profile of each run into DIR.
+ */
+function archiverFlags(): string[] {
+  const task = (JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)) as { tasks: Record<string, string> })
+    .tasks.once;
+  const flags = task.split(" ").filter((word) => word.startsWith("--") && !word.startsWith("--allow"));
+  const profile = Deno.env.get("BENCH_PROFILE");
+  return profile ? [...flags, "--cpu-prof", `--cpu-prof-dir=${profile}`] : flags;
+}
+
+/**
  * Runs `main.ts once` as its own process, like harness.ts `runCli`: the production permission set plus
  * loopback and /tmp, a clean environment holding only what Deno needs and the settings.
  */
@@ -307,7 +320,7 @@ async function runArchiver(settings: Record<string, string>): Promise<ProcessRun
   }
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=local", "--quiet", `${REPO}/main.ts`, "once"],
+    args: ["run", ...archiverFlags(), "-P=local", "--quiet", `${REPO}/main.ts`, "once"],
     cwd: REPO,
     env: { ...passThrough, ...settings },
     clearEnv: true,
