@@ -1200,11 +1200,11 @@ export class RequestGate {
     this.#slowedAt = now;
   }
 
-  /** A success: raise the rate by a tenth of a request per second per second, until unpaced again. */
+  /** A success: raise the rate by about one request per second each second, until unpaced again. */
   succeeded() {
     if (!this.#intervalMs) return;
     const rate = 1000 / this.#intervalMs;
-    const raised = rate + 0.1 / rate;
+    const raised = rate + 1 / rate;
     this.#intervalMs = raised >= GATE_UNPACED_RATE ? 0 : 1000 / raised;
   }
 }
