@@ -1141,9 +1141,9 @@ const statusClass = (error: ArchiveError) =>
  * The pace of requests to one host: at most CONCURRENCY in flight however many windows are being read ahead
  * (the limit is per host, not per caller, so reading ahead never multiplies the load), and a rate that 429s
  * teach. Oracle publishes per-domain limits (idcs-api.md [api-rate-limiting]: 20/s and 150/min on a Free
- * domain, 90/s on Premium) but not for OCI Audit, so the rate is learnt, not configured: a 429 halves it and
+ * domain, 90/s on Premium) but not for OCI Audit, so the rate is learnt, not configured: a 429 cuts it and
  * holds every request to the host for its wait (Retry-After, or the retry loop's backoff when absent), so one
- * 429 does not become a burst of them; each success wins a little back (AIMD, as TCP does). Waiters are served
+ * 429 does not become a burst of them; each success wins a little back. Waiters are served
  * in arrival order, so the window being committed (whose pages were asked for first) is never starved.
  */
 export class RequestGate {
@@ -1153,7 +1153,7 @@ export class RequestGate {
   #intervalMs = 0;
   #nextStart = 0;
   #heldUntil = 0;
-  /** When the rate was last halved: the 429s of requests started before it are the same overload. */
+  /** When the rate was last cut: the 429s of requests started before it are the same overload. */
   #slowedAt = -Infinity;
   readonly #recentStarts: number[] = [];
   constructor(readonly limit: number) {}
@@ -1189,28 +1189,34 @@ export class RequestGate {
     return now;
   }
 
-  /** A 429: halve the rate (once per overload) and hold every request for `waitMs`. */
+  /** A 429: cut the rate (once per overload) and hold every request for `waitMs`. */
   throttled(startedAt: number, waitMs: number) {
     const now = Date.now();
     this.#heldUntil = Math.max(this.#heldUntil, now + waitMs);
     if (startedAt < this.#slowedAt) return;
     const rate = this.#intervalMs ? 1000 / this.#intervalMs : Math.max(1, this.#recentStarts.length);
     // Never slower than one request per MAX_RETRY_WAIT: the pace must not outwait the retry loop's own bound.
-    this.#intervalMs = Math.min(retryPolicy.maxWaitMs, 2000 / rate);
+    this.#intervalMs = Math.min(retryPolicy.maxWaitMs, 1000 / (rate * GATE_DECREASE));
     this.#slowedAt = now;
   }
 
-  /** A success: raise the rate by about one request per second each second, until unpaced again. */
+  /** A success: raise the rate by GATE_INCREASE, until unpaced again. */
   succeeded() {
     if (!this.#intervalMs) return;
-    const rate = 1000 / this.#intervalMs;
-    const raised = rate + 1 / rate;
+    const raised = GATE_INCREASE * 1000 / this.#intervalMs;
     this.#intervalMs = raised >= GATE_UNPACED_RATE ? 0 : 1000 / raised;
   }
 }
 
 /** A rate (requests/s) above which the gate stops pacing: past any published limit (idcs-api.md). */
-const GATE_UNPACED_RATE = 500;
+const GATE_UNPACED_RATE = 200;
+/**
+ * How an overload cuts the rate, and how each success raises it. Multiplicative both ways, so 429s that come
+ * at random (not from load: up to 8% of requests in the fault suite) cannot drive the rate down for good: it
+ * only falls while more than ln(1/0.7) / (ln(1/0.7) + ln(1.1)), about one request in five, is refused.
+ */
+const GATE_DECREASE = 0.7;
+const GATE_INCREASE = 1.1;
 
 /** One gate per host (origin), sized by CONCURRENCY (set in `main()`). */
 const gates = new Map<string, RequestGate>();
