@@ -595,9 +595,9 @@ const HEADER = [
   "Requests",
   "429s",
   "Objects",
-  "Bytes/event",
   "Peak RSS",
   "CPU per 100k",
+  "Bytes/event",
   "Lost",
 ] as const;
 
