@@ -3274,10 +3274,15 @@ async function archiveSegment(
   const horizon = Math.min(Date.now() - source.settleMs, segment.end);
   let stride = Infinity;
   const ahead: AheadRead[] = [];
+  // Reading ahead pays while windows come out as planned; after a cut window or a lost claim (another
+  // instance at work) the next window is read alone, so reads are not wasted on plans that will not hold.
+  let asPlanned = true;
   while ((report.stopped = budgetStop(budget, report.stopped)) === "caught-up") {
     const limit = Math.min(config.maxEventsPerObject, budget.eventsLeft);
     // Under a MAX_EVENTS budget that the windows ahead could exceed, only the next window is read.
-    const depth = budget.eventsLeft >= config.maxEventsPerObject * (READ_AHEAD + 1) ? READ_AHEAD + 1 : 1;
+    const depth = asPlanned && budget.eventsLeft >= config.maxEventsPerObject * (READ_AHEAD + 1)
+      ? READ_AHEAD + 1
+      : 1;
     readAhead(ahead, depth, { source, frontier: state.frontier, horizon, stride, limit });
     const next = ahead.shift();
     if (!next) break;
@@ -3288,7 +3293,8 @@ async function archiveSegment(
       ahead.length = 0;
       continue;
     }
-    if (window.end !== next.planned.end) ahead.length = 0;
+    asPlanned = window.end === next.planned.end;
+    if (!asPlanned) ahead.length = 0;
     const names = objectNames(chain, window);
     const { data, manifest } = await encodeCommit(source, window, read, names.data, state.previousRecord);
     const commit = await commitWindow(sink, names, manifest, data);
@@ -3298,6 +3304,7 @@ async function archiveSegment(
       last: commit.manifest,
     };
     if (!commit.ours) {
+      asPlanned = false;
       if (state.frontier !== window.end) ahead.length = 0;
       log("info", "window claimed by another instance; continuing after it", {
         ...context,
