@@ -65,8 +65,11 @@ const SOURCE = { name: "idcs", scope: "idcs-0123456789abcdef", kind: SOURCE_KIND
 /** An archived identity-domain event as parseAuditEventsPage produces it. */
 function event(id: string, timestamp: string): ArchivedEvent {
   const json = JSON.stringify({ id, timestamp, eventId: "sso.session.create.success", actorName: "alice" });
-  return { id, time: at(timestamp), json };
+  return { id, time: at(timestamp), json: utf8(json) };
 }
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 /** Asserts that `promise` rejects with an ArchiveError of `code` and returns it. */
 async function archiveErrorOf(promise: Promise<unknown>, code: string): Promise<ArchiveError> {
@@ -145,7 +148,7 @@ const EVENTS = [
   event("e2", "2026-11-27T10:00:00.000Z"),
   event("e3", "2026-11-27T10:30:00.500Z"),
 ];
-const NDJSON = EVENTS.map((e) => e.json + "\n").join("");
+const NDJSON = EVENTS.map((e) => text(e.json) + "\n").join("");
 
 Deno.test("sha256Hex is the lowercase hex SHA-256", async () => {
   assert.equal(
@@ -164,7 +167,7 @@ Deno.test("encodeWindow keeps the given order of events", async () => {
   const { data } = await encodeWindow([EVENTS[2], EVENTS[0], EVENTS[1]]);
   assert.equal(
     textOf(await gunzip(data)),
-    [EVENTS[2], EVENTS[0], EVENTS[1]].map((e) => e.json + "\n").join(""),
+    [EVENTS[2], EVENTS[0], EVENTS[1]].map((e) => text(e.json) + "\n").join(""),
   );
 });
 
@@ -594,7 +597,7 @@ Deno.test({
   // It should return e.g. ["…ndjson.gz: line 2 is not a JSON event"] (exact wording is the code's choice).
 
   fn: async () => {
-    const broken = [EVENTS[0], { id: "x", time: EVENTS[1].time, json: "not json" }];
+    const broken = [EVENTS[0], { id: "x", time: EVENTS[1].time, json: utf8("not json") }];
     const { data, manifest } = await windowOf(WINDOW, broken);
     const problems = await verifyData(manifest, data);
     assert.equal(problems.length, 1);

@@ -4,6 +4,7 @@
  *
  * Run with `deno task bench`. Environment:
  * - `BENCH_EVENTS=N` scales every backlog (default 1,000,000; the small memory backlog is N/10).
+ * - `BENCH_PROFILE=DIR` writes a V8 CPU profile (`--cpu-prof`) of each archiver run into DIR.
  * - `BENCH_SCENARIOS=1,3` picks scenarios (default all):
  *   1. N events over 7 days, no latency;
  *   2. the same with 50 ms latency per request;
@@ -24,7 +25,15 @@
 import process from "node:process";
 import { SETTINGS } from "../main.ts";
 import { BUCKET, type Cloud, startCloud, TENANCY } from "./oci_harness.ts";
-import { generateClientKey, generateEvents, type IdcsFaults, startIdcsEmulator } from "./emulators/idcs.ts";
+import {
+  FREE_DOMAIN_LIMITS,
+  generateClientKey,
+  generateEvents,
+  type IdcsFaults,
+  PREMIUM_DOMAIN_LIMITS,
+  type RateLimit,
+  startIdcsEmulator,
+} from "./emulators/idcs.ts";
 import { generateAuditEvents } from "./emulators/oci.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -54,6 +63,14 @@ interface Scenario {
   source: "idcs" | "oci-audit";
   /** Where the archive goes: a directory, or a bucket of the emulated cloud through the real OCI SDK. */
   sink: "dir" | "oci";
+  /** The identity domain's rate limit (its domain type), where one is modelled. */
+  rateLimit?: RateLimit;
+  /** Compartments below the tenancy (OCI Audit), beside the tenancy itself. @default 2 (team and prod) */
+  compartments?: number;
+  /** What runs: `once`, or the blog's function (tests/bench_blog.ts), the reference compared against. */
+  runner?: "once" | "blog";
+  /** Extra archiver settings. */
+  settings?: Record<string, string>;
 }
 
 interface Result {
@@ -67,6 +84,12 @@ interface Result {
   /** CPU seconds of the archiver (last sample) and of this process, which serves the emulator. */
   archiverCpuSeconds: number;
   emulatorCpuSeconds: number;
+  /** Bytes of the data objects (or, for the blog's function, of its JSON files). */
+  dataBytes: number;
+  /** 429s the identity domain's rate limit answered. */
+  throttled: number;
+  /** Events of the source missing from the archive (only the blog's function may lose any). */
+  lost: number;
 }
 
 /** What the archiver process did, as seen from outside. */
@@ -76,6 +99,15 @@ interface ProcessRun {
   wallSeconds: number;
   peakRssBytes: number;
   cpuSeconds: number;
+}
+
+/** What an archive holds, by its manifests (or the blog's files). */
+interface Archived {
+  events: number;
+  objects: number;
+  largestObject: number;
+  /** Bytes of the data objects. */
+  bytes: number;
 }
 
 /** A run that is not worth timing: the archiver failed or archived the wrong events. */
@@ -124,6 +156,45 @@ function scenarios(size: number): Scenario[] {
       source: "oci-audit",
       sink: "dir",
     },
+    ...blogComparison(small),
+    ...[
+      { name: "Free domain (20/s, 150/min), Retry-After sent", limit: FREE_DOMAIN_LIMITS, retryAfter: true },
+      { name: "Free domain (20/s, 150/min), no Retry-After", limit: FREE_DOMAIN_LIMITS, retryAfter: false },
+      {
+        name: "Premium domain (90/s, 5,000/min), Retry-After sent",
+        limit: PREMIUM_DOMAIN_LIMITS,
+        retryAfter: true,
+      },
+    ].map(({ name, limit, retryAfter }): Scenario => ({
+      group: 7,
+      name,
+      events: small,
+      latencyMs: 0,
+      source: "idcs",
+      sink: "dir",
+      rateLimit: { ...limit, retryAfter },
+    })),
+    ...[0, 50].map((latencyMs): Scenario => ({
+      group: 9,
+      name: `200 compartments, ${latencyMs} ms latency`,
+      events: small,
+      latencyMs,
+      source: "oci-audit",
+      sink: "dir",
+      compartments: 200,
+    })),
+  ];
+}
+
+/**
+ * Issue 11's side-by-side run: the blog's function (maxEvents 2,500 per invocation, back to back in one warm
+ * process) and `once`, against the same emulated identity domain with 50 ms latency, at N/10 events.
+ */
+function blogComparison(events: number): Scenario[] {
+  const base = { group: 6, events, latencyMs: 50, source: "idcs", sink: "dir" } as const;
+  return [
+    { ...base, name: "the blog's function (reference), 50 ms latency", runner: "blog" },
+    { ...base, name: "once, 50 ms latency" },
   ];
 }
 
@@ -133,10 +204,10 @@ function readOptions(): { size: number; groups: Set<number> } {
   if (!Number.isInteger(size) || size < 1) {
     usage(`BENCH_EVENTS must be a whole number ≥ 1, not "${sizeText}"`);
   }
-  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5";
+  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5,6,7,8,9";
   const groups = new Set(groupsText.split(",").map((part) => Number(part.trim())));
-  if (![...groups].every((g) => [1, 2, 3, 4, 5].includes(g))) {
-    usage(`BENCH_SCENARIOS must list scenarios 1 to 5, like "1,3", not "${groupsText}"`);
+  if (![...groups].every((g) => Number.isInteger(g) && g >= 1 && g <= 9)) {
+    usage(`BENCH_SCENARIOS must list scenarios 1 to 9, like "1,3", not "${groupsText}"`);
   }
   return { size, groups };
 }
@@ -157,6 +228,7 @@ const PROD = "ocid1.compartment.oc1..aaaabenchprod";
 interface BenchSource {
   env: Record<string, string>;
   requests(): number;
+  throttled(): number;
   close(): Promise<void>;
 }
 
@@ -167,12 +239,14 @@ async function runScenario(scenario: Scenario): Promise<Result> {
   const cloud = scenario.sink === "oci" || scenario.source === "oci-audit"
     ? await startCloud(dir, {
       faults: latency,
-      compartments: [{ id: TEAM, parentId: TENANCY, name: "team" }, {
-        id: PROD,
-        parentId: TEAM,
-        name: "prod",
-      }],
-      auditEvents: scenario.source === "oci-audit" ? generateBacklog(scenario, auditBacklog) : [],
+      compartments: compartmentsOf(scenario),
+      auditEvents: scenario.source === "oci-audit"
+        ? generateBacklog(scenario, (options) =>
+          generateAuditEvents({
+            ...options,
+            compartmentIds: [TENANCY, ...compartmentsOf(scenario).map((c) => c.id)],
+          }))
+        : [],
     })
     : undefined;
   const source = scenario.source === "oci-audit" ? auditSource(cloud!) : await idcsSource(
@@ -187,12 +261,22 @@ async function runScenario(scenario: Scenario): Promise<Result> {
       ...source.env,
       ARCHIVE_DIR: archiveDir,
       ...(scenario.sink === "oci" ? cloud!.env : {}),
+      ...scenario.settings,
     };
     progress(`${scenario.name}: archiving`);
     // Deltas, so the emulator's startup and the event generation are not counted.
     const requestsBefore = source.requests();
+    const throttledBefore = source.throttled();
     const cpuBefore = process.cpuUsage();
-    const run = await runArchiver(env);
+    const blog = scenario.runner === "blog";
+    if (blog) await Deno.mkdir(archiveDir);
+    const run = blog
+      ? await runProcess(["-P=bench", `${REPO}/tests/bench_blog.ts`], {
+        ...env,
+        BLOG_OUT: archiveDir,
+        BLOG_SINCE: new Date(sinceOf(env.SINCE)).toISOString(),
+      })
+      : await runArchiver(env);
     const cpu = process.cpuUsage(cpuBefore);
     if (run.code !== 0) {
       throw new BrokenRun(`${scenario.name}: the archiver exited with ${run.code}:\n${run.stderr.trim()}`);
@@ -200,10 +284,13 @@ async function runScenario(scenario: Scenario): Promise<Result> {
     if (run.peakRssBytes === 0) {
       throw new BrokenRun(`${scenario.name}: no memory sample of the archiver (is /proc readable?)`);
     }
-    const archived = scenario.sink === "oci"
+    const archived = blog
+      ? await countBlogArchive(archiveDir)
+      : scenario.sink === "oci"
       ? countArchivedInBucket(cloud!)
       : await countArchived(archiveDir);
-    if (archived.events !== scenario.events) {
+    const lost = scenario.events - archived.events;
+    if (lost !== 0 && !blog) {
       throw new BrokenRun(
         `${scenario.name}: the archive holds ${archived.events} events, the source ${scenario.events}`,
       );
@@ -217,6 +304,9 @@ async function runScenario(scenario: Scenario): Promise<Result> {
       largestObject: archived.largestObject,
       archiverCpuSeconds: run.cpuSeconds,
       emulatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      dataBytes: archived.bytes,
+      throttled: source.throttled() - throttledBefore,
+      lost,
     };
   } finally {
     await source.close();
@@ -225,18 +315,36 @@ async function runScenario(scenario: Scenario): Promise<Result> {
   }
 }
 
-/** Seven days of events ending a minute ago: all of it lies between SINCE (8 days back, at midnight) and now. */
+/**
+ * Seven days of events ending half an hour ago: all of it lies between SINCE (8 days back, at midnight) and
+ * now, also on OCI Audit's processing time, which the emulator puts up to 25 minutes after the eventTime.
+ */
 function generateBacklog<T>(
   scenario: Scenario,
   generate: (options: { seed: number; count: number; from: number; to: number }) => T[],
 ): T[] {
   progress(`${scenario.name}: generating ${scenario.events.toLocaleString("en-US")} events`);
   const now = Date.now();
-  return generate({ seed: 7, count: scenario.events, from: now - 7 * DAY_MS, to: now - 60_000 });
+  return generate({ seed: 7, count: scenario.events, from: now - 7 * DAY_MS, to: now - 30 * 60_000 });
 }
 
-const auditBacklog = (options: { seed: number; count: number; from: number; to: number }) =>
-  generateAuditEvents({ ...options, compartmentIds: [TENANCY, TEAM, PROD] });
+/** The compartments below the tenancy: team and prod (prod inside team), or `compartments` flat ones. */
+function compartmentsOf(scenario: Scenario): { id: string; parentId: string; name: string }[] {
+  if (scenario.compartments === undefined) {
+    return [{ id: TEAM, parentId: TENANCY, name: "team" }, { id: PROD, parentId: TEAM, name: "prod" }];
+  }
+  return Array.from({ length: scenario.compartments }, (_, i) => ({
+    id: `ocid1.compartment.oc1..aaaabench${String(i).padStart(4, "0")}`,
+    parentId: TENANCY,
+    name: `c${i}`,
+  }));
+}
+
+/** SINCE as the archiver reads it here: a duration back from now, at midnight UTC. */
+function sinceOf(since: string): number {
+  const days = Number(/^(\d+)d$/.exec(since)?.[1]);
+  return Math.floor((Date.now() - days * DAY_MS) / DAY_MS) * DAY_MS;
+}
 
 /** An identity domain holding the backlog (30% of events sharing a millisecond), with the scenario's latency. */
 async function idcsSource(
@@ -253,6 +361,7 @@ async function idcsSource(
     events,
     faults,
     seed: 1,
+    rateLimit: scenario.rateLimit,
   });
   const keyFile = `${dir}/client-key.pem`;
   await Deno.writeTextFile(keyFile, key.pkcs8Pem);
@@ -264,6 +373,7 @@ async function idcsSource(
       IDCS_PRIVATE_KEY_FILE: keyFile,
     },
     requests: () => emulator.stats.auditRequests,
+    throttled: () => emulator.stats.rateLimited,
     close: () => emulator.close(),
   };
 }
@@ -279,6 +389,7 @@ function auditSource(cloud: Cloud): BenchSource {
       OCI_IDENTITY_ENDPOINT: cloud.oci.url,
     },
     requests: () => cloud.oci.stats.byOperation.ListEvents ?? 0,
+    throttled: () => 0,
     close: async () => {},
   };
 }
@@ -293,10 +404,32 @@ const SAMPLER = `while grep -h '^VmHWM:' "/proc/$1/status" && cat "/proc/$1/stat
 }; done 2>/dev/null`;
 
 /**
+ * The flags and environment `deno task once` gives `deno run` (a V8 heap limit, the malloc setting), so the
+ * archiver is measured as it is run; with BENCH_PROFILE=DIR also a V8 CPU profile of each run into DIR.
+ */
+function archiverTask(): { flags: string[]; env: Record<string, string> } {
+  const task = (JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)) as { tasks: Record<string, string> })
+    .tasks.once;
+  const words = task.split(" ");
+  const flags = words.filter((word) => word.startsWith("--") && !word.startsWith("--allow"));
+  const env = Object.fromEntries(
+    words.slice(0, words.indexOf("deno")).map((word) => word.split("=", 2) as [string, string]),
+  );
+  const profile = Deno.env.get("BENCH_PROFILE");
+  return { flags: profile ? [...flags, "--cpu-prof", `--cpu-prof-dir=${profile}`] : flags, env };
+}
+
+/**
  * Runs `main.ts once` as its own process, like harness.ts `runCli`: the production permission set plus
  * loopback and /tmp, a clean environment holding only what Deno needs and the settings.
  */
-async function runArchiver(settings: Record<string, string>): Promise<ProcessRun> {
+function runArchiver(settings: Record<string, string>): Promise<ProcessRun> {
+  const task = archiverTask();
+  return runProcess([...task.flags, "-P=local", `${REPO}/main.ts`, "once"], { ...task.env, ...settings });
+}
+
+/** Runs `deno run --quiet <args>` as its own process, sampling its memory and CPU. */
+async function runProcess(args: string[], settings: Record<string, string>): Promise<ProcessRun> {
   const passThrough: Record<string, string> = {};
   for (const name of ["PATH", "HOME", "DENO_DIR"]) {
     const value = Deno.env.get(name);
@@ -304,7 +437,7 @@ async function runArchiver(settings: Record<string, string>): Promise<ProcessRun
   }
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=local", "--quiet", `${REPO}/main.ts`, "once"],
+    args: ["run", "--quiet", ...args],
     cwd: REPO,
     env: { ...passThrough, ...settings },
     clearEnv: true,
@@ -347,8 +480,8 @@ function parseSamples(text: string): { peakRssBytes: number; cpuSeconds: number 
  */
 async function countArchived(
   archiveDir: string,
-): Promise<{ events: number; objects: number; largestObject: number }> {
-  let events = 0, objects = 0, largestObject = 0;
+): Promise<Archived> {
+  let events = 0, objects = 0, largestObject = 0, bytes = 0;
   for await (const path of walk(archiveDir)) {
     if (!path.endsWith(".manifest.json")) continue;
     const manifest = JSON.parse(await Deno.readTextFile(path)) as {
@@ -362,15 +495,16 @@ async function countArchived(
     }
     events += manifest.events;
     objects++;
+    bytes += manifest.bytes;
     largestObject = Math.max(largestObject, manifest.events);
   }
-  return { events, objects, largestObject };
+  return { events, objects, largestObject, bytes };
 }
 
 /** The same count from the emulated bucket's store: every manifest's object present at its recorded size. */
-function countArchivedInBucket(cloud: Cloud): { events: number; objects: number; largestObject: number } {
+function countArchivedInBucket(cloud: Cloud): Archived {
   const objects = new Map(cloud.oci.objects(BUCKET).map((o) => [o.name, o]));
-  let events = 0, count = 0, largestObject = 0;
+  let events = 0, count = 0, largestObject = 0, bytes = 0;
   for (const object of objects.values()) {
     if (!object.name.endsWith(".manifest.json")) continue;
     const manifest = JSON.parse(new TextDecoder().decode(object.bytes)) as {
@@ -383,9 +517,25 @@ function countArchivedInBucket(cloud: Cloud): { events: number; objects: number;
     }
     events += manifest.events;
     count++;
+    bytes += manifest.bytes;
     largestObject = Math.max(largestObject, manifest.events);
   }
-  return { events, objects: count, largestObject };
+  return { events, objects: count, largestObject, bytes };
+}
+
+/** Distinct event ids in the blog's JSON files: what it kept (a duplicate is counted once). */
+async function countBlogArchive(dir: string): Promise<Archived> {
+  const ids = new Set<string>();
+  let objects = 0, largestObject = 0, bytes = 0;
+  for await (const path of walk(dir)) {
+    const text = await Deno.readTextFile(path);
+    const events = JSON.parse(text) as { id: string }[];
+    for (const event of events) ids.add(event.id);
+    objects++;
+    bytes += (await Deno.stat(path)).size;
+    largestObject = Math.max(largestObject, events.length);
+  }
+  return { events: ids.size, objects, largestObject, bytes };
 }
 
 async function* walk(dir: string): AsyncGenerator<string> {
@@ -404,72 +554,166 @@ const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
 const grouped = (n: number) => Math.round(n).toLocaleString("en-US");
 
 function describe(r: Result) {
+  const sink = r.scenario.runner === "blog" ? "JSON files" : r.scenario.sink;
   return {
+    scenario: `${r.scenario.group}. ${r.scenario.name}`,
+    flow: `${r.scenario.source} → ${sink}`,
     events: grouped(r.scenario.events),
     latency: `${r.scenario.latencyMs} ms`,
     wall: `${r.wallSeconds.toFixed(1)} s`,
     eventsPerSecond: grouped(r.scenario.events / r.wallSeconds),
     pagesPerSecond: (r.auditRequests / r.wallSeconds).toFixed(1),
     requests: grouped(r.auditRequests),
+    throttled: grouped(r.throttled),
     objects: grouped(r.objects),
-    largestObject: grouped(r.largestObject),
     peakRss: `${mib(r.peakRssBytes)} MiB`,
-    cpu: `${r.archiverCpuSeconds.toFixed(1)} s / ${r.emulatorCpuSeconds.toFixed(1)} s`,
+    cpuPer100k: `${(r.archiverCpuSeconds * 100_000 / r.scenario.events).toFixed(2)} s`,
+    bytesPerEvent: grouped(r.dataBytes / r.scenario.events),
+    lost: grouped(r.lost),
   };
 }
 
 function printResult(r: Result) {
   const d = describe(r);
   console.log(
-    `${r.scenario.group}. ${r.scenario.name}: ${d.events} events in ${d.wall} — ${d.eventsPerSecond} events/s, ` +
-      `${d.pagesPerSecond} pages/s (${d.requests} AuditEvents/ListEvents requests, ${d.objects} objects, largest ${d.largestObject} events), ` +
-      `peak RSS ${d.peakRss}, CPU archiver/emulator ${d.cpu}`,
+    `${d.scenario} (${d.flow}): ${d.events} events in ${d.wall} — ${d.eventsPerSecond} events/s, ` +
+      `${d.pagesPerSecond} pages/s (${d.requests} AuditEvents/ListEvents requests, ${d.throttled} answered 429), ` +
+      `${d.objects} objects, ${d.bytesPerEvent} bytes/event, peak RSS ${d.peakRss}, ` +
+      `CPU ${r.archiverCpuSeconds.toFixed(1)} s (${d.cpuPer100k} per 100k events; emulator ` +
+      `${r.emulatorCpuSeconds.toFixed(1)} s), ${d.lost} lost`,
   );
 }
 
+const HEADER = [
+  "Scenario",
+  "Source → sink",
+  "Events",
+  "Latency",
+  "Wall",
+  "Events/s",
+  "Pages/s",
+  "Requests",
+  "429s",
+  "Objects",
+  "Peak RSS",
+  "CPU per 100k",
+  "Bytes/event",
+  "Lost",
+] as const;
+
+const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+
 function markdownTable(results: Result[]): string {
-  const header = [
-    "Scenario",
-    "Events",
-    "Latency",
-    "Wall time",
-    "Events/s",
-    "Pages/s",
-    "AuditEvents/ListEvents requests",
-    "Objects",
-    "Largest object (events)",
-    "Peak RSS (archiver)",
-    "CPU archiver / emulator",
-  ];
-  const rows = results.map((r) => {
-    const d = describe(r);
-    return [
-      `${r.scenario.group}. ${r.scenario.name}`,
-      d.events,
-      d.latency,
-      d.wall,
-      d.eventsPerSecond,
-      d.pagesPerSecond,
-      d.requests,
-      d.objects,
-      d.largestObject,
-      d.peakRss,
-      d.cpu,
-    ];
-  });
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map((_, i) => (i < 3 ? "---" : "---:"))), ...rows.map(line)].join("\n");
+  const rows = results.map((r) => Object.values(describe(r)));
+  return [line([...HEADER]), line(HEADER.map((_, i) => (i < 2 ? "---" : "---:"))), ...rows.map(line)].join(
+    "\n",
+  );
+}
+
+/** The targets of issue 11 read off the results: latency ratios, memory flatness, the blog comparison. */
+function summary(results: Result[], idle?: IdleRun): string {
+  const find = (group: number, test: (r: Result) => boolean) =>
+    results.find((r) => r.scenario.group === group && test(r));
+  const lines: string[] = [];
+  const pairs: [string, number][] = [["idcs → dir", 1], ["idcs → oci", 4], ["oci-audit → dir", 5], [
+    "200 compartments, oci-audit → dir",
+    9,
+  ]];
+  for (const [name, group] of pairs) {
+    const fast = find(group === 1 ? 1 : group, (r) => r.scenario.latencyMs === 0);
+    const slow = find(group === 1 ? 2 : group, (r) => r.scenario.latencyMs === 50);
+    if (fast && slow) {
+      lines.push(
+        `- ${name}: wall ${fast.wallSeconds.toFixed(1)} s at 0 ms, ${
+          slow.wallSeconds.toFixed(1)
+        } s at 50 ms: ` +
+          `ratio ${(slow.wallSeconds / fast.wallSeconds).toFixed(2)}`,
+      );
+    }
+  }
+  const [small, large] = results.filter((r) => r.scenario.group === 3);
+  if (small && large) {
+    lines.push(
+      `- memory: peak RSS ${mib(small.peakRssBytes)} MiB at ${grouped(small.scenario.events)} events, ` +
+        `${mib(large.peakRssBytes)} MiB at ${grouped(large.scenario.events)}: ` +
+        `${((large.peakRssBytes / small.peakRssBytes - 1) * 100).toFixed(0)}%`,
+    );
+  }
+  const blog = find(6, (r) => r.scenario.runner === "blog");
+  const once = find(6, (r) => r.scenario.runner !== "blog");
+  if (blog && once) {
+    lines.push(
+      `- the blog's function: ${blog.wallSeconds.toFixed(1)} s, ${mib(blog.peakRssBytes)} MiB, ` +
+        `${grouped(blog.lost)} events lost; once: ${once.wallSeconds.toFixed(1)} s, ${
+          mib(once.peakRssBytes)
+        } MiB, ${grouped(once.lost)} lost: ${(blog.wallSeconds / once.wallSeconds).toFixed(1)}× faster`,
+    );
+  }
+  if (idle) {
+    lines.push(
+      `- idle pass (\`once\` with nothing due, MIN_INTERVAL): ${
+        (idle.passSeconds * 1000).toFixed(0)
+      } ms wall, ` +
+        `${mib(idle.passRssBytes)} MiB; \`deno run\` of an empty script: ${
+          (idle.emptySeconds * 1000).toFixed(0)
+        } ms`,
+    );
+  }
+  return lines.join("\n");
 }
 
 /** Printed under the table, so it can be pasted with it. */
 const LEGEND = [
-  "Wall time: the `main.ts once` process, from spawn to exit (Deno startup included; event generation and",
-  "emulator startup excluded). Pages/s: AuditEvents (identity domain) or ListEvents (OCI Audit) requests the",
-  "emulator answered per second of wall time.",
-  "Peak RSS: VmHWM of the archiving process. CPU: user+system seconds of the archiver / of the benchmark",
-  "process, which serves the emulator. The archiver holds one window at a time, so its memory follows the",
-  "largest object (capped by MAX_EVENTS_PER_OBJECT), not the backlog.",
+  "Wall: the archiving process, from spawn to exit (Deno startup included; event generation and emulator",
+  "startup excluded). Pages/s: AuditEvents (identity domain) or ListEvents (OCI Audit) requests the emulator",
+  "answered per second of wall time; 429s: of those, answered by the domain's rate limit. Peak RSS: VmHWM of",
+  "the archiving process. CPU per 100k: user+system seconds of the archiving process alone, per 100,000 events.",
+  "Lost: events of the source missing from the archive. Scenario 6's first row is the blog's function",
+  "(tests/bench_blog.ts), the reference compared against.",
 ].join("\n");
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// Idle pass: `once` when nothing is due, beside Deno's own start-up.
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+interface IdleRun {
+  passSeconds: number;
+  passRssBytes: number;
+  emptySeconds: number;
+}
+
+/** A caught-up identity domain archive, then a timed `once` within MIN_INTERVAL, then an empty script. */
+async function runIdle(): Promise<IdleRun> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
+  const scenario: Scenario = {
+    group: 8,
+    name: "idle pass",
+    events: 100,
+    latencyMs: 0,
+    source: "idcs",
+    sink: "dir",
+  };
+  const source = await idcsSource(scenario, dir, generateBacklog(scenario, generateEvents));
+  try {
+    const env = { ...ARCHIVER_SETTINGS, ...source.env, ARCHIVE_DIR: `${dir}/archive`, MIN_INTERVAL: "15m" };
+    progress("idle pass: catching up first");
+    if ((await runArchiver(env)).code !== 0) throw new BrokenRun("idle pass: the catching-up pass failed");
+    progress("idle pass: timing");
+    const pass = await runArchiver(env);
+    if (pass.code !== 0) throw new BrokenRun(`idle pass: exited with ${pass.code}:\n${pass.stderr}`);
+    const script = `${dir}/empty.js`;
+    await Deno.writeTextFile(script, "");
+    const empty = await runProcess(["--no-config", script], {});
+    return {
+      passSeconds: pass.wallSeconds,
+      passRssBytes: pass.peakRssBytes,
+      emptySeconds: empty.wallSeconds,
+    };
+  } finally {
+    await source.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
 
 function progress(message: string) {
   console.error(`bench: ${message}`);
@@ -502,7 +746,15 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-  console.log(`\n${markdownTable(results)}\n\n${LEGEND}`);
+  let idle: IdleRun | undefined;
+  try {
+    if (groups.has(8)) idle = await runIdle();
+  } catch (error) {
+    if (!(error instanceof BrokenRun)) throw error;
+    console.error(`bench: ERROR ${error.message}`);
+    return 1;
+  }
+  console.log(`\n${markdownTable(results)}\n\n${summary(results, idle)}\n\n${LEGEND}`);
   return 0;
 }
 

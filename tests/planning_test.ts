@@ -20,6 +20,7 @@ import {
   helpText,
   nextCronTime,
   nextStride,
+  parseAuditEvents,
   parseAuditEventsPage,
   parseCommandLine,
   parseConfigFile,
@@ -1041,13 +1042,14 @@ const pageOf = (resources: unknown[], extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-/** A page body and the text it is sent as. */
-const bodyAndText = (body: unknown) => [body, JSON.stringify(body)] as const;
+/** A page body and the UTF-8 bytes it is sent as. */
+const bodyAndText = (body: unknown) => [body, utf8(JSON.stringify(body))] as const;
+const utf8 = (text: string) => new TextEncoder().encode(text);
 
 /** Asserts that parsing throws the retriable PROTOCOL error with this message. */
 function assertProtocolError(body: unknown, message: string) {
   const error = archiveErrorOf(
-    () => parseAuditEventsPage(body, JSON.stringify(body), PAGE_WINDOW),
+    () => parseAuditEventsPage(body, utf8(JSON.stringify(body)), PAGE_WINDOW),
     "PROTOCOL",
   );
   assert.equal(error.retriable, true);
@@ -1065,8 +1067,8 @@ Deno.test("parseAuditEventsPage keeps each event's text exactly as sent (escapes
   const text = '{"schemas":["' + LIST_RESPONSE +
     '"],"totalResults":2, "Resources" : [ {"id":"e1","timestamp":"2026-11-27T10:00:00.000Z","x":"a\\/b\\u00e9","n":null} ,' +
     '{"id":"e2","timestamp":"2026-11-27T10:30:00.000Z","nested":{"a":[1,{"b":"]}"}]}}]}';
-  const page = parseAuditEventsPage(JSON.parse(text), text, PAGE_WINDOW);
-  assert.deepEqual(page.events.map((e) => e.json), [
+  const page = parseAuditEventsPage(JSON.parse(text), utf8(text), PAGE_WINDOW);
+  assert.deepEqual(page.events.map((e) => new TextDecoder().decode(e.json)), [
     '{"id":"e1","timestamp":"2026-11-27T10:00:00.000Z","x":"a\\/b\\u00e9","n":null}',
     '{"id":"e2","timestamp":"2026-11-27T10:30:00.000Z","nested":{"a":[1,{"b":"]}"}]}}',
   ]);
@@ -1080,8 +1082,8 @@ Deno.test("parseAuditEventsPage returns every event in page order with its JSON 
     {
       totalResults: 7,
       events: [
-        { id: "e2", time: at("2026-11-27T10:30:00.250Z"), json: JSON.stringify(first) },
-        { id: "e1", time: at("2026-11-27T10:00:00.000Z"), json: JSON.stringify(second) },
+        { id: "e2", time: at("2026-11-27T10:30:00.250Z"), json: utf8(JSON.stringify(first)) },
+        { id: "e1", time: at("2026-11-27T10:00:00.000Z"), json: utf8(JSON.stringify(second)) },
       ],
     },
   );
@@ -1096,7 +1098,7 @@ Deno.test("parseAuditEventsPage accepts the legacy urn:scim ListResponse schema"
     ),
     {
       totalResults: 1,
-      events: [{ id: "e1", time: at("2026-11-27T10:30:00.000Z"), json: JSON.stringify(event) }],
+      events: [{ id: "e1", time: at("2026-11-27T10:30:00.000Z"), json: utf8(JSON.stringify(event)) }],
     },
   );
 });
@@ -1164,7 +1166,7 @@ Deno.test("parseAuditEventsPage rejects Resources that is not an array", () => {
 // ─────────────────────────────────────────────────────────────── sortEvents
 
 Deno.test("sortEvents orders by time, then by id", () => {
-  const event = (id: string, time: number): ArchivedEvent => ({ id, time, json: `{"id":"${id}"}` });
+  const event = (id: string, time: number): ArchivedEvent => ({ id, time, json: utf8(`{"id":"${id}"}`) });
   const t1 = at("2026-11-27T10:00:00.000Z");
   const t2 = t1 + 1;
   assert.deepEqual(
@@ -1233,4 +1235,25 @@ Deno.test("progressLine says events, windows, rate, share done and the time left
     "1,000,000 events, 50 windows, 1,667 events/s, 10% — about 90 min left",
   );
   assert.match(progressLine({ events: 0, windows: 0, elapsedMs: 0, fraction: 0 }), /time left unknown$/);
+});
+
+Deno.test("parseAuditEvents keeps each ListEvents event's bytes as sent, parsing one event at a time", () => {
+  const text = ' [ {"eventId":"a","eventTime":"2026-11-27T10:00:00Z","data":{"x":"é\\"]"}} ,\n' +
+    '{"eventId":"b","eventTime":"2026-11-27T10:00:01Z","data":null}] ';
+  const events = parseAuditEvents(utf8(text));
+  assert.deepEqual(events.map((e) => [e.id, new TextDecoder().decode(e.json)]), [
+    ["a", '{"eventId":"a","eventTime":"2026-11-27T10:00:00Z","data":{"x":"é\\"]"}}'],
+    ["b", '{"eventId":"b","eventTime":"2026-11-27T10:00:01Z","data":null}'],
+  ]);
+  assert.deepEqual(parseAuditEvents(utf8("[]")), []);
+});
+
+Deno.test("parseAuditEvents rejects a ListEvents body that is cut short, unseparated or followed by more", () => {
+  const event = '{"eventId":"a","eventTime":"2026-11-27T10:00:00Z"}';
+  for (
+    const text of [`[${event}`, `[${event.slice(0, 20)}`, `[${event} ${event}]`, `[${event}] x`, `{}`, `[,]`]
+  ) {
+    const error = archiveErrorOf(() => parseAuditEvents(utf8(text)), "PROTOCOL");
+    assert.equal(error.retriable, true, text);
+  }
 });

@@ -82,7 +82,26 @@ export interface IdcsEmulatorOptions {
   tokenTtlSeconds?: number;
   /** Port on 127.0.0.1. @default 0 (ephemeral) */
   port?: number;
+  /** The domain type's request rate limit (`FREE_DOMAIN_LIMITS`, `PREMIUM_DOMAIN_LIMITS`). @default none */
+  rateLimit?: RateLimit;
 }
+
+/**
+ * Requests a domain answers per second and per minute; beyond them it answers 429. Oracle publishes the
+ * limits per domain type ("20 requests/s on the Free type, 90/s on Premium": idcs-api.md [api-rate-limiting]);
+ * whether a 429 carries `Retry-After` is UNCONFIRMED there, so it is modelled both ways.
+ */
+export interface RateLimit {
+  perSecond: number;
+  perMinute: number;
+  /** Send `Retry-After` (seconds until a request would be accepted) with each 429. */
+  retryAfter: boolean;
+}
+
+/** Free domain type: 20 requests/s, 150/min (idcs-api.md [api-rate-limiting]). */
+export const FREE_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 20, perMinute: 150 };
+/** Premium domain type: 90 requests/s, 5,000/min (idcs-api.md [api-rate-limiting]). */
+export const PREMIUM_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 90, perMinute: 5000 };
 
 /** A running emulator. */
 export interface IdcsEmulator {
@@ -106,6 +125,8 @@ export interface IdcsEmulator {
     faultsInjected: number;
     rejectedAssertions: number;
     maxInFlight: number;
+    /** 429s answered because the domain's rate limit was exceeded (`rateLimit`). */
+    rateLimited: number;
   };
   /** Every access token issued so far: tests check that none of them leaks into logs or files. */
   issuedTokens(): string[];
@@ -593,6 +614,36 @@ function decideFault(random: Random, faults: Required<IdcsFaults>, route: Route)
   return { kind: "none" };
 }
 
+/**
+ * A sliding-window limiter over every request the domain receives (token and AuditEvents alike: the limits
+ * are per domain, idcs-api.md [api-rate-limiting]): undefined when a request at `now` is accepted, else how
+ * long until one would be. Refused requests do not count.
+ */
+function rateLimiter(limit: RateLimit): (now: number) => number | undefined {
+  const accepted: number[] = [];
+  return (now) => {
+    while (accepted.length && accepted[0] <= now - 60_000) accepted.shift();
+    const inLastSecond = accepted.length - lowerIndex(accepted, now - 1000);
+    if (accepted.length >= limit.perMinute) return accepted[accepted.length - limit.perMinute] + 60_000 - now;
+    if (inLastSecond >= limit.perSecond) {
+      return accepted[accepted.length - limit.perSecond] + 1000 - now;
+    }
+    accepted.push(now);
+    return undefined;
+  };
+}
+
+/** The index of the first time in ascending `times` after `after`. */
+function lowerIndex(times: number[], after: number): number {
+  let low = 0, high = times.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (times[middle] > after) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
 // ---------------------------------------------------------------- replies
 
 /** A response before faults and common headers are applied; a truncated body is bytes, maybe mid-character. */
@@ -1010,8 +1061,10 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     faultsInjected: 0,
     rejectedAssertions: 0,
     maxInFlight: 0,
+    rateLimited: 0,
   };
   let inFlight = 0;
+  const limiter = options.rateLimit && rateLimiter(options.rateLimit);
 
   const tokenContext: TokenContext = {
     options,
@@ -1028,6 +1081,18 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
    * shutting-down server cancels bodies not read yet.
    */
   const respond = async (request: Request, target: Route, ecid: string): Promise<Response> => {
+    const refusedForMs = limiter?.(Date.now());
+    if (refusedForMs !== undefined) {
+      stats.rateLimited++;
+      await delay(faults.latencyMs);
+      const reply = scimErrorReply(
+        new ScimError(429, "Too many requests: the rate limit of this domain was exceeded"),
+      );
+      const retryAfter = { "Retry-After": String(Math.max(1, Math.ceil(refusedForMs / 1000))) };
+      return toResponse({ ...reply, headers: options.rateLimit!.retryAfter ? retryAfter : {} }, {
+        kind: "none",
+      }, ecid);
+    }
     const fault = decideFault(faultRandom, faults, target);
     if (fault.kind === "429" || fault.kind === "5xx") {
       stats.faultsInjected++;
