@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { generateEvents } from "./emulators/idcs.ts";
+import { generateRsaKeyPair } from "./emulators/oci.ts";
 import { listFiles, recentEvents, runCli, runMain, startDomain } from "./harness.ts";
 import { startCloud } from "./oci_harness.ts";
 
@@ -15,17 +16,7 @@ const PREFIX = "audit-archive";
 const VAULT_KEY_ID = "ocid1.key.oc1..aaaacheckpointkey";
 const OTHER_VAULT_KEY_ID = "ocid1.key.oc1..aaaaotherkey";
 
-const rsaKey = async () =>
-  (await crypto.subtle.generateKey(
-    {
-      name: "RSASSA-PKCS1-v1_5",
-      modulusLength: 2048,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: "SHA-256",
-    },
-    false,
-    ["sign", "verify"],
-  ) as CryptoKeyPair).privateKey;
+const rsaKey = async () => (await generateRsaKeyPair()).privateKey;
 
 /** A domain to archive, a Vault holding two RSA keys, and the settings that sign checkpoints with the first. */
 async function vaultSigned(seed: number) {

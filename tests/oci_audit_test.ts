@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { main } from "../main.ts";
 import { type AuditCloudEvent, generateAuditEvents } from "./emulators/oci.ts";
-import { DAY, duplicates, listFiles, readArchive, runCli, TEST_RETRY_WAIT } from "./harness.ts";
-import { BUCKET, readBucketArchive, startCloud, TENANCY } from "./oci_harness.ts";
+import { DAY, duplicates, listFiles, readArchive, runCli } from "./harness.ts";
+import { auditSettings, BUCKET, readBucketArchive, startCloud, TENANCY } from "./oci_harness.ts";
 
 const TEAM = "ocid1.compartment.oc1..aaaateam";
 const PROD = "ocid1.compartment.oc1..aaaaprod";
@@ -22,19 +22,7 @@ async function setup(events: AuditCloudEvent[], extra: Record<string, string> = 
   const dir = await Deno.makeTempDir({ prefix: "audit-archiver-oci-audit-" });
   const cloud = await startCloud(dir, { compartments: COMPARTMENTS, auditEvents: events, auditPageSize: 40 });
   processedAt = cloud.oci.auditProcessedAt;
-  const env = {
-    AUDIT_COMPARTMENT_ID: TENANCY,
-    OCI_AUTH: "config",
-    OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
-    OCI_AUDIT_ENDPOINT: cloud.oci.url,
-    OCI_IDENTITY_ENDPOINT: cloud.oci.url,
-    ARCHIVE_DIR: `${dir}/archive`,
-    SINCE: "3d",
-    SETTLE: "0s",
-    MAX_RETRY_WAIT: TEST_RETRY_WAIT,
-    LOG_LEVEL: "error",
-    ...extra,
-  };
+  const env = { ...auditSettings(cloud, `${dir}/archive`), ...extra };
   const args = Object.entries(env).flatMap((
     [name, value],
   ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);

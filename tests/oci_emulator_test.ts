@@ -29,6 +29,7 @@ import {
   type AuditCloudEvent,
   generateApiKey,
   generateAuditEvents,
+  generateRsaKeyPair,
   type OciEmulator,
   type OciEmulatorOptions,
   processingTimeOf,
@@ -55,16 +56,7 @@ const COMPARTMENTS = [
 common.CircuitBreaker.EnableGlobalCircuitBreaker = false;
 
 const apiKey = await generateApiKey(TENANCY, USER);
-const kmsKeyPair = await crypto.subtle.generateKey(
-  {
-    name: "RSASSA-PKCS1-v1_5",
-    modulusLength: 2048,
-    publicExponent: new Uint8Array([1, 0, 1]),
-    hash: "SHA-256",
-  },
-  false,
-  ["sign", "verify"],
-);
+const kmsKeyPair = await generateRsaKeyPair();
 
 // ---------------------------------------------------------------- helpers
 
@@ -598,16 +590,7 @@ Deno.test("KMS: GetKey names the current version, GetKeyVersion serves its publi
     assert.match(keyVersion.publicKey!, /^-----BEGIN PUBLIC KEY-----\n/);
     assert.ok(Date.parse(String(keyVersion.timeCreated)) <= Date.now());
 
-    const rotated = await crypto.subtle.generateKey(
-      {
-        name: "RSASSA-PKCS1-v1_5",
-        modulusLength: 2048,
-        publicExponent: new Uint8Array([1, 0, 1]),
-        hash: "SHA-256",
-      },
-      false,
-      ["sign", "verify"],
-    );
+    const rotated = await generateRsaKeyPair();
     const second = oci.rotateKmsKey(KMS_KEY_ID, rotated.privateKey);
     assert.equal((await management.getKey({ keyId: KMS_KEY_ID })).key.currentKeyVersion, second);
     const message = new TextEncoder().encode("checkpoint");

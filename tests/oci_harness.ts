@@ -12,7 +12,7 @@ import {
   type OciEmulatorOptions,
   startOciEmulator,
 } from "./emulators/oci.ts";
-import { type ArchiveContents, type Domain, runCli } from "./harness.ts";
+import { type ArchiveContents, type Domain, runCli, TEST_RETRY_WAIT } from "./harness.ts";
 
 export const TENANCY = "ocid1.tenancy.oc1..aaaatesttenancy";
 export const USER = "ocid1.user.oc1..aaaatestuser";
@@ -73,6 +73,22 @@ export async function startCloud(
       OCI_SECRETS_ENDPOINT: oci.url,
     },
     close: () => oci.close(),
+  };
+}
+
+/** Settings of an OCI Audit source over the whole tenancy of `cloud` (API-key auth), archived into `archiveDir`. */
+export function auditSettings(cloud: Cloud, archiveDir: string, since = "3d"): Record<string, string> {
+  return {
+    AUDIT_COMPARTMENT_ID: TENANCY,
+    OCI_AUTH: "config",
+    OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
+    OCI_AUDIT_ENDPOINT: cloud.oci.url,
+    OCI_IDENTITY_ENDPOINT: cloud.oci.url,
+    ARCHIVE_DIR: archiveDir,
+    SINCE: since,
+    SETTLE: "0s",
+    MAX_RETRY_WAIT: TEST_RETRY_WAIT,
+    LOG_LEVEL: "error",
   };
 }
 

@@ -7,7 +7,14 @@
  */
 
 import assert from "node:assert/strict";
-import { amendmentNames, main, parseAmendmentName, sha256Hex, verifyChain } from "../main.ts";
+import {
+  amendmentNames,
+  main,
+  parseAmendmentName,
+  sha256Hex,
+  verifyChain,
+  type WindowReconciliation,
+} from "../main.ts";
 import { generateEvents } from "./emulators/idcs.ts";
 import { type AuditCloudEvent, generateAuditEvents } from "./emulators/oci.ts";
 import {
@@ -21,10 +28,9 @@ import {
   recentEvents,
   runCli,
   startDomain,
-  TEST_RETRY_WAIT,
   waitFor,
 } from "./harness.ts";
-import { BUCKET, readBucketArchive, startCloud, TENANCY, withCloud } from "./oci_harness.ts";
+import { auditSettings, BUCKET, readBucketArchive, startCloud, TENANCY, withCloud } from "./oci_harness.ts";
 
 const TEAM = "ocid1.compartment.oc1..aaaareconcileteam";
 const asFlags = (env: Record<string, string>) =>
@@ -85,16 +91,7 @@ async function auditArchive(sink: "dir" | "oci", seed: number): Promise<Archive>
   });
   const all: AuditCloudEvent[] = [...events];
   const env: Record<string, string> = {
-    AUDIT_COMPARTMENT_ID: TENANCY,
-    OCI_AUTH: "config",
-    OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
-    OCI_AUDIT_ENDPOINT: cloud.oci.url,
-    OCI_IDENTITY_ENDPOINT: cloud.oci.url,
-    ARCHIVE_DIR: `${dir}/archive`,
-    SINCE: "3d",
-    SETTLE: "0s",
-    MAX_RETRY_WAIT: TEST_RETRY_WAIT,
-    LOG_LEVEL: "error",
+    ...auditSettings(cloud, `${dir}/archive`),
     CHECKPOINT_KEY_FILE: `${dir}/checkpoint.pem`,
     MAX_EVENTS_PER_OBJECT: "50",
     ...(sink === "oci" ? cloud.env : {}),
@@ -149,14 +146,7 @@ async function snapshotOf(
 const reconcile = (archive: Archive, ...extra: string[]) =>
   runCli(["reconcile", ...extra], { env: archive.env });
 const windowsOf = (stdout: string) =>
-  stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line)) as {
-    window: string;
-    inSource: number;
-    archived: number;
-    missing: number;
-    extra: number;
-    amended?: string;
-  }[];
+  stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line)) as WindowReconciliation[];
 const sum = (rows: { missing: number }[]) => rows.reduce((n, r) => n + r.missing, 0);
 
 for (

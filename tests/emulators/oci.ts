@@ -3067,6 +3067,20 @@ export function generateAuditEvents(
   });
 }
 
+/** A fresh RSA 2048 key pair, RSASSA-PKCS1-v1_5 with SHA-256: what a Vault key (`kmsKeys`) or an API key holds. */
+export async function generateRsaKeyPair(extractable = false): Promise<CryptoKeyPair> {
+  return await crypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    extractable,
+    ["sign", "verify"],
+  ) as CryptoKeyPair;
+}
+
 /**
  * A fresh RSA 2048 API signing key: keyId `tenancy/user/fingerprint`, where the
  * fingerprint is the MD5 of the DER public key in colon hex, as the Console shows it.
@@ -3075,16 +3089,7 @@ export async function generateApiKey(
   tenancy: string,
   user: string,
 ): Promise<{ keyId: string; fingerprint: string; privateKeyPem: string; publicKey: CryptoKey }> {
-  const pair = await crypto.subtle.generateKey(
-    {
-      name: "RSASSA-PKCS1-v1_5",
-      modulusLength: 2048,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: "SHA-256",
-    },
-    true,
-    ["sign", "verify"],
-  );
+  const pair = await generateRsaKeyPair(true);
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
   const fingerprint = colonHex(digest("md5", spki));
   const privateKeyPem = toPem(
