@@ -89,7 +89,8 @@ export interface IdcsEmulatorOptions {
 /**
  * Requests a domain answers per second and per minute; beyond them it answers 429. Oracle publishes the
  * limits per domain type ("20 requests/s on the Free type, 90/s on Premium": idcs-api.md [api-rate-limiting]);
- * whether a 429 carries `Retry-After` is UNCONFIRMED there, so it is modelled both ways.
+ * the per-minute limits are not in that reference (they are issue 11's figures, UNCONFIRMED); whether a
+ * 429 carries `Retry-After` is UNCONFIRMED too, so it is modelled both ways.
  */
 export interface RateLimit {
   perSecond: number;
@@ -98,9 +99,9 @@ export interface RateLimit {
   retryAfter: boolean;
 }
 
-/** Free domain type: 20 requests/s, 150/min (idcs-api.md [api-rate-limiting]). */
+/** Free domain type: 20 requests/s (idcs-api.md [api-rate-limiting]); 150/min as issue 11 states it. */
 export const FREE_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 20, perMinute: 150 };
-/** Premium domain type: 90 requests/s, 5,000/min (idcs-api.md [api-rate-limiting]). */
+/** Premium domain type: 90 requests/s (idcs-api.md [api-rate-limiting]); 5,000/min as issue 11 states it. */
 export const PREMIUM_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 90, perMinute: 5000 };
 
 /** A running emulator. */
