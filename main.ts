@@ -1764,14 +1764,28 @@ function ociClient<C extends { endpoint: string; regionId?: string }>(
   const fresh = options.freshConnections
     ? { client: Deno.createHttpClient({ poolMaxIdlePerHost: 0 }) }
     : undefined;
+  const signer = new common.DefaultRequestSigner(session.provider);
   const transport = new common.FetchHttpClient(
-    new common.DefaultRequestSigner(session.provider),
+    signer,
     null,
     fresh as unknown as Common.ClientConfiguration["httpOptions"],
   );
   const httpClient: Common.HttpClient = {
     send: async (...args: Parameters<Common.HttpClient["send"]>) => {
-      const response = await transport.send(...args);
+      const [request, excludeBody] = args;
+      // A binary body that is not signed (PutObject) is sent here: the SDK's transport first tests it for
+      // emptiness with Object.keys, which for a Uint8Array names every byte — 0.7 s of CPU and most of the
+      // garbage per 2 MB object, measured (README, Performance). Signing and sending are as the SDK's.
+      const response = excludeBody && request.body instanceof Uint8Array
+        ? await signer.signHttpRequest(request, true).then(() =>
+          fetch(request.uri, {
+            method: request.method,
+            headers: request.headers,
+            body: request.body,
+            ...fresh,
+          })
+        )
+        : await transport.send(...args);
       const slot = sdkResponses.getStore();
       if (slot) slot.response = response;
       return response;
