@@ -1618,23 +1618,33 @@ type OciService =
   | "federation";
 
 /**
- * The OCI SDK's per-service packages, loaded only when a setting needs Oracle Cloud: they cost 0.3 s at start
- * and a dependency prints a `punycode` deprecation warning into the log stream.
+ * The OCI SDK's per-service packages, each loaded only when a setting needs it (`sdkPackages`): together they
+ * cost 0.3 s at start, and a dependency prints a `punycode` deprecation warning into the log stream.
  */
-async function loadSdk() {
-  const [common, objectstorage, secrets, keymanagement, audit, identity, loggingingestion] = await Promise
-    .all([
-      import("oci-common"),
-      import("oci-objectstorage"),
-      import("oci-secrets"),
-      import("oci-keymanagement"),
-      import("oci-audit"),
-      import("oci-identity"),
-      import("oci-loggingingestion"),
-    ]);
-  return { common, objectstorage, secrets, keymanagement, audit, identity, loggingingestion };
+const SDK_PACKAGES = {
+  objectstorage: () => import("oci-objectstorage"),
+  secrets: () => import("oci-secrets"),
+  keymanagement: () => import("oci-keymanagement"),
+  audit: () => import("oci-audit"),
+  identity: () => import("oci-identity"),
+  loggingingestion: () => import("oci-loggingingestion"),
+};
+type SdkPackage = keyof typeof SDK_PACKAGES;
+type Sdk = { common: typeof Common } & { [P in SdkPackage]: Awaited<ReturnType<(typeof SDK_PACKAGES)[P]>> };
+
+/** oci-common and `packages`; using a package that was not loaded is a bug in `sdkPackages`, said as such. */
+async function loadSdk(packages: SdkPackage[]): Promise<Sdk> {
+  const sdk: Record<string, unknown> = { common: await import("oci-common") };
+  await Promise.all(packages.map(async (name) => sdk[name] = await SDK_PACKAGES[name]()));
+  for (const name of Object.keys(SDK_PACKAGES).filter((name) => !(name in sdk))) {
+    Object.defineProperty(sdk, name, {
+      get: () => {
+        throw new Error(`internal: OCI SDK package ${name} not loaded (sdkPackages)`);
+      },
+    });
+  }
+  return sdk as Sdk;
 }
-type Sdk = Awaited<ReturnType<typeof loadSdk>>;
 
 /**
  * What the process must look like before the SDK loads; called by `main()`, as it changes process-wide state.
@@ -1689,8 +1699,8 @@ async function chooseOciAuth(config: OciConfig): Promise<{ mode: OciAuthMode; wh
   return { mode: "config", why: "no resource principal variables and no instance metadata service" };
 }
 
-async function openOciSession(config: OciConfig): Promise<OciSession> {
-  const sdk = await loadSdk();
+async function openOciSession(config: OciConfig, packages: SdkPackage[]): Promise<OciSession> {
+  const sdk = await loadSdk(packages);
   const { common } = sdk;
   const { mode, why } = await chooseOciAuth(config);
   log("info", "OCI authentication chosen", { mode, why });
@@ -4521,11 +4531,24 @@ export function publicKeyPem(record: CheckpointKeyRecord): string {
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** An OCI session when a setting needs Oracle Cloud (a bucket, a Vault-held key), else undefined. */
-function needsOci(config: Config, withSources: boolean): boolean {
-  return Boolean(config.oci.bucket) || Boolean(config.checkpointMirror?.startsWith(MIRROR_BUCKET)) ||
-    (withSources && Boolean(config.oci.logId)) ||
-    (withSources && Boolean(config.checkpointSigningKey)) ||
-    (withSources && config.sources.some((s) => s.keySecretId || s.signingKeyId || s.source === "oci-audit"));
+/** The OCI SDK packages the configuration uses (none: no OCI session at all). */
+export function sdkPackages(config: Config, withSources: boolean): SdkPackage[] {
+  const sources = withSources ? config.sources : [];
+  const uses: [SdkPackage, boolean][] = [
+    [
+      "objectstorage",
+      Boolean(config.oci.bucket) || Boolean(config.checkpointMirror?.startsWith(MIRROR_BUCKET)),
+    ],
+    ["loggingingestion", withSources && Boolean(config.oci.logId)],
+    [
+      "keymanagement",
+      (withSources && Boolean(config.checkpointSigningKey)) || sources.some((s) => s.signingKeyId),
+    ],
+    ["secrets", sources.some((s) => s.keySecretId)],
+    ["audit", sources.some((s) => s.source === "oci-audit")],
+    ["identity", sources.some((s) => s.source === "oci-audit")],
+  ];
+  return uses.filter(([, used]) => used).map(([name]) => name);
 }
 
 /** The bucket when OCI_BUCKET is set (its protection logged), else the directory. */
@@ -5843,9 +5866,9 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
     retryPolicy.maxWaitMs = config.maxRetryWaitMs;
     requestLimits.concurrency = config.concurrency;
     registerSecret(config.triggerToken);
-    const oci = needsOci(config, command!.sources !== false);
-    if (oci) prepareProcessForSdk();
-    const session = oci ? await openOciSession(config.oci) : undefined;
+    const packages = sdkPackages(config, command!.sources !== false);
+    if (packages.length) prepareProcessForSdk();
+    const session = packages.length ? await openOciSession(config.oci, packages) : undefined;
     const sink = await openSink(config, session);
     return await command!.run({ line, config, sink, session, from, to, now, signal });
   } catch (error) {
