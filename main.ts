@@ -4453,15 +4453,21 @@ async function writeCheckpoint(
   prefix: string,
   key: CheckpointKey,
   mirror?: Sink,
-  reconciliation?: Reconciliation,
+  reconciliation?: Promise<Reconciliation | undefined>,
 ): Promise<Checkpoint> {
   const keyRecord = encodeRecord(key.record);
-  await sink.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord);
-  await mirror?.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord);
-  const heads = await chainHeads(sink, prefix);
+  // The key, the heads and the tip are read and written at once, and while the pass reconciles: in a bucket
+  // each is a walk of folder listings, and one after another they were most of a pass's tail (README).
+  const [heads, firstTip] = await Promise.all([
+    chainHeads(sink, prefix),
+    checkpointTip(sink, prefix, true),
+    sink.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord),
+    mirror?.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord),
+  ]);
+  const reconciled = await reconciliation;
   // A lost place means another writer made progress, so this ends; the bound only guards against a bug.
   for (let attempt = 1; attempt <= CHECKPOINT_ATTEMPTS; attempt++) {
-    const tip = await checkpointTip(sink, prefix, true);
+    const tip = attempt === 1 ? firstTip : await checkpointTip(sink, prefix, true);
     // Strictly later than the one it follows, so dated names never collide and sort as the sequence does.
     const time = Math.max(Date.now(), tip ? Date.parse(tip.checkpoint.time) + 1 : 0);
     const unsigned: Checkpoint = {
@@ -4471,7 +4477,7 @@ async function writeCheckpoint(
       time: new Date(time).toISOString(),
       version: VERSION,
       keyId: key.keyId,
-      chains: withReconciliation(heads, tip?.checkpoint, reconciliation),
+      chains: withReconciliation(heads, tip?.checkpoint, reconciled),
     };
     const signature = await key.sign(signedBytes(unsigned));
     const bytes = encodeRecord({ ...unsigned, signature: encodeBase64(signature) });
@@ -4627,7 +4633,8 @@ export async function archivePass(
 }
 
 /** Signs one checkpoint of every chain's head, recording what the pass reconciled. */
-type CheckpointWriter = (reconciliation?: Reconciliation) => Promise<Checkpoint>;
+/** Signs a pass's checkpoint; the pass's reconciliation may still be under way (it is awaited last). */
+type CheckpointWriter = (reconciliation?: Promise<Reconciliation | undefined>) => Promise<Checkpoint>;
 
 /**
  * One pass of `once` and of `run`: archive every due window, reconcile the windows committed RECONCILE_AFTER
@@ -4645,12 +4652,12 @@ async function provenPass(
   const started = Date.now();
   const reports = await archivePass(config, sources, sink, copy, stop);
   let failure: unknown;
-  const reconciled = await reconcileSources(config, sources, sink, {
+  const reconciled = reconcileSources(config, sources, sink, {
     committedBefore: Date.now() - config.reconcileAfterMs,
     stop,
     deadline: started + (config.deadlineMs ?? Infinity),
-  }).catch((error) => void (failure = error));
-  const signed = await checkpoint(reconciled?.reconciliation);
+  }).then((result) => result.reconciliation, (error) => void (failure = error));
+  const signed = await checkpoint(reconciled);
   metrics.set("audit_archiver_checkpoint_timestamp_seconds", {}, Date.parse(signed.time) / 1000);
   metrics.set("audit_archiver_checkpoint_sequence", {}, signed.sequence);
   if (failure) throw failure;
@@ -5679,7 +5686,7 @@ const COMMAND_TABLE: Record<
         reconcileSources(config, sources, sink, { from: from ?? -Infinity, to, dryRun: line.dryRun, stop })
       );
       for (const result of results) console.log(JSON.stringify(result));
-      await checkpoint?.(reconciliation);
+      await checkpoint?.(Promise.resolve(reconciliation));
       const total = (rows: WindowReconciliation[], key: "missing" | "extra") =>
         rows.reduce((n, r) => n + r[key], 0);
       const summary = {
