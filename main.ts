@@ -3556,23 +3556,29 @@ async function claimSegment(
  * object — each create-if-absent, so a concurrent instance can never overwrite or overlap it. A crash after
  * the claim leaves a window any instance completes from the kept bytes (`completeWindow`). When another
  * instance claimed the start first, its window is completed here too (it may have died right after its
- * claim) before this instance moves on: the commit owns the lost-claim rule. Returns the manifest that holds.
+ * claim) before this instance moves on: the commit owns the lost-claim rule. Returns the manifest that holds,
+ * and the write of its data object, still under way: the next window's kept bytes go in beside it, and its
+ * claim waits for it (`previousWrite`), so only a chain's newest window can lack its data object, which
+ * `readSegmentState` completes. A bucket's window then waits for two round trips, not three.
  */
 export async function commitWindow(
   sink: Sink,
   names: { data: string; manifest: string },
   manifest: Manifest,
   data: Uint8Array,
-): Promise<{ ours: boolean; manifest: Manifest }> {
-  await writeData(sink, keptName(manifest), data, manifest.sha256);
+  previousWrite: Promise<void> = Promise.resolve(),
+): Promise<{ ours: boolean; manifest: Manifest; written: Promise<void> }> {
+  await Promise.all([writeData(sink, keptName(manifest), data, manifest.sha256), previousWrite]);
   if (await sink.createExclusive(names.manifest, encodeRecord(manifest))) {
-    await writeData(sink, names.data, data, manifest.sha256);
-    return { ours: true, manifest };
+    const written = writeData(sink, names.data, data, manifest.sha256);
+    // Awaited by the next commit or the caller; a failure must not end the process as unhandled meanwhile.
+    written.catch(() => {});
+    return { ours: true, manifest, written };
   }
   const winner = parseManifest((await sink.read(names.manifest)) ?? new Uint8Array());
   if (!winner) throw new ArchiveError("ARCHIVE", `${names.manifest} is not a readable manifest: run verify`);
   await completeWindow(sink, winner);
-  return { ours: false, manifest: winner };
+  return { ours: false, manifest: winner, written: Promise.resolve() };
 }
 
 /** Writes an object if absent; an existing one must be byte-identical (another instance's same write). */
@@ -3644,6 +3650,8 @@ async function archiveSegment(
   // Reading ahead pays while windows come out as planned; after a cut window or a lost claim (another
   // instance at work) the next window is read alone, so reads are not wasted on plans that will not hold.
   let asPlanned = true;
+  /** The newest committed window's data object, being written while the next window is encoded. */
+  let written = Promise.resolve();
   while ((report.stopped = budgetStop(budget, report.stopped)) === "caught-up") {
     const limit = Math.min(config.maxEventsPerObject, budget.eventsLeft);
     // Under a MAX_EVENTS budget that the windows ahead could exceed, only the next window is read.
@@ -3664,7 +3672,8 @@ async function archiveSegment(
     if (!asPlanned) ahead.length = 0;
     const names = objectNames(chain, window);
     const { data, manifest } = await encodeCommit(source, window, read, names.data, state.previousRecord);
-    const commit = await commitWindow(sink, names, manifest, data);
+    const commit = await commitWindow(sink, names, manifest, data, written);
+    written = commit.written;
     state = {
       frontier: Date.parse(commit.manifest.end),
       previousRecord: encodeRecord(commit.manifest),
@@ -3691,8 +3700,9 @@ async function archiveSegment(
       events: read.events.length,
       object: names.data,
     });
-    await options.copy?.copyWindow(sink, names.manifest);
+    if (options.copy) await written.then(() => options.copy!.copyWindow(sink, names.manifest));
   }
+  await written;
   report.frontier = new Date(state.frontier).toISOString();
   return report;
 }
@@ -4141,6 +4151,7 @@ async function reconcileWindow(
       },
     );
     const commit = await commitWindow(sink, names, manifest, data);
+    await commit.written;
     archived.last = encodeRecord(commit.manifest);
     archived.amendments.push({ name: names.manifest, sha256: await sha256Hex(archived.last) });
     result.amended = names.manifest;

@@ -513,3 +513,41 @@ Deno.test("backfill --from racing the first once on an empty archive archives fr
     await archive.close();
   }
 });
+
+Deno.test("a window's claim waits for the data object of the window before it, whose write overlaps the next window's kept bytes", async () => {
+  const domain = await startDomain({ events: recentEvents(207, 400, 4) });
+  /** Per window start: when its kept bytes and its claim arrived, and when its data object's PUT was let go. */
+  const windows = new Map<string, { kept?: number; claim?: number; dataReleased?: number; end?: string }>();
+  const windowOf = (start: string) => windows.get(start) ?? windows.set(start, {}).get(start)!;
+  const cloud = await startCloud(domain.dir, {
+    onRequest: async (request) => {
+      const name = request.objectName?.split("/").pop();
+      if (request.method !== "PUT" || !name || !/^\d{8}T/.test(name)) return;
+      const window = windowOf(startOf(name));
+      if (name.endsWith(".kept")) window.kept = performance.now();
+      if (name.endsWith(".manifest.json")) window.claim = performance.now();
+      if (name.endsWith(".ndjson.gz")) {
+        // Each data object is held, so a claim sent before its answer would arrive inside the hold.
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        window.end = name.slice(22, 42);
+        window.dataReleased = performance.now();
+      }
+    },
+  });
+  try {
+    assert.equal(await main(["once", ...cloudArgs(domain, cloud), "--max-events-per-object", "40"]), 0);
+    const committed = [...windows].filter(([, w]) => w.dataReleased !== undefined);
+    assert.ok(committed.length >= 8, `only ${committed.length} windows`);
+    let overlapped = 0;
+    for (const [start, window] of committed) {
+      const next = windows.get(window.end!);
+      if (!next?.claim) continue;
+      assert.ok(next.claim >= window.dataReleased!, `the window after ${start} was claimed before its data`);
+      if (next.kept! < window.dataReleased!) overlapped++;
+    }
+    assert.ok(overlapped >= committed.length / 2, `kept bytes overlapped ${overlapped} data writes`);
+  } finally {
+    await cloud.close();
+    await domain.close();
+  }
+});
