@@ -3489,13 +3489,12 @@ async function newestRecordBefore(
 
 /** The chain's segments, oldest first. */
 async function readSegments(sink: Sink, chain: string): Promise<Segment[]> {
-  const segments: Segment[] = [];
-  for (const name of await sink.listChildren(chain)) {
-    if (!GENESIS_PATTERN.test(name)) continue;
+  const names = (await sink.listChildren(chain)).filter((name) => GENESIS_PATTERN.test(name));
+  const segments = await Promise.all(names.map(async (name) => {
     const segment = parseSegment(name, (await sink.read(name))!);
     if (!segment) throw new ArchiveError("ARCHIVE", `${name} is not a readable genesis: run verify`);
-    segments.push(segment);
-  }
+    return segment;
+  }));
   return segments.sort((a, b) => a.start - b.start);
 }
 
@@ -3541,9 +3540,11 @@ async function claimSegment(
     createdAt: new Date().toISOString(),
   };
   const name = genesisName(chain, end);
-  await sink.createExclusive(name, encodeRecord(record));
-  const segment = (await readSegments(sink, chain)).find((s) => s.name === name);
-  if (!segment) throw new ArchiveError("ARCHIVE", `${name} vanished after it was created`);
+  const bytes = encodeRecord(record);
+  const held = await sink.createExclusive(name, bytes) ? bytes : await sink.read(name);
+  if (!held) throw new ArchiveError("ARCHIVE", `${name} vanished after it was created`);
+  const segment = parseSegment(name, held);
+  if (!segment) throw new ArchiveError("ARCHIVE", `${name} is not a readable genesis: run verify`);
   return segment;
 }
 
@@ -4631,8 +4632,8 @@ export async function archivePass(
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
     // Credentials and permissions are proven before anything is written (invariant 5): a pass with a bad key
     // completes no window and copies nothing.
-    await source.check();
-    let main = (await readSegments(sink, chain)).find((s) => s.end === Infinity);
+    const [, segments] = await Promise.all([source.check(), readSegments(sink, chain)]);
+    let main = segments.find((s) => s.end === Infinity);
     main ??= await claimSegment(sink, chain, source, floorTo(source.since, source.kind.granularityMs));
     // Windows whose copy failed (or never ran) on an earlier pass go first.
     await copy?.catchUp(sink, chain, (await readSegmentState(sink, chain, main)).frontier);
@@ -4643,8 +4644,7 @@ export async function archivePass(
   });
 }
 
-/** Signs one checkpoint of every chain's head, recording what the pass reconciled. */
-/** Signs a pass's checkpoint; the pass's reconciliation may still be under way (it is awaited last). */
+/** Signs one checkpoint of every chain's head, recording what the pass reconciled (awaited last). */
 type CheckpointWriter = (reconciliation?: Promise<Reconciliation | undefined>) => Promise<Checkpoint>;
 
 /**
