@@ -3662,7 +3662,7 @@ async function archiveSegment(
     readAhead(ahead, depth, { source, frontier: state.frontier, horizon, stride, limit });
     const next = ahead.shift();
     if (!next) break;
-    const { window, read } = await next.result;
+    const { window, read, encoded } = await next.result;
     // Reads ahead are planned from the planned end of the window before: they hold only while it was not
     // cut, and a read sized for a larger budget than is left now is read again (invariants 1-3, MAX_EVENTS).
     if (window.start !== state.frontier || (next.limit > limit && read.events.length > limit)) {
@@ -3672,7 +3672,9 @@ async function archiveSegment(
     asPlanned = window.end === next.planned.end;
     if (!asPlanned) ahead.length = 0;
     const names = objectNames(chain, window);
-    const { data, manifest } = await encodeCommit(source, window, read, names.data, state.previousRecord);
+    const { data, manifest } = await encodeCommit(source, window, read, names.data, state.previousRecord, {
+      encoded,
+    });
     const commit = await commitWindow(sink, names, manifest, data, written);
     written = commit.written;
     state = {
@@ -3715,11 +3717,16 @@ async function archiveSegment(
  */
 const READ_AHEAD = 2;
 
-/** A window being read ahead: as planned (its read may cut it), and the budget it was read for. */
+/**
+ * A window being read ahead: as planned (its read may cut it), and the budget it was read for. Its data is
+ * compressed as soon as it is read (`encoded`), while the window before waits for its claim.
+ */
 interface AheadRead {
   planned: Window;
   limit: number;
-  result: ReturnType<typeof readFittingWindow>;
+  result: Promise<
+    Awaited<ReturnType<typeof readFittingWindow>> & { encoded: ReturnType<typeof encodeWindow> }
+  >;
 }
 
 /** Starts reads of the windows after the last one in `ahead` (or after the frontier) until `depth` are. */
@@ -3732,7 +3739,11 @@ function readAhead(
     const from = ahead.at(-1)?.planned.end ?? plan.frontier;
     const planned = planWindow(from, plan.horizon, plan.source.kind.granularityMs, plan.stride);
     if (!planned) return;
-    const result = readFittingWindow(plan.source, planned, plan.limit);
+    const result = readFittingWindow(plan.source, planned, plan.limit).then((fitted) => {
+      const encoded = encodeWindow(fitted.read.events);
+      encoded.catch(() => {});
+      return { ...fitted, encoded };
+    });
     // A read dropped unawaited (its window was planned again) must not end the process as unhandled.
     result.catch(() => {});
     ahead.push({ planned, limit: plan.limit, result });
@@ -3776,9 +3787,10 @@ async function encodeCommit(
   read: Extract<WindowRead, { kind: "complete" }>,
   object: string,
   previousRecord: Uint8Array,
-  amendment?: { n: number; amends: string },
+  options: { amendment?: { n: number; amends: string }; encoded?: ReturnType<typeof encodeWindow> } = {},
 ) {
-  const { data, ndjsonSha256 } = await encodeWindow(read.events);
+  const { amendment } = options;
+  const { data, ndjsonSha256 } = await (options.encoded ?? encodeWindow(read.events));
   const manifest = await buildManifest({
     source,
     window,
@@ -4146,10 +4158,7 @@ async function reconcileWindow(
       { ...read, events: missing },
       names.data,
       archived.last,
-      {
-        n,
-        amends: await sha256Hex(committed.bytes),
-      },
+      { amendment: { n, amends: await sha256Hex(committed.bytes) } },
     );
     const commit = await commitWindow(sink, names, manifest, data);
     await commit.written;
