@@ -4052,6 +4052,12 @@ interface CommittedWindow {
   manifest: Manifest;
 }
 
+/** Where a segment's windows end now: the end of its newest window, or its start. */
+async function frontierOf(sink: Sink, chain: string, segment: Segment): Promise<number> {
+  const newest = await lastManifestBefore(sink, chain, segment.end);
+  return newest ? Date.parse(parseManifest((await sink.read(newest))!)?.end ?? "") : segment.start;
+}
+
 /**
  * The committed windows of a chain that meet [from, to), oldest first, read day folder by day folder from
  * the window that holds `from`: bounded by the range, however long the archive is.
@@ -4216,9 +4222,13 @@ async function reconcileSource(
   const results: WindowReconciliation[] = [];
   const amendments: { name: string; sha256: string }[] = [];
   if (!main) return { results, amendments };
-  const newest = await lastManifestBefore(sink, chain, Infinity);
-  const frontier = newest ? Date.parse(parseManifest((await sink.read(newest))!)?.end ?? "") : main.start;
-  const to = Math.min(scope.to ?? Infinity, frontier);
+  // A window is committed after its end and after its chain's genesis: a pass looks no further than the
+  // windows it may reconcile (`committedBefore`), and a chain begun since then has none.
+  const due = scope.committedBefore;
+  if (due !== undefined && Date.parse(parseGenesis(main.bytes)?.createdAt ?? "") > due) {
+    return { results, amendments };
+  }
+  const to = Math.min(scope.to ?? Infinity, due ?? await frontierOf(sink, chain, main));
   // A pass with nothing new to reconcile stops here, before asking the source for its retention.
   if ((scope.from ?? reconciledUntil ?? main.start) >= to) return { results, amendments };
   const retention = await sourceRetention(source, source.name);
