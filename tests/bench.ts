@@ -5,13 +5,18 @@
  * Run with `deno task bench`. Environment:
  * - `BENCH_EVENTS=N` scales every backlog (default 1,000,000; the small memory backlog is N/10).
  * - `BENCH_PROFILE=DIR` writes a V8 CPU profile (`--cpu-prof`) of each archiver run into DIR.
- * - `BENCH_SCENARIOS=1,3` picks scenarios (default all):
+ * - `BENCH_TRACE=1` prints every request the emulated cloud (bucket, OCI Audit) receives, with its time in ms:
+ *   what a pass waits for, round trip by round trip.
+ * - `BENCH_SCENARIOS=1,3` picks scenarios (default all). Scenarios 1–3 run every source (an identity domain;
+ *   OCI Audit of a tenancy and two sub-compartments) into every sink (a directory; a bucket of the emulated
+ *   cloud through the real OCI SDK):
  *   1. N events over 7 days, no latency;
  *   2. the same with 50 ms latency per request;
- *   3. memory flatness: N/10 and N events, no latency, so the two peak RSS values can be compared;
- *   4. N events into an Object Storage bucket of the emulated cloud (real OCI SDK), without and with 50 ms;
- *   5. N OCI Audit events in a tenancy and two sub-compartments (real OCI SDK) into a directory, without and
- *      with 50 ms.
+ *   3. N/10 events, no latency: memory flatness, its peak RSS against scenario 1's;
+ *   4. the blog's function (tests/bench_blog.ts) and `once`, N/10 events at 50 ms;
+ *   5. rate-limited identity domains (Free and Premium), N/10 events;
+ *   6. an idle pass (`once` with nothing due) beside `deno run` of an empty script;
+ *   7. 200 compartments, N/10 events, at 0 and 50 ms.
  *
  * The emulator (and the million events it holds) lives in this process, so the archiver runs in a separate
  * one — `deno run -P=local main.ts once`, as an operator would run it — and its peak memory is the kernel's
@@ -117,45 +122,38 @@ class BrokenRun extends Error {}
 // Scenarios and options
 // ─────────────────────────────────────────────────────────────────────────────────────────────────
 
+/** Every source into every sink: the flows scenarios 1–3 each run. */
+const FLOWS: Pick<Scenario, "source" | "sink">[] = [
+  { source: "idcs", sink: "dir" },
+  { source: "idcs", sink: "oci" },
+  { source: "oci-audit", sink: "dir" },
+  { source: "oci-audit", sink: "oci" },
+];
+
 function scenarios(size: number): Scenario[] {
   const small = Math.max(1, Math.round(size / 10));
   return [
-    { group: 1, name: "backlog, no latency", events: size, latencyMs: 0, source: "idcs", sink: "dir" },
-    { group: 2, name: "backlog, 50 ms latency", events: size, latencyMs: 50, source: "idcs", sink: "dir" },
-    { group: 3, name: "memory, small backlog", events: small, latencyMs: 0, source: "idcs", sink: "dir" },
-    { group: 3, name: "memory, large backlog", events: size, latencyMs: 0, source: "idcs", sink: "dir" },
-    {
-      group: 4,
-      name: "backlog into a bucket, no latency",
+    ...FLOWS.map((flow): Scenario => ({
+      group: 1,
+      name: "backlog, no latency",
       events: size,
       latencyMs: 0,
-      source: "idcs",
-      sink: "oci",
-    },
-    {
-      group: 4,
-      name: "backlog into a bucket, 50 ms latency",
+      ...flow,
+    })),
+    ...FLOWS.map((flow): Scenario => ({
+      group: 2,
+      name: "backlog, 50 ms latency",
       events: size,
       latencyMs: 50,
-      source: "idcs",
-      sink: "oci",
-    },
-    {
-      group: 5,
-      name: "OCI Audit backlog, no latency",
-      events: size,
+      ...flow,
+    })),
+    ...FLOWS.map((flow): Scenario => ({
+      group: 3,
+      name: "memory, N/10 backlog",
+      events: small,
       latencyMs: 0,
-      source: "oci-audit",
-      sink: "dir",
-    },
-    {
-      group: 5,
-      name: "OCI Audit backlog, 50 ms latency",
-      events: size,
-      latencyMs: 50,
-      source: "oci-audit",
-      sink: "dir",
-    },
+      ...flow,
+    })),
     ...blogComparison(small),
     ...[
       { name: "Free domain (20/s, 150/min), Retry-After sent", limit: FREE_DOMAIN_LIMITS, retryAfter: true },
@@ -166,7 +164,7 @@ function scenarios(size: number): Scenario[] {
         retryAfter: true,
       },
     ].map(({ name, limit, retryAfter }): Scenario => ({
-      group: 7,
+      group: 5,
       name,
       events: small,
       latencyMs: 0,
@@ -175,7 +173,7 @@ function scenarios(size: number): Scenario[] {
       rateLimit: { ...limit, retryAfter },
     })),
     ...[0, 50].map((latencyMs): Scenario => ({
-      group: 9,
+      group: 7,
       name: `200 compartments, ${latencyMs} ms latency`,
       events: small,
       latencyMs,
@@ -191,7 +189,7 @@ function scenarios(size: number): Scenario[] {
  * process) and `once`, against the same emulated identity domain with 50 ms latency, at N/10 events.
  */
 function blogComparison(events: number): Scenario[] {
-  const base = { group: 6, events, latencyMs: 50, source: "idcs", sink: "dir" } as const;
+  const base = { group: 4, events, latencyMs: 50, source: "idcs", sink: "dir" } as const;
   return [
     { ...base, name: "the blog's function (reference), 50 ms latency", runner: "blog" },
     { ...base, name: "once, 50 ms latency" },
@@ -204,10 +202,10 @@ function readOptions(): { size: number; groups: Set<number> } {
   if (!Number.isInteger(size) || size < 1) {
     usage(`BENCH_EVENTS must be a whole number ≥ 1, not "${sizeText}"`);
   }
-  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5,6,7,8,9";
+  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5,6,7";
   const groups = new Set(groupsText.split(",").map((part) => Number(part.trim())));
-  if (![...groups].every((g) => Number.isInteger(g) && g >= 1 && g <= 9)) {
-    usage(`BENCH_SCENARIOS must list scenarios 1 to 9, like "1,3", not "${groupsText}"`);
+  if (![...groups].every((g) => Number.isInteger(g) && g >= 1 && g <= 7)) {
+    usage(`BENCH_SCENARIOS must list scenarios 1 to 7, like "1,3", not "${groupsText}"`);
   }
   return { size, groups };
 }
@@ -238,6 +236,14 @@ async function runScenario(scenario: Scenario): Promise<Result> {
   // The cloud serves the bucket, OCI Audit, or both; the identity domain is a process of its own.
   const cloud = scenario.sink === "oci" || scenario.source === "oci-audit"
     ? await startCloud(dir, {
+      ...(Deno.env.get("BENCH_TRACE")
+        ? {
+          onRequest: (r: { operation: string; objectName?: string }) =>
+            console.error(
+              `bench: trace ${performance.now().toFixed(0)} ${r.operation} ${r.objectName ?? ""}`,
+            ),
+        }
+        : {}),
       faults: latency,
       compartments: compartmentsOf(scenario),
       auditEvents: scenario.source === "oci-audit"
@@ -615,32 +621,39 @@ function summary(results: Result[], idle?: IdleRun): string {
   const find = (group: number, test: (r: Result) => boolean) =>
     results.find((r) => r.scenario.group === group && test(r));
   const lines: string[] = [];
-  const pairs: [string, number][] = [["idcs → dir", 1], ["idcs → oci", 4], ["oci-audit → dir", 5], [
-    "200 compartments, oci-audit → dir",
-    9,
-  ]];
-  for (const [name, group] of pairs) {
-    const fast = find(group === 1 ? 1 : group, (r) => r.scenario.latencyMs === 0);
-    const slow = find(group === 1 ? 2 : group, (r) => r.scenario.latencyMs === 50);
-    if (fast && slow) {
-      lines.push(
-        `- ${name}: wall ${fast.wallSeconds.toFixed(1)} s at 0 ms, ${
-          slow.wallSeconds.toFixed(1)
-        } s at 50 ms: ` +
-          `ratio ${(slow.wallSeconds / fast.wallSeconds).toFixed(2)}`,
+  const same = (a: Scenario, b: Scenario) => a.source === b.source && a.sink === b.sink;
+  for (const fast of results.filter((r) => r.scenario.group === 1)) {
+    const flow = `${fast.scenario.source} → ${fast.scenario.sink}`;
+    const slow = find(2, (r) => same(r.scenario, fast.scenario));
+    const small = find(3, (r) => same(r.scenario, fast.scenario));
+    const parts = [`CPU ${(fast.archiverCpuSeconds * 100_000 / fast.scenario.events).toFixed(2)} s per 100k`];
+    if (slow) {
+      parts.push(
+        `wall ${fast.wallSeconds.toFixed(1)} s at 0 ms, ${slow.wallSeconds.toFixed(1)} s at 50 ms: ratio ${
+          (slow.wallSeconds / fast.wallSeconds).toFixed(2)
+        }`,
       );
     }
+    if (small) {
+      parts.push(
+        `peak RSS ${mib(small.peakRssBytes)} MiB at ${grouped(small.scenario.events)} events, ` +
+          `${mib(fast.peakRssBytes)} MiB at ${grouped(fast.scenario.events)} (${
+            ((fast.peakRssBytes / small.peakRssBytes - 1) * 100).toFixed(0)
+          }%)`,
+      );
+    }
+    lines.push(`- ${flow}: ${parts.join("; ")}`);
   }
-  const [small, large] = results.filter((r) => r.scenario.group === 3);
-  if (small && large) {
+  const compartments = results.filter((r) => r.scenario.group === 7);
+  if (compartments.length === 2) {
     lines.push(
-      `- memory: peak RSS ${mib(small.peakRssBytes)} MiB at ${grouped(small.scenario.events)} events, ` +
-        `${mib(large.peakRssBytes)} MiB at ${grouped(large.scenario.events)}: ` +
-        `${((large.peakRssBytes / small.peakRssBytes - 1) * 100).toFixed(0)}%`,
+      `- 200 compartments, oci-audit → dir: wall ${compartments[0].wallSeconds.toFixed(1)} s at 0 ms, ${
+        compartments[1].wallSeconds.toFixed(1)
+      } s at 50 ms: ratio ${(compartments[1].wallSeconds / compartments[0].wallSeconds).toFixed(2)}`,
     );
   }
-  const blog = find(6, (r) => r.scenario.runner === "blog");
-  const once = find(6, (r) => r.scenario.runner !== "blog");
+  const blog = find(4, (r) => r.scenario.runner === "blog");
+  const once = find(4, (r) => r.scenario.runner !== "blog");
   if (blog && once) {
     lines.push(
       `- the blog's function: ${blog.wallSeconds.toFixed(1)} s, ${mib(blog.peakRssBytes)} MiB, ` +
@@ -668,7 +681,7 @@ const LEGEND = [
   "startup excluded). Pages/s: AuditEvents (identity domain) or ListEvents (OCI Audit) requests the emulator",
   "answered per second of wall time; 429s: of those, answered by the domain's rate limit. Peak RSS: VmHWM of",
   "the archiving process. CPU per 100k: user+system seconds of the archiving process alone, per 100,000 events.",
-  "Lost: events of the source missing from the archive. Scenario 6's first row is the blog's function",
+  "Lost: events of the source missing from the archive. Scenario 4's first row is the blog's function",
   "(tests/bench_blog.ts), the reference compared against.",
 ].join("\n");
 
@@ -686,7 +699,7 @@ interface IdleRun {
 async function runIdle(): Promise<IdleRun> {
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
   const scenario: Scenario = {
-    group: 8,
+    group: 6,
     name: "idle pass",
     events: 100,
     latencyMs: 0,
@@ -748,7 +761,7 @@ async function main(): Promise<number> {
   }
   let idle: IdleRun | undefined;
   try {
-    if (groups.has(8)) idle = await runIdle();
+    if (groups.has(6)) idle = await runIdle();
   } catch (error) {
     if (!(error instanceof BrokenRun)) throw error;
     console.error(`bench: ERROR ${error.message}`);
