@@ -508,7 +508,6 @@ export function nextCronTime(schedule: CronSchedule, after: number): number {
   return NaN;
 }
 
-/** Counters for /metrics, in the Prometheus text format. */
 /** A setting's value once parsed: each kind's parser gives one of these. */
 type SettingValue = string | number | boolean;
 
@@ -861,7 +860,6 @@ function readEnvironment(): RawSettings {
   return raw;
 }
 
-/** The help text, from the settings table. */
 /** A setting's default as help and the README show it: "20s", or "2m for idcs, 15m for oci-audit". */
 export function defaultText(setting: Setting): string | undefined {
   const bySource = Object.entries(setting.sourceDefaults ?? {}).map(([source, text]) =>
@@ -870,6 +868,7 @@ export function defaultText(setting: Setting): string | undefined {
   return setting.default ?? (bySource.length ? bySource.join(", ") : undefined);
 }
 
+/** The help text, from the settings table. */
 export function helpText(): string {
   const rows = SETTINGS.map((s) => {
     const fallback = defaultText(s);
@@ -2351,8 +2350,10 @@ export class OciAuditSource implements Source {
     await this.#events(this.scope, { start: minute, end: minute + this.kind.granularityMs }, Infinity, []);
   }
 
-  /** The tenancy's Audit retention (GetConfiguration), or undefined when the policy does not allow reading it. */
-  /** Read once per source (a daemon's passes reconcile every 15 minutes; the setting changes rarely). */
+  /**
+   * The tenancy's Audit retention (GetConfiguration), or undefined when the policy does not allow reading it;
+   * read once per source (a daemon's passes reconcile every 15 minutes; the setting changes rarely).
+   */
   #retention?: Promise<number | undefined>;
 
   retentionDays(): Promise<number | undefined> {
@@ -3407,9 +3408,8 @@ export class ObjectStorageSink implements Sink {
     return names.filter((name) => !name.slice(prefix.length + 1).startsWith(".")).sort();
   }
 
-  /** The bucket's retention rules, as `status` and the start of a pass report them. */
   /**
-   * The bucket's retention rules, for reporting only: a refusal (a policy without `read buckets`; a 404 may mean
+   * The bucket's retention rules, as `status` and the start of a pass report them, for reporting only: a refusal (a policy without `read buckets`; a 404 may mean
    * "not authorized") or an Object Storage without the endpoint gives a warning, never a failed pass.
    */
   async retention(): Promise<string> {
@@ -4567,7 +4567,6 @@ export function publicKeyPem(record: CheckpointKeyRecord): string {
 // Commands: once, run, backfill, status, verify, export, policies — over the configured sources and sink.
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** An OCI session when a setting needs Oracle Cloud (a bucket, a Vault-held key), else undefined. */
 /** The OCI SDK packages the configuration uses (none: no OCI session at all). */
 export function sdkPackages(config: Config, withSources: boolean): SdkPackage[] {
   const sources = withSources ? config.sources : [];
@@ -4986,7 +4985,6 @@ async function exportEvents(
   return count;
 }
 
-/** Per chain: frontier, lag, objects, next run, and warnings an operator must act on. */
 /**
  * The source's retention in days, and whether it is only assumed: OCI Audit says its tenancy's where the
  * policy allows GetConfiguration; otherwise (and for identity domains) the shortest the source may keep.
@@ -5618,7 +5616,6 @@ async function unreadableFiles(global: RawSettings, entries: RawSettings[]): Pro
   return problems;
 }
 
-/** Opens export's --out file; never overwrites one. */
 /**
  * `--out`: written to a temporary file beside it and linked to its name only when the export is complete, so
  * the file appears whole or not at all; an existing file is never overwritten.
