@@ -2703,10 +2703,11 @@ const NEWLINE = 10;
  */
 export async function encodeWindow(
   events: ArchivedEvent[],
-): Promise<{ data: Uint8Array; ndjsonSha256: string }> {
+): Promise<{ data: Uint8Array; sha256: string; ndjsonSha256: string }> {
   const gzip = createGzip({ level: GZIP_LEVEL });
   const parts: Uint8Array[] = [];
-  gzip.on("data", (part: Uint8Array) => parts.push(part));
+  const dataHash = createHash("sha256");
+  gzip.on("data", (part: Uint8Array) => (parts.push(part), dataHash.update(part)));
   const ended = new Promise((resolve, reject) => gzip.on("end", resolve).on("error", reject));
   const hash = createHash("sha256");
   for (let i = 0; i < events.length; i += ENCODE_BATCH) {
@@ -2724,13 +2725,13 @@ export async function encodeWindow(
   await ended;
   const data = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
   parts.reduce((offset, part) => (data.set(part, offset), offset + part.length), 0);
-  return { data, ndjsonSha256: hash.digest("hex") };
+  return { data, sha256: dataHash.digest("hex"), ndjsonSha256: hash.digest("hex") };
 }
 
 /** Serializes a record as the bytes that are stored and hashed: one JSON line. */
 export const encodeRecord = (record: object) => new TextEncoder().encode(JSON.stringify(record) + "\n");
 
-export async function buildManifest(input: {
+export function buildManifest(input: {
   source: Pick<Source, "name" | "scope" | "kind">;
   window: Window;
   object: string;
@@ -2739,10 +2740,11 @@ export async function buildManifest(input: {
   skippedCompartments?: string[];
   amendment?: { n: number; amends: string };
   data: Uint8Array;
+  sha256: string;
   ndjsonSha256: string;
   previous: string;
   now: number;
-}): Promise<Manifest> {
+}): Manifest {
   const { events } = input;
   return {
     format: FORMAT,
@@ -2755,7 +2757,7 @@ export async function buildManifest(input: {
     events: events.length,
     sourceTotal: input.sourceTotal,
     bytes: input.data.length,
-    sha256: await sha256Hex(input.data),
+    sha256: input.sha256,
     ndjsonSha256: input.ndjsonSha256,
     firstEventTime: events.length ? new Date(events[0].time).toISOString() : null,
     lastEventTime: events.length ? new Date(events[events.length - 1].time).toISOString() : null,
@@ -3507,19 +3509,36 @@ interface SegmentState {
 }
 
 /**
- * Where a segment stands, read from the archive. Its newest window is completed first when a crashed or
- * killed instance left it claimed without data: nothing is ever chained onto a window that lacks its data.
+ * Where a segment stands, read from the archive. Its newest windows are completed first when a crashed or
+ * killed instance left them claimed without data (`completeNewest`): a chain goes on only from whole windows.
  */
 async function readSegmentState(sink: Sink, chain: string, segment: Segment): Promise<SegmentState> {
-  const name = await lastManifestBefore(sink, chain, segment.end);
+  const newest = await newestManifest(sink, chain, segment, segment.end);
+  if (!newest) return { frontier: segment.start, previousRecord: segment.bytes };
+  await completeNewest(sink, chain, segment, newest.manifest);
+  return { frontier: Date.parse(newest.manifest.end), previousRecord: newest.bytes, last: newest.manifest };
+}
+
+/** The segment's last window that starts before `before`, read. */
+async function newestManifest(sink: Sink, chain: string, segment: Segment, before: number) {
+  const name = await lastManifestBefore(sink, chain, before);
   const bytes = name ? await sink.read(name) : undefined;
   const manifest = bytes && parseManifest(bytes);
   if (name && !manifest) throw new ArchiveError("ARCHIVE", `${name} is not a readable manifest: run verify`);
-  if (!manifest || Date.parse(manifest.start) < segment.start) {
-    return { frontier: segment.start, previousRecord: segment.bytes };
-  }
+  return manifest && Date.parse(manifest.start) >= segment.start ? { bytes: bytes!, manifest } : undefined;
+}
+
+/**
+ * Completes a segment's newest window when it lacks its data object, and the window before it first when that
+ * one lacks its data too: data objects go in window order and a claim waits for all but the newest
+ * (`commitWindow`), so the windows without one are at most the two newest. Oldest first, so a crash here again
+ * leaves only a suffix.
+ */
+async function completeNewest(sink: Sink, chain: string, segment: Segment, manifest: Manifest) {
+  if (await sink.read(manifest.object) !== undefined) return;
+  const before = await newestManifest(sink, chain, segment, Date.parse(manifest.start));
+  if (before) await completeWindow(sink, before.manifest);
   await completeWindow(sink, manifest);
-  return { frontier: Date.parse(manifest.end), previousRecord: bytes!, last: manifest };
 }
 
 /** Creates a segment's genesis unless another instance did; returns the segment that holds under that name. */
@@ -3557,25 +3576,33 @@ async function claimSegment(
  * object — each create-if-absent, so a concurrent instance can never overwrite or overlap it. A crash after
  * the claim leaves a window any instance completes from the kept bytes (`completeWindow`). When another
  * instance claimed the start first, its window is completed here too (it may have died right after its
- * claim) before this instance moves on: the commit owns the lost-claim rule. Returns the manifest that holds,
- * and the write of its data object, still under way: the next window's kept bytes go in beside it, and its
- * claim waits for it (`previousWrite`), so only a chain's newest window can lack its data object, which
- * `readSegmentState` completes. A bucket's window then waits for two round trips, not three.
+ * claim) before this instance moves on: the commit owns the lost-claim rule.
+ *
+ * Returns the manifest that holds, and the write of its data object, still under way. The chain's data
+ * objects go in window order (`unwritten`: the writes still under way, oldest first), and a claim waits for
+ * all of them but the newest, so only a chain's two newest windows can lack their data object, and only as a
+ * suffix: `readSegmentState` completes them. A bucket window then waits for one round trip, its claim, when
+ * its kept bytes went in while the window before was claimed (`kept`, from the read ahead).
  */
 export async function commitWindow(
   sink: Sink,
   names: { data: string; manifest: string },
   manifest: Manifest,
   data: Uint8Array,
-  previousWrite: Promise<void> = Promise.resolve(),
+  pipeline: { kept?: Promise<void>; unwritten?: Promise<void>[] } = {},
 ): Promise<{ ours: boolean; manifest: Manifest; written: Promise<void> }> {
-  await Promise.all([writeData(sink, keptName(manifest), data, manifest.sha256), previousWrite]);
+  const { kept = writeData(sink, keptName(manifest), data, manifest.sha256), unwritten = [] } = pipeline;
+  await Promise.all([kept, ...unwritten.slice(0, -1)]);
   if (await sink.createExclusive(names.manifest, encodeRecord(manifest))) {
-    const written = writeData(sink, names.data, data, manifest.sha256);
+    const written = (unwritten.at(-1) ?? Promise.resolve()).then(() =>
+      writeData(sink, names.data, data, manifest.sha256)
+    );
     // Awaited by the next commit or the caller; a failure must not end the process as unhandled meanwhile.
     written.catch(() => {});
     return { ours: true, manifest, written };
   }
+  // The winner chained onto this instance's windows: theirs get their data first, so the suffix rule holds.
+  await Promise.all(unwritten);
   const winner = parseManifest((await sink.read(names.manifest)) ?? new Uint8Array());
   if (!winner) throw new ArchiveError("ARCHIVE", `${names.manifest} is not a readable manifest: run verify`);
   await completeWindow(sink, winner);
@@ -3637,7 +3664,8 @@ async function archiveSegment(
   config: Config,
   budget: PassBudget,
   segment: Segment,
-  options: { minIntervalMs?: number; copy?: LoggingCopy; progress?: BackfillProgress } = {},
+  options: { minIntervalMs?: number; copy?: LoggingCopy; progress?: BackfillProgress; known?: PassChains } =
+    {},
 ): Promise<SourceReport> {
   const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
   const context = { source: source.name, scope: source.scope };
@@ -3651,18 +3679,18 @@ async function archiveSegment(
   // Reading ahead pays while windows come out as planned; after a cut window or a lost claim (another
   // instance at work) the next window is read alone, so reads are not wasted on plans that will not hold.
   let asPlanned = true;
-  /** The newest committed window's data object, being written while the next window is encoded. */
-  let written = Promise.resolve();
+  /** The data objects of the newest committed windows, oldest first, written while later ones are claimed. */
+  let unwritten: Promise<void>[] = [];
   while ((report.stopped = budgetStop(budget, report.stopped)) === "caught-up") {
     const limit = Math.min(config.maxEventsPerObject, budget.eventsLeft);
     // Under a MAX_EVENTS budget that the windows ahead could exceed, only the next window is read.
     const depth = asPlanned && budget.eventsLeft >= config.maxEventsPerObject * (READ_AHEAD + 1)
       ? READ_AHEAD + 1
       : 1;
-    readAhead(ahead, depth, { source, frontier: state.frontier, horizon, stride, limit });
+    readAhead(ahead, depth, { source, sink, chain, frontier: state.frontier, horizon, stride, limit });
     const next = ahead.shift();
     if (!next) break;
-    const { window, read, encoded } = await next.result;
+    const { window, read, encoded, kept } = await next.result;
     // Reads ahead are planned from the planned end of the window before: they hold only while it was not
     // cut, and a read sized for a larger budget than is left now is read again (invariants 1-3, MAX_EVENTS).
     if (window.start !== state.frontier || (next.limit > limit && read.events.length > limit)) {
@@ -3675,8 +3703,8 @@ async function archiveSegment(
     const { data, manifest } = await encodeCommit(source, window, read, names.data, state.previousRecord, {
       encoded,
     });
-    const commit = await commitWindow(sink, names, manifest, data, written);
-    written = commit.written;
+    const commit = await commitWindow(sink, names, manifest, data, { kept, unwritten });
+    unwritten = [...unwritten, commit.written].slice(-2);
     state = {
       frontier: Date.parse(commit.manifest.end),
       previousRecord: encodeRecord(commit.manifest),
@@ -3703,9 +3731,10 @@ async function archiveSegment(
       events: read.events.length,
       object: names.data,
     });
-    if (options.copy) await written.then(() => options.copy!.copyWindow(sink, names.manifest));
+    if (options.copy) await commit.written.then(() => options.copy!.copyWindow(sink, names.manifest));
   }
-  await written;
+  await Promise.all(unwritten);
+  if (state.last) options.known?.heads.set(chain, state.previousRecord);
   report.frontier = new Date(state.frontier).toISOString();
   return report;
 }
@@ -3719,13 +3748,17 @@ const READ_AHEAD = 2;
 
 /**
  * A window being read ahead: as planned (its read may cut it), and the budget it was read for. Its data is
- * compressed as soon as it is read (`encoded`), while the window before waits for its claim.
+ * compressed as soon as it is read (`encoded`) and its kept bytes go in (`kept`), while the windows before
+ * are claimed.
  */
 interface AheadRead {
   planned: Window;
   limit: number;
   result: Promise<
-    Awaited<ReturnType<typeof readFittingWindow>> & { encoded: ReturnType<typeof encodeWindow> }
+    Awaited<ReturnType<typeof readFittingWindow>> & {
+      encoded: ReturnType<typeof encodeWindow>;
+      kept: Promise<void>;
+    }
   >;
 }
 
@@ -3733,7 +3766,15 @@ interface AheadRead {
 function readAhead(
   ahead: AheadRead[],
   depth: number,
-  plan: { source: Source; frontier: number; horizon: number; stride: number; limit: number },
+  plan: {
+    source: Source;
+    sink: Sink;
+    chain: string;
+    frontier: number;
+    horizon: number;
+    stride: number;
+    limit: number;
+  },
 ) {
   while (ahead.length < depth) {
     const from = ahead.at(-1)?.planned.end ?? plan.frontier;
@@ -3741,8 +3782,14 @@ function readAhead(
     if (!planned) return;
     const result = readFittingWindow(plan.source, planned, plan.limit).then((fitted) => {
       const encoded = encodeWindow(fitted.read.events);
+      // Named by the window and the data's hash: a window planned again leaves bytes no manifest names.
+      const object = objectNames(plan.chain, fitted.window).data;
+      const kept = encoded.then(({ data, sha256 }) =>
+        writeData(plan.sink, keptName({ object, sha256 }), data, sha256)
+      );
       encoded.catch(() => {});
-      return { ...fitted, encoded };
+      kept.catch(() => {});
+      return { ...fitted, encoded, kept };
     });
     // A read dropped unawaited (its window was planned again) must not end the process as unhandled.
     result.catch(() => {});
@@ -3790,8 +3837,8 @@ async function encodeCommit(
   options: { amendment?: { n: number; amends: string }; encoded?: ReturnType<typeof encodeWindow> } = {},
 ) {
   const { amendment } = options;
-  const { data, ndjsonSha256 } = await (options.encoded ?? encodeWindow(read.events));
-  const manifest = await buildManifest({
+  const { data, sha256, ndjsonSha256 } = await (options.encoded ?? encodeWindow(read.events));
+  const manifest = buildManifest({
     source,
     window,
     object,
@@ -3800,6 +3847,7 @@ async function encodeCommit(
     skippedCompartments: read.skippedCompartments,
     amendment,
     data,
+    sha256,
     ndjsonSha256,
     previous: await sha256Hex(previousRecord),
     now: Date.now(),
@@ -4201,6 +4249,8 @@ interface ReconcileScope {
   stop?: AbortSignal;
   /** A pass's DEADLINE: no window is read after it (the rest is read by the next pass). */
   deadline?: number;
+  /** What the pass read already: the newest checkpoint, and each chain's main segment. */
+  known?: { tip: Promise<CheckpointTip | undefined>; mains: Map<string, Segment> };
 }
 
 /**
@@ -4218,7 +4268,8 @@ async function reconcileSource(
   { results: WindowReconciliation[]; until?: number; amendments: { name: string; sha256: string }[] }
 > {
   const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
-  const main = (await readSegments(sink, chain)).find((s) => s.end === Infinity);
+  const main = scope.known?.mains.get(chain) ??
+    (await readSegments(sink, chain)).find((s) => s.end === Infinity);
   const results: WindowReconciliation[] = [];
   const amendments: { name: string; sha256: string }[] = [];
   if (!main) return { results, amendments };
@@ -4274,7 +4325,7 @@ async function reconcileSources(
   sink: Sink,
   scope: ReconcileScope,
 ): Promise<{ results: WindowReconciliation[]; reconciliation: Reconciliation }> {
-  const tip = await checkpointTip(sink, config.archivePrefix, false);
+  const tip = await (scope.known?.tip ?? checkpointTip(sink, config.archivePrefix, false));
   const reconciliation: Reconciliation = new Map();
   const results = await forEachSource(sources, async (source) => {
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
@@ -4415,27 +4466,43 @@ async function readKeyFile(path: string): Promise<string> {
   }
 }
 
-/** Every chain's head now: its newest manifest's SHA-256 and where it ends. */
-async function chainHeads(sink: Sink, prefix: string): Promise<ChainHead[]> {
-  const heads: ChainHead[] = [];
-  for (const chain of await listChains(sink, prefix)) {
-    const name = await lastManifestBefore(sink, chain, Infinity);
-    const bytes = name ? await sink.read(name) : undefined;
-    const manifest = bytes && parseManifest(bytes);
-    if (manifest) heads.push({ chain, head: await sha256Hex(bytes), frontier: manifest.end });
-  }
-  return heads;
+/**
+ * Every chain's head: its newest manifest's SHA-256 and where it ends, read from the sink, or as the pass left
+ * it (`known`). Chains are read side by side.
+ */
+async function chainHeads(
+  sink: Sink,
+  prefix: string,
+  known = new Map<string, Uint8Array>(),
+): Promise<ChainHead[]> {
+  const heads = await mapConcurrent(
+    await listChains(sink, prefix),
+    requestLimits.concurrency,
+    async (chain) => {
+      const name = known.has(chain) ? undefined : await lastManifestBefore(sink, chain, Infinity);
+      const bytes = known.get(chain) ?? (name ? await sink.read(name) : undefined);
+      const manifest = bytes && parseManifest(bytes);
+      return manifest ? { chain, head: await sha256Hex(bytes), frontier: manifest.end } : undefined;
+    },
+  );
+  return heads.filter((head) => head !== undefined);
 }
 
 /**
  * The newest checkpoint: the newest dated one, then along the claims after it. A writer (`complete`) also
  * writes the dated copy of each checkpoint on the way that a crash left with its claim alone.
  */
+/** The newest checkpoint, as stored and as read. */
+interface CheckpointTip {
+  bytes: Uint8Array;
+  checkpoint: Checkpoint;
+}
+
 async function checkpointTip(
   sink: Sink,
   prefix: string,
   complete: boolean,
-): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint } | undefined> {
+): Promise<CheckpointTip | undefined> {
   const name = await newestRecordBefore(sink, `${prefix}/_checkpoints`, Infinity, CHECKPOINT_SUFFIX);
   let bytes = name ? await sink.read(name) : await sink.read(checkpointClaimName(prefix, null));
   for (let checkpoint = bytes && parseCheckpoint(bytes); bytes && checkpoint;) {
@@ -4484,18 +4551,18 @@ async function writeCheckpoint(
   prefix: string,
   key: CheckpointKey,
   mirror?: Sink,
-  reconciliation?: Promise<Reconciliation | undefined>,
+  pass: PassProof = {},
 ): Promise<Checkpoint> {
   const keyRecord = encodeRecord(key.record);
   // The key, the heads and the tip are read and written at once, and while the pass reconciles: in a bucket
   // each is a walk of folder listings, and one after another they were most of a pass's tail (README).
   const [heads, firstTip] = await Promise.all([
-    chainHeads(sink, prefix),
-    checkpointTip(sink, prefix, true),
+    chainHeads(sink, prefix, pass.heads),
+    pass.tip ?? checkpointTip(sink, prefix, true),
     sink.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord),
     mirror?.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord),
   ]);
-  const reconciled = await reconciliation;
+  const reconciled = await pass.reconciliation;
   // A lost place means another writer made progress, so this ends; the bound only guards against a bug.
   for (let attempt = 1; attempt <= CHECKPOINT_ATTEMPTS; attempt++) {
     const tip = attempt === 1 ? firstTip : await checkpointTip(sink, prefix, true);
@@ -4600,9 +4667,14 @@ async function openMirror(config: Config, session: OciSession | undefined): Prom
 
 async function openSink(config: Config, session: OciSession | undefined): Promise<Sink> {
   if (!config.oci.bucket) return new DirectorySink(config.archiveDir);
-  const sink = await ObjectStorageSink.open(session!, config.oci.bucket, config.oci.namespace);
-  log("info", "archive sink", { sink: sink.description, retention: await sink.retention() });
-  return sink;
+  return await ObjectStorageSink.open(session!, config.oci.bucket, config.oci.namespace);
+}
+
+/** Logs a bucket's retention rules while the command runs (for reporting only: the pass never waits for them). */
+async function logRetention(sink: Sink) {
+  if (sink instanceof ObjectStorageSink) {
+    log("info", "archive sink", { sink: sink.description, retention: await sink.retention() });
+  }
 }
 
 /** Builds the configured sources, loading keys; fails before any archive write when a key is unusable. */
@@ -4638,12 +4710,23 @@ async function forEachSource<T>(sources: Source[], task: (source: Source) => Pro
 }
 
 /** One archive pass over every source: the main segment of each chain, from its frontier. */
+/**
+ * What a pass read of its chains, so that its reconcile and its checkpoint need not read it again: each
+ * chain's main segment, and its newest manifest (its head) as the pass left it. A concurrent instance may have
+ * committed after it: a checkpoint then records an earlier head, which verify holds to all the same.
+ */
+interface PassChains {
+  mains: Map<string, Segment>;
+  heads: Map<string, Uint8Array>;
+}
+
 export async function archivePass(
   config: Config,
   sources: Source[],
   sink: Sink,
   copy?: LoggingCopy,
   stop?: AbortSignal,
+  known: PassChains = { mains: new Map(), heads: new Map() },
 ): Promise<SourceReport[]> {
   const budget = newBudget(config, stop);
   return await forEachSource(sources, async (source) => {
@@ -4653,17 +4736,28 @@ export async function archivePass(
     const [, segments] = await Promise.all([source.check(), readSegments(sink, chain)]);
     let main = segments.find((s) => s.end === Infinity);
     main ??= await claimSegment(sink, chain, source, floorTo(source.since, source.kind.granularityMs));
+    known.mains.set(chain, main);
     // Windows whose copy failed (or never ran) on an earlier pass go first.
     await copy?.catchUp(sink, chain, (await readSegmentState(sink, chain, main)).frontier);
     return await archiveSegment(source, sink, config, budget, main, {
       minIntervalMs: config.minIntervalMs,
       copy,
+      known,
     });
   });
 }
 
-/** Signs one checkpoint of every chain's head, recording what the pass reconciled (awaited last). */
-type CheckpointWriter = (reconciliation?: Promise<Reconciliation | undefined>) => Promise<Checkpoint>;
+/**
+ * Signs one checkpoint of every chain's head, recording what the pass reconciled (awaited last), from what the
+ * pass read already: the newest checkpoint, and the heads it left.
+ */
+type CheckpointWriter = (pass?: PassProof) => Promise<Checkpoint>;
+
+interface PassProof {
+  reconciliation?: Promise<Reconciliation | undefined>;
+  tip?: Promise<CheckpointTip | undefined>;
+  heads?: Map<string, Uint8Array>;
+}
 
 /**
  * One pass of `once` and of `run`: archive every due window, reconcile the windows committed RECONCILE_AFTER
@@ -4679,14 +4773,19 @@ async function provenPass(
   stop?: AbortSignal,
 ): Promise<{ reports: SourceReport[]; checkpoint: Checkpoint }> {
   const started = Date.now();
-  const reports = await archivePass(config, sources, sink, copy, stop);
+  const known: PassChains = { mains: new Map(), heads: new Map() };
+  const reports = await archivePass(config, sources, sink, copy, stop, known);
   let failure: unknown;
-  const reconciled = reconcileSources(config, sources, sink, {
+  // Read once for both the reconcile and the checkpoint, which then run side by side.
+  const tip = checkpointTip(sink, config.archivePrefix, true);
+  tip.catch(() => {});
+  const reconciliation = reconcileSources(config, sources, sink, {
     committedBefore: Date.now() - config.reconcileAfterMs,
     stop,
     deadline: started + (config.deadlineMs ?? Infinity),
+    known: { tip, mains: known.mains },
   }).then((result) => result.reconciliation, (error) => void (failure = error));
-  const signed = await checkpoint(reconciled);
+  const signed = await checkpoint({ reconciliation, tip, heads: known.heads });
   metrics.set("audit_archiver_checkpoint_timestamp_seconds", {}, Date.parse(signed.time) / 1000);
   metrics.set("audit_archiver_checkpoint_sequence", {}, signed.sequence);
   if (failure) throw failure;
@@ -4793,13 +4892,11 @@ export function progressLine(
 
 /** The archive chains present in the sink: `{prefix}/{source}/{scope}` folders. */
 async function listChains(sink: Sink, prefix: string): Promise<string[]> {
-  const chains: string[] = [];
-  for (const source of await sink.listChildren(prefix)) {
-    // `_checkpoints` (and anything else not named like a source) holds no chain.
-    if (!(source.slice(source.lastIndexOf("/") + 1) in SOURCE_KINDS)) continue;
-    chains.push(...await sink.listChildren(source));
-  }
-  return chains;
+  // `_checkpoints` (and anything else not named like a source) holds no chain.
+  const sources = (await sink.listChildren(prefix)).filter((name) =>
+    name.slice(name.lastIndexOf("/") + 1) in SOURCE_KINDS
+  );
+  return (await Promise.all(sources.map((source) => sink.listChildren(source)))).flat();
 }
 
 /** A chain's stored records, split by kind. */
@@ -5713,7 +5810,7 @@ const COMMAND_TABLE: Record<
         reconcileSources(config, sources, sink, { from: from ?? -Infinity, to, dryRun: line.dryRun, stop })
       );
       for (const result of results) console.log(JSON.stringify(result));
-      await checkpoint?.(Promise.resolve(reconciliation));
+      await checkpoint?.({ reconciliation: Promise.resolve(reconciliation) });
       const total = (rows: WindowReconciliation[], key: "missing" | "extra") =>
         rows.reduce((n, r) => n + r[key], 0);
       const summary = {
@@ -5825,10 +5922,10 @@ async function openCheckpoints(
     vaultKey ? loadVaultCheckpointKey(session!, vaultKey) : loadCheckpointKey(config.checkpointKeyFile);
   let loaded: CheckpointKey | undefined = await loadKey();
   const mirror = await openMirror(config, session);
-  return async (reconciliation) => {
+  return async (pass) => {
     const key = loaded ?? await loadKey();
     loaded = undefined;
-    return await writeCheckpoint(sink, config.archivePrefix, key, mirror, reconciliation);
+    return await writeCheckpoint(sink, config.archivePrefix, key, mirror, pass);
   };
 }
 
@@ -5904,7 +6001,10 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
     if (packages.length) prepareProcessForSdk();
     const session = packages.length ? await openOciSession(config.oci, packages) : undefined;
     const sink = await openSink(config, session);
-    return await command!.run({ line, config, sink, session, from, to, now, signal });
+    const retention = logRetention(sink);
+    const code = await command!.run({ line, config, sink, session, from, to, now, signal });
+    await retention;
+    return code;
   } catch (error) {
     const code = error instanceof ArchiveError ? error.code : "ERROR";
     log("error", scrub((error as Error).message), { code });

@@ -176,6 +176,11 @@ Deno.test("encodeWindow's ndjsonSha256 is the SHA-256 of the uncompressed NDJSON
   assert.equal(ndjsonSha256, sha256(bytesOf(NDJSON)));
 });
 
+Deno.test("encodeWindow's sha256 is the SHA-256 of the data object", async () => {
+  const { data, sha256: dataSha256 } = await encodeWindow(EVENTS);
+  assert.equal(dataSha256, sha256(data));
+});
+
 Deno.test("encodeWindow of no events is an empty NDJSON", async () => {
   const { data, ndjsonSha256 } = await encodeWindow([]);
   assert.equal(ndjsonSha256, EMPTY_SHA256);
@@ -205,14 +210,15 @@ const PREVIOUS = "ab".repeat(32);
 /** A manifest and data object for `events` in `window`, as archiveSegment builds them. */
 async function windowOf(window: Window, events: ArchivedEvent[], previous = PREVIOUS) {
   const names = objectNames(CHAIN, window);
-  const { data, ndjsonSha256 } = await encodeWindow(events);
-  const manifest = await buildManifest({
+  const { data, sha256, ndjsonSha256 } = await encodeWindow(events);
+  const manifest = buildManifest({
     source: SOURCE,
     window,
     object: names.data,
     events,
     sourceTotal: events.length,
     data,
+    sha256,
     ndjsonSha256,
     previous,
     now: COMMITTED_AT,
