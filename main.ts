@@ -3251,6 +3251,8 @@ export interface Sink {
   createExclusive(name: string, bytes: Uint8Array): Promise<boolean>;
   /** The object's bytes, or undefined when there is none. */
   read(name: string): Promise<Uint8Array | undefined>;
+  /** Whether the object exists, read without its bytes. */
+  exists(name: string): Promise<boolean>;
   /** The names directly under a folder (`a/b` → `a/b/c`, `a/b/d.json`), sorted. */
   listChildren(prefix: string): Promise<string[]>;
 }
@@ -3308,6 +3310,15 @@ export class DirectorySink implements Sink {
       return await Deno.readFile(this.#path(name));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
+      throw new ArchiveError("ARCHIVE", `cannot read ${this.#path(name)}: ${(error as Error).message}`);
+    }
+  }
+
+  async exists(name: string): Promise<boolean> {
+    try {
+      return (await Deno.stat(this.#path(name))).isFile;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
       throw new ArchiveError("ARCHIVE", `cannot read ${this.#path(name)}: ${(error as Error).message}`);
     }
   }
@@ -3384,6 +3395,25 @@ export class ObjectStorageSink implements Sink {
       return response;
     } catch (error) {
       if ((error as ArchiveError).code === "NOT_FOUND") return undefined;
+      throw error;
+    }
+  }
+
+  /** HeadObject: OBJECT_READ, like GetObject (objectstoragepolicyreference.htm), which `read objects` grants. */
+  async exists(name: string): Promise<boolean> {
+    try {
+      await ociCall(
+        `head ${name}`,
+        () =>
+          this.#client.headObject({
+            namespaceName: this.namespace,
+            bucketName: this.bucket,
+            objectName: name,
+          }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as ArchiveError).code === "NOT_FOUND") return false;
       throw error;
     }
   }
@@ -3535,7 +3565,7 @@ async function newestManifest(sink: Sink, chain: string, segment: Segment, befor
  * leaves only a suffix.
  */
 async function completeNewest(sink: Sink, chain: string, segment: Segment, manifest: Manifest) {
-  if (await sink.read(manifest.object) !== undefined) return;
+  if (await sink.exists(manifest.object)) return;
   const before = await newestManifest(sink, chain, segment, Date.parse(manifest.start));
   if (before) await completeWindow(sink, before.manifest);
   await completeWindow(sink, manifest);
@@ -3624,7 +3654,7 @@ async function writeData(sink: Sink, name: string, data: Uint8Array, sha256: str
  * existed) is reported, by this warning and by `status` and `verify`, and the chain goes on (invariant 9).
  */
 async function completeWindow(sink: Sink, manifest: Manifest): Promise<void> {
-  if (await sink.read(manifest.object) !== undefined) return;
+  if (await sink.exists(manifest.object)) return;
   const kept = await sink.read(keptName(manifest));
   if (kept === undefined || await sha256Hex(kept) !== manifest.sha256) {
     log("warn", "a committed window has no data object and no kept bytes to complete it from: run verify", {

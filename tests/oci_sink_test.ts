@@ -10,6 +10,29 @@ import { generateEvents } from "./emulators/idcs.ts";
 import { duplicates, recentEvents, runCli, startDomain, truthBefore } from "./harness.ts";
 import { BUCKET, cloudArgs, readBucketArchive, startCloud } from "./oci_harness.ts";
 
+Deno.test("a pass that finds its chain's newest window whole downloads no data object: it asks whether it exists", async () => {
+  const domain = await startDomain({ events: recentEvents(93, 600) });
+  const fetched: string[] = [];
+  let asked = 0;
+  const cloud = await startCloud(domain.dir, {
+    onRequest: (request) => {
+      if (!request.objectName?.endsWith(".ndjson.gz")) return;
+      if (request.method === "GET") fetched.push(request.objectName);
+      if (request.method === "HEAD") asked++;
+    },
+  });
+  try {
+    assert.equal(await main(["once", ...cloudArgs(domain, cloud), "--max-events-per-object", "200"]), 0);
+    fetched.length = asked = 0;
+    assert.equal(await main(["once", ...cloudArgs(domain, cloud)]), 0);
+    assert.deepEqual(fetched, [], "the second pass downloaded data objects");
+    assert.ok(asked >= 1, "the second pass never checked its newest window's data object");
+  } finally {
+    await cloud.close();
+    await domain.close();
+  }
+});
+
 Deno.test("a pass archives every event once into the bucket, and verify proves it there", async () => {
   const domain = await startDomain({ events: recentEvents(91, 1500), faults: { shuffleTies: true } });
   const cloud = await startCloud(domain.dir);
