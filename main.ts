@@ -2701,9 +2701,17 @@ const NEWLINE = 10;
  * The data object: gzip of UTF-8 NDJSON, one event per line, in (time, id) order. Lines are compressed and
  * hashed in batches as they stream, so the uncompressed window never exists in memory as one string.
  */
-export async function encodeWindow(
-  events: ArchivedEvent[],
-): Promise<{ data: Uint8Array; sha256: string; ndjsonSha256: string }> {
+/** A window's data object, with what its manifest says of it: the window's events are not needed after it. */
+export interface EncodedWindow {
+  data: Uint8Array;
+  sha256: string;
+  ndjsonSha256: string;
+  count: number;
+  firstEventTime: number | null;
+  lastEventTime: number | null;
+}
+
+export async function encodeWindow(events: ArchivedEvent[]): Promise<EncodedWindow> {
   const gzip = createGzip({ level: GZIP_LEVEL });
   const parts: Uint8Array[] = [];
   const dataHash = createHash("sha256");
@@ -2725,7 +2733,14 @@ export async function encodeWindow(
   await ended;
   const data = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
   parts.reduce((offset, part) => (data.set(part, offset), offset + part.length), 0);
-  return { data, sha256: dataHash.digest("hex"), ndjsonSha256: hash.digest("hex") };
+  return {
+    data,
+    sha256: dataHash.digest("hex"),
+    ndjsonSha256: hash.digest("hex"),
+    count: events.length,
+    firstEventTime: events[0]?.time ?? null,
+    lastEventTime: events.at(-1)?.time ?? null,
+  };
 }
 
 /** Serializes a record as the bytes that are stored and hashed: one JSON line. */
@@ -2735,17 +2750,15 @@ export function buildManifest(input: {
   source: Pick<Source, "name" | "scope" | "kind">;
   window: Window;
   object: string;
-  events: ArchivedEvent[];
+  encoded: EncodedWindow;
   sourceTotal: number | null;
   skippedCompartments?: string[];
   amendment?: { n: number; amends: string };
-  data: Uint8Array;
-  sha256: string;
-  ndjsonSha256: string;
   previous: string;
   now: number;
 }): Manifest {
-  const { events } = input;
+  const { encoded } = input;
+  const time = (ms: number | null) => ms === null ? null : new Date(ms).toISOString();
   return {
     format: FORMAT,
     source: input.source.name,
@@ -2754,13 +2767,13 @@ export function buildManifest(input: {
     start: new Date(input.window.start).toISOString(),
     end: new Date(input.window.end).toISOString(),
     object: input.object,
-    events: events.length,
+    events: encoded.count,
     sourceTotal: input.sourceTotal,
-    bytes: input.data.length,
-    sha256: input.sha256,
-    ndjsonSha256: input.ndjsonSha256,
-    firstEventTime: events.length ? new Date(events[0].time).toISOString() : null,
-    lastEventTime: events.length ? new Date(events[events.length - 1].time).toISOString() : null,
+    bytes: encoded.data.length,
+    sha256: encoded.sha256,
+    ndjsonSha256: encoded.ndjsonSha256,
+    firstEventTime: time(encoded.firstEventTime),
+    lastEventTime: time(encoded.lastEventTime),
     ...(input.skippedCompartments ? { skippedCompartments: input.skippedCompartments } : {}),
     ...(input.amendment ? { amendment: input.amendment.n, amends: input.amendment.amends } : {}),
     previous: input.previous,
@@ -3723,16 +3736,15 @@ async function archiveSegment(
     const { window, read, encoded, kept } = await next.result;
     // Reads ahead are planned from the planned end of the window before: they hold only while it was not
     // cut, and a read sized for a larger budget than is left now is read again (invariants 1-3, MAX_EVENTS).
-    if (window.start !== state.frontier || (next.limit > limit && read.events.length > limit)) {
+    if (window.start !== state.frontier || (next.limit > limit && read.count > limit)) {
       ahead.length = 0;
       continue;
     }
     asPlanned = window.end === next.planned.end;
     if (!asPlanned) ahead.length = 0;
     const names = objectNames(chain, window);
-    const { data, manifest } = await encodeCommit(source, window, read, names.data, state.previousRecord, {
-      encoded,
-    });
+    const { data } = await encoded;
+    const manifest = await manifestOf(source, window, read, names.data, state.previousRecord, await encoded);
     const commit = await commitWindow(sink, names, manifest, data, { kept, unwritten });
     unwritten = [...unwritten, commit.written].slice(-2);
     state = {
@@ -3749,16 +3761,16 @@ async function archiveSegment(
       });
       continue;
     }
-    stride = nextStride(window, read.events.length, config.maxEventsPerObject);
-    countCommit(context, read.events.length, data.length);
-    options.progress?.window(segment, window, read.events.length);
+    stride = nextStride(window, read.count, config.maxEventsPerObject);
+    countCommit(context, read.count, data.length);
+    options.progress?.window(segment, window, read.count);
     report.windows++;
-    report.events += read.events.length;
-    budget.eventsLeft -= read.events.length;
+    report.events += read.count;
+    budget.eventsLeft -= read.count;
     log("info", "window committed", {
       ...context,
       window: describeWindow(window),
-      events: read.events.length,
+      events: read.count,
       object: names.data,
     });
     if (options.copy) await commit.written.then(() => options.copy!.copyWindow(sink, names.manifest));
@@ -3776,19 +3788,22 @@ async function archiveSegment(
  */
 const READ_AHEAD = 2;
 
+/** What a window's read says besides its events: how many, and the source's own account of them. */
+type ReadSummary =
+  & { count: number }
+  & Pick<Extract<WindowRead, { kind: "complete" }>, "sourceTotal" | "skippedCompartments">;
+
 /**
  * A window being read ahead: as planned (its read may cut it), and the budget it was read for. Its data is
  * compressed as soon as it is read (`encoded`) and its kept bytes go in (`kept`), while the windows before
- * are claimed.
+ * are claimed. Its events are held only until they are compressed: a window waiting for its claim holds its
+ * data object, about a tenth of the pages' bytes.
  */
 interface AheadRead {
   planned: Window;
   limit: number;
   result: Promise<
-    Awaited<ReturnType<typeof readFittingWindow>> & {
-      encoded: ReturnType<typeof encodeWindow>;
-      kept: Promise<void>;
-    }
+    { window: Window; read: ReadSummary; encoded: Promise<EncodedWindow>; kept: Promise<void> }
   >;
 }
 
@@ -3810,16 +3825,17 @@ function readAhead(
     const from = ahead.at(-1)?.planned.end ?? plan.frontier;
     const planned = planWindow(from, plan.horizon, plan.source.kind.granularityMs, plan.stride);
     if (!planned) return;
-    const result = readFittingWindow(plan.source, planned, plan.limit).then((fitted) => {
-      const encoded = encodeWindow(fitted.read.events);
+    const result = readFittingWindow(plan.source, planned, plan.limit).then(({ window, read }) => {
+      const encoded = encodeWindow(read.events);
       // Named by the window and the data's hash: a window planned again leaves bytes no manifest names.
-      const object = objectNames(plan.chain, fitted.window).data;
+      const object = objectNames(plan.chain, window).data;
       const kept = encoded.then(({ data, sha256 }) =>
         writeData(plan.sink, keptName({ object, sha256 }), data, sha256)
       );
       encoded.catch(() => {});
       kept.catch(() => {});
-      return { ...fitted, encoded, kept };
+      const { sourceTotal, skippedCompartments } = read;
+      return { window, read: { count: read.events.length, sourceTotal, skippedCompartments }, encoded, kept };
     });
     // A read dropped unawaited (its window was planned again) must not end the process as unhandled.
     result.catch(() => {});
@@ -3857,32 +3873,27 @@ async function readFittingWindow(source: Source, planned: Window, limit: number)
   return { window, read };
 }
 
-/** Encodes a window's events and builds the manifest that claims it, chained onto the previous record. */
-async function encodeCommit(
+/** Builds the manifest that claims an encoded window, chained onto the previous record. */
+async function manifestOf(
   source: Source,
   window: Window,
-  read: Extract<WindowRead, { kind: "complete" }>,
+  read: ReadSummary,
   object: string,
   previousRecord: Uint8Array,
-  options: { amendment?: { n: number; amends: string }; encoded?: ReturnType<typeof encodeWindow> } = {},
+  encoded: EncodedWindow,
+  amendment?: { n: number; amends: string },
 ) {
-  const { amendment } = options;
-  const { data, sha256, ndjsonSha256 } = await (options.encoded ?? encodeWindow(read.events));
-  const manifest = buildManifest({
+  return buildManifest({
     source,
     window,
     object,
-    events: read.events,
+    encoded,
     sourceTotal: read.sourceTotal,
     skippedCompartments: read.skippedCompartments,
     amendment,
-    data,
-    sha256,
-    ndjsonSha256,
     previous: await sha256Hex(previousRecord),
     now: Date.now(),
   });
-  return { data, manifest };
 }
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -4236,15 +4247,17 @@ async function reconcileWindow(
   while (missing.length && !dryRun) {
     const n = archived.amendments.length + 1;
     const names = amendmentNames(chain, window, n);
-    const { data, manifest } = await encodeCommit(
+    const encoded = await encodeWindow(missing);
+    const manifest = await manifestOf(
       source,
       window,
-      { ...read, events: missing },
+      { ...read, count: missing.length },
       names.data,
       archived.last,
-      { amendment: { n, amends: await sha256Hex(committed.bytes) } },
+      encoded,
+      { n, amends: await sha256Hex(committed.bytes) },
     );
-    const commit = await commitWindow(sink, names, manifest, data);
+    const commit = await commitWindow(sink, names, manifest, encoded.data);
     await commit.written;
     archived.last = encodeRecord(commit.manifest);
     archived.amendments.push({ name: names.manifest, sha256: await sha256Hex(archived.last) });

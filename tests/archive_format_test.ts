@@ -210,16 +210,14 @@ const PREVIOUS = "ab".repeat(32);
 /** A manifest and data object for `events` in `window`, as archiveSegment builds them. */
 async function windowOf(window: Window, events: ArchivedEvent[], previous = PREVIOUS) {
   const names = objectNames(CHAIN, window);
-  const { data, sha256, ndjsonSha256 } = await encodeWindow(events);
+  const encoded = await encodeWindow(events);
+  const { data } = encoded;
   const manifest = buildManifest({
     source: SOURCE,
     window,
     object: names.data,
-    events,
+    encoded,
     sourceTotal: events.length,
-    data,
-    sha256,
-    ndjsonSha256,
     previous,
     now: COMMITTED_AT,
   });
