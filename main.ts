@@ -3633,23 +3633,26 @@ export async function commitWindow(
   manifest: Manifest,
   data: Uint8Array,
   pipeline: { kept?: Promise<void>; unwritten?: Promise<void>[] } = {},
-): Promise<{ ours: boolean; manifest: Manifest; written: Promise<void> }> {
+): Promise<{ ours: boolean; manifest: Manifest; record: Uint8Array; written: Promise<void> }> {
   const { kept = writeData(sink, keptName(manifest), data, manifest.sha256), unwritten = [] } = pipeline;
   await Promise.all([kept, ...unwritten.slice(0, -1)]);
-  if (await sink.createExclusive(names.manifest, encodeRecord(manifest))) {
+  const record = encodeRecord(manifest);
+  if (await sink.createExclusive(names.manifest, record)) {
     const written = (unwritten.at(-1) ?? Promise.resolve()).then(() =>
       writeData(sink, names.data, data, manifest.sha256)
     );
     // Awaited by the next commit or the caller; a failure must not end the process as unhandled meanwhile.
     written.catch(() => {});
-    return { ours: true, manifest, written };
+    return { ours: true, manifest, record, written };
   }
   // The winner chained onto this instance's windows: theirs get their data first, so the suffix rule holds.
   await Promise.all(unwritten);
-  const winner = parseManifest((await sink.read(names.manifest)) ?? new Uint8Array());
+  const stored = await sink.read(names.manifest);
+  const winner = stored && parseManifest(stored);
   if (!winner) throw new ArchiveError("ARCHIVE", `${names.manifest} is not a readable manifest: run verify`);
   await completeWindow(sink, winner);
-  return { ours: false, manifest: winner, written: Promise.resolve() };
+  // The next window chains onto the bytes as stored (another version may have written them otherwise).
+  return { ours: false, manifest: winner, record: stored, written: Promise.resolve() };
 }
 
 /** Writes an object if absent; an existing one must be byte-identical (another instance's same write). */
@@ -3749,7 +3752,7 @@ async function archiveSegment(
     unwritten = [...unwritten, commit.written].slice(-2);
     state = {
       frontier: Date.parse(commit.manifest.end),
-      previousRecord: encodeRecord(commit.manifest),
+      previousRecord: commit.record,
       last: commit.manifest,
     };
     if (!commit.ours) {
@@ -4259,7 +4262,7 @@ async function reconcileWindow(
     );
     const commit = await commitWindow(sink, names, manifest, encoded.data);
     await commit.written;
-    archived.last = encodeRecord(commit.manifest);
+    archived.last = commit.record;
     archived.amendments.push({ name: names.manifest, sha256: await sha256Hex(archived.last) });
     result.amended = names.manifest;
     if (commit.ours) {
