@@ -2697,10 +2697,6 @@ export const gunzip = (bytes: Uint8Array) => pipeBytes(bytes, new DecompressionS
 const GZIP_LEVEL = 4;
 const NEWLINE = 10;
 
-/**
- * The data object: gzip of UTF-8 NDJSON, one event per line, in (time, id) order. Lines are compressed and
- * hashed in batches as they stream, so the uncompressed window never exists in memory as one string.
- */
 /** A window's data object, with what its manifest says of it: the window's events are not needed after it. */
 export interface EncodedWindow {
   data: Uint8Array;
@@ -2711,6 +2707,10 @@ export interface EncodedWindow {
   lastEventTime: number | null;
 }
 
+/**
+ * The data object: gzip of UTF-8 NDJSON, one event per line, in (time, id) order. Lines are compressed and
+ * hashed in batches as they stream, so the uncompressed window never exists in memory as one string.
+ */
 export async function encodeWindow(events: ArchivedEvent[]): Promise<EncodedWindow> {
   const gzip = createGzip({ level: GZIP_LEVEL });
   const parts: Uint8Array[] = [];
@@ -3746,8 +3746,9 @@ async function archiveSegment(
     asPlanned = window.end === next.planned.end;
     if (!asPlanned) ahead.length = 0;
     const names = objectNames(chain, window);
-    const { data } = await encoded;
-    const manifest = await manifestOf(source, window, read, names.data, state.previousRecord, await encoded);
+    const encodedWindow = await encoded;
+    const { data } = encodedWindow;
+    const manifest = await manifestOf(source, window, read, names.data, state.previousRecord, encodedWindow);
     const commit = await commitWindow(sink, names, manifest, data, { kept, unwritten });
     unwritten = [...unwritten, commit.written].slice(-2);
     state = {
@@ -4534,16 +4535,16 @@ async function chainHeads(
   return heads.filter((head) => head !== undefined);
 }
 
-/**
- * The newest checkpoint: the newest dated one, then along the claims after it. A writer (`complete`) also
- * writes the dated copy of each checkpoint on the way that a crash left with its claim alone.
- */
 /** The newest checkpoint, as stored and as read. */
 interface CheckpointTip {
   bytes: Uint8Array;
   checkpoint: Checkpoint;
 }
 
+/**
+ * The newest checkpoint: the newest dated one, then along the claims after it. A writer (`complete`) also
+ * writes the dated copy of each checkpoint on the way that a crash left with its claim alone.
+ */
 async function checkpointTip(
   sink: Sink,
   prefix: string,
@@ -4755,7 +4756,6 @@ async function forEachSource<T>(sources: Source[], task: (source: Source) => Pro
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-/** One archive pass over every source: the main segment of each chain, from its frontier. */
 /**
  * What a pass read of its chains, so that its reconcile and its checkpoint need not read it again: each
  * chain's main segment, and its newest manifest (its head) as the pass left it. A concurrent instance may have
@@ -4766,6 +4766,7 @@ interface PassChains {
   heads: Map<string, Uint8Array>;
 }
 
+/** One archive pass over every source: the main segment of each chain, from its frontier. */
 export async function archivePass(
   config: Config,
   sources: Source[],
