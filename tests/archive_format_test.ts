@@ -11,33 +11,17 @@
 import assert from "node:assert/strict";
 import { createHash, createPrivateKey } from "node:crypto";
 import { jwtVerify } from "npm:jose@6.2.18";
-import {
-  type ArchivedEvent,
-  ArchiveError,
-  buildManifest,
-  type ChainLink,
-  dayPrefix,
-  encodeRecord,
-  encodeWindow,
-  type Genesis,
-  genesisName,
-  gunzip,
-  importPrivateKey,
-  type Manifest,
-  objectNames,
-  parseManifest,
-  parseTimeStamp,
-  pkcs1ToPkcs8,
-  sha256Hex,
-  signAssertion,
-  type Source,
-  SOURCE_KINDS,
-  timeStamp,
-  verifyChain,
-  verifyData,
-  VERSION,
-  type Window,
-} from "../main.ts";
+import type { ChainLink } from "../src/archive/chains.ts";
+import { buildManifest, encodeRecord, encodeWindow, type Genesis, gunzip, type Manifest, parseManifest } from "../src/archive/format.ts";
+import { dayPrefix, genesisName, objectNames, parseTimeStamp, timeStamp } from "../src/archive/names.ts";
+import { sha256Hex } from "../src/bytes.ts";
+import { ArchiveError } from "../src/errors.ts";
+import { importPrivateKey, pkcs1ToPkcs8 } from "../src/keys.ts";
+import { verifyChain, verifyData } from "../src/proof/chain.ts";
+import { signAssertion } from "../src/sources/idcs_token.ts";
+import { type ArchivedEvent, type Source, SOURCE_KINDS } from "../src/sources/source.ts";
+import { VERSION } from "../src/version.ts";
+import type { Window } from "../src/window.ts";
 
 /** gzip of bytes, as a test writes its own objects (the program only ever decompresses what it reads). */
 const gzip = async (bytes: Uint8Array) =>

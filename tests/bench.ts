@@ -28,7 +28,7 @@
  */
 
 import process from "node:process";
-import { SETTINGS } from "../main.ts";
+import { SETTINGS } from "../src/config/settings.ts";
 import { BUCKET, type Cloud, startCloud, TENANCY } from "./oci_harness.ts";
 import {
   FREE_DOMAIN_LIMITS,

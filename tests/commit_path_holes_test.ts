@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { main, parseManifest } from "../main.ts";
+import { main } from "../main.ts";
+import { parseManifest } from "../src/archive/format.ts";
 import { type AuditEvent, generateClientKey, generateEvents } from "./emulators/idcs.ts";
 import {
   asFlags,

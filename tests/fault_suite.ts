@@ -16,7 +16,7 @@
  */
 
 import assert from "node:assert/strict";
-import { gunzip } from "../main.ts";
+import { gunzip } from "../src/archive/format.ts";
 import { generateClientKey, generateEvents } from "./emulators/idcs.ts";
 import { generateAuditEvents } from "./emulators/oci.ts";
 import { mulberry32 } from "./emulators/random.ts";

@@ -5,7 +5,10 @@
  * @module
  */
 
-import { DirectorySink, gunzip, main, parseManifest, verifyArchive, type VerifyReport } from "../main.ts";
+import { main } from "../main.ts";
+import { DirectorySink } from "../src/archive/directory_sink.ts";
+import { gunzip, parseManifest } from "../src/archive/format.ts";
+import { verifyArchive, type VerifyReport } from "../src/proof/verify.ts";
 import {
   type AuditEvent,
   generateClientKey,

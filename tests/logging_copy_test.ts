@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { logBatches, logCopyState } from "../main.ts";
+import { logBatches, logCopyState } from "../src/archive/logging_copy.ts";
 import { duplicates, listFiles, recentEvents, runCli, runMain, startDomain } from "./harness.ts";
 import { startCloud } from "./oci_harness.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { gunzip, parseManifest } from "../main.ts";
+import { gunzip, parseManifest } from "../src/archive/format.ts";
 import {
   generateApiKey,
   type OciEmulator,

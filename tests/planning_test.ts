@@ -9,33 +9,20 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type ArchivedEvent,
-  ArchiveError,
-  assessHealth,
-  auditEventsFilter,
-  backoffDelay,
-  classifyStatus,
-  cutWindow,
-  helpText,
-  nextCronTime,
-  nextStride,
-  parseAuditEvents,
-  parseAuditEventsPage,
-  parseCommandLine,
-  parseConfigFile,
-  parseCron,
-  parseDuration,
-  parseTime,
-  planWindow,
-  progressLine,
-  retryAfterMs,
-  scheduleInterval,
-  sdkPackages,
-  SETTINGS,
-  sortEvents,
-  validateConfig,
-} from "../main.ts";
+import { progressLine } from "../src/archive/progress.ts";
+import { helpText, parseCommandLine } from "../src/config/cli.ts";
+import { SETTINGS } from "../src/config/settings.ts";
+import { parseConfigFile, validateConfig } from "../src/config/validate.ts";
+import { nextCronTime, parseCron, scheduleInterval } from "../src/cron.ts";
+import { ArchiveError } from "../src/errors.ts";
+import { backoffDelay, classifyStatus, retryAfterMs } from "../src/http/retry.ts";
+import { assessHealth } from "../src/ops/daemon.ts";
+import { sdkPackages } from "../src/pass/open.ts";
+import { auditEventsFilter, parseAuditEventsPage } from "../src/sources/idcs.ts";
+import { parseAuditEvents } from "../src/sources/oci_audit.ts";
+import { type ArchivedEvent, sortEvents } from "../src/sources/source.ts";
+import { parseDuration, parseTime } from "../src/time.ts";
+import { cutWindow, nextStride, planWindow } from "../src/window.ts";
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;

@@ -1,7 +1,8 @@
 /** `policies` prints only what the configuration uses, each grant narrowed to its one resource, per auth mode. */
 
 import assert from "node:assert/strict";
-import { policyStatements, validateConfig } from "../main.ts";
+import { validateConfig } from "../src/config/validate.ts";
+import { policyStatements } from "../src/ops/policies.ts";
 
 const NOW = Date.UTC(2026, 10, 27);
 const DOMAIN = {

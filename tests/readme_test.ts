@@ -5,7 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultText, helpText, policyStatements, SETTINGS, validateConfig } from "../main.ts";
+import { helpText } from "../src/config/cli.ts";
+import { defaultText, SETTINGS } from "../src/config/settings.ts";
+import { validateConfig } from "../src/config/validate.ts";
+import { policyStatements } from "../src/ops/policies.ts";
 
 const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 

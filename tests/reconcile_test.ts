@@ -7,14 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  amendmentNames,
-  main,
-  parseAmendmentName,
-  sha256Hex,
-  verifyChain,
-  type WindowReconciliation,
-} from "../main.ts";
+import { main } from "../main.ts";
+import { amendmentNames, parseAmendmentName } from "../src/archive/names.ts";
+import { sha256Hex } from "../src/bytes.ts";
+import type { WindowReconciliation } from "../src/pass/reconcile.ts";
+import { verifyChain } from "../src/proof/chain.ts";
 import { generateEvents } from "./emulators/idcs.ts";
 import { type AuditCloudEvent, generateAuditEvents } from "./emulators/oci.ts";
 import {

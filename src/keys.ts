@@ -1,0 +1,170 @@
+/**
+ * Private keys: PEM files, Vault secrets and Vault (KMS) signing keys, shared by the identity domain and checkpoints.
+ *
+ * @module
+ */
+
+import * as jose from "jose";
+import { decodeBase64, encodeBase64 } from "./bytes.ts";
+import type { PublishedVaultKey, VaultKey } from "./config/validate.ts";
+import { ArchiveError } from "./errors.ts";
+import { registerSecret } from "./log.ts";
+import { ociCall, ociClient } from "./oci/client.ts";
+import type { OciSession } from "./oci/session.ts";
+
+/** Signs bytes: the JWT signing input (RS256) with a local key or the Vault's HSM, or a checkpoint. */
+export type Signer = (input: Uint8Array) => Promise<Uint8Array>;
+
+/** Wraps a PKCS#1 RSAPrivateKey in a PKCS#8 PrivateKeyInfo (RFC 5208 §5), so WebCrypto can import it. */
+export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
+  const der = (tag: number, body: Uint8Array) => {
+    const n = body.length;
+    const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [
+      0x83,
+      n >> 16,
+      (n >> 8) & 0xff,
+      n & 0xff,
+    ];
+    return new Uint8Array([tag, ...length, ...body]);
+  };
+  // AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }
+  const algorithm = Uint8Array.from(
+    "300d06092a864886f70d0101010500".match(/../g)!,
+    (hex) => parseInt(hex, 16),
+  );
+  const version = Uint8Array.from([0x02, 0x01, 0x00]);
+  const octets = der(0x04, pkcs1);
+  return der(0x30, new Uint8Array([...version, ...algorithm, ...octets]));
+}
+
+/** Imports a PEM RSA private key (PKCS#8 or PKCS#1) as a non-extractable signing key. */
+export async function importPrivateKey(pem: string, where: string): Promise<CryptoKey> {
+  const match = /-----BEGIN ((?:RSA |ENCRYPTED )?PRIVATE KEY)-----([\s\S]*?)-----END \1-----/.exec(pem);
+  if (!match) throw new ArchiveError("CONFIG", `${where} holds no PEM private key (BEGIN PRIVATE KEY)`);
+  if (match[1] === "ENCRYPTED PRIVATE KEY" || /Proc-Type:\s*4,ENCRYPTED/.test(match[2])) {
+    throw new ArchiveError(
+      "CONFIG",
+      `${where} is an encrypted key: give an unencrypted PKCS#8 or PKCS#1 key`,
+    );
+  }
+  let der: Uint8Array;
+  try {
+    der = Uint8Array.from(atob(match[2].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+  } catch {
+    throw new ArchiveError("CONFIG", `${where}: the PEM body is not base64`);
+  }
+  if (match[1] === "RSA PRIVATE KEY") der = pkcs1ToPkcs8(der);
+  const body = btoa(String.fromCharCode(...der)).replace(/.{64}/g, "$&\n");
+  try {
+    return await jose.importPKCS8(
+      `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----`,
+      "RS256",
+      {
+        extractable: false,
+      },
+    ) as CryptoKey;
+  } catch {
+    throw new ArchiveError("CONFIG", `${where} is not an RSA private key usable for RS256`);
+  }
+}
+
+/** RS256 with a key held in this process (non-extractable). */
+export const localSigner = (key: CryptoKey): Signer => async (input) =>
+  new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, input as Uint8Array<ArrayBuffer>));
+
+/** The private key from an OCI Vault secret: a whole PEM, or (as in the original blog) the PEM body alone. */
+export async function loadSecretKey(session: OciSession, secretId: string): Promise<CryptoKey> {
+  const client = ociClient(session, session.sdk.secrets.SecretsClient, "secrets");
+  const bundle = await ociCall("Vault secret", () => client.getSecretBundle({ secretId }));
+  const content = (bundle.secretBundle.secretBundleContent as { content?: string } | undefined)?.content;
+  if (!content) throw new ArchiveError("CONFIG", `IDCS_PRIVATE_KEY_SECRET_ID ${secretId} holds no content`);
+  let text = new TextDecoder().decode(decodeBase64(content)).trim();
+  // A PEM stored base64-encoded once more (some consoles and scripts do) is unwrapped.
+  if (!text.includes("-----BEGIN") && /^[A-Za-z0-9+/=\s]+$/.test(text)) {
+    const inner = new TextDecoder().decode(decodeBase64(text.replace(/\s+/g, "")));
+    if (inner.includes("-----BEGIN")) text = inner.trim();
+  }
+  registerSecret(text);
+  const where = `IDCS_PRIVATE_KEY_SECRET_ID ${secretId}`;
+  if (text.includes("-----BEGIN")) return await importPrivateKey(text, where);
+  // A header-less body: PKCS#8 is what the blog stored; PKCS#1 is tried when that does not parse.
+  try {
+    return await importPrivateKey(`-----BEGIN PRIVATE KEY-----\n${text}\n-----END PRIVATE KEY-----`, where);
+  } catch {
+    return await importPrivateKey(
+      `-----BEGIN RSA PRIVATE KEY-----\n${text}\n-----END RSA PRIVATE KEY-----`,
+      where,
+    );
+  }
+}
+
+/**
+ * Signs with an OCI Vault RSA key (RSASSA-PKCS1-v1_5 SHA-256): the HSM signs, the private key never enters
+ * this process. The SHA-256 digest is sent (messageType DIGEST), as a RAW message may be at most 4096 bytes
+ * ("To sign a larger message, provide the message digest": oci-keymanagement lib/model/sign-data-details.d.ts)
+ * and a checkpoint of many chains is longer; the signature is the same either way (RFC 8017 §8.2.1).
+ * `keyVersionId` pins the version whose public key was published: during a rotation the service may sign
+ * with the current or a newer version intermittently (lib/model/key.d.ts, `currentKeyVersion`).
+ */
+export function kmsSigner(session: OciSession, key: VaultKey, keyVersionId?: string): Signer {
+  const { keymanagement } = session.sdk;
+  const client = ociClient(session, keymanagement.KmsCryptoClient, "kms", { endpoint: key.cryptoEndpoint });
+  return async (input) => {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", input as Uint8Array<ArrayBuffer>));
+    const response = await ociCall("Vault KMS sign", () =>
+      client.sign({
+        signDataDetails: {
+          keyId: key.keyId,
+          keyVersionId,
+          message: encodeBase64(digest),
+          messageType: keymanagement.models.SignDataDetails.MessageType.Digest,
+          signingAlgorithm: keymanagement.models.SignDataDetails.SigningAlgorithm.Sha256RsaPkcs1V15,
+        },
+      }));
+    return decodeBase64(response.signedData.signature!);
+  };
+}
+
+/**
+ * A Vault key's current version and its public key (SPKI DER), read on the vault's management endpoint:
+ * GetKey gives `currentKeyVersion`, GetKeyVersion its `publicKey` ("Use the GetKeyVersion API with the
+ * Management Endpoint to get the public key in PEM format for RSA and ECDSA keys":
+ * https://docs.oracle.com/en-us/iaas/Content/KeyManagement/Tasks/usingkeys_topic-To_view_the_public_key_of_an_asymmetric_key.htm;
+ * oci-keymanagement lib/client.js KmsManagementClient getKey, getKeyVersion; lib/model/key-version.d.ts).
+ */
+export async function readVaultPublicKey(
+  session: OciSession,
+  key: PublishedVaultKey,
+): Promise<{ keyVersionId: string; spki: Uint8Array; timeCreated: string }> {
+  const client = ociClient(session, session.sdk.keymanagement.KmsManagementClient, "kms", {
+    endpoint: key.managementEndpoint,
+  });
+  const { keyId } = key;
+  const current = await ociCall("Vault GetKey", () => client.getKey({ keyId }));
+  const keyVersionId = current.key.currentKeyVersion;
+  const { keyVersion } = await ociCall(
+    "Vault GetKeyVersion",
+    () => client.getKeyVersion({ keyId, keyVersionId }),
+  );
+  const body = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(
+    keyVersion.publicKey ?? "",
+  );
+  if (!body) {
+    throw new ArchiveError(
+      "CONFIG",
+      `CHECKPOINT_SIGNING_KEY_ID ${keyId} has no public key: give an RSA key of the vault (an asymmetric key)`,
+    );
+  }
+  const created = new Date(keyVersion.timeCreated ?? NaN);
+  if (Number.isNaN(created.getTime())) {
+    throw new ArchiveError(
+      "PROTOCOL",
+      `Vault GetKeyVersion ${keyVersionId}: the response has no timeCreated`,
+    );
+  }
+  return {
+    keyVersionId,
+    spki: decodeBase64(body[1].replace(/\s+/g, "")),
+    timeCreated: created.toISOString(),
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Writing each pass's checkpoint after the newest one: every chain's head, signed.
+ *
+ * @module
+ */
+
+import { lastManifestBefore, listChains, newestRecordBefore } from "../archive/chains.ts";
+import { encodeRecord, parseManifest } from "../archive/format.ts";
+import type { Sink } from "../archive/sink.ts";
+import { encodeBase64, mapConcurrent, sha256Hex } from "../bytes.ts";
+import { ArchiveError } from "../errors.ts";
+import { requestConcurrency } from "../http/retry.ts";
+import {
+  type ChainHead,
+  type Checkpoint,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_SUFFIX,
+  checkpointClaimName,
+  checkpointKeyName,
+  checkpointName,
+  parseCheckpoint,
+  type Reconciliation,
+  signedBytes,
+} from "./checkpoint.ts";
+import type { CheckpointKey } from "./checkpoint_key.ts";
+import { VERSION } from "../version.ts";
+
+/**
+ * Every chain's head: its newest manifest's SHA-256 and where it ends, read from the sink, or as the pass left
+ * it (`known`). Chains are read side by side.
+ */
+async function chainHeads(
+  sink: Sink,
+  prefix: string,
+  known = new Map<string, Uint8Array>(),
+): Promise<ChainHead[]> {
+  const heads = await mapConcurrent(
+    await listChains(sink, prefix),
+    requestConcurrency(),
+    async (chain) => {
+      const name = known.has(chain) ? undefined : await lastManifestBefore(sink, chain, Infinity);
+      const bytes = known.get(chain) ?? (name ? await sink.read(name) : undefined);
+      const manifest = bytes && parseManifest(bytes);
+      return manifest ? { chain, head: await sha256Hex(bytes), frontier: manifest.end } : undefined;
+    },
+  );
+  return heads.filter((head) => head !== undefined);
+}
+
+/** The newest checkpoint, as stored and as read. */
+export interface CheckpointTip {
+  bytes: Uint8Array;
+  checkpoint: Checkpoint;
+}
+
+/**
+ * The newest checkpoint: the newest dated one, then along the claims after it. A writer (`complete`) also
+ * writes the dated copy of each checkpoint on the way that a crash left with its claim alone.
+ */
+export async function checkpointTip(
+  sink: Sink,
+  prefix: string,
+  complete: boolean,
+): Promise<CheckpointTip | undefined> {
+  const name = await newestRecordBefore(sink, `${prefix}/_checkpoints`, Infinity, CHECKPOINT_SUFFIX);
+  let bytes = name ? await sink.read(name) : await sink.read(checkpointClaimName(prefix, null));
+  for (let checkpoint = bytes && parseCheckpoint(bytes); bytes && checkpoint;) {
+    // Every checkpoint on the way has its dated copy, the first one found by its claim included.
+    if (complete) await sink.createExclusive(checkpointName(prefix, Date.parse(checkpoint.time)), bytes);
+    const next = await sink.read(checkpointClaimName(prefix, await sha256Hex(bytes)));
+    const successor = next && parseCheckpoint(next);
+    if (!successor) return { bytes, checkpoint };
+    [bytes, checkpoint] = [next, successor];
+  }
+  if (name || bytes) throw new ArchiveError("ARCHIVE", "the newest checkpoint is not readable: run verify");
+  return undefined;
+}
+
+/**
+ * The heads with what the pass reconciled: the reconciled time carried forward from the checkpoint before (the
+ * later of the two), and the amendments of the windows it read. Pure.
+ */
+function withReconciliation(
+  heads: ChainHead[],
+  before: Checkpoint | undefined,
+  reconciliation: Reconciliation = new Map(),
+): ChainHead[] {
+  return heads.map((head) => {
+    const carried = before?.chains.find((c) => c.chain === head.chain)?.reconciled;
+    const found = reconciliation.get(head.chain);
+    const until = Math.max(carried ? Date.parse(carried) : -Infinity, found?.until ?? -Infinity);
+    return {
+      ...head,
+      ...(Number.isFinite(until) ? { reconciled: new Date(until).toISOString() } : {}),
+      ...(found?.amendments.length ? { amendments: found.amendments } : {}),
+    };
+  });
+}
+
+/** Places a checkpoint writer may lose in a row (one per source of a `run`, and other instances, racing). */
+const CHECKPOINT_ATTEMPTS = 64;
+
+/**
+ * Writes the checkpoint of a pass (also of one that found nothing new): every chain's head, signed, after the
+ * newest checkpoint. The place after a checkpoint is claimed create-if-absent, so concurrent instances never
+ * fork the sequence: one that loses goes on after the winner.
+ */
+export async function writeCheckpoint(
+  sink: Sink,
+  prefix: string,
+  key: CheckpointKey,
+  mirror?: Sink,
+  pass: PassProof = {},
+): Promise<Checkpoint> {
+  const keyRecord = encodeRecord(key.record);
+  // The key, the heads and the tip are read and written at once, and while the pass reconciles: in a bucket
+  // each is a walk of folder listings, and one after another they were most of a pass's tail (README).
+  const [heads, firstTip] = await Promise.all([
+    chainHeads(sink, prefix, pass.heads),
+    pass.tip ?? checkpointTip(sink, prefix, true),
+    sink.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord),
+    mirror?.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord),
+  ]);
+  const reconciled = await pass.reconciliation;
+  // A lost place means another writer made progress, so this ends; the bound only guards against a bug.
+  for (let attempt = 1; attempt <= CHECKPOINT_ATTEMPTS; attempt++) {
+    const tip = attempt === 1 ? firstTip : await checkpointTip(sink, prefix, true);
+    // Strictly later than the one it follows, so dated names never collide and sort as the sequence does.
+    const time = Math.max(Date.now(), tip ? Date.parse(tip.checkpoint.time) + 1 : 0);
+    const unsigned: Checkpoint = {
+      format: CHECKPOINT_FORMAT,
+      sequence: (tip?.checkpoint.sequence ?? 0) + 1,
+      previous: tip ? await sha256Hex(tip.bytes) : null,
+      time: new Date(time).toISOString(),
+      version: VERSION,
+      keyId: key.keyId,
+      chains: withReconciliation(heads, tip?.checkpoint, reconciled),
+    };
+    const signature = await key.sign(signedBytes(unsigned));
+    const bytes = encodeRecord({ ...unsigned, signature: encodeBase64(signature) });
+    if (await sink.createExclusive(checkpointClaimName(prefix, unsigned.previous), bytes)) {
+      await sink.createExclusive(checkpointName(prefix, time), bytes);
+      // The mirror keeps the evidence out of reach of whoever can write the archive.
+      await mirror?.createExclusive(checkpointName(prefix, time), bytes);
+      return parseCheckpoint(bytes)!;
+    }
+  }
+  throw new ArchiveError(
+    "ARCHIVE",
+    `checkpoint: other writers took ${CHECKPOINT_ATTEMPTS} places in a row; the next pass writes it`,
+  );
+}
+
+/**
+ * Signs one checkpoint of every chain's head, recording what the pass reconciled (awaited last), from what the
+ * pass read already: the newest checkpoint, and the heads it left.
+ */
+export type CheckpointWriter = (pass?: PassProof) => Promise<Checkpoint>;
+
+interface PassProof {
+  reconciliation?: Promise<Reconciliation | undefined>;
+  tip?: Promise<CheckpointTip | undefined>;
+  heads?: Map<string, Uint8Array>;
+}

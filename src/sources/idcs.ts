@@ -1,0 +1,168 @@
+/**
+ * The identity domain source: `GET /admin/v1/AuditEvents`, paged by startIndex, on the event timestamp.
+ *
+ * @module
+ */
+
+import { mapConcurrent } from "../bytes.ts";
+import { type Config, type SourceConfig, sourceScope } from "../config/validate.ts";
+import { ArchiveError, retriableError } from "../errors.ts";
+import { request } from "../http/request.ts";
+import type { Signer } from "../keys.ts";
+import { log } from "../log.ts";
+import { IdcsTokens } from "./idcs_token.ts";
+import { rawElements, rawMemberStart } from "./json_scan.ts";
+import { type ArchivedEvent, sortEvents, type Source, SOURCE_KINDS, type WindowRead } from "./source.ts";
+import { describeWindow, type Window } from "../window.ts";
+
+/** Reads of one window in a row that bring no new event before it is called inconsistent (one that does is free). */
+const IDCS_IDLE_READS = 6;
+
+/** Reads of one window at most, however many bring new events (a tie group far larger than a page). */
+const IDCS_MAX_READS = 60;
+
+/** The SCIM filter for a half-open window on the event timestamp. */
+export function auditEventsFilter(window: Window): string {
+  return `timestamp ge "${new Date(window.start).toISOString()}" and timestamp lt "${
+    new Date(window.end).toISOString()
+  }"`;
+}
+
+interface AuditEventsPage {
+  totalResults: number;
+  events: ArchivedEvent[];
+}
+
+/**
+ * Checks a SCIM ListResponse page as documented; every event must carry an id and a timestamp in the window.
+ * Each event is kept as the bytes the domain sent (`sent`, the body `body` was parsed from).
+ */
+export function parseAuditEventsPage(body: unknown, sent: Uint8Array, window: Window): AuditEventsPage {
+  const page = body as { schemas?: unknown; totalResults?: unknown; Resources?: unknown };
+  const bad = (why: string) => retriableError("PROTOCOL", `identity domain AuditEvents: ${why}`);
+  if (typeof page !== "object" || page === null || !Array.isArray(page.schemas)) {
+    throw bad("not a SCIM response");
+  }
+  if (
+    !page.schemas.includes("urn:ietf:params:scim:api:messages:2.0:ListResponse") &&
+    !page.schemas.includes("urn:scim:api:messages:2.0:ListResponse")
+  ) throw bad("not a SCIM ListResponse");
+  if (!Number.isInteger(page.totalResults) || (page.totalResults as number) < 0) throw bad("no totalResults");
+  const resources = page.Resources ?? [];
+  if (!Array.isArray(resources)) throw bad("Resources is not an array");
+  const raw = resources.length ? rawElements(sent, rawMemberStart(sent, "Resources")).elements : [];
+  if (raw.length !== resources.length) throw bad("Resources could not be read as sent");
+  const events = resources.map((resource, index) => {
+    const { id, timestamp } = resource ?? {};
+    const time = typeof timestamp === "string" ? Date.parse(timestamp) : NaN;
+    if (typeof id !== "string" || !id || Number.isNaN(time)) throw bad("an event has no id or timestamp");
+    if (time < window.start || time >= window.end) {
+      throw bad(`event ${id} at ${timestamp} is outside the filter`);
+    }
+    return { id, time, json: raw[index] };
+  });
+  return { totalResults: page.totalResults as number, events };
+}
+
+/** Identity domain `GET /admin/v1/AuditEvents`, paged by startIndex (no cursor is documented). */
+export class IdcsSource implements Source {
+  readonly name = "idcs";
+  readonly kind = SOURCE_KINDS.idcs;
+  readonly scope: string;
+  readonly settleMs: number;
+  readonly since: number;
+  readonly #tokens: IdcsTokens;
+
+  constructor(readonly config: SourceConfig, sign: Signer | undefined, readonly options: Config) {
+    this.scope = sourceScope(config);
+    this.settleMs = config.settleMs;
+    this.since = config.since;
+    this.#tokens = new IdcsTokens(config, sign);
+  }
+
+  async #page(window: Window, startIndex: number, count: number): Promise<AuditEventsPage> {
+    const query = new URLSearchParams({
+      filter: auditEventsFilter(window),
+      sortBy: "timestamp",
+      sortOrder: "ascending",
+      startIndex: String(startIndex),
+      count: String(count),
+    });
+    for (let attempt = 1;; attempt++) {
+      const token = await this.#tokens.get();
+      try {
+        return await request(`${this.config.idcsUrl}/admin/v1/AuditEvents?${query}`, {
+          what: "identity domain AuditEvents",
+          headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+          parse: (body, sent) => parseAuditEventsPage(body, sent, window),
+          onStatus: (status, detail) =>
+            status === 403
+              ? new ArchiveError(
+                "FORBIDDEN",
+                `${detail} — the confidential application lacks the Audit Administrator app role: grant it in the identity domain`,
+              )
+              : undefined,
+        });
+      } catch (error) {
+        // A 401 with a cached token may mean it was revoked early: fetch a fresh one once.
+        if (error instanceof ArchiveError && error.code === "AUTH" && attempt === 1) {
+          this.#tokens.invalidate();
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  async check(): Promise<void> {
+    await this.#page({ start: this.since, end: this.since + 1 }, 1, 1);
+  }
+
+  /**
+   * Reads every event of the window. Order among equal timestamps is not stable between requests, so pages
+   * can overlap or skip within a tie: events are collected by id across pages and attempts until their
+   * number matches the `totalResults` every page agreed on.
+   */
+  async readWindow(window: Window, limit: number): Promise<WindowRead> {
+    const pageSize = this.options.pageSize;
+    const byId = new Map<string, ArchivedEvent>();
+    // Paging through a group of equal timestamps larger than a page sees a different slice on every read, so
+    // reads go on while they bring new events (up to IDCS_MAX_READS), and stop after IDCS_IDLE_READS without.
+    for (let attempt = 1, idle = 0; attempt <= IDCS_MAX_READS && idle < IDCS_IDLE_READS; attempt++) {
+      const known = byId.size;
+      const first = await this.#page(window, 1, pageSize);
+      const total = first.totalResults;
+      if (total > limit) {
+        // The event at position limit+1 (ascending time) names the first millisecond that does not fit.
+        const beyond = await this.#page(window, limit + 1, 1);
+        if (beyond.events.length === 1) return { kind: "overflow", cutAt: beyond.events[0].time };
+        idle++;
+        continue;
+      }
+      const starts: number[] = [];
+      for (let start = 1 + pageSize; start <= total; start += pageSize) starts.push(start);
+      const pages = [
+        first,
+        ...await mapConcurrent(starts, this.options.concurrency, (s) => this.#page(window, s, pageSize)),
+      ];
+      for (const page of pages) for (const event of page.events) byId.set(event.id, event);
+      const agreed = pages.every((page) => page.totalResults === total);
+      if (agreed && byId.size === total) {
+        return { kind: "complete", events: sortEvents([...byId.values()]), sourceTotal: total };
+      }
+      idle = byId.size > known ? 0 : idle + 1;
+      log("debug", "window read again", {
+        window: describeWindow(window),
+        total,
+        received: byId.size,
+        attempt,
+      });
+    }
+    throw new ArchiveError(
+      "PROTOCOL",
+      `identity domain AuditEvents: ${
+        describeWindow(window)
+      } did not return a consistent set of events: ${byId.size} distinct events received before reads stopped bringing new ones`,
+    );
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The OCI Audit source: `ListEvents` per compartment of a subtree, on Oracle's processing time.
+ *
+ * @module
+ */
+
+import type * as OciAudit from "oci-audit";
+import type * as OciIdentity from "oci-identity";
+import { mapConcurrent, UTF8 } from "../bytes.ts";
+import type { Config, SourceConfig } from "../config/validate.ts";
+import { ArchiveError, retriableError } from "../errors.ts";
+import { request, type RequestSigner } from "../http/request.ts";
+import { log } from "../log.ts";
+import { ociCall, ociClient, ociRequestSigner } from "../oci/client.ts";
+import type { OciSession } from "../oci/session.ts";
+import { rawElements, skipSpace } from "./json_scan.ts";
+import { type ArchivedEvent, sortEvents, type Source, SOURCE_KINDS, type WindowRead } from "./source.ts";
+import { floorTo } from "../time.ts";
+import { describeWindow, type Window } from "../window.ts";
+
+/** One compartment whose events a window reads, and whether Identity shows it deleted. */
+interface AuditCompartment {
+  id: string;
+  deleted: boolean;
+}
+
+/**
+ * OCI Audit `ListEvents` for a compartment and (AUDIT_SUBTREE) every compartment below it. The range asked for
+ * is on *processing* time, to the minute (oci-wire.md): an event's `eventTime` may lie before the window, and
+ * is never a reason to reject it. Compartments are listed through the Identity API on every read, so one added
+ * or deleted mid-way neither fails a pass nor loses events. The API answers one compartment at a time, without
+ * a total or a page size: a window that holds more than the limit is halved (on minute boundaries) until it
+ * fits. Pages are read as text, signed with the SDK's signer and sent with `fetch`, so every event is archived
+ * exactly as Oracle sent it (the SDK's models drop `null` members).
+ */
+export class OciAuditSource implements Source {
+  readonly name = "oci-audit";
+  readonly kind = SOURCE_KINDS["oci-audit"];
+  readonly scope: string;
+  readonly settleMs: number;
+  readonly since: number;
+  readonly #audit: OciAudit.AuditClient;
+  readonly #identity: OciIdentity.IdentityClient;
+  readonly #sign: RequestSigner;
+
+  constructor(readonly config: SourceConfig, readonly session: OciSession, readonly options: Config) {
+    this.scope = config.compartmentId!;
+    this.settleMs = config.settleMs;
+    this.since = config.since;
+    this.#audit = ociClient(session, session.sdk.audit.AuditClient, "audit");
+    this.#identity = ociClient(session, session.sdk.identity.IdentityClient, "identity");
+    this.#sign = ociRequestSigner(session);
+  }
+
+  /**
+   * The compartment and, with AUDIT_SUBTREE, every compartment below it, deleted ones too (their events stay).
+   * `compartmentIdInSubtree` is accepted only on the tenancy; below any other compartment the tree is walked
+   * level by level (ListCompartments API reference, oci-wire.md).
+   */
+  async #compartments(): Promise<AuditCompartment[]> {
+    const all: AuditCompartment[] = [{ id: this.scope, deleted: false }];
+    if (!this.config.subtree) return all;
+    if (this.scope.startsWith("ocid1.tenancy.")) return [...all, ...await this.#children(this.scope, true)];
+    for (let level = [this.scope]; level.length;) {
+      const children = (await mapConcurrent(level, this.options.concurrency, (id) =>
+        this.#children(id, false)))
+        .flat();
+      all.push(...children);
+      level = children.map((c) => c.id);
+    }
+    return all;
+  }
+
+  async #children(compartmentId: string, compartmentIdInSubtree: boolean): Promise<AuditCompartment[]> {
+    const found: AuditCompartment[] = [];
+    let page: string | undefined;
+    do {
+      const response = await ociCall("Identity compartments", () =>
+        this.#identity.listCompartments({
+          compartmentId,
+          compartmentIdInSubtree,
+          accessLevel: OCI_ACCESS_ANY,
+          limit: 1000,
+          page,
+        }));
+      found.push(
+        ...response.items.map((c) => ({ id: c.id, deleted: String(c.lifecycleState) === "DELETED" })),
+      );
+      page = response.opcNextPage;
+    } while (page);
+    return found;
+  }
+
+  async check(): Promise<void> {
+    await this.#compartments();
+    const minute = floorTo(this.since, this.kind.granularityMs);
+    await this.#events(this.scope, { start: minute, end: minute + this.kind.granularityMs }, Infinity, []);
+  }
+
+  /**
+   * The tenancy's Audit retention (GetConfiguration), or undefined when the policy does not allow reading it;
+   * read once per source (a daemon's passes reconcile every 15 minutes; the setting changes rarely).
+   */
+  #retention?: Promise<number | undefined>;
+
+  retentionDays(): Promise<number | undefined> {
+    this.#retention ??= this.#readRetention().catch((error) => {
+      this.#retention = undefined;
+      throw error;
+    });
+    return this.#retention;
+  }
+
+  async #readRetention(): Promise<number | undefined> {
+    const tenancy = this.scope.startsWith("ocid1.tenancy.") ? this.scope : await tenancyOf(this.session);
+    if (!tenancy) return undefined;
+    try {
+      const response = await ociCall(
+        "OCI Audit configuration",
+        () => this.#audit.getConfiguration({ compartmentId: tenancy }),
+      );
+      return response.configuration.retentionPeriodDays;
+    } catch (error) {
+      if (error instanceof ArchiveError && !error.retriable) return undefined;
+      throw error;
+    }
+  }
+
+  /** Pages one compartment's events into `into`; false as soon as they exceed `limit` in all. */
+  async #events(
+    compartmentId: string,
+    window: Window,
+    limit: number,
+    into: ArchivedEvent[],
+  ): Promise<boolean> {
+    const base = `${this.#audit.endpoint}/auditEvents?compartmentId=${encodeURIComponent(compartmentId)}` +
+      `&startTime=${encodeURIComponent(new Date(window.start).toISOString())}` +
+      `&endTime=${encodeURIComponent(new Date(window.end).toISOString())}`;
+    // The client's endpoint carries the API version (/20190901), as the SDK builds it for the region.
+    let page: string | null = null;
+    do {
+      const url: string = page === null ? base : `${base}&page=${encodeURIComponent(page)}`;
+      const result = await request(url, {
+        what: "OCI Audit events",
+        headers: { accept: "application/json" },
+        sign: this.#sign,
+        parseBytes: (sent, response) => ({
+          events: parseAuditEvents(sent),
+          next: response.headers.get("opc-next-page"),
+        }),
+        onStatus: (status, detail) => compartmentRefused(compartmentId, status, detail),
+      });
+      into.push(...result.events);
+      if (into.length > limit) return false;
+      page = result.next;
+    } while (page);
+    return true;
+  }
+
+  async readWindow(window: Window, limit: number): Promise<WindowRead> {
+    const compartments = await this.#compartments();
+    const events: ArchivedEvent[] = [];
+    const skippedCompartments: string[] = [];
+    let fits = true;
+    await mapConcurrent(compartments, this.options.concurrency, async ({ id, deleted }) => {
+      try {
+        if (fits) fits = await this.#events(id, window, limit, events);
+      } catch (error) {
+        // Skipped only when Identity shows it DELETED *and* Audit refuses it; recorded in the manifest.
+        if (!deleted || !(error instanceof ArchiveError) || error.code !== "FORBIDDEN") throw error;
+        log("warn", "a deleted compartment's events are refused: skipped, and recorded in the manifest", {
+          compartmentId: id,
+          window: describeWindow(window),
+        });
+        skippedCompartments.push(id);
+      }
+    });
+    if (!fits) {
+      const half = floorTo(window.start + (window.end - window.start) / 2, this.kind.granularityMs);
+      return { kind: "overflow", cutAt: half };
+    }
+    const byId = new Map(events.map((e) => [e.id, e]));
+    return {
+      kind: "complete",
+      events: sortEvents([...byId.values()]),
+      sourceTotal: null,
+      skippedCompartments: skippedCompartments.sort(),
+    };
+  }
+}
+
+const OCI_ACCESS_ANY = "ANY" as OciIdentity.requests.ListCompartmentsRequest.AccessLevel;
+
+/** The tenancy OCID the session authenticates in: the config file's, or the resource principal's claim. */
+async function tenancyOf(session: OciSession): Promise<string | undefined> {
+  const provider = session.provider as {
+    getTenantId?: () => string | Promise<string>;
+    getStringClaim?: (key: string) => string | null | Promise<string | null>;
+  };
+  return (await provider.getTenantId?.()) ?? (await provider.getStringClaim?.("res_tenant")) ?? undefined;
+}
+
+/**
+ * A compartment whose events Audit refuses: 401/403, or 404 NotAuthorizedOrNotFound, which means "not found,
+ * or not authorized" (API errors reference). Never a silent skip: it names the compartment and the grant.
+ */
+function compartmentRefused(compartmentId: string, status: number, detail: string): ArchiveError | undefined {
+  if (status !== 401 && status !== 403 && status !== 404) return undefined;
+  return new ArchiveError(
+    "FORBIDDEN",
+    `${detail} — OCI Audit refused the events of compartment ${compartmentId}: no window is committed without them. Allow the archiver to "read audit-events in compartment id ${compartmentId}" (or in tenancy); \`policies\` prints the statements`,
+    { status },
+  );
+}
+
+/**
+ * Checks a ListEvents body (a JSON array of CloudEvents-shaped events) and keeps each event as sent. The
+ * array is split by `rawElements` and each event parsed on its own, so a page of thousands of events is never
+ * one string or one object tree (the whole body is still checked: every byte is a separator the scan checked
+ * or inside an element JSON.parse accepted).
+ */
+export function parseAuditEvents(sent: Uint8Array): ArchivedEvent[] {
+  const bad = (why: string) => retriableError("PROTOCOL", `OCI Audit events: ${why}`);
+  let elements: Uint8Array[];
+  try {
+    const array = rawElements(sent);
+    if (skipSpace(sent, array.end) !== sent.length) throw new SyntaxError("text after the array");
+    elements = array.elements;
+  } catch {
+    throw bad("the response is not a JSON array");
+  }
+  return elements.map((element) => {
+    let event: { eventId?: unknown; eventTime?: unknown } | null;
+    try {
+      event = JSON.parse(UTF8.decode(element));
+    } catch {
+      throw bad("the response is not JSON");
+    }
+    const time = typeof event?.eventTime === "string" ? Date.parse(event.eventTime) : NaN;
+    if (typeof event?.eventId !== "string" || !event.eventId || Number.isNaN(time)) {
+      throw bad("an event has no eventId or eventTime");
+    }
+    return { id: event.eventId, time, json: element };
+  });
+}
