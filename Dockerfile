@@ -16,6 +16,7 @@ RUN mkdir -p /app/archive /app/keys && chown deno:deno /app/archive /app/keys
 # Deno's code cache); at run time --cached-only fetches nothing, so the container needs network only to
 # Oracle Cloud. deno.json and deno.lock stay root-owned and read-only to the program.
 COPY deno.json deno.lock main.ts ./
+COPY src ./src
 USER deno
 RUN deno install --frozen --entrypoint main.ts
 

@@ -4,7 +4,7 @@
  * `-P` and the compiled binary carry) plus only the loopback grant the emulators need — what it can do (archive
  * from an identity domain, serve /healthz to the image's HEALTHCHECK) and what the set refuses (a non-Oracle
  * host, a write outside ./archive, an unlisted environment variable). That the set cannot reach a loopback
- * service through 0.0.0.0 is pinned in commit_path_holes_test.ts ("the default permission set cannot reach a
+ * service through 0.0.0.0 is pinned in archive/commit_path_holes_test.ts ("the default permission set cannot reach a
  * loopback service through 0.0.0.0 …"), not repeated here.
  */
 
@@ -225,8 +225,15 @@ Deno.test("the image's HEALTHCHECK command succeeds against run's /healthz under
 Deno.test("the image's ENTRYPOINT starts in a folder laid out as /app, from the cache alone", async () => {
   const app = await Deno.makeTempDir({ prefix: "audit-archiver-app-" });
   try {
-    for (const file of ["deno.json", "deno.lock", "main.ts"]) {
-      await Deno.copyFile(`${REPO}/${file}`, `${app}/${file}`);
+    // What the image's COPY steps put in /app, and nothing else.
+    for (const [, rest] of steps.filter(([k]) => k === "COPY")) {
+      const sources = rest.split(/\s+/);
+      const destination = sources.pop()!;
+      for (const source of sources) {
+        const target = destination.endsWith("/") ? `${app}/${source}` : `${app}/${destination}`;
+        const copied = await new Deno.Command("cp", { args: ["-r", `${REPO}/${source}`, target] }).output();
+        assert.equal(copied.code, 0, new TextDecoder().decode(copied.stderr));
+      }
     }
     const entrypoint = execForm("ENTRYPOINT", all("ENTRYPOINT").at(-1)!);
     const output = await new Deno.Command(Deno.execPath(), {

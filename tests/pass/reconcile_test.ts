@@ -1,0 +1,457 @@
+/**
+ * Reconciliation against the source (DESIGN.md §5 "Amendments", invariant 10): events the source shows for a
+ * committed window only later — indexed late — are found by `reconcile` (and by every pass, RECONCILE_AFTER
+ * after a window's commit) and archived exactly once as an amendment, the window's own objects untouched;
+ * `verify`, `export` and `status` include amendments, and the checkpoints make removing one evident.
+ * Both sources, both sinks, through the real paths: the emulators over HTTP, real files, the real OCI SDK.
+ */
+
+import assert from "node:assert/strict";
+import { main } from "../../main.ts";
+import { amendmentNames, parseAmendmentName } from "../../src/archive/names.ts";
+import { sha256Hex } from "../../src/bytes.ts";
+import type { WindowReconciliation } from "../../src/pass/reconcile.ts";
+import { verifyChain } from "../../src/proof/chain.ts";
+import { generateEvents } from "../emulators/idcs.ts";
+import { type AuditCloudEvent, generateAuditEvents } from "../emulators/oci.ts";
+import {
+  type ArchiveContents,
+  DAY,
+  duplicates,
+  freePort,
+  HOUR,
+  listFiles,
+  readArchive,
+  recentEvents,
+  runCli,
+  startDomain,
+  waitFor,
+} from "../harness.ts";
+import { auditSettings, BUCKET, readBucketArchive, startCloud, TENANCY, withCloud } from "../oci_harness.ts";
+
+const TEAM = "ocid1.compartment.oc1..aaaareconcileteam";
+const asFlags = (env: Record<string, string>) =>
+  Object.entries(env).flatMap(([name, value]) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);
+
+/** An archive of one source in one sink, and a way to make the source show more events for committed windows. */
+interface Archive {
+  env: Record<string, string>;
+  read(): Promise<ArchiveContents>;
+  /** Every stored name and its bytes. */
+  snapshot(): Promise<Map<string, string>>;
+  /** Adds `count` events to committed windows, listed from now on; returns their ids. */
+  addLate(count: number, seed: number): string[];
+  /** Every id the source now lists before `frontier`. */
+  truth(frontier: number): string[];
+  /** Requests the source has served so far. */
+  sourceRequests(): number;
+  close(): Promise<void>;
+}
+
+async function idcsArchive(sink: "dir" | "oci", seed: number): Promise<Archive> {
+  let domain = await startDomain({ events: recentEvents(seed, 240, 2, 10 * 60_000) });
+  const cloud = sink === "oci" ? await startCloud(domain.dir) : undefined;
+  if (cloud) domain = withCloud(domain, cloud);
+  return {
+    env: { ...domain.env, CHECKPOINT_KEY_FILE: `${domain.dir}/checkpoint.pem`, MAX_EVENTS_PER_OBJECT: "50" },
+    read: () => domain.read(),
+    snapshot: () => snapshotOf(sink === "oci" ? undefined : domain.archiveDir, cloud?.oci),
+    addLate: (count, lateSeed) => {
+      const now = Date.now();
+      // Inside the archived range (which ends 10 min ago), as if the domain indexed them only now.
+      const late = generateEvents({ seed: lateSeed, count, from: now - DAY, to: now - 20 * 60_000 });
+      domain.emulator.addEvents(late);
+      return late.map((e) => e.id);
+    },
+    truth: (frontier) => domain.truth(frontier),
+    sourceRequests: () => domain.emulator.stats.auditRequests,
+    close: async () => {
+      await cloud?.close();
+      await domain.close();
+    },
+  };
+}
+
+async function auditArchive(sink: "dir" | "oci", seed: number): Promise<Archive> {
+  const dir = await Deno.makeTempDir({ prefix: "audit-archiver-reconcile-" });
+  const compartmentIds = [TENANCY, TEAM];
+  const events = generateAuditEvents({
+    seed,
+    count: 240,
+    from: Date.now() - 2 * DAY,
+    to: Date.now() - 30 * 60_000,
+    compartmentIds,
+  });
+  const cloud = await startCloud(dir, {
+    compartments: [{ id: TEAM, parentId: TENANCY, name: "team" }],
+    auditEvents: events,
+  });
+  const all: AuditCloudEvent[] = [...events];
+  const env: Record<string, string> = {
+    ...auditSettings(cloud, `${dir}/archive`),
+    CHECKPOINT_KEY_FILE: `${dir}/checkpoint.pem`,
+    MAX_EVENTS_PER_OBJECT: "50",
+    ...(sink === "oci" ? cloud.env : {}),
+  };
+  return {
+    env,
+    read: () => sink === "oci" ? readBucketArchive(cloud.oci) : readArchive(env.ARCHIVE_DIR),
+    snapshot: () => snapshotOf(sink === "oci" ? undefined : env.ARCHIVE_DIR, cloud.oci),
+    addLate: (count, lateSeed) => {
+      const now = Date.now();
+      const late = generateAuditEvents({
+        seed: lateSeed,
+        count,
+        from: now - DAY,
+        to: now - 2 * HOUR,
+        compartmentIds,
+      });
+      // Processed an hour ago — inside a committed processing-time window — but listed only from now on.
+      for (const [i, event] of late.entries()) {
+        cloud.oci.addLateAuditEvents([event], { processedAt: now - HOUR - i * 60_000, listableAt: now });
+      }
+      all.push(...late);
+      return late.map((e) => e.eventId);
+    },
+    truth: (frontier) =>
+      all.filter((e) => cloud.oci.auditProcessedAt(e.eventId) < frontier).map((e) => e.eventId).sort(),
+    sourceRequests: () => cloud.oci.stats.byOperation.ListEvents ?? 0,
+    close: async () => {
+      await cloud.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+async function snapshotOf(
+  archiveDir: string | undefined,
+  oci: { objects(bucket: string): { name: string; bytes: Uint8Array }[] } | undefined,
+) {
+  const snapshot = new Map<string, string>();
+  if (archiveDir) {
+    for (const name of await listFiles(archiveDir)) {
+      snapshot.set(name, new TextDecoder("latin1").decode(await Deno.readFile(`${archiveDir}/${name}`)));
+    }
+  } else {
+    for (const object of oci!.objects(BUCKET)) {
+      snapshot.set(object.name, new TextDecoder("latin1").decode(object.bytes));
+    }
+  }
+  return snapshot;
+}
+
+const reconcile = (archive: Archive, ...extra: string[]) =>
+  runCli(["reconcile", ...extra], { env: archive.env });
+const windowsOf = (stdout: string) =>
+  stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line)) as WindowReconciliation[];
+const sum = (rows: { missing: number }[]) => rows.reduce((n, r) => n + r.missing, 0);
+
+for (
+  const [source, sink, seed] of [
+    ["idcs", "dir", 4101],
+    ["idcs", "oci", 4102],
+    ["oci-audit", "dir", 4103],
+    ["oci-audit", "oci", 4104],
+  ] as const
+) {
+  Deno.test(`${source} → ${sink}: reconcile finds late events in committed windows and archives them once, as amendments`, async () => {
+    const archive = source === "idcs" ? await idcsArchive(sink, seed) : await auditArchive(sink, seed);
+    try {
+      assert.equal(await main(["once", ...asFlags(archive.env)]), 0);
+      const before = await archive.read();
+      assert.deepEqual([...before.ids].sort(), archive.truth(before.frontier!));
+      const late = archive.addLate(7, seed + 50);
+      const committed = await archive.snapshot();
+
+      const dry = await reconcile(archive, "--dry-run");
+      assert.equal(dry.code, 1, "missing events found by a dry run: exit 1\n" + dry.stderr);
+      assert.equal(sum(windowsOf(dry.stdout)), 7, dry.stdout);
+      assert.deepEqual(await archive.snapshot(), committed, "--dry-run writes nothing");
+
+      const real = await reconcile(archive);
+      assert.equal(real.code, 0, real.stderr);
+      const rows = windowsOf(real.stdout);
+      assert.equal(sum(rows), 7);
+      assert.ok(rows.every((r) => r.extra === 0 && (r.missing === 0 || r.amended)), real.stdout);
+      const after = await archive.read();
+      assert.deepEqual(duplicates(after.ids), [], "each event in exactly one object");
+      assert.deepEqual([...after.ids].sort(), archive.truth(before.frontier!), "the archive now holds them");
+      for (const id of late) assert.match(after.objectOf.get(id)!, /\.amend-1\.ndjson\.gz$/);
+      const now = await archive.snapshot();
+      for (const [name, bytes] of committed) assert.equal(now.get(name), bytes, `${name} untouched`);
+
+      const again = await reconcile(archive);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(sum(windowsOf(again.stdout)), 0, "a second reconcile finds nothing missing");
+      const names = [...(await archive.snapshot()).keys()];
+      assert.equal(names.filter((n) => n.endsWith(".ndjson.gz")).length, after.objects, "no new object");
+
+      const verify = await runCli(["verify"], { env: archive.env });
+      assert.equal(verify.code, 0, verify.stdout);
+      const report = JSON.parse(verify.stdout);
+      assert.ok(report.chains.reduce((n: number, c: { amendments: number }) => n + c.amendments, 0) >= 1);
+
+      const exported = await runCli(
+        ["export", "--from", new Date(Date.now() - 3 * DAY).toISOString(), "--to", new Date().toISOString()],
+        { env: archive.env },
+      );
+      assert.equal(exported.code, 0, exported.stderr);
+      const exportedIds = exported.stdout.split("\n").filter(Boolean).map((l) => {
+        const event = JSON.parse(l);
+        return event.id ?? event.eventId;
+      });
+      assert.deepEqual(duplicates(exportedIds), []);
+      for (const id of late) assert.ok(exportedIds.includes(id), `export includes late event ${id}`);
+
+      const status = JSON.parse((await runCli(["status"], { env: archive.env })).stdout);
+      assert.equal(status.chains.reduce((n: number, c: { lateEvents: number }) => n + c.lateEvents, 0), 7);
+    } finally {
+      await archive.close();
+    }
+  });
+}
+
+Deno.test("concurrent reconcilers archive each late event exactly once", async () => {
+  const archive = await idcsArchive("dir", 4110);
+  try {
+    assert.equal(await main(["once", ...asFlags(archive.env)]), 0);
+    const { frontier } = await archive.read();
+    archive.addLate(12, 4111);
+    const results = await Promise.all([1, 2, 3].map(() => main(["reconcile", ...asFlags(archive.env)])));
+    assert.deepEqual(results, [0, 0, 0]);
+    const after = await archive.read();
+    assert.deepEqual(duplicates(after.ids), []);
+    assert.deepEqual([...after.ids].sort(), archive.truth(frontier!));
+    const verify = await runCli(["verify"], { env: archive.env });
+    assert.equal(verify.code, 0, verify.stdout);
+  } finally {
+    await archive.close();
+  }
+});
+
+Deno.test("each pass reconciles the windows committed RECONCILE_AFTER ago, once; the checkpoint records the amendments", async () => {
+  const archive = await idcsArchive("dir", 4120);
+  try {
+    const flags = asFlags(archive.env);
+    assert.equal(await main(["once", ...flags]), 0);
+    const { frontier } = await archive.read();
+    archive.addLate(5, 4121);
+    const quiet = archive.sourceRequests();
+    assert.equal(await main(["once", ...flags]), 0);
+    assert.ok(archive.sourceRequests() - quiet <= 2, "RECONCILE_AFTER (1d) is not due: no window is re-read");
+    assert.equal((await archive.read()).ids.length, archive.truth(frontier!).length - 5);
+    assert.equal(await main(["once", ...flags, "--reconcile-after", "0s"]), 0);
+    const after = await archive.read();
+    assert.deepEqual(duplicates(after.ids), []);
+    assert.deepEqual([...after.ids].sort(), archive.truth(frontier!));
+    const files = await listFiles(archive.env.ARCHIVE_DIR);
+    const checkpoint = JSON.parse(
+      await Deno.readTextFile(
+        `${archive.env.ARCHIVE_DIR}/${files.filter((n) => n.endsWith(".checkpoint.json")).sort().at(-1)}`,
+      ),
+    );
+    const head = checkpoint.chains[0];
+    assert.ok(head.reconciled >= new Date(frontier!).toISOString(), "every committed window is reconciled");
+    assert.ok(head.amendments.length >= 1, "the checkpoint names the amendments");
+    // Once: a later pass re-reads nothing (the reconciled time moved on), and still carries it forward.
+    // Once: a later pass re-reads only what was committed since (its own new window), not the ~15 before.
+    const windows = (await listFiles(archive.env.ARCHIVE_DIR)).filter((n) => /Z\.manifest\.json$/.test(n));
+    const requests = archive.sourceRequests();
+    assert.equal(await main(["once", ...flags, "--reconcile-after", "0s"]), 0);
+    const reread = archive.sourceRequests() - requests;
+    assert.ok(
+      windows.length >= 10 && reread <= 4,
+      `${reread} requests for a pass over ${windows.length} windows`,
+    );
+  } finally {
+    await archive.close();
+  }
+});
+
+Deno.test("removing or adding an amendment makes verify fail", async () => {
+  const archive = await idcsArchive("dir", 4130);
+  const dir = archive.env.ARCHIVE_DIR;
+  const verify = async () => {
+    const result = await runCli(["verify"], { env: archive.env });
+    return { code: result.code, problems: (JSON.parse(result.stdout).problems as string[]).join("\n") };
+  };
+  try {
+    const flags = asFlags(archive.env);
+    assert.equal(await main(["once", ...flags]), 0);
+    archive.addLate(4, 4131);
+    assert.equal(await main(["once", ...flags, "--reconcile-after", "0s"]), 0);
+    const amendment = (await listFiles(dir)).find((n) => parseAmendmentName(`/${n}`))!;
+    assert.ok(amendment, "an amendment was written");
+    assert.equal((await verify()).code, 0);
+    const manifestBytes = await Deno.readFile(`${dir}/${amendment}`);
+    const dataName = amendment.replace(/(\d{8}T\d{6}\.\d{3}Z)\.amend-1\.manifest\.json$/, "");
+    const data = (await listFiles(dir)).find((n) =>
+      n.startsWith(dataName) && n.endsWith(".amend-1.ndjson.gz")
+    )!;
+    const dataBytes = await Deno.readFile(`${dir}/${data}`);
+
+    // Removed (manifest and data): the checkpoint that recorded it says so.
+    await Deno.remove(`${dir}/${amendment}`);
+    await Deno.remove(`${dir}/${data}`);
+    const removed = await verify();
+    assert.equal(removed.code, 1);
+    assert.match(removed.problems, /which checkpoint \d+ recorded, was removed or changed/);
+    await Deno.writeFile(`${dir}/${amendment}`, manifestBytes);
+    await Deno.writeFile(`${dir}/${data}`, dataBytes);
+    assert.equal((await verify()).code, 0, "restored, it verifies again");
+
+    // A second amendment added without the key to a reconciled window: in no checkpoint.
+    const manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
+    const second = amendment.replace(".amend-1.", ".amend-2.");
+    const secondData = data.replace(".amend-1.", ".amend-2.");
+    const previous = await sha256Hex(manifestBytes);
+    await Deno.writeFile(`${dir}/${secondData}`, dataBytes);
+    await Deno.writeTextFile(
+      `${dir}/${second}`,
+      JSON.stringify({ ...manifest, amendment: 2, object: secondData, previous }) + "\n",
+    );
+    const added = await verify();
+    assert.equal(added.code, 1);
+    assert.match(added.problems, /is in no checkpoint although its window was reconciled/);
+  } finally {
+    await archive.close();
+  }
+});
+
+Deno.test("verifyChain: amendments number from 1 with no gap, chain onto their window, sit under its names", async () => {
+  const chain = "audit-archive/idcs/domain";
+  const encode = (record: object) => new TextEncoder().encode(JSON.stringify(record) + "\n");
+  const hex = sha256Hex;
+  const start = Date.UTC(2026, 10, 1), end = start + HOUR;
+  const genesis = encode({
+    format: "audit-archiver/1",
+    source: "idcs",
+    scope: "domain",
+    start: new Date(start).toISOString(),
+  });
+  const base = {
+    format: "audit-archiver/1",
+    source: "idcs",
+    scope: "domain",
+    start: new Date(start).toISOString(),
+    end: new Date(end).toISOString(),
+    events: 0,
+    sourceTotal: 0,
+    bytes: 0,
+    sha256: "0",
+    ndjsonSha256: "0",
+    firstEventTime: null,
+    lastEventTime: null,
+    version: "test",
+    committedAt: new Date(end).toISOString(),
+  };
+  const names = (n: number) => amendmentNames(chain, { start, end }, n);
+  const windowName = names(1).manifest.replace(".amend-1", "");
+  const window = encode({
+    ...base,
+    object: names(1).data.replace(".amend-1", ""),
+    previous: await hex(genesis),
+  });
+  const first = encode({
+    ...base,
+    object: names(1).data,
+    amendment: 1,
+    amends: await hex(window),
+    previous: await hex(window),
+  });
+  const second = encode({
+    ...base,
+    object: names(2).data,
+    amendment: 2,
+    amends: await hex(window),
+    previous: await hex(first),
+  });
+  const check = async (manifests: { name: string; bytes: Uint8Array }[]) =>
+    (await verifyChain({
+      chain,
+      geneses: [{ name: `${chain}/genesis.json`, bytes: genesis }],
+      manifests,
+      dataNames: [],
+    })).problems.join("\n");
+  const all = [
+    { name: windowName, bytes: window },
+    { name: names(1).manifest, bytes: first },
+    { name: names(2).manifest, bytes: second },
+  ];
+  assert.equal(await check(all), "");
+  assert.match(await check([all[0], all[2]]), /amendment 1 of its window is missing/);
+  assert.match(await check([all[1], all[2]]), /amends no committed window/);
+  const forged = encode({ ...JSON.parse(new TextDecoder().decode(second)), previous: await hex(window) });
+  assert.match(
+    await check([all[0], all[1], { name: names(2).manifest, bytes: forged }]),
+    /hash chain is broken/,
+  );
+});
+
+Deno.test("run reconciles on its own: late events are archived, and /metrics and status count them", async () => {
+  const archive = await idcsArchive("dir", 4140);
+  const port = freePort();
+  let child: Deno.ChildProcess | undefined;
+  try {
+    assert.equal(await main(["once", ...asFlags(archive.env)]), 0);
+    const { frontier } = await archive.read();
+    archive.addLate(6, 4141);
+    const daemon = runCli(["run"], {
+      env: { ...archive.env, PORT: String(port), SCHEDULE: "0 0 1 1 *", RECONCILE_AFTER: "0s" },
+      onSpawn: (spawned) => child = spawned,
+    });
+    const late = await waitFor("the pass at start to reconcile", async () => {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => "");
+      return /^audit_archiver_late_events_total\{[^}]*source="idcs"[^}]*\} 6$/m.exec(text)?.[0];
+    });
+    assert.ok(late);
+    child!.kill("SIGTERM");
+    assert.equal((await daemon).code, 0);
+    const after = await archive.read();
+    assert.deepEqual(duplicates(after.ids), []);
+    assert.deepEqual([...after.ids].sort(), archive.truth(frontier!));
+    const status = JSON.parse((await runCli(["status"], { env: archive.env })).stdout);
+    assert.equal(status.chains[0].lateEvents, 6);
+    assert.ok(status.chains[0].reconciledUntil >= new Date(frontier!).toISOString());
+  } finally {
+    try {
+      child?.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await archive.close();
+  }
+});
+
+Deno.test("amendments reach the Logging copy too, each late event once", async () => {
+  const domain = await startDomain({ events: recentEvents(4150, 200, 2, 10 * 60_000) });
+  const logId = "ocid1.log.oc1..aaaareconcilecopy";
+  const cloud = await startCloud(domain.dir, { logs: [logId], buckets: [] });
+  const flags = [
+    ...domain.args,
+    ...asFlags({
+      OCI_AUTH: "config",
+      OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
+      OCI_LOG_ID: logId,
+      OCI_LOGGING_ENDPOINT: cloud.oci.url,
+      CHECKPOINT_KEY_FILE: `${domain.dir}/checkpoint.pem`,
+      MAX_EVENTS_PER_OBJECT: "50",
+    }),
+  ];
+  try {
+    assert.equal(await main(["once", ...flags]), 0);
+    const now = Date.now();
+    const late = generateEvents({ seed: 4151, count: 5, from: now - DAY, to: now - 20 * 60_000 });
+    domain.emulator.addEvents(late);
+    // The pass that reconciles copies the amendment on the pass after (the copy follows the commit path).
+    assert.equal(await main(["once", ...flags, "--reconcile-after", "0s"]), 0);
+    assert.equal(await main(["once", ...flags]), 0);
+    const logged = cloud.oci.logEntries(logId).map((e) => e.id);
+    assert.deepEqual(duplicates(logged), []);
+    for (const event of late) assert.ok(logged.includes(event.id), `${event.id} is in the log`);
+    assert.equal(logged.length, 205);
+  } finally {
+    await cloud.close();
+    await domain.close();
+  }
+});

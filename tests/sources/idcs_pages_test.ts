@@ -1,0 +1,155 @@
+/**
+ * The AuditEvents filter and page checks: each event's bytes kept as sent, pages that break the protocol refused. Pure: no network, no files.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { auditEventsFilter, parseAuditEventsPage } from "../../src/sources/idcs.ts";
+import { archiveErrorOf } from "../assertions.ts";
+
+const at = (iso: string) => Date.parse(iso);
+
+const PAGE_WINDOW = { start: at("2026-11-27T10:00:00.000Z"), end: at("2026-11-27T11:00:00.000Z") };
+
+const LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+const resource = (id: string, timestamp: string) => ({
+  schemas: ["urn:ietf:params:scim:schemas:oracle:idcs:AuditEvent"],
+  id,
+  timestamp,
+  eventId: "sso.session.create.success",
+  actorName: "alice@example.com",
+  message: "User logged in",
+});
+
+const pageOf = (resources: unknown[], extra: Record<string, unknown> = {}) => ({
+  schemas: [LIST_RESPONSE],
+  totalResults: resources.length,
+  startIndex: 1,
+  itemsPerPage: resources.length,
+  Resources: resources,
+  ...extra,
+});
+
+/** A page body and the UTF-8 bytes it is sent as. */
+const bodyAndText = (body: unknown) => [body, utf8(JSON.stringify(body))] as const;
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
+
+/** Asserts that parsing throws the retriable PROTOCOL error with this message. */
+function assertProtocolError(body: unknown, message: string) {
+  const error = archiveErrorOf(
+    () => parseAuditEventsPage(body, utf8(JSON.stringify(body)), PAGE_WINDOW),
+    "PROTOCOL",
+  );
+  assert.equal(error.retriable, true);
+  assert.equal(error.message, `identity domain AuditEvents: ${message}`);
+}
+
+Deno.test("auditEventsFilter is a half-open SCIM filter on timestamp", () => {
+  assert.equal(
+    auditEventsFilter(PAGE_WINDOW),
+    'timestamp ge "2026-11-27T10:00:00.000Z" and timestamp lt "2026-11-27T11:00:00.000Z"',
+  );
+});
+
+Deno.test("parseAuditEventsPage keeps each event's text exactly as sent (escapes, nulls, spacing)", () => {
+  const text = '{"schemas":["' + LIST_RESPONSE +
+    '"],"totalResults":2, "Resources" : [ {"id":"e1","timestamp":"2026-11-27T10:00:00.000Z","x":"a\\/b\\u00e9","n":null} ,' +
+    '{"id":"e2","timestamp":"2026-11-27T10:30:00.000Z","nested":{"a":[1,{"b":"]}"}]}}]}';
+  const page = parseAuditEventsPage(JSON.parse(text), utf8(text), PAGE_WINDOW);
+  assert.deepEqual(page.events.map((e) => new TextDecoder().decode(e.json)), [
+    '{"id":"e1","timestamp":"2026-11-27T10:00:00.000Z","x":"a\\/b\\u00e9","n":null}',
+    '{"id":"e2","timestamp":"2026-11-27T10:30:00.000Z","nested":{"a":[1,{"b":"]}"}]}}',
+  ]);
+});
+
+Deno.test("parseAuditEventsPage returns every event in page order with its JSON exactly stringified", () => {
+  const first = resource("e2", "2026-11-27T10:30:00.250Z");
+  const second = resource("e1", "2026-11-27T10:00:00.000Z");
+  assert.deepEqual(
+    parseAuditEventsPage(...bodyAndText(pageOf([first, second], { totalResults: 7 })), PAGE_WINDOW),
+    {
+      totalResults: 7,
+      events: [
+        { id: "e2", time: at("2026-11-27T10:30:00.250Z"), json: utf8(JSON.stringify(first)) },
+        { id: "e1", time: at("2026-11-27T10:00:00.000Z"), json: utf8(JSON.stringify(second)) },
+      ],
+    },
+  );
+});
+
+Deno.test("parseAuditEventsPage accepts the legacy urn:scim ListResponse schema", () => {
+  const event = resource("e1", "2026-11-27T10:30:00.000Z");
+  assert.deepEqual(
+    parseAuditEventsPage(
+      ...bodyAndText(pageOf([event], { schemas: ["urn:scim:api:messages:2.0:ListResponse"] })),
+      PAGE_WINDOW,
+    ),
+    {
+      totalResults: 1,
+      events: [{ id: "e1", time: at("2026-11-27T10:30:00.000Z"), json: utf8(JSON.stringify(event)) }],
+    },
+  );
+});
+
+Deno.test("parseAuditEventsPage accepts a page without Resources when totalResults is 0", () => {
+  assert.deepEqual(
+    parseAuditEventsPage(
+      ...bodyAndText({ schemas: [LIST_RESPONSE], totalResults: 0, startIndex: 1, itemsPerPage: 0 }),
+      PAGE_WINDOW,
+    ),
+    { totalResults: 0, events: [] },
+  );
+});
+
+Deno.test("parseAuditEventsPage rejects an event at the window end (outside the half-open filter)", () => {
+  assertProtocolError(
+    pageOf([resource("e9", "2026-11-27T11:00:00.000Z")]),
+    "event e9 at 2026-11-27T11:00:00.000Z is outside the filter",
+  );
+});
+
+Deno.test("parseAuditEventsPage rejects an event before the window start", () => {
+  assertProtocolError(
+    pageOf([resource("e0", "2026-11-27T09:59:59.999Z")]),
+    "event e0 at 2026-11-27T09:59:59.999Z is outside the filter",
+  );
+});
+
+Deno.test("parseAuditEventsPage rejects an event without an id", () => {
+  const { id: _, ...noId } = resource("e1", "2026-11-27T10:30:00.000Z");
+  assertProtocolError(pageOf([noId]), "an event has no id or timestamp");
+});
+
+Deno.test("parseAuditEventsPage rejects an event with an empty id", () => {
+  assertProtocolError(pageOf([resource("", "2026-11-27T10:30:00.000Z")]), "an event has no id or timestamp");
+});
+
+Deno.test("parseAuditEventsPage rejects an event without a parseable timestamp", () => {
+  assertProtocolError(pageOf([resource("e1", "not a time")]), "an event has no id or timestamp");
+});
+
+Deno.test("parseAuditEventsPage rejects a null event", () => {
+  assertProtocolError(pageOf([null]), "an event has no id or timestamp");
+});
+
+Deno.test("parseAuditEventsPage rejects a totalResults that is not a non-negative integer", () => {
+  for (const totalResults of ["1", 1.5, -1, null]) {
+    assertProtocolError(pageOf([], { totalResults }), "no totalResults");
+  }
+});
+
+Deno.test("parseAuditEventsPage rejects a body that is not a SCIM ListResponse", () => {
+  assertProtocolError({ totalResults: 0 }, "not a SCIM response");
+  assertProtocolError(null, "not a SCIM response");
+  assertProtocolError(
+    pageOf([], { schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"] }),
+    "not a SCIM ListResponse",
+  );
+});
+
+Deno.test("parseAuditEventsPage rejects Resources that is not an array", () => {
+  assertProtocolError(pageOf([], { totalResults: 1, Resources: {} }), "Resources is not an array");
+});

@@ -1,0 +1,774 @@
+/**
+ * Benchmark: how fast `once` archives a large backlog from an emulated identity domain or OCI Audit, and how
+ * much memory the archiving process needs while doing it. It measures and reports; it never fails on time.
+ *
+ * Run with `deno task bench`. Environment:
+ * - `BENCH_EVENTS=N` scales every backlog (default 1,000,000; the small memory backlog is N/10).
+ * - `BENCH_PROFILE=DIR` writes a V8 CPU profile (`--cpu-prof`) of each archiver run into DIR.
+ * - `BENCH_TRACE=1` prints every request the emulated cloud (bucket, OCI Audit) receives, with its time in ms:
+ *   what a pass waits for, round trip by round trip.
+ * - `BENCH_SCENARIOS=1,3` picks scenarios (default all). Scenarios 1–3 run every source (an identity domain;
+ *   OCI Audit of a tenancy and two sub-compartments) into every sink (a directory; a bucket of the emulated
+ *   cloud through the real OCI SDK):
+ *   1. N events over 7 days, no latency;
+ *   2. the same with 50 ms latency per request;
+ *   3. N/10 events, no latency: memory flatness, its peak RSS against scenario 1's;
+ *   4. the blog's function (tools/bench_blog.ts) and `once`, N/10 events at 50 ms;
+ *   5. rate-limited identity domains (Free and Premium), N/10 events;
+ *   6. an idle pass (`once` with nothing due) beside `deno run` of an empty script;
+ *   7. 200 compartments, N/10 events, at 0 and 50 ms.
+ *
+ * The emulator (and the million events it holds) lives in this process, so the archiver runs in a separate
+ * one — `deno run -P=local main.ts once`, as an operator would run it — and its peak memory is the kernel's
+ * RSS high-water mark (`VmHWM` in /proc/<pid>/status), polled while it runs. Only that process's run is
+ * timed: generating events and starting the emulator are not. A run that exits non-zero or archives the
+ * wrong number of events is reported as an error and the benchmark exits 1: timing a broken run is worthless.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { SETTINGS } from "../src/config/settings.ts";
+import { BUCKET, type Cloud, startCloud, TENANCY } from "../tests/oci_harness.ts";
+import {
+  FREE_DOMAIN_LIMITS,
+  generateClientKey,
+  generateEvents,
+  type IdcsFaults,
+  PREMIUM_DOMAIN_LIMITS,
+  type RateLimit,
+  startIdcsEmulator,
+} from "../tests/emulators/idcs.ts";
+import { generateAuditEvents } from "../tests/emulators/oci.ts";
+
+const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const CLIENT_ID = "audit-archiver-bench-client";
+const KEY_ID = "bench-cert";
+const DAY_MS = 86_400_000;
+const POLL_MS = 50;
+/** Linux reports utime/stime in /proc/<pid>/stat in clock ticks; USER_HZ is 100 on every mainstream build. */
+const CLOCK_TICKS_PER_S = 100;
+
+/** Archiver settings shared by every scenario (MAX_EVENTS_PER_OBJECT stays at its default, 20000). */
+const ARCHIVER_SETTINGS = {
+  PAGE_SIZE: "1000",
+  CONCURRENCY: "8",
+  SETTLE: "0s",
+  SINCE: "8d",
+  LOG_LEVEL: "warn",
+};
+
+interface Scenario {
+  /** Which BENCH_SCENARIOS number selects it. */
+  group: number;
+  name: string;
+  events: number;
+  latencyMs: number;
+  /** Where the events come from: the identity domain, or OCI Audit of the emulated cloud. */
+  source: "idcs" | "oci-audit";
+  /** Where the archive goes: a directory, or a bucket of the emulated cloud through the real OCI SDK. */
+  sink: "dir" | "oci";
+  /** The identity domain's rate limit (its domain type), where one is modelled. */
+  rateLimit?: RateLimit;
+  /** Compartments below the tenancy (OCI Audit), beside the tenancy itself. @default 2 (team and prod) */
+  compartments?: number;
+  /** What runs: `once`, or the blog's function (tools/bench_blog.ts), the reference compared against. */
+  runner?: "once" | "blog";
+  /** Extra archiver settings. */
+  settings?: Record<string, string>;
+}
+
+interface Result {
+  scenario: Scenario;
+  wallSeconds: number;
+  auditRequests: number;
+  peakRssBytes: number;
+  objects: number;
+  /** Events in the largest object: the archiver holds one window at a time, so memory follows this. */
+  largestObject: number;
+  /** CPU seconds of the archiver (last sample) and of this process, which serves the emulator. */
+  archiverCpuSeconds: number;
+  emulatorCpuSeconds: number;
+  /** Bytes of the data objects (or, for the blog's function, of its JSON files). */
+  dataBytes: number;
+  /** 429s the identity domain's rate limit answered. */
+  throttled: number;
+  /** Events of the source missing from the archive (only the blog's function may lose any). */
+  lost: number;
+}
+
+/** What the archiver process did, as seen from outside. */
+interface ProcessRun {
+  code: number;
+  stderr: string;
+  wallSeconds: number;
+  peakRssBytes: number;
+  cpuSeconds: number;
+}
+
+/** What an archive holds, by its manifests (or the blog's files). */
+interface Archived {
+  events: number;
+  objects: number;
+  largestObject: number;
+  /** Bytes of the data objects. */
+  bytes: number;
+}
+
+/** A run that is not worth timing: the archiver failed or archived the wrong events. */
+class BrokenRun extends Error {}
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// Scenarios and options
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Every source into every sink: the flows scenarios 1–3 each run. */
+const FLOWS: Pick<Scenario, "source" | "sink">[] = [
+  { source: "idcs", sink: "dir" },
+  { source: "idcs", sink: "oci" },
+  { source: "oci-audit", sink: "dir" },
+  { source: "oci-audit", sink: "oci" },
+];
+
+function scenarios(size: number): Scenario[] {
+  const small = Math.max(1, Math.round(size / 10));
+  return [
+    ...FLOWS.map((flow): Scenario => ({
+      group: 1,
+      name: "backlog, no latency",
+      events: size,
+      latencyMs: 0,
+      ...flow,
+    })),
+    ...FLOWS.map((flow): Scenario => ({
+      group: 2,
+      name: "backlog, 50 ms latency",
+      events: size,
+      latencyMs: 50,
+      ...flow,
+    })),
+    ...FLOWS.map((flow): Scenario => ({
+      group: 3,
+      name: "memory, N/10 backlog",
+      events: small,
+      latencyMs: 0,
+      ...flow,
+    })),
+    ...blogComparison(small),
+    ...[
+      { name: "Free domain (20/s, 150/min), Retry-After sent", limit: FREE_DOMAIN_LIMITS, retryAfter: true },
+      { name: "Free domain (20/s, 150/min), no Retry-After", limit: FREE_DOMAIN_LIMITS, retryAfter: false },
+      {
+        name: "Premium domain (90/s, 5,000/min), Retry-After sent",
+        limit: PREMIUM_DOMAIN_LIMITS,
+        retryAfter: true,
+      },
+    ].map(({ name, limit, retryAfter }): Scenario => ({
+      group: 5,
+      name,
+      events: small,
+      latencyMs: 0,
+      source: "idcs",
+      sink: "dir",
+      rateLimit: { ...limit, retryAfter },
+    })),
+    ...[0, 50].map((latencyMs): Scenario => ({
+      group: 7,
+      name: `200 compartments, ${latencyMs} ms latency`,
+      events: small,
+      latencyMs,
+      source: "oci-audit",
+      sink: "dir",
+      compartments: 200,
+    })),
+  ];
+}
+
+/**
+ * Issue 11's side-by-side run: the blog's function (maxEvents 2,500 per invocation, back to back in one warm
+ * process) and `once`, against the same emulated identity domain with 50 ms latency, at N/10 events.
+ */
+function blogComparison(events: number): Scenario[] {
+  const base = { group: 4, events, latencyMs: 50, source: "idcs", sink: "dir" } as const;
+  return [
+    { ...base, name: "the blog's function (reference), 50 ms latency", runner: "blog" },
+    { ...base, name: "once, 50 ms latency" },
+  ];
+}
+
+function readOptions(): { size: number; groups: Set<number> } {
+  const sizeText = Deno.env.get("BENCH_EVENTS") ?? "1000000";
+  const size = Number(sizeText);
+  if (!Number.isInteger(size) || size < 1) {
+    usage(`BENCH_EVENTS must be a whole number ≥ 1, not "${sizeText}"`);
+  }
+  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5,6,7";
+  const groups = new Set(groupsText.split(",").map((part) => Number(part.trim())));
+  if (![...groups].every((g) => Number.isInteger(g) && g >= 1 && g <= 7)) {
+    usage(`BENCH_SCENARIOS must list scenarios 1 to 7, like "1,3", not "${groupsText}"`);
+  }
+  return { size, groups };
+}
+
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
+  Deno.exit(2);
+}
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// One scenario: fresh emulator and archive folder, one timed `once`, checks, cleanup.
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+const TEAM = "ocid1.compartment.oc1..aaaabenchteam";
+const PROD = "ocid1.compartment.oc1..aaaabenchprod";
+
+/** The source a scenario reads: its settings for the archiver, its request count so far, and shutdown. */
+interface BenchSource {
+  env: Record<string, string>;
+  requests(): number;
+  throttled(): number;
+  close(): Promise<void>;
+}
+
+async function runScenario(scenario: Scenario): Promise<Result> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
+  const latency = { latencyMs: scenario.latencyMs };
+  // The cloud serves the bucket, OCI Audit, or both; the identity domain is a process of its own.
+  const cloud = scenario.sink === "oci" || scenario.source === "oci-audit"
+    ? await startCloud(dir, {
+      ...(Deno.env.get("BENCH_TRACE")
+        ? {
+          onRequest: (r: { operation: string; objectName?: string }) =>
+            console.error(
+              `bench: trace ${performance.now().toFixed(0)} ${r.operation} ${r.objectName ?? ""}`,
+            ),
+        }
+        : {}),
+      faults: latency,
+      compartments: compartmentsOf(scenario),
+      auditEvents: scenario.source === "oci-audit"
+        ? generateBacklog(scenario, (options) =>
+          generateAuditEvents({
+            ...options,
+            compartmentIds: [TENANCY, ...compartmentsOf(scenario).map((c) => c.id)],
+          }))
+        : [],
+    })
+    : undefined;
+  const source = scenario.source === "oci-audit" ? auditSource(cloud!) : await idcsSource(
+    scenario,
+    dir,
+    generateBacklog(scenario, (options) => generateEvents({ ...options, tieRate: 0.3 })),
+  );
+  try {
+    const archiveDir = `${dir}/archive`;
+    const env = {
+      ...ARCHIVER_SETTINGS,
+      ...source.env,
+      ARCHIVE_DIR: archiveDir,
+      ...(scenario.sink === "oci" ? cloud!.env : {}),
+      ...scenario.settings,
+    };
+    progress(`${scenario.name}: archiving`);
+    // Deltas, so the emulator's startup and the event generation are not counted.
+    const requestsBefore = source.requests();
+    const throttledBefore = source.throttled();
+    const cpuBefore = process.cpuUsage();
+    const blog = scenario.runner === "blog";
+    if (blog) await Deno.mkdir(archiveDir);
+    const run = blog
+      ? await runProcess(["-P=bench", `${REPO}/tools/bench_blog.ts`], {
+        ...env,
+        BLOG_OUT: archiveDir,
+        BLOG_SINCE: new Date(sinceOf(env.SINCE)).toISOString(),
+      })
+      : await runArchiver(env);
+    const cpu = process.cpuUsage(cpuBefore);
+    if (run.code !== 0) {
+      throw new BrokenRun(`${scenario.name}: the archiver exited with ${run.code}:\n${run.stderr.trim()}`);
+    }
+    if (run.peakRssBytes === 0) {
+      throw new BrokenRun(`${scenario.name}: no memory sample of the archiver (is /proc readable?)`);
+    }
+    const archived = blog
+      ? await countBlogArchive(archiveDir)
+      : scenario.sink === "oci"
+      ? countArchivedInBucket(cloud!)
+      : await countArchived(archiveDir);
+    const lost = scenario.events - archived.events;
+    if (lost !== 0 && !blog) {
+      throw new BrokenRun(
+        `${scenario.name}: the archive holds ${archived.events} events, the source ${scenario.events}`,
+      );
+    }
+    return {
+      scenario,
+      wallSeconds: run.wallSeconds,
+      auditRequests: source.requests() - requestsBefore,
+      peakRssBytes: run.peakRssBytes,
+      objects: archived.objects,
+      largestObject: archived.largestObject,
+      archiverCpuSeconds: run.cpuSeconds,
+      emulatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      dataBytes: archived.bytes,
+      throttled: source.throttled() - throttledBefore,
+      lost,
+    };
+  } finally {
+    await source.close();
+    await cloud?.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Seven days of events ending half an hour ago: all of it lies between SINCE (8 days back, at midnight) and
+ * now, also on OCI Audit's processing time, which the emulator puts up to 25 minutes after the eventTime.
+ */
+function generateBacklog<T>(
+  scenario: Scenario,
+  generate: (options: { seed: number; count: number; from: number; to: number }) => T[],
+): T[] {
+  progress(`${scenario.name}: generating ${scenario.events.toLocaleString("en-US")} events`);
+  const now = Date.now();
+  return generate({ seed: 7, count: scenario.events, from: now - 7 * DAY_MS, to: now - 30 * 60_000 });
+}
+
+/** The compartments below the tenancy: team and prod (prod inside team), or `compartments` flat ones. */
+function compartmentsOf(scenario: Scenario): { id: string; parentId: string; name: string }[] {
+  if (scenario.compartments === undefined) {
+    return [{ id: TEAM, parentId: TENANCY, name: "team" }, { id: PROD, parentId: TEAM, name: "prod" }];
+  }
+  return Array.from({ length: scenario.compartments }, (_, i) => ({
+    id: `ocid1.compartment.oc1..aaaabench${String(i).padStart(4, "0")}`,
+    parentId: TENANCY,
+    name: `c${i}`,
+  }));
+}
+
+/** SINCE as the archiver reads it here: a duration back from now, at midnight UTC. */
+function sinceOf(since: string): number {
+  const days = Number(/^(\d+)d$/.exec(since)?.[1]);
+  return Math.floor((Date.now() - days * DAY_MS) / DAY_MS) * DAY_MS;
+}
+
+/** An identity domain holding the backlog (30% of events sharing a millisecond), with the scenario's latency. */
+async function idcsSource(
+  scenario: Scenario,
+  dir: string,
+  events: ReturnType<typeof generateEvents>,
+): Promise<BenchSource> {
+  const key = await generateClientKey();
+  const faults: IdcsFaults = { latencyMs: scenario.latencyMs };
+  const emulator = await startIdcsEmulator({
+    clientId: CLIENT_ID,
+    keyId: KEY_ID,
+    publicKey: key.publicKey,
+    events,
+    faults,
+    seed: 1,
+    rateLimit: scenario.rateLimit,
+  });
+  const keyFile = `${dir}/client-key.pem`;
+  await Deno.writeTextFile(keyFile, key.pkcs8Pem);
+  return {
+    env: {
+      IDCS_URL: emulator.url,
+      IDCS_CLIENT_ID: CLIENT_ID,
+      IDCS_KEY_ID: KEY_ID,
+      IDCS_PRIVATE_KEY_FILE: keyFile,
+    },
+    requests: () => emulator.stats.auditRequests,
+    throttled: () => emulator.stats.rateLimited,
+    close: () => emulator.close(),
+  };
+}
+
+/** The tenancy and its subtree in the emulated cloud, read through the real SDK with an API key. */
+function auditSource(cloud: Cloud): BenchSource {
+  return {
+    env: {
+      AUDIT_COMPARTMENT_ID: TENANCY,
+      OCI_AUTH: "config",
+      OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
+      OCI_AUDIT_ENDPOINT: cloud.oci.url,
+      OCI_IDENTITY_ENDPOINT: cloud.oci.url,
+    },
+    requests: () => cloud.oci.stats.byOperation.ListEvents ?? 0,
+    throttled: () => 0,
+    close: async () => {},
+  };
+}
+
+/**
+ * Prints the VmHWM line of /proc/<pid>/status and the /proc/<pid>/stat line every POLL_MS while the process
+ * has memory (a zombie's status has no VmHWM, which ends the loop). A shell reads them because Deno allows
+ * /proc/<pid>/… only to --allow-all, which the `bench` permission set rightly does not grant.
+ */
+const SAMPLER = `while grep -h '^VmHWM:' "/proc/$1/status" && cat "/proc/$1/stat"; do sleep ${
+  POLL_MS / 1000
+}; done 2>/dev/null`;
+
+/**
+ * The flags and environment `deno task once` gives `deno run` (a V8 heap limit, the malloc setting), so the
+ * archiver is measured as it is run; with BENCH_PROFILE=DIR also a V8 CPU profile of each run into DIR.
+ */
+function archiverTask(): { flags: string[]; env: Record<string, string> } {
+  const task = (JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)) as { tasks: Record<string, string> })
+    .tasks.once;
+  const words = task.split(" ");
+  const flags = words.filter((word) => word.startsWith("--") && !word.startsWith("--allow"));
+  const env = Object.fromEntries(
+    words.slice(0, words.indexOf("deno")).map((word) => word.split("=", 2) as [string, string]),
+  );
+  const profile = Deno.env.get("BENCH_PROFILE");
+  return { flags: profile ? [...flags, "--cpu-prof", `--cpu-prof-dir=${profile}`] : flags, env };
+}
+
+/**
+ * Runs `main.ts once` as its own process, like harness.ts `runCli`: the production permission set plus
+ * loopback and /tmp, a clean environment holding only what Deno needs and the settings.
+ */
+function runArchiver(settings: Record<string, string>): Promise<ProcessRun> {
+  const task = archiverTask();
+  return runProcess([...task.flags, "-P=local", `${REPO}/main.ts`, "once"], { ...task.env, ...settings });
+}
+
+/** Runs `deno run --quiet <args>` as its own process, sampling its memory and CPU. */
+async function runProcess(args: string[], settings: Record<string, string>): Promise<ProcessRun> {
+  const passThrough: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "DENO_DIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) passThrough[name] = value;
+  }
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...args],
+    cwd: REPO,
+    env: { ...passThrough, ...settings },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const sampler = new Deno.Command("sh", {
+    args: ["-c", SAMPLER, "sampler", String(child.pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const result = await child.output();
+  const wallSeconds = (performance.now() - started) / 1000;
+  const samples = parseSamples(new TextDecoder().decode((await sampler).stdout));
+  return { code: result.code, stderr: new TextDecoder().decode(result.stderr), wallSeconds, ...samples };
+}
+
+/**
+ * The highest VmHWM and the last CPU time among the sampler's lines. VmHWM is the kernel's own high-water
+ * mark, so sampling loses at most the growth of the last POLL_MS before exit, not peaks between samples.
+ */
+function parseSamples(text: string): { peakRssBytes: number; cpuSeconds: number } {
+  let peakRssBytes = 0, cpuSeconds = 0;
+  for (const line of text.split("\n")) {
+    const hwm = /^VmHWM:\s+(\d+) kB$/.exec(line);
+    if (hwm) {
+      peakRssBytes = Math.max(peakRssBytes, Number(hwm[1]) * 1024);
+    } else if (line.includes(")")) {
+      // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+      const fields = line.slice(line.lastIndexOf(")") + 2).split(" ");
+      cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+    }
+  }
+  return { peakRssBytes, cpuSeconds };
+}
+
+/**
+ * Events in the archive by its manifests' `events` fields (far quicker than decompressing a million lines);
+ * each manifest's data object must exist with the size the manifest records.
+ */
+async function countArchived(
+  archiveDir: string,
+): Promise<Archived> {
+  let events = 0, objects = 0, largestObject = 0, bytes = 0;
+  for await (const path of walk(archiveDir)) {
+    if (!path.endsWith(".manifest.json")) continue;
+    const manifest = JSON.parse(await Deno.readTextFile(path)) as {
+      events: number;
+      object: string;
+      bytes: number;
+    };
+    const data = await Deno.stat(`${archiveDir}/${manifest.object}`).catch(() => undefined);
+    if (data?.size !== manifest.bytes) {
+      throw new BrokenRun(`${manifest.object} is missing or not the size its manifest records`);
+    }
+    events += manifest.events;
+    objects++;
+    bytes += manifest.bytes;
+    largestObject = Math.max(largestObject, manifest.events);
+  }
+  return { events, objects, largestObject, bytes };
+}
+
+/** The same count from the emulated bucket's store: every manifest's object present at its recorded size. */
+function countArchivedInBucket(cloud: Cloud): Archived {
+  const objects = new Map(cloud.oci.objects(BUCKET).map((o) => [o.name, o]));
+  let events = 0, count = 0, largestObject = 0, bytes = 0;
+  for (const object of objects.values()) {
+    if (!object.name.endsWith(".manifest.json")) continue;
+    const manifest = JSON.parse(new TextDecoder().decode(object.bytes)) as {
+      events: number;
+      object: string;
+      bytes: number;
+    };
+    if (objects.get(manifest.object)?.bytes.length !== manifest.bytes) {
+      throw new BrokenRun(`${manifest.object} is missing or not the size its manifest records`);
+    }
+    events += manifest.events;
+    count++;
+    bytes += manifest.bytes;
+    largestObject = Math.max(largestObject, manifest.events);
+  }
+  return { events, objects: count, largestObject, bytes };
+}
+
+/** Distinct event ids in the blog's JSON files: what it kept (a duplicate is counted once). */
+async function countBlogArchive(dir: string): Promise<Archived> {
+  const ids = new Set<string>();
+  let objects = 0, largestObject = 0, bytes = 0;
+  for await (const path of walk(dir)) {
+    const text = await Deno.readTextFile(path);
+    const events = JSON.parse(text) as { id: string }[];
+    for (const event of events) ids.add(event.id);
+    objects++;
+    bytes += (await Deno.stat(path)).size;
+    largestObject = Math.max(largestObject, events.length);
+  }
+  return { events: ids.size, objects, largestObject, bytes };
+}
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* walk(path);
+    else yield path;
+  }
+}
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// Reporting
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+const grouped = (n: number) => Math.round(n).toLocaleString("en-US");
+
+function describe(r: Result) {
+  const sink = r.scenario.runner === "blog" ? "JSON files" : r.scenario.sink;
+  return {
+    scenario: `${r.scenario.group}. ${r.scenario.name}`,
+    flow: `${r.scenario.source} → ${sink}`,
+    events: grouped(r.scenario.events),
+    latency: `${r.scenario.latencyMs} ms`,
+    wall: `${r.wallSeconds.toFixed(1)} s`,
+    eventsPerSecond: grouped(r.scenario.events / r.wallSeconds),
+    pagesPerSecond: (r.auditRequests / r.wallSeconds).toFixed(1),
+    requests: grouped(r.auditRequests),
+    throttled: grouped(r.throttled),
+    objects: grouped(r.objects),
+    peakRss: `${mib(r.peakRssBytes)} MiB`,
+    cpuPer100k: `${(r.archiverCpuSeconds * 100_000 / r.scenario.events).toFixed(2)} s`,
+    bytesPerEvent: grouped(r.dataBytes / r.scenario.events),
+    lost: grouped(r.lost),
+  };
+}
+
+function printResult(r: Result) {
+  const d = describe(r);
+  console.log(
+    `${d.scenario} (${d.flow}): ${d.events} events in ${d.wall} — ${d.eventsPerSecond} events/s, ` +
+      `${d.pagesPerSecond} pages/s (${d.requests} AuditEvents/ListEvents requests, ${d.throttled} answered 429), ` +
+      `${d.objects} objects, ${d.bytesPerEvent} bytes/event, peak RSS ${d.peakRss}, ` +
+      `CPU ${r.archiverCpuSeconds.toFixed(1)} s (${d.cpuPer100k} per 100k events; emulator ` +
+      `${r.emulatorCpuSeconds.toFixed(1)} s), ${d.lost} lost`,
+  );
+}
+
+const HEADER = [
+  "Scenario",
+  "Source → sink",
+  "Events",
+  "Latency",
+  "Wall",
+  "Events/s",
+  "Pages/s",
+  "Requests",
+  "429s",
+  "Objects",
+  "Peak RSS",
+  "CPU per 100k",
+  "Bytes/event",
+  "Lost",
+] as const;
+
+const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+
+function markdownTable(results: Result[]): string {
+  const rows = results.map((r) => Object.values(describe(r)));
+  return [line([...HEADER]), line(HEADER.map((_, i) => (i < 2 ? "---" : "---:"))), ...rows.map(line)].join(
+    "\n",
+  );
+}
+
+/** The targets of issue 11 read off the results: latency ratios, memory flatness, the blog comparison. */
+function summary(results: Result[], idle?: IdleRun): string {
+  const find = (group: number, test: (r: Result) => boolean) =>
+    results.find((r) => r.scenario.group === group && test(r));
+  const lines: string[] = [];
+  const same = (a: Scenario, b: Scenario) => a.source === b.source && a.sink === b.sink;
+  for (const fast of results.filter((r) => r.scenario.group === 1)) {
+    const flow = `${fast.scenario.source} → ${fast.scenario.sink}`;
+    const slow = find(2, (r) => same(r.scenario, fast.scenario));
+    const small = find(3, (r) => same(r.scenario, fast.scenario));
+    const parts = [`CPU ${(fast.archiverCpuSeconds * 100_000 / fast.scenario.events).toFixed(2)} s per 100k`];
+    if (slow) {
+      parts.push(
+        `wall ${fast.wallSeconds.toFixed(1)} s at 0 ms, ${slow.wallSeconds.toFixed(1)} s at 50 ms: ratio ${
+          (slow.wallSeconds / fast.wallSeconds).toFixed(2)
+        }`,
+      );
+    }
+    if (small) {
+      parts.push(
+        `peak RSS ${mib(small.peakRssBytes)} MiB at ${grouped(small.scenario.events)} events, ` +
+          `${mib(fast.peakRssBytes)} MiB at ${grouped(fast.scenario.events)} (${
+            ((fast.peakRssBytes / small.peakRssBytes - 1) * 100).toFixed(0)
+          }%)`,
+      );
+    }
+    lines.push(`- ${flow}: ${parts.join("; ")}`);
+  }
+  const compartments = results.filter((r) => r.scenario.group === 7);
+  if (compartments.length === 2) {
+    lines.push(
+      `- 200 compartments, oci-audit → dir: wall ${compartments[0].wallSeconds.toFixed(1)} s at 0 ms, ${
+        compartments[1].wallSeconds.toFixed(1)
+      } s at 50 ms: ratio ${(compartments[1].wallSeconds / compartments[0].wallSeconds).toFixed(2)}`,
+    );
+  }
+  const blog = find(4, (r) => r.scenario.runner === "blog");
+  const once = find(4, (r) => r.scenario.runner !== "blog");
+  if (blog && once) {
+    lines.push(
+      `- the blog's function: ${blog.wallSeconds.toFixed(1)} s, ${mib(blog.peakRssBytes)} MiB, ` +
+        `${grouped(blog.lost)} events lost; once: ${once.wallSeconds.toFixed(1)} s, ${
+          mib(once.peakRssBytes)
+        } MiB, ${grouped(once.lost)} lost: ${(blog.wallSeconds / once.wallSeconds).toFixed(1)}× faster`,
+    );
+  }
+  if (idle) {
+    lines.push(
+      `- idle pass (\`once\` with nothing due, MIN_INTERVAL): ${
+        (idle.passSeconds * 1000).toFixed(0)
+      } ms wall, ` +
+        `${mib(idle.passRssBytes)} MiB; \`deno run\` of an empty script: ${
+          (idle.emptySeconds * 1000).toFixed(0)
+        } ms`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Printed under the table, so it can be pasted with it. */
+const LEGEND = [
+  "Wall: the archiving process, from spawn to exit (Deno startup included; event generation and emulator",
+  "startup excluded). Pages/s: AuditEvents (identity domain) or ListEvents (OCI Audit) requests the emulator",
+  "answered per second of wall time; 429s: of those, answered by the domain's rate limit. Peak RSS: VmHWM of",
+  "the archiving process. CPU per 100k: user+system seconds of the archiving process alone, per 100,000 events.",
+  "Lost: events of the source missing from the archive. Scenario 4's first row is the blog's function",
+  "(tools/bench_blog.ts), the reference compared against.",
+].join("\n");
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// Idle pass: `once` when nothing is due, beside Deno's own start-up.
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+interface IdleRun {
+  passSeconds: number;
+  passRssBytes: number;
+  emptySeconds: number;
+}
+
+/** A caught-up identity domain archive, then a timed `once` within MIN_INTERVAL, then an empty script. */
+async function runIdle(): Promise<IdleRun> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
+  const scenario: Scenario = {
+    group: 6,
+    name: "idle pass",
+    events: 100,
+    latencyMs: 0,
+    source: "idcs",
+    sink: "dir",
+  };
+  const source = await idcsSource(scenario, dir, generateBacklog(scenario, generateEvents));
+  try {
+    const env = { ...ARCHIVER_SETTINGS, ...source.env, ARCHIVE_DIR: `${dir}/archive`, MIN_INTERVAL: "15m" };
+    progress("idle pass: catching up first");
+    if ((await runArchiver(env)).code !== 0) throw new BrokenRun("idle pass: the catching-up pass failed");
+    progress("idle pass: timing");
+    const pass = await runArchiver(env);
+    if (pass.code !== 0) throw new BrokenRun(`idle pass: exited with ${pass.code}:\n${pass.stderr}`);
+    const script = `${dir}/empty.js`;
+    await Deno.writeTextFile(script, "");
+    const empty = await runProcess(["--no-config", script], {});
+    return {
+      passSeconds: pass.wallSeconds,
+      passRssBytes: pass.peakRssBytes,
+      emptySeconds: empty.wallSeconds,
+    };
+  } finally {
+    await source.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function progress(message: string) {
+  console.error(`bench: ${message}`);
+}
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+const defaultOf = (env: string) => SETTINGS.find((s) => s.env === env)?.default;
+
+async function main(): Promise<number> {
+  const { size, groups } = readOptions();
+  const chosen = scenarios(size).filter((s) => groups.has(s.group));
+  const cpus = navigator.hardwareConcurrency;
+  console.log(
+    `audit-archiver benchmark — Deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}, ${cpus} CPUs; ` +
+      `PAGE_SIZE ${ARCHIVER_SETTINGS.PAGE_SIZE}, CONCURRENCY ${ARCHIVER_SETTINGS.CONCURRENCY}, ` +
+      `MAX_EVENTS_PER_OBJECT ${
+        defaultOf("MAX_EVENTS_PER_OBJECT")
+      } (default), SETTLE ${ARCHIVER_SETTINGS.SETTLE}, SINCE ${ARCHIVER_SETTINGS.SINCE}`,
+  );
+  const results: Result[] = [];
+  for (const scenario of chosen) {
+    try {
+      const result = await runScenario(scenario);
+      results.push(result);
+      printResult(result);
+    } catch (error) {
+      if (!(error instanceof BrokenRun)) throw error;
+      console.error(`bench: ERROR ${error.message}`);
+      return 1;
+    }
+  }
+  let idle: IdleRun | undefined;
+  try {
+    if (groups.has(6)) idle = await runIdle();
+  } catch (error) {
+    if (!(error instanceof BrokenRun)) throw error;
+    console.error(`bench: ERROR ${error.message}`);
+    return 1;
+  }
+  console.log(`\n${markdownTable(results)}\n\n${summary(results, idle)}\n\n${LEGEND}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
