@@ -1,6 +1,6 @@
 /**
- * The deployments as shipped: the Dockerfile and .dockerignore (as text: no Docker engine here), the README's
- * systemd units, and the program under the exact permission flags of the `default` set (what the image's
+ * The deployments as shipped: the Dockerfile and .dockerignore (as text: no Docker engine here), the systemd
+ * units of docs/deployment.md, and the program under the exact permission flags of the `default` set (what the image's
  * `-P` and the compiled binary carry) plus only the loopback grant the emulators need — what it can do (archive
  * from an identity domain, serve /healthz to the image's HEALTHCHECK) and what the set refuses (a non-Oracle
  * host, a write outside ./archive, an unlisted environment variable). That the set cannot reach a loopback
@@ -23,7 +23,7 @@ import {
 } from "./harness.ts";
 
 const dockerfile = await Deno.readTextFile(`${REPO}/Dockerfile`);
-const readme = await Deno.readTextFile(`${REPO}/README.md`);
+const deployment = await Deno.readTextFile(`${REPO}/docs/deployment.md`);
 const config = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
 
 /** The Dockerfile's instructions, continuation lines joined, comments dropped: [keyword, rest]. */
@@ -44,10 +44,10 @@ function execForm(keyword: string, rest: string): string[] {
   return JSON.parse(rest);
 }
 
-/** The block of the README between `<!-- name -->` and `<!-- /name -->`, inside its code fence. */
-function readmeBlock(name: string): string {
-  const parts = readme.split(`<!-- ${name} -->`);
-  assert.equal(parts.length, 2, `the README has no single <!-- ${name} --> block`);
+/** The block of docs/deployment.md between `<!-- name -->` and `<!-- /name -->`, inside its code fence. */
+function deploymentBlock(name: string): string {
+  const parts = deployment.split(`<!-- ${name} -->`);
+  assert.equal(parts.length, 2, `docs/deployment.md has no single <!-- ${name} --> block`);
   const block = parts[1].split(`<!-- /${name} -->`)[0];
   return block.split(/```\w*\n/)[1].split("```")[0];
 }
@@ -184,7 +184,7 @@ Deno.test("under the default set (plus loopback) the program archives an identit
 Deno.test("the image's HEALTHCHECK command succeeds against run's /healthz under the default set, and fails once it stops", async () => {
   const domain = await startDomain({ events: recentEvents(702, 50) });
   const { cwd, env } = await workdir(domain);
-  // The image listens on 8080; here a free port, granted the way the README says another PORT is.
+  // The image listens on 8080; here a free port, granted the way docs/deployment.md says another PORT is.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -337,8 +337,8 @@ Deno.test("the default set does not let the process read an environment variable
   assert.ok(!config.permissions.default.env.includes("AWS_*") && config.permissions.default.env !== true);
 });
 
-Deno.test("the README's systemd service runs the compiled binary's run, with the archive and the checkpoint key the only writable paths, and time to stop", () => {
-  const unit = unitSettings(readmeBlock("systemd-service"));
+Deno.test("docs/deployment.md's systemd service runs the compiled binary's run, with the archive and the checkpoint key the only writable paths, and time to stop", () => {
+  const unit = unitSettings(deploymentBlock("systemd-service"));
   const compileOutput = /--output\s+(\S+)/.exec(config.tasks.compile)?.[1];
   assert.ok(compileOutput && / -P /.test(config.tasks.compile), `compile: ${config.tasks.compile}`);
   const exec = /^(\S+)\s+run$/.exec(unit.get("ExecStart") ?? "");
@@ -370,8 +370,8 @@ Deno.test("the README's systemd service runs the compiled binary's run, with the
   assert.deepEqual((unit.get("ReadWritePaths") ?? "").split(/\s+/), writable);
 });
 
-Deno.test("the README's timer runs the binary's once every 15 minutes as a oneshot service", () => {
-  const text = readmeBlock("systemd-timer");
+Deno.test("docs/deployment.md's timer runs the binary's once every 15 minutes as a oneshot service", () => {
+  const text = deploymentBlock("systemd-timer");
   const [service, timer] = text.split(/^# .*\.timer$/m).map(unitSettings);
   assert.ok(timer, "no timer unit");
   assert.equal(service.get("Type"), "oneshot");
