@@ -24,11 +24,11 @@ VOLUME ["/app/archive"]
 # `run` serves /healthz, /metrics and POST /trigger when PORT=8080 and TRIGGER_TOKEN are set.
 EXPOSE 8080
 # Docker's own health probe (OCI Container Instances ignores it and uses its container health checks; see
-# README, Deployment). A separate process with its own permissions: loopback port 8080 and nothing else, no
+# docs/deployment.md). A separate process with its own permissions: loopback port 8080 and nothing else, no
 # config file, no curl in the image. It needs PORT=8080 (and so TRIGGER_TOKEN) set for `run`.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["deno", "run", "--no-config", "--quiet", "--allow-net=127.0.0.1:8080", "data:text/javascript,const r=await fetch('http://127.0.0.1:8080/healthz',{signal:AbortSignal.timeout(4000)});Deno.exit(r.ok?0:1)"]
-# Memory (README, Performance): V8's heap capped, and large buffers (response bodies) given back to the system
+# Memory (docs/performance.md): V8's heap capped, and large buffers (response bodies) given back to the system
 # when freed instead of fragmenting malloc's arenas; the same as the deno.json tasks and the compiled binary.
 ENV MALLOC_MMAP_THRESHOLD_=262144
 ENTRYPOINT ["deno", "run", "--v8-flags=--max-old-space-size=96,--max-semi-space-size=4", "-P", "--cached-only", "--frozen", "main.ts"]

@@ -1,6 +1,6 @@
 /**
  * THE REFERENCE BEING COMPARED AGAINST — not part of the archiver. A faithful re-implementation of the blog's
- * function that audit-archiver replaces (idcs-api.md, "The original implementation (the blog's function)"), so
+ * function that audit-archiver replaces (docs/oracle/identity-domains.md, "The function audit-archiver replaces"), so
  * `deno task bench` can run both against the same emulated identity domain. Its defects are kept on purpose:
  *
  * - it asks for `timestamp gt "<last end>"`, so events sharing the last archived millisecond are lost;

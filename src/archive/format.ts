@@ -72,7 +72,7 @@ export const gunzip = (bytes: Uint8Array) => pipeBytes(bytes, new DecompressionS
 /**
  * zlib level of data objects. Level 6 (zlib's default) spent more of a pass's CPU than parsing pages; level 4
  * takes a third less time for 8% more bytes (105 → 113 bytes per identity-domain event), measured on the
- * emulator's events (README, Performance).
+ * emulator's events (docs/performance.md).
  */
 const GZIP_LEVEL = 4;
 

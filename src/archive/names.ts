@@ -39,7 +39,7 @@ export function objectNames(chain: string, window: Window): { data: string; mani
 }
 
 /**
- * Names of a window's amendment n (DESIGN.md §5): `…/{start}.amend-{n}.manifest.json`, the claim, and
+ * Names of a window's amendment n (docs/design.md §5): `…/{start}.amend-{n}.manifest.json`, the claim, and
  * `…/{start}--{end}.amend-{n}.ndjson.gz`, beside the window's own objects, which it never touches.
  */
 export function amendmentNames(chain: string, window: Window, n: number): { data: string; manifest: string } {
@@ -60,7 +60,7 @@ export function parseAmendmentName(name: string): { start: number; n: number } |
 }
 
 /**
- * Where a window's exact data bytes are kept before its claim (DESIGN.md §5): named by the window and the data's
+ * Where a window's exact data bytes are kept before its claim (docs/design.md §5): named by the window and the data's
  * SHA-256, so the manifest that claims it leads straight to them, and never ending in `.ndjson.gz`.
  */
 export function keptName(manifest: Pick<Manifest, "object" | "sha256">): string {

@@ -19,19 +19,19 @@ export interface Setting {
   /** Environment variable; the flag is its kebab-case form. */
   env: string;
   kind: SettingKind;
-  /** Shown in help and the README; applied in one place (`readSettings`). */
+  /** Shown in help and docs/configuration.md; applied in one place (`readSettings`). */
   default?: string;
   values?: readonly string[];
   /** Upper bound for counts. */
   max?: number;
   /** Per-source setting: may differ between entries of a --config file's `sources`. */
   perSource?: boolean;
-  /** Defaults that depend on the source (shown in help and the README as "2m for idcs, …"). */
+  /** Defaults that depend on the source (shown in help and docs/configuration.md as "2m for idcs, …"). */
   sourceDefaults?: Readonly<Record<SourceName, string>>;
   help: string;
 }
 
-/** Every setting, once: help text, the README table and validation are driven from here. */
+/** Every setting, once: help text, the table of docs/configuration.md and validation are driven from here. */
 export const SETTINGS: readonly Setting[] = [
   {
     env: "SOURCE",
@@ -251,7 +251,7 @@ export type RawSettings = Record<string, string>;
 
 export const flagOf = (env: string) => env.toLowerCase().replaceAll("_", "-");
 
-/** A setting's default as help and the README show it: "20s", or "2m for idcs, 15m for oci-audit". */
+/** A setting's default as help and docs/configuration.md show it: "20s", or "2m for idcs, 15m for oci-audit". */
 export function defaultText(setting: Setting): string | undefined {
   const bySource = Object.entries(setting.sourceDefaults ?? {}).map(([source, text]) =>
     `${text} for ${source}`

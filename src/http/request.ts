@@ -27,7 +27,7 @@ type RequestOptions<T> =
     | {
       /**
        * Checks the body's bytes itself, never parsed whole: an OCI Audit page can hold thousands of events, and
-       * parsing them one at a time keeps no page-sized string or object tree alive (oci-wire.md).
+       * parsing them one at a time keeps no page-sized string or object tree alive (docs/oracle/oci-apis.md).
        */
       parseBytes: (sent: Uint8Array, response: Response) => T;
     }

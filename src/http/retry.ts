@@ -113,7 +113,7 @@ const statusClass = (error: ArchiveError) =>
 /**
  * The pace of requests to one host: at most CONCURRENCY in flight however many windows are being read ahead
  * (the limit is per host, not per caller, so reading ahead never multiplies the load), and a rate that 429s
- * teach. Oracle publishes per-domain limits (idcs-api.md [api-rate-limiting]: 20/s and 150/min on a Free
+ * teach. Oracle publishes per-domain limits (docs/oracle/identity-domains.md, "Errors and limits"; Oracle's api-rate-limiting page: 20/s and 150/min on a Free
  * domain, 90/s on Premium) but not for OCI Audit, so the rate is learnt, not configured: a 429 cuts it and
  * holds every request to the host for its wait (Retry-After, or the retry loop's backoff when absent), so one
  * 429 does not become a burst of them; each success wins a little back. Waiters are served
@@ -181,7 +181,7 @@ class RequestGate {
   }
 }
 
-/** A rate (requests/s) above which the gate stops pacing: past any published limit (idcs-api.md). */
+/** A rate (requests/s) above which the gate stops pacing: past any published limit (docs/oracle/identity-domains.md). */
 const GATE_UNPACED_RATE = 200;
 
 /**

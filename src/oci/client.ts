@@ -43,7 +43,7 @@ export function ociClient<C extends { endpoint: string; regionId?: string }>(
       const [request, excludeBody] = args;
       // A binary body that is not signed (PutObject) is sent here: the SDK's transport first tests it for
       // emptiness with Object.keys, which for a Uint8Array names every byte — 0.7 s of CPU and most of the
-      // garbage per 2 MB object, measured (README, Performance). Signing and sending are as the SDK's.
+      // garbage per 2 MB object, measured (docs/performance.md). Signing and sending are as the SDK's.
       const response = excludeBody && request.body instanceof Uint8Array
         ? await signer.signHttpRequest(request, true).then(() =>
           fetch(request.uri, {

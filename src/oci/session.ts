@@ -21,7 +21,7 @@ export interface OciSession {
 const METADATA_URL = "http://169.254.169.254/opc/v2";
 
 /**
- * `auto` as DESIGN.md §4 orders it: resource principal when its variables are set (Container Instances,
+ * `auto` as docs/configuration.md orders it: resource principal when its variables are set (Container Instances,
  * Functions), else instance principal when the metadata service answers (a VM), else the config file.
  */
 async function chooseOciAuth(config: OciConfig): Promise<{ mode: OciAuthMode; why: string }> {

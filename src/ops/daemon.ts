@@ -25,7 +25,7 @@ async function tokenMatches(presented: string, expected: string): Promise<boolea
   return a.reduce((diff, byte, i) => diff | (byte ^ b[i]), 0) === 0;
 }
 
-/** How long shutdown waits for the current window before the process exits anyway (README: Deployment). */
+/** How long shutdown waits for the current window before the process exits anyway (docs/deployment.md). */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Where one source stands as its pass runner saw it last: what /healthz reports. */

@@ -9,7 +9,7 @@ import { encodeRecord } from "../archive/format.ts";
 import { dayPrefix, timeStamp } from "../archive/names.ts";
 import { decodeBase64, sha256Hex } from "../bytes.ts";
 
-/** A signed checkpoint: every chain's head at one moment, chained to the one before (DESIGN.md §5). */
+/** A signed checkpoint: every chain's head at one moment, chained to the one before (docs/design.md §5). */
 export interface Checkpoint {
   format: string;
   sequence: number;
@@ -90,7 +90,7 @@ export const CHECKPOINT_FORMAT = "audit-archiver/checkpoint-1";
 
 export const CHECKPOINT_SUFFIX = ".checkpoint.json";
 
-/** `{prefix}/_checkpoints/{YYYY}/{MM}/{DD}/{time}.checkpoint.json` (DESIGN.md §5). */
+/** `{prefix}/_checkpoints/{YYYY}/{MM}/{DD}/{time}.checkpoint.json` (docs/design.md §5). */
 export const checkpointName = (prefix: string, time: number) =>
   `${dayPrefix(`${prefix}/_checkpoints`, time)}/${timeStamp(time)}${CHECKPOINT_SUFFIX}`;
 

@@ -114,7 +114,7 @@ export async function writeCheckpoint(
 ): Promise<Checkpoint> {
   const keyRecord = encodeRecord(key.record);
   // The key, the heads and the tip are read and written at once, and while the pass reconciles: in a bucket
-  // each is a walk of folder listings, and one after another they were most of a pass's tail (README).
+  // each is a walk of folder listings, and one after another they were most of a pass's tail (docs/performance.md).
   const [heads, firstTip] = await Promise.all([
     chainHeads(sink, prefix, pass.heads),
     pass.tip ?? checkpointTip(sink, prefix, true),

@@ -26,7 +26,7 @@ interface AuditCompartment {
 
 /**
  * OCI Audit `ListEvents` for a compartment and (AUDIT_SUBTREE) every compartment below it. The range asked for
- * is on *processing* time, to the minute (oci-wire.md): an event's `eventTime` may lie before the window, and
+ * is on *processing* time, to the minute (docs/oracle/oci-apis.md): an event's `eventTime` may lie before the window, and
  * is never a reason to reject it. Compartments are listed through the Identity API on every read, so one added
  * or deleted mid-way neither fails a pass nor loses events. The API answers one compartment at a time, without
  * a total or a page size: a window that holds more than the limit is halved (on minute boundaries) until it
@@ -55,7 +55,7 @@ export class OciAuditSource implements Source {
   /**
    * The compartment and, with AUDIT_SUBTREE, every compartment below it, deleted ones too (their events stay).
    * `compartmentIdInSubtree` is accepted only on the tenancy; below any other compartment the tree is walked
-   * level by level (ListCompartments API reference, oci-wire.md).
+   * level by level (ListCompartments API reference, docs/oracle/oci-apis.md).
    */
   async #compartments(): Promise<AuditCompartment[]> {
     const all: AuditCompartment[] = [{ id: this.scope, deleted: false }];

@@ -23,7 +23,7 @@ export type WindowRead =
   | { kind: "complete"; events: ArchivedEvent[]; sourceTotal: number | null; skippedCompartments?: string[] }
   | { kind: "overflow"; cutAt: number };
 
-/** What the archive needs to know of each source's events and API, in one place (DESIGN.md §5). */
+/** What the archive needs to know of each source's events and API, in one place (docs/design.md §5). */
 export interface SourceKind {
   /** The member that identifies an event, and the one that says when it occurred. */
   idField: "id" | "eventId";
@@ -45,7 +45,7 @@ export const SOURCE_KINDS: Readonly<Record<SourceName, SourceKind>> = {
     granularityMs: 1,
     assumedRetentionDays: 30,
   },
-  // ListEvents ranges are on processing time, to the minute; tenancies keep 90 to 365 days (oci-wire.md).
+  // ListEvents ranges are on processing time, to the minute; tenancies keep 90 to 365 days (docs/oracle/oci-apis.md).
   "oci-audit": {
     idField: "eventId",
     timeField: "eventTime",

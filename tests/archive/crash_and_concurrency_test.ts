@@ -1,5 +1,5 @@
 /**
- * Crash safety and concurrent instances on one directory (DESIGN.md §6.1–6.3): a process killed at any moment
+ * Crash safety and concurrent instances on one directory (docs/design.md §6.1–6.3): a process killed at any moment
  * leaves no data object that is not a committed window, a half-committed window is completed by the next pass,
  * and passes racing on the same configuration commit each window once.
  */

@@ -1,5 +1,5 @@
 /**
- * Bad input gets a clear error that says what to do, and nothing is written (DESIGN.md §6.5): bad settings,
+ * Bad input gets a clear error that says what to do, and nothing is written (docs/design.md §6.5): bad settings,
  * bad keys, bad URLs, unreachable hosts, rejected credentials, a missing app role, undocumented responses.
  */
 

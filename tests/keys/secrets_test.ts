@@ -1,5 +1,5 @@
 /**
- * No secret leaves memory (DESIGN.md §6.6): the private key, a client secret, access tokens, client assertions
+ * No secret leaves memory (docs/design.md §6.6): the private key, a client secret, access tokens, client assertions
  * and the trigger token never reach logs (at debug level), errors, files or the archive — on success, under
  * retries, and on the error paths where a careless message would quote them.
  */

@@ -1,6 +1,6 @@
 /**
  * OCI_AUTH: resource principal (Container Instances), instance principal (a VM, the compiled binary) and the
- * config file, each making signed requests the emulated cloud verifies; `auto` picks among them in DESIGN.md's
+ * config file, each making signed requests the emulated cloud verifies; `auto` picks among them in docs/configuration.md's
  * order and logs which it chose and why.
  */
 

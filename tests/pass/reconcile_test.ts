@@ -1,5 +1,5 @@
 /**
- * Reconciliation against the source (DESIGN.md §5 "Amendments", invariant 10): events the source shows for a
+ * Reconciliation against the source (docs/design.md §9, invariant 10): events the source shows for a
  * committed window only later — indexed late — are found by `reconcile` (and by every pass, RECONCILE_AFTER
  * after a window's commit) and archived exactly once as an amendment, the window's own objects untouched;
  * `verify`, `export` and `status` include amendments, and the checkpoints make removing one evident.

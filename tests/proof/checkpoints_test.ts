@@ -1,5 +1,5 @@
 /**
- * Signed checkpoints (DESIGN.md §5, invariant 8): every pass signs every chain's head, so removing the newest
+ * Signed checkpoints (docs/design.md §8, invariant 8): every pass signs every chain's head, so removing the newest
  * windows, a whole chain or recent checkpoints, or rewriting the chain without the signing key, makes `verify`
  * fail — and with `--public-key` (the auditor's own copy) nothing stored in the archive is trusted.
  */
