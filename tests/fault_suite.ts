@@ -51,7 +51,7 @@ type Step =
   | "killed-reconcile";
 
 /** Everything a seed decides, printed when it fails so it can be replayed and read. */
-function scenario(seed: number) {
+export function scenario(seed: number) {
   const random = mulberry32(seed);
   const pick = <T>(values: T[]) => values[Math.floor(random() * values.length)];
   const steps: Step[] = Array.from({ length: 2 + Math.floor(random() * 3) }, () => {
@@ -607,8 +607,6 @@ const SOAK_SEEDS = 200;
 const REPLAYED_SEEDS = [102, 182, 185];
 /** How many test files share one source × sink's seeds; each file names its shard, 1 to SHARDS. */
 const SHARDS = 4;
-/** The fast slice is at least this many seeds per source × sink: the covering ones, then the lowest others. */
-const FAST_SEEDS = 24;
 
 /** What a scenario exercises, one string per value of each dimension the generator draws. */
 function features(plan: ReturnType<typeof scenario>): string[] {
@@ -633,32 +631,43 @@ function features(plan: ReturnType<typeof scenario>): string[] {
 }
 
 /**
- * The fast slice: of the soak's seeds, the fewest (chosen greedily, lowest seed first on ties) that together
- * take every value of every dimension the scenario generator draws — each step kind, each pair of steps in a
- * row, every page size, object limit and concurrency — plus every seed that ever failed. The bugs the soak
- * found were each tied to such a value (a page size of 3 under shuffled ties, a kill after a concurrent pass),
- * so the slice reaches them at a tenth of the cost; the soak keeps the rarer combinations. The lowest other
- * seeds fill it up to FAST_SEEDS, six for each shard.
+ * What a seed costs, roughly: its steps, each reading its events in windows of at most the object limit (a
+ * small limit means many windows, each a request per page, or per compartment on OCI Audit). Only compared
+ * between seeds, to choose the cheaper of two that cover the same values.
+ */
+export function estimatedCost(plan: ReturnType<typeof scenario>): number {
+  const limit = Number(plan.settings[plan.settings.indexOf("--max-events-per-object") + 1]);
+  return (stepsOf(plan).length + 2) * (1 + plan.count / limit);
+}
+
+/**
+ * The fast slice: of the soak's seeds, the fewest and cheapest (chosen greedily by values gained per
+ * estimated cost) that together take every value of every dimension the scenario generator draws — each step
+ * kind, each pair of steps in a row, every page size, object limit and concurrency — plus every seed that ever
+ * failed. The bugs the soak found were each tied to such a value (a page size of 3 under shuffled ties, a kill
+ * after a concurrent pass), so the slice reaches them at a fraction of the cost; the soak keeps the rarer
+ * combinations.
  */
 export function fastSlice(candidates: number[]): number[] {
-  const remaining = new Map(candidates.map((seed) => [seed, new Set(features(scenario(seed)))]));
+  const remaining = new Map(candidates.map((seed) => {
+    const plan = scenario(seed);
+    return [seed, { values: new Set(features(plan)), cost: estimatedCost(plan) }];
+  }));
   const covered = new Set<string>();
   const chosen: number[] = [];
   for (;;) {
     let best: number | undefined;
-    let gain = 0;
-    for (const [seed, values] of remaining) {
+    let worth = 0;
+    for (const [seed, { values, cost }] of remaining) {
       const added = [...values].filter((value) => !covered.has(value)).length;
-      if (added > gain) [best, gain] = [seed, added];
+      if (added / cost > worth) [best, worth] = [seed, added / cost];
     }
     if (best === undefined) break;
-    for (const value of remaining.get(best)!) covered.add(value);
+    for (const value of remaining.get(best)!.values) covered.add(value);
     remaining.delete(best);
     chosen.push(best);
   }
-  const slice = new Set([...REPLAYED_SEEDS, ...chosen]);
-  for (const seed of candidates) if (slice.size < FAST_SEEDS) slice.add(seed);
-  return [...slice].sort((a, b) => a - b);
+  return [...new Set([...REPLAYED_SEEDS, ...chosen])].sort((a, b) => a - b);
 }
 
 /** The seeds this run registers: FAULT_SEED=S one, FAULT_SEEDS=N seeds 1 to N, else the fast slice. */
