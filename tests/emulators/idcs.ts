@@ -30,6 +30,7 @@
 
 import { errors as joseErrors, jwtVerify } from "npm:jose@6.2.18";
 import { createPrivateKey } from "node:crypto";
+import { decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
 import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
 
@@ -546,31 +547,10 @@ type Fault =
 
 type Route = "token" | "auditEvents";
 
-const RATE_FIELDS = [
-  "rate429",
-  "rate5xx",
-  "rateReset",
-  "rateMalformed",
-  "rateTruncated",
-  "retryAfterRate",
-] as const;
-
-function validateFaults(faults: IdcsFaults): Required<IdcsFaults> {
-  for (const field of RATE_FIELDS) {
-    const value = faults[field];
-    if (value !== undefined && !(value >= 0 && value <= 1)) {
-      throw new RangeError(
-        `Cannot inject faults as '${field}' must be between 0 and 1: current value is ${value}`,
-      );
-    }
-  }
-  const latency = faults.latencyMs;
-  if (latency !== undefined && !(Number.isFinite(latency) && latency >= 0)) {
-    throw new RangeError(
-      `Cannot inject faults as 'latencyMs' must be a non-negative number: current value is ${latency}`,
-    );
-  }
-  const resolved = {
+/** IDCS's fault fields, as `resolveFaults` checks and completes them. */
+const FAULT_MODEL: FaultModel<IdcsFaults> = {
+  rates: ["rate429", "rate5xx", "rateReset", "rateMalformed", "rateTruncated", "retryAfterRate"],
+  defaults: {
     latencyMs: 0,
     rate429: 0,
     retryAfterRate: 0.5,
@@ -579,40 +559,24 @@ function validateFaults(faults: IdcsFaults): Required<IdcsFaults> {
     rateMalformed: 0,
     rateTruncated: 0,
     shuffleTies: false,
-    ...faults,
-  };
-  const total = resolved.rate429 + resolved.rate5xx + resolved.rateReset + resolved.rateMalformed +
-    resolved.rateTruncated;
-  if (total > 1) {
-    throw new RangeError(
-      `Cannot inject faults as the fault rates must add up to at most 1: current sum is ${total}`,
-    );
-  }
-  return resolved;
-}
+  },
+  exclusive: ["rate429", "rate5xx", "rateReset", "rateMalformed", "rateTruncated"],
+};
 
 /**
  * Draws exactly two numbers per request, whatever the outcome, so one seed
  * gives one sequence of decisions: the first picks the fault, the second its
  * variant (status, `Retry-After`, where the body is cut).
  */
-function decideFault(random: Random, faults: Required<IdcsFaults>, route: Route): Fault {
-  const draw = random();
-  const variant = random();
-  const bands: [number, () => Fault][] = [
+function decideIdcsFault(random: Random, faults: Required<IdcsFaults>, route: Route): Fault {
+  return decideFault<Fault>(random, (variant) => [
     [faults.rate429, () => ({ kind: "429", retryAfter: variant < faults.retryAfterRate })],
     [faults.rate5xx, () => ({ kind: "5xx", status: ([500, 502, 503] as const)[Math.floor(variant * 3)] })],
     [faults.rateReset, () => ({ kind: "reset", variant })],
     // A token endpoint that answers 200 with junk was never seen; pages are what proxies mangle.
     [route === "auditEvents" ? faults.rateMalformed : 0, () => ({ kind: "malformed", variant })],
     [route === "auditEvents" ? faults.rateTruncated : 0, () => ({ kind: "truncated", variant })],
-  ];
-  let threshold = 0;
-  for (const [rate, fault] of bands) {
-    threshold += rate;
-    if (draw < threshold) return fault();
-  }
-  return { kind: "none" };
+  ]) ?? { kind: "none" };
 }
 
 /**
@@ -1051,7 +1015,7 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
   const faultRandom = mulberry32(seed);
   const orderRandom = mulberry32(seed ^ 0x9e3779b9);
   const ecidRandom = mulberry32(seed ^ 0x85ebca6b);
-  let faults = validateFaults(options.faults ?? {});
+  let faults = resolveFaults(options.faults ?? {}, FAULT_MODEL);
   const store = new EventStore();
   store.add(options.events ?? [], -Infinity);
   const tokens = new Map<string, number>();
@@ -1094,7 +1058,7 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
         kind: "none",
       }, ecid);
     }
-    const fault = decideFault(faultRandom, faults, target);
+    const fault = decideIdcsFault(faultRandom, faults, target);
     if (fault.kind === "429" || fault.kind === "5xx") {
       stats.faultsInjected++;
       await delay(faults.latencyMs);
@@ -1145,7 +1109,7 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     addEvents: (events, visibleAt = Date.now()) => store.add(events, visibleAt),
     issuedTokens: () => [...tokens.keys()],
     setFaults: (next) => {
-      faults = validateFaults(next);
+      faults = resolveFaults(next, FAULT_MODEL);
     },
     visibleEvents: () => store.visible(Date.now()),
     wireText: (id) => {
@@ -1157,10 +1121,6 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     // shutdown() lets requests in flight finish; aborting a `signal` would reset their connections.
     close: () => server.shutdown(),
   };
-}
-
-function delay(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
 // ---------------------------------------------------------------- test data

@@ -57,6 +57,7 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from "node:crypto";
+import { decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
 import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
 
@@ -930,24 +931,10 @@ interface Decision {
   race: boolean;
 }
 
-const RATE_FIELDS = ["rate429", "retryAfterRate", "rate5xx", "share503", "rateReset", "rate412"] as const;
-
-function validateFaults(faults: OciFaults): Required<OciFaults> {
-  for (const field of RATE_FIELDS) {
-    const value = faults[field];
-    if (value !== undefined && !(value >= 0 && value <= 1)) {
-      throw new RangeError(
-        `Cannot inject faults as '${field}' must be between 0 and 1: current value is ${value}`,
-      );
-    }
-  }
-  const latency = faults.latencyMs;
-  if (latency !== undefined && !(Number.isFinite(latency) && latency >= 0)) {
-    throw new RangeError(
-      `Cannot inject faults as 'latencyMs' must be a non-negative number: current value is ${latency}`,
-    );
-  }
-  const resolved = {
+/** OCI's fault fields, as `resolveFaults` checks and completes them. */
+const FAULT_MODEL: FaultModel<OciFaults> = {
+  rates: ["rate429", "retryAfterRate", "rate5xx", "share503", "rateReset", "rate412"],
+  defaults: {
     latencyMs: 0,
     rate429: 0,
     retryAfterRate: 0.5,
@@ -956,39 +943,19 @@ function validateFaults(faults: OciFaults): Required<OciFaults> {
     rateReset: 0,
     rate412: 0,
     dropAfterWork: { operations: [], rate: 0 },
-    ...faults,
-  };
-  const drop = resolved.dropAfterWork.rate;
-  if (!(drop >= 0 && drop <= 1)) {
-    throw new RangeError(
-      `Cannot inject faults as 'dropAfterWork.rate' must be between 0 and 1: current value is ${drop}`,
-    );
-  }
-  const total = resolved.rate429 + resolved.rate5xx + resolved.rateReset;
-  if (total > 1) {
-    throw new RangeError(
-      `Cannot inject faults as rate429 + rate5xx + rateReset must be at most 1: current sum is ${total}`,
-    );
-  }
-  return resolved;
-}
+  },
+  exclusive: ["rate429", "rate5xx", "rateReset"],
+  nestedRates: (resolved) => [["dropAfterWork.rate", resolved.dropAfterWork.rate]],
+};
 
 /** Draws exactly three numbers per request, whatever the outcome, so one seed gives one sequence of decisions. */
-function decideFault(random: Random, faults: Required<OciFaults>): Decision {
-  const draw = random();
-  const variant = random();
-  const race = random() < faults.rate412;
-  const bands: [number, () => Fault][] = [
+function decideOciFault(random: Random, faults: Required<OciFaults>): Decision {
+  const fault = decideFault<Fault>(random, (variant) => [
     [faults.rate429, () => ({ kind: "429", retryAfter: variant < faults.retryAfterRate })],
     [faults.rate5xx, () => ({ kind: "5xx", status: variant < faults.share503 ? 503 : 500 })],
     [faults.rateReset, () => ({ kind: "reset", variant })],
-  ];
-  let threshold = 0;
-  for (const [rate, fault] of bands) {
-    threshold += rate;
-    if (draw < threshold) return { fault: fault(), race };
-  }
-  return { fault: { kind: "none" }, race };
+  ]) ?? { kind: "none" };
+  return { fault, race: random() < faults.rate412 };
 }
 
 // ---------------------------------------------------------------- replies
@@ -2489,7 +2456,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     auditRetentionDays: options.auditRetentionDays ?? 365,
     auditConfigurationReadable: options.auditConfigurationReadable ?? true,
     logs: new Map((options.logs ?? []).map((logId) => [logId, []])),
-    faults: validateFaults(options.faults ?? {}),
+    faults: resolveFaults(options.faults ?? {}, FAULT_MODEL),
     faultRandom: mulberry32(seed),
     dropRandom: mulberry32(seed ^ 0x165667b1),
     onRequest: options.onRequest,
@@ -2502,10 +2469,6 @@ function createState(options: OciEmulatorOptions, seed: number): State {
       byOperation: {},
     },
   };
-}
-
-function delay(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
 /**
@@ -2561,7 +2524,7 @@ async function serveRequest(
   const isMetadata = operation === "InstanceMetadata";
   const decision = isMetadata
     ? { fault: { kind: "none" } as Fault, race: false }
-    : decideFault(state.faultRandom, state.faults);
+    : decideOciFault(state.faultRandom, state.faults);
   const { fault } = decision;
   if (fault.kind === "429" || fault.kind === "5xx") {
     state.stats.faultsInjected++;
@@ -2791,7 +2754,7 @@ export async function startOciEmulator(options: OciEmulatorOptions): Promise<Oci
           "dropAfterWork needs the relay: start the emulator with onRequest or dropAfterWork",
         );
       }
-      state.faults = validateFaults(faults);
+      state.faults = resolveFaults(faults, FAULT_MODEL);
     },
     rotateKmsKey: (keyId, privateKey) => {
       const key = kmsKeyOf(state, keyId);
