@@ -26,6 +26,19 @@ export interface FaultModel<F extends { latencyMs?: number }> {
   nestedRates?: (resolved: Required<F>) => [string, number][];
 }
 
+/**
+ * The defaults of the faults every emulator injects the same way: latency,
+ * a gateway's 429 (with `Retry-After` half the time) or 5xx, and a connection
+ * reset mid-body; all off.
+ */
+export const COMMON_FAULT_DEFAULTS = {
+  latencyMs: 0,
+  rate429: 0,
+  retryAfterRate: 0.5,
+  rate5xx: 0,
+  rateReset: 0,
+} as const;
+
 /** One fault band: its rate, and how to build the fault when the draw lands in it. */
 export type Band<T> = readonly [rate: number, fault: () => T];
 

@@ -30,7 +30,8 @@
 
 import { errors as joseErrors, jwtVerify } from "npm:jose@6.2.18";
 import { createPrivateKey } from "node:crypto";
-import { decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
+import { COMMON_FAULT_DEFAULTS, decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
+import { cutPoint, resetResponse } from "./http.ts";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
 import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
 
@@ -551,11 +552,7 @@ type Route = "token" | "auditEvents";
 const FAULT_MODEL: FaultModel<IdcsFaults> = {
   rates: ["rate429", "rate5xx", "rateReset", "rateMalformed", "rateTruncated", "retryAfterRate"],
   defaults: {
-    latencyMs: 0,
-    rate429: 0,
-    retryAfterRate: 0.5,
-    rate5xx: 0,
-    rateReset: 0,
+    ...COMMON_FAULT_DEFAULTS,
     rateMalformed: 0,
     rateTruncated: 0,
     shuffleTies: false,
@@ -650,17 +647,7 @@ function bodyBytes(reply: Reply): Uint8Array<ArrayBuffer> {
   return typeof reply.body === "string" ? new TextEncoder().encode(reply.body) : reply.body;
 }
 
-/** Where a fault cuts a body of `length` bytes: at least one byte sent, at least one missing. */
-function cutPoint(length: number, variant: number): number {
-  return 1 + Math.floor(variant * Math.max(length - 1, 1));
-}
-
-/**
- * Builds the HTTP response. A dropped connection declares the full
- * Content-Length and ends the stream early: Deno then closes the connection
- * and the client's body read throws. (Erroring the stream does the same but
- * makes Deno.serve log the error on every injected drop.)
- */
+/** Builds the HTTP response; a dropped connection sends part of the body (`resetResponse`). */
 function toResponse(reply: Reply, fault: Fault, ecid: string): Response {
   const headers = new Headers({
     "Content-Type": reply.contentType,
@@ -669,17 +656,7 @@ function toResponse(reply: Reply, fault: Fault, ecid: string): Response {
     ...reply.headers,
   });
   const bytes = bodyBytes(reply);
-  if (fault.kind === "reset") {
-    const sent = bytes.subarray(0, cutPoint(bytes.length, fault.variant));
-    headers.set("Content-Length", String(bytes.length));
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(sent);
-        controller.close();
-      },
-    });
-    return new Response(body, { status: reply.status, headers });
-  }
+  if (fault.kind === "reset") return resetResponse(bytes, fault.variant, reply.status, headers);
   return new Response(bytes, { status: reply.status, headers });
 }
 

@@ -57,7 +57,8 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from "node:crypto";
-import { decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
+import { COMMON_FAULT_DEFAULTS, decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
+import { resetResponse } from "./http.ts";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
 import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
 
@@ -935,12 +936,8 @@ interface Decision {
 const FAULT_MODEL: FaultModel<OciFaults> = {
   rates: ["rate429", "retryAfterRate", "rate5xx", "share503", "rateReset", "rate412"],
   defaults: {
-    latencyMs: 0,
-    rate429: 0,
-    retryAfterRate: 0.5,
-    rate5xx: 0,
+    ...COMMON_FAULT_DEFAULTS,
     share503: 0.5,
-    rateReset: 0,
     rate412: 0,
     dropAfterWork: { operations: [], rate: 0 },
   },
@@ -995,8 +992,7 @@ function cutsBody(reply: Reply, method: string): boolean {
 
 /**
  * Builds the HTTP response. HEAD answers carry headers only (errors too, as
- * Object Storage's do). A reset declares the full Content-Length and ends the
- * body early, so Deno closes the connection and the client's read throws.
+ * Object Storage's do). A reset sends part of the body (`resetResponse`).
  */
 function toResponse(reply: Reply, fault: Fault, requestId: string, method: string): Response {
   const headers = new Headers({ "opc-request-id": requestId, ...reply.headers });
@@ -1010,15 +1006,7 @@ function toResponse(reply: Reply, fault: Fault, requestId: string, method: strin
     return new Response(null, { status: reply.status, headers });
   }
   if (fault.kind === "reset" && cutsBody(reply, method)) {
-    const sent = bytes.subarray(0, 1 + Math.floor(fault.variant * (bytes.length - 1)));
-    headers.set("content-length", String(bytes.length));
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(sent);
-        controller.close();
-      },
-    });
-    return new Response(body, { status: reply.status, headers });
+    return resetResponse(bytes, fault.variant, reply.status, headers);
   }
   return new Response(bytes, { status: reply.status, headers });
 }
