@@ -15,7 +15,7 @@
  *   timestamps, late indexing) are decided by one seeded PRNG per purpose, so
  *   a seed replays the same decisions.
  *
- * Facts emulated are in `reference/idcs-api.md`. Usage:
+ * Facts emulated are in `docs/oracle/identity-domains.md`. Usage:
  *
  * ```ts
  * const key = await generateClientKey();
@@ -90,9 +90,9 @@ export interface IdcsEmulatorOptions {
 
 /**
  * Requests a domain answers per second and per minute; beyond them it answers 429. Oracle publishes the
- * limits per domain type ("20 requests/s on the Free type, 90/s on Premium": idcs-api.md [api-rate-limiting]);
- * the per-minute limits are not in that reference (they are issue 11's figures, UNCONFIRMED); whether a
- * 429 carries `Retry-After` is UNCONFIRMED too, so it is modelled both ways.
+ * limits per domain type ("20 requests/s on the Free type, 90/s on Premium": docs/oracle/identity-domains.md
+ * [api-rate-limiting]); the per-minute limits are not in that reference (they are issue 11's figures,
+ * UNCONFIRMED); whether a 429 carries `Retry-After` is UNCONFIRMED too, so it is modelled both ways.
  */
 export interface RateLimit {
   perSecond: number;
@@ -101,9 +101,15 @@ export interface RateLimit {
   retryAfter: boolean;
 }
 
-/** Free domain type: 20 requests/s (idcs-api.md [api-rate-limiting]); 150/min as issue 11 states it. */
+/**
+ * Free domain type: 20 requests/s (docs/oracle/identity-domains.md [api-rate-limiting]); 150/min as issue 11
+ * states it.
+ */
 export const FREE_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 20, perMinute: 150 };
-/** Premium domain type: 90 requests/s (idcs-api.md [api-rate-limiting]); 5,000/min as issue 11 states it. */
+/**
+ * Premium domain type: 90 requests/s (docs/oracle/identity-domains.md [api-rate-limiting]); 5,000/min as
+ * issue 11 states it.
+ */
 export const PREMIUM_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 90, perMinute: 5000 };
 
 /** A running emulator. */
@@ -578,8 +584,8 @@ function decideIdcsFault(random: Random, faults: Required<IdcsFaults>, route: Ro
 
 /**
  * A sliding-window limiter over every request the domain receives (token and AuditEvents alike: the limits
- * are per domain, idcs-api.md [api-rate-limiting]): undefined when a request at `now` is accepted, else how
- * long until one would be. Refused requests do not count.
+ * are per domain, docs/oracle/identity-domains.md [api-rate-limiting]): undefined when a request at `now` is
+ * accepted, else how long until one would be. Refused requests do not count.
  */
 function rateLimiter(limit: RateLimit): (now: number) => number | undefined {
   const accepted: number[] = [];
