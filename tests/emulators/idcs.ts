@@ -15,7 +15,7 @@
  *   timestamps, late indexing) are decided by one seeded PRNG per purpose, so
  *   a seed replays the same decisions.
  *
- * Facts emulated are in `reference/idcs-api.md`. Usage:
+ * Facts emulated are in `docs/oracle/identity-domains.md`. Usage:
  *
  * ```ts
  * const key = await generateClientKey();
@@ -30,6 +30,8 @@
 
 import { errors as joseErrors, jwtVerify } from "npm:jose@6.2.18";
 import { createPrivateKey } from "node:crypto";
+import { COMMON_FAULT_DEFAULTS, decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
+import { cutPoint, resetResponse } from "./http.ts";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
 import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
 
@@ -88,9 +90,9 @@ export interface IdcsEmulatorOptions {
 
 /**
  * Requests a domain answers per second and per minute; beyond them it answers 429. Oracle publishes the
- * limits per domain type ("20 requests/s on the Free type, 90/s on Premium": idcs-api.md [api-rate-limiting]);
- * the per-minute limits are not in that reference (they are issue 11's figures, UNCONFIRMED); whether a
- * 429 carries `Retry-After` is UNCONFIRMED too, so it is modelled both ways.
+ * limits per domain type ("20 requests/s on the Free type, 90/s on Premium": docs/oracle/identity-domains.md
+ * [api-rate-limiting]); the per-minute limits are not in that reference (they are issue 11's figures,
+ * UNCONFIRMED); whether a 429 carries `Retry-After` is UNCONFIRMED too, so it is modelled both ways.
  */
 export interface RateLimit {
   perSecond: number;
@@ -99,9 +101,15 @@ export interface RateLimit {
   retryAfter: boolean;
 }
 
-/** Free domain type: 20 requests/s (idcs-api.md [api-rate-limiting]); 150/min as issue 11 states it. */
+/**
+ * Free domain type: 20 requests/s (docs/oracle/identity-domains.md [api-rate-limiting]); 150/min as issue 11
+ * states it.
+ */
 export const FREE_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 20, perMinute: 150 };
-/** Premium domain type: 90 requests/s (idcs-api.md [api-rate-limiting]); 5,000/min as issue 11 states it. */
+/**
+ * Premium domain type: 90 requests/s (docs/oracle/identity-domains.md [api-rate-limiting]); 5,000/min as
+ * issue 11 states it.
+ */
 export const PREMIUM_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 90, perMinute: 5000 };
 
 /** A running emulator. */
@@ -546,79 +554,38 @@ type Fault =
 
 type Route = "token" | "auditEvents";
 
-const RATE_FIELDS = [
-  "rate429",
-  "rate5xx",
-  "rateReset",
-  "rateMalformed",
-  "rateTruncated",
-  "retryAfterRate",
-] as const;
-
-function validateFaults(faults: IdcsFaults): Required<IdcsFaults> {
-  for (const field of RATE_FIELDS) {
-    const value = faults[field];
-    if (value !== undefined && !(value >= 0 && value <= 1)) {
-      throw new RangeError(
-        `Cannot inject faults as '${field}' must be between 0 and 1: current value is ${value}`,
-      );
-    }
-  }
-  const latency = faults.latencyMs;
-  if (latency !== undefined && !(Number.isFinite(latency) && latency >= 0)) {
-    throw new RangeError(
-      `Cannot inject faults as 'latencyMs' must be a non-negative number: current value is ${latency}`,
-    );
-  }
-  const resolved = {
-    latencyMs: 0,
-    rate429: 0,
-    retryAfterRate: 0.5,
-    rate5xx: 0,
-    rateReset: 0,
+/** IDCS's fault fields, as `resolveFaults` checks and completes them. */
+const FAULT_MODEL: FaultModel<IdcsFaults> = {
+  rates: ["rate429", "rate5xx", "rateReset", "rateMalformed", "rateTruncated", "retryAfterRate"],
+  defaults: {
+    ...COMMON_FAULT_DEFAULTS,
     rateMalformed: 0,
     rateTruncated: 0,
     shuffleTies: false,
-    ...faults,
-  };
-  const total = resolved.rate429 + resolved.rate5xx + resolved.rateReset + resolved.rateMalformed +
-    resolved.rateTruncated;
-  if (total > 1) {
-    throw new RangeError(
-      `Cannot inject faults as the fault rates must add up to at most 1: current sum is ${total}`,
-    );
-  }
-  return resolved;
-}
+  },
+  exclusive: ["rate429", "rate5xx", "rateReset", "rateMalformed", "rateTruncated"],
+};
 
 /**
  * Draws exactly two numbers per request, whatever the outcome, so one seed
  * gives one sequence of decisions: the first picks the fault, the second its
  * variant (status, `Retry-After`, where the body is cut).
  */
-function decideFault(random: Random, faults: Required<IdcsFaults>, route: Route): Fault {
-  const draw = random();
-  const variant = random();
-  const bands: [number, () => Fault][] = [
+function decideIdcsFault(random: Random, faults: Required<IdcsFaults>, route: Route): Fault {
+  return decideFault<Fault>(random, (variant) => [
     [faults.rate429, () => ({ kind: "429", retryAfter: variant < faults.retryAfterRate })],
     [faults.rate5xx, () => ({ kind: "5xx", status: ([500, 502, 503] as const)[Math.floor(variant * 3)] })],
     [faults.rateReset, () => ({ kind: "reset", variant })],
     // A token endpoint that answers 200 with junk was never seen; pages are what proxies mangle.
     [route === "auditEvents" ? faults.rateMalformed : 0, () => ({ kind: "malformed", variant })],
     [route === "auditEvents" ? faults.rateTruncated : 0, () => ({ kind: "truncated", variant })],
-  ];
-  let threshold = 0;
-  for (const [rate, fault] of bands) {
-    threshold += rate;
-    if (draw < threshold) return fault();
-  }
-  return { kind: "none" };
+  ]) ?? { kind: "none" };
 }
 
 /**
  * A sliding-window limiter over every request the domain receives (token and AuditEvents alike: the limits
- * are per domain, idcs-api.md [api-rate-limiting]): undefined when a request at `now` is accepted, else how
- * long until one would be. Refused requests do not count.
+ * are per domain, docs/oracle/identity-domains.md [api-rate-limiting]): undefined when a request at `now` is
+ * accepted, else how long until one would be. Refused requests do not count.
  */
 function rateLimiter(limit: RateLimit): (now: number) => number | undefined {
   const accepted: number[] = [];
@@ -686,17 +653,7 @@ function bodyBytes(reply: Reply): Uint8Array<ArrayBuffer> {
   return typeof reply.body === "string" ? new TextEncoder().encode(reply.body) : reply.body;
 }
 
-/** Where a fault cuts a body of `length` bytes: at least one byte sent, at least one missing. */
-function cutPoint(length: number, variant: number): number {
-  return 1 + Math.floor(variant * Math.max(length - 1, 1));
-}
-
-/**
- * Builds the HTTP response. A dropped connection declares the full
- * Content-Length and ends the stream early: Deno then closes the connection
- * and the client's body read throws. (Erroring the stream does the same but
- * makes Deno.serve log the error on every injected drop.)
- */
+/** Builds the HTTP response; a dropped connection sends part of the body (`resetResponse`). */
 function toResponse(reply: Reply, fault: Fault, ecid: string): Response {
   const headers = new Headers({
     "Content-Type": reply.contentType,
@@ -705,17 +662,7 @@ function toResponse(reply: Reply, fault: Fault, ecid: string): Response {
     ...reply.headers,
   });
   const bytes = bodyBytes(reply);
-  if (fault.kind === "reset") {
-    const sent = bytes.subarray(0, cutPoint(bytes.length, fault.variant));
-    headers.set("Content-Length", String(bytes.length));
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(sent);
-        controller.close();
-      },
-    });
-    return new Response(body, { status: reply.status, headers });
-  }
+  if (fault.kind === "reset") return resetResponse(bytes, fault.variant, reply.status, headers);
   return new Response(bytes, { status: reply.status, headers });
 }
 
@@ -1051,7 +998,7 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
   const faultRandom = mulberry32(seed);
   const orderRandom = mulberry32(seed ^ 0x9e3779b9);
   const ecidRandom = mulberry32(seed ^ 0x85ebca6b);
-  let faults = validateFaults(options.faults ?? {});
+  let faults = resolveFaults(options.faults ?? {}, FAULT_MODEL);
   const store = new EventStore();
   store.add(options.events ?? [], -Infinity);
   const tokens = new Map<string, number>();
@@ -1094,7 +1041,7 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
         kind: "none",
       }, ecid);
     }
-    const fault = decideFault(faultRandom, faults, target);
+    const fault = decideIdcsFault(faultRandom, faults, target);
     if (fault.kind === "429" || fault.kind === "5xx") {
       stats.faultsInjected++;
       await delay(faults.latencyMs);
@@ -1145,7 +1092,7 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     addEvents: (events, visibleAt = Date.now()) => store.add(events, visibleAt),
     issuedTokens: () => [...tokens.keys()],
     setFaults: (next) => {
-      faults = validateFaults(next);
+      faults = resolveFaults(next, FAULT_MODEL);
     },
     visibleEvents: () => store.visible(Date.now()),
     wireText: (id) => {
@@ -1157,10 +1104,6 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     // shutdown() lets requests in flight finish; aborting a `signal` would reset their connections.
     close: () => server.shutdown(),
   };
-}
-
-function delay(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
 // ---------------------------------------------------------------- test data

@@ -29,7 +29,7 @@
  *   the middle of a body, a competing writer winning a conditional PUT) are
  *   decided by a PRNG seeded from `seed`, so a seed replays the same decisions.
  *
- * Wire facts emulated are in `reference/oci-wire.md` (read from the SDK
+ * Wire facts emulated are in `docs/oracle/oci-apis.md` (read from the SDK
  * 2.139.1 sources); where Oracle documents something more precisely it is cited
  * next to the code. Usage:
  *
@@ -57,6 +57,8 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from "node:crypto";
+import { COMMON_FAULT_DEFAULTS, decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
+import { resetResponse } from "./http.ts";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
 import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
 
@@ -91,9 +93,10 @@ export interface OciFaults {
    * work (PutLogs stored its entries, a PUT stored its object) and before any byte of the answer, so the
    * caller cannot tell whether it went in. `rateReset` cuts a body mid-way and so cannot touch an answer
    * without a body (PutLogs answers 200 with none: oci-loggingingestion PutLogsResponse has only
-   * opcRequestId). Oracle documents that PutLogs is not idempotent (oci-wire.md, "Logging ingestion"):
-   * a push whose answer was lost may have gone in. Needs the emulator started with `dropAfterWork` or
-   * `onRequest` set (it then listens through a TCP relay that can close a client's connection).
+   * opcRequestId). Oracle documents that PutLogs is not idempotent (docs/oracle/oci-apis.md, "Logging
+   * ingestion"): a push whose answer was lost may have gone in. Needs the emulator started with
+   * `dropAfterWork` or `onRequest` set (it then listens through a TCP relay that can close a client's
+   * connection).
    * @default { operations: [], rate: 0 }
    */
   dropAfterWork?: { operations: string[]; rate: number };
@@ -141,9 +144,10 @@ export interface OciEmulatorOptions {
     /**
      * Answer `GetRetentionRules`/`ListRetentionRules` with this error instead of the rules. It needs
      * `read buckets`, and "a 404 can mean not authorized; S3-compatible and third-party Object Storage
-     * emulators may not implement it at all" (oci-wire.md, "Object Storage"): 404 `NotAuthorizedOrNotFound`
-     * (API errors reference), 403 `NotAuthorized` (UNCONFIRMED code, modelled as some gateways answer),
-     * 501 `MethodNotImplemented` (API errors reference: "the method is not implemented"). @default undefined
+     * emulators may not implement it at all" (docs/oracle/oci-apis.md, "Object Storage"): 404
+     * `NotAuthorizedOrNotFound` (API errors reference), 403 `NotAuthorized` (UNCONFIRMED code, modelled as
+     * some gateways answer), 501 `MethodNotImplemented` (API errors reference: "the method is not
+     * implemented"). @default undefined
      */
     retentionRulesStatus?: 403 | 404 | 501;
   }[];
@@ -161,9 +165,9 @@ export interface OciEmulatorOptions {
   auditEvents?: AuditCloudEvent[];
   /**
    * A fixed page size of `listEvents`, for tests that want one. Oracle's ListEvents has no page-size
-   * parameter and a page can hold thousands of events (oci-wire.md, "OCI Audit"; oracle/oci-java-sdk#46:
-   * ~20,000 events in one page), so by default every request gets a seeded size from 1 to
-   * `auditMaxPageSize`. @default undefined (varying)
+   * parameter and a page can hold thousands of events (docs/oracle/oci-apis.md, "OCI Audit";
+   * oracle/oci-java-sdk#46: ~20,000 events in one page), so by default every request gets a seeded size from
+   * 1 to `auditMaxPageSize`. @default undefined (varying)
    */
   auditPageSize?: number;
   /** Largest seeded page size of `listEvents` when `auditPageSize` is unset. @default 5000 */
@@ -176,7 +180,8 @@ export interface OciEmulatorOptions {
   auditVisibilityLagMs?: number;
   /**
    * Compartments the caller may not read audit events in: `listEvents` on them is 404
-   * `NotAuthorizedOrNotFound` ("not found, or you are not authorized": API errors reference, oci-wire.md).
+   * `NotAuthorizedOrNotFound` ("not found, or you are not authorized": API errors reference,
+   * docs/oracle/oci-apis.md).
    * @default []
    */
   unreadableCompartments?: string[];
@@ -283,9 +288,9 @@ export interface OciEmulator {
   addAuditEvents(events: AuditCloudEvent[], visibleAt?: number): void;
   /**
    * Adds Audit events indexed late: processed at `processedAt` (in a window the archiver may have committed
-   * already) but listed only from `listableAt` on. Oracle documents no bound on how long after processing
-   * an event becomes listable ("processing time can vary", oci-wire.md, "OCI Audit": UNCONFIRMED), so
-   * this models the slow case; `auditVisibilityLagMs` and `addAuditEvents` model the others.
+   * already) but listed only from `listableAt` on. Oracle documents no bound on how long after processing an
+   * event becomes listable ("processing time can vary", docs/oracle/oci-apis.md, "OCI Audit": UNCONFIRMED),
+   * so this models the slow case; `auditVisibilityLagMs` and `addAuditEvents` model the others.
    */
   addLateAuditEvents(events: AuditCloudEvent[], times: { processedAt: number; listableAt: number }): void;
   /** The hidden processing time (epoch ms) of a stored Audit event: the tests' truth is "processed before the frontier". */
@@ -317,7 +322,10 @@ export interface OciEmulator {
 
 // ---------------------------------------------------------------- constants
 
-/** Oracle rejects requests whose date is more than 5 minutes off (oci-wire.md, "Request signatures"). */
+/**
+ * Oracle rejects requests whose date is more than 5 minutes off (docs/oracle/oci-apis.md, "Request
+ * signatures").
+ */
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 /** The SDK's digest of an empty body (signer.js EMPTY_SHA). */
 const EMPTY_BODY_SHA256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
@@ -325,12 +333,12 @@ const LIST_OBJECTS_MAX_LIMIT = 1000;
 const OBJECT_NAME_MAX_BYTES = 1024;
 /** KMS `sign`: "You can have a message up to 4096 bytes in size" (SignDataDetails). */
 const KMS_MAX_MESSAGE_BYTES = 4096;
-/** Logging ingestion: each entry must be under 1 MB (oci-wire.md). */
+/** Logging ingestion: each entry must be under 1 MB (docs/oracle/oci-apis.md). */
 const LOG_ENTRY_MAX_BYTES = 1024 * 1024;
 /**
  * "Any log data field cannot be more than 10,000 characters. If your data exceeds this limit, the field is
- * truncated during ingestion." (oci-loggingingestion model/log-entry.d.ts, LogEntry; oci-wire.md). Counted
- * here in Unicode code points; silently, as the service does.
+ * truncated during ingestion." (oci-loggingingestion model/log-entry.d.ts, LogEntry;
+ * docs/oracle/oci-apis.md). Counted here in Unicode code points; silently, as the service does.
  */
 const LOG_FIELD_MAX_CHARS = 10_000;
 
@@ -516,7 +524,7 @@ function isoTime(ms: number): string {
 
 /**
  * The SDK sends query values unencoded but for what `fetch` escapes, so `+` is
- * a plus, not a space (oci-wire.md, "Object Storage"): decode with
+ * a plus, not a space (docs/oracle/oci-apis.md, "Object Storage"): decode with
  * `decodeURIComponent`, never `URLSearchParams`. A repeated parameter is a 400.
  */
 function parseQuery(rawQuery: string): Map<string, string> {
@@ -873,7 +881,7 @@ function signingString(request: Request, headers: readonly string[]): string {
 }
 
 /**
- * What must be signed (oci-wire.md): `(request-target)`, `host` and a date
+ * What must be signed (docs/oracle/oci-apis.md): `(request-target)`, `host` and a date
  * always; for POST/PUT/PATCH also the body headers, unless the operation
  * streams its body (PutObject, UploadPart); then the digest must match.
  */
@@ -930,65 +938,27 @@ interface Decision {
   race: boolean;
 }
 
-const RATE_FIELDS = ["rate429", "retryAfterRate", "rate5xx", "share503", "rateReset", "rate412"] as const;
-
-function validateFaults(faults: OciFaults): Required<OciFaults> {
-  for (const field of RATE_FIELDS) {
-    const value = faults[field];
-    if (value !== undefined && !(value >= 0 && value <= 1)) {
-      throw new RangeError(
-        `Cannot inject faults as '${field}' must be between 0 and 1: current value is ${value}`,
-      );
-    }
-  }
-  const latency = faults.latencyMs;
-  if (latency !== undefined && !(Number.isFinite(latency) && latency >= 0)) {
-    throw new RangeError(
-      `Cannot inject faults as 'latencyMs' must be a non-negative number: current value is ${latency}`,
-    );
-  }
-  const resolved = {
-    latencyMs: 0,
-    rate429: 0,
-    retryAfterRate: 0.5,
-    rate5xx: 0,
+/** OCI's fault fields, as `resolveFaults` checks and completes them. */
+const FAULT_MODEL: FaultModel<OciFaults> = {
+  rates: ["rate429", "retryAfterRate", "rate5xx", "share503", "rateReset", "rate412"],
+  defaults: {
+    ...COMMON_FAULT_DEFAULTS,
     share503: 0.5,
-    rateReset: 0,
     rate412: 0,
     dropAfterWork: { operations: [], rate: 0 },
-    ...faults,
-  };
-  const drop = resolved.dropAfterWork.rate;
-  if (!(drop >= 0 && drop <= 1)) {
-    throw new RangeError(
-      `Cannot inject faults as 'dropAfterWork.rate' must be between 0 and 1: current value is ${drop}`,
-    );
-  }
-  const total = resolved.rate429 + resolved.rate5xx + resolved.rateReset;
-  if (total > 1) {
-    throw new RangeError(
-      `Cannot inject faults as rate429 + rate5xx + rateReset must be at most 1: current sum is ${total}`,
-    );
-  }
-  return resolved;
-}
+  },
+  exclusive: ["rate429", "rate5xx", "rateReset"],
+  nestedRates: (resolved) => [["dropAfterWork.rate", resolved.dropAfterWork.rate]],
+};
 
 /** Draws exactly three numbers per request, whatever the outcome, so one seed gives one sequence of decisions. */
-function decideFault(random: Random, faults: Required<OciFaults>): Decision {
-  const draw = random();
-  const variant = random();
-  const race = random() < faults.rate412;
-  const bands: [number, () => Fault][] = [
+function decideOciFault(random: Random, faults: Required<OciFaults>): Decision {
+  const fault = decideFault<Fault>(random, (variant) => [
     [faults.rate429, () => ({ kind: "429", retryAfter: variant < faults.retryAfterRate })],
     [faults.rate5xx, () => ({ kind: "5xx", status: variant < faults.share503 ? 503 : 500 })],
     [faults.rateReset, () => ({ kind: "reset", variant })],
-  ];
-  let threshold = 0;
-  for (const [rate, fault] of bands) {
-    threshold += rate;
-    if (draw < threshold) return { fault: fault(), race };
-  }
-  return { fault: { kind: "none" }, race };
+  ]) ?? { kind: "none" };
+  return { fault, race: random() < faults.rate412 };
 }
 
 // ---------------------------------------------------------------- replies
@@ -1028,8 +998,7 @@ function cutsBody(reply: Reply, method: string): boolean {
 
 /**
  * Builds the HTTP response. HEAD answers carry headers only (errors too, as
- * Object Storage's do). A reset declares the full Content-Length and ends the
- * body early, so Deno closes the connection and the client's read throws.
+ * Object Storage's do). A reset sends part of the body (`resetResponse`).
  */
 function toResponse(reply: Reply, fault: Fault, requestId: string, method: string): Response {
   const headers = new Headers({ "opc-request-id": requestId, ...reply.headers });
@@ -1043,15 +1012,7 @@ function toResponse(reply: Reply, fault: Fault, requestId: string, method: strin
     return new Response(null, { status: reply.status, headers });
   }
   if (fault.kind === "reset" && cutsBody(reply, method)) {
-    const sent = bytes.subarray(0, 1 + Math.floor(fault.variant * (bytes.length - 1)));
-    headers.set("content-length", String(bytes.length));
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(sent);
-        controller.close();
-      },
-    });
-    return new Response(body, { status: reply.status, headers });
+    return resetResponse(bytes, fault.variant, reply.status, headers);
   }
   return new Response(bytes, { status: reply.status, headers });
 }
@@ -1823,9 +1784,10 @@ function notAuthorizedOrNotFound(what: string): OciError {
 }
 
 /**
- * Page size of one ListEvents answer. ListEvents has no page-size parameter and a page can hold thousands
- * of events (oci-wire.md; oracle/oci-java-sdk#46 reports ~20,000 in one page); how the service sizes pages
- * is undocumented, so it varies per request: a quarter of the pages small (≤ 50), the rest up to the max.
+ * Page size of one ListEvents answer. ListEvents has no page-size parameter and a page can hold thousands of
+ * events (docs/oracle/oci-apis.md; oracle/oci-java-sdk#46 reports ~20,000 in one page); how the service sizes
+ * pages is undocumented, so it varies per request: a quarter of the pages small (≤ 50), the rest up to the
+ * max.
  */
 function auditPageSize(state: State): number {
   if (state.auditPageSize !== undefined) return state.auditPageSize;
@@ -1933,7 +1895,7 @@ function isOffsetToken(value: unknown): value is { o: number; q: string } {
  * ListCompartments. Direct children of `compartmentId`, ACTIVE and DELETED alike, or with
  * `compartmentIdInSubtree=true` the whole tree — accepted only when `compartmentId` is the tenancy: 400
  * otherwise ("Can only be set to true when performing ListCompartments on the tenancy", ListCompartments API
- * reference; oci-wire.md, "OCI Audit").
+ * reference; docs/oracle/oci-apis.md, "OCI Audit").
  * Every lifecycle state is returned unless `lifecycleState` filters: the API
  * reference describes lifecycleState as "A filter to only return resources
  * that match the given lifecycle state".
@@ -2327,7 +2289,7 @@ function route(method: string, path: string): Routed {
   );
 }
 
-/** Operations whose body is streamed and not signed (oci-wire.md: PutObject and UploadPart). */
+/** Operations whose body is streamed and not signed (docs/oracle/oci-apis.md: PutObject and UploadPart). */
 const UNSIGNED_BODY_OPERATIONS = new Set<Operation>(["PutObject"]);
 
 /** Checks the signature of a service request against an API key or an issued session token. */
@@ -2489,7 +2451,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     auditRetentionDays: options.auditRetentionDays ?? 365,
     auditConfigurationReadable: options.auditConfigurationReadable ?? true,
     logs: new Map((options.logs ?? []).map((logId) => [logId, []])),
-    faults: validateFaults(options.faults ?? {}),
+    faults: resolveFaults(options.faults ?? {}, FAULT_MODEL),
     faultRandom: mulberry32(seed),
     dropRandom: mulberry32(seed ^ 0x165667b1),
     onRequest: options.onRequest,
@@ -2502,10 +2464,6 @@ function createState(options: OciEmulatorOptions, seed: number): State {
       byOperation: {},
     },
   };
-}
-
-function delay(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
 /**
@@ -2561,7 +2519,7 @@ async function serveRequest(
   const isMetadata = operation === "InstanceMetadata";
   const decision = isMetadata
     ? { fault: { kind: "none" } as Fault, race: false }
-    : decideFault(state.faultRandom, state.faults);
+    : decideOciFault(state.faultRandom, state.faults);
   const { fault } = decision;
   if (fault.kind === "429" || fault.kind === "5xx") {
     state.stats.faultsInjected++;
@@ -2791,7 +2749,7 @@ export async function startOciEmulator(options: OciEmulatorOptions): Promise<Oci
           "dropAfterWork needs the relay: start the emulator with onRequest or dropAfterWork",
         );
       }
-      state.faults = validateFaults(faults);
+      state.faults = resolveFaults(faults, FAULT_MODEL);
     },
     rotateKmsKey: (keyId, privateKey) => {
       const key = kmsKeyOf(state, keyId);
@@ -2916,9 +2874,9 @@ function auditDirectory(random: Random, tenancy: string) {
 
 /**
  * A processing delay after the eventTime: Oracle appends new activity "usually within 15 minutes of the API
- * call, though processing time can vary" (Audit docs, viewing events; oci-wire.md "OCI Audit"). Mostly
- * seconds, a tail of minutes, a few past 15 minutes; many cross a minute boundary, so their processing-time
- * window is later than their eventTime's.
+ * call, though processing time can vary" (Audit docs, viewing events; docs/oracle/oci-apis.md "OCI Audit").
+ * Mostly seconds, a tail of minutes, a few past 15 minutes; many cross a minute boundary, so their
+ * processing-time window is later than their eventTime's.
  */
 function processingDelayMs(random: Random): number {
   const r = random();
@@ -2928,7 +2886,10 @@ function processingDelayMs(random: Random): number {
   return 15 * 60_000 + Math.floor(random() * 10 * 60_000);
 }
 
-/** Members of `data` that Oracle may send as `null` (the SDK turns them into `undefined`: oci-wire.md). */
+/**
+ * Members of `data` that Oracle may send as `null` (the SDK turns them into `undefined`:
+ * docs/oracle/oci-apis.md).
+ */
 const NULLABLE_AUDIT_MEMBERS = [
   "identity",
   "request",
