@@ -116,7 +116,7 @@ function connect<T extends EndpointClient>(
   provider: common.AuthenticationDetailsProvider = apiKeyProvider(),
 ): T {
   const client = new Client({ authenticationDetailsProvider: provider }, NO_RETRY);
-  // After construction: setting the region later would overwrite it (oci-wire.md).
+  // After construction: setting the region later would overwrite it (docs/oracle/oci-apis.md).
   client.endpoint = oci.url;
   return client;
 }
