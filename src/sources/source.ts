@@ -37,13 +37,15 @@ export interface SourceKind {
 }
 
 export const SOURCE_KINDS: Readonly<Record<SourceName, SourceKind>> = {
-  // AuditEvents filters on `timestamp` to the millisecond; identity domains keep audit events 30+ days.
+  // AuditEvents filters on `timestamp` to the millisecond. A domain may keep its audit 30 to 90 days, but
+  // AuditEvents serves only the last 14 (older ones only through OCI Audit): docs/oracle/identity-domains.md
+  // [config-audit-retention].
   "idcs": {
     idField: "id",
     timeField: "timestamp",
     basis: "event-time",
     granularityMs: 1,
-    assumedRetentionDays: 30,
+    assumedRetentionDays: 14,
   },
   // ListEvents ranges are on processing time, to the minute; tenancies keep 90 to 365 days (docs/oracle/oci-apis.md).
   "oci-audit": {

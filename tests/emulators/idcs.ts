@@ -10,6 +10,8 @@
  *   supports `timestamp` comparisons joined by `and`; anything else in a filter
  *   is a 400 `invalidFilter`, so the program cannot rely on what it never sent
  *   to the real service.
+ * - `AuditEvents` serves the last 14 days of events only (`retentionDays`): older ones age out, as Oracle's
+ *   "Setting the Audit Retention Period" page says (docs/oracle/identity-domains.md [config-audit-retention]).
  * - Faults (latency, 429 with or without `Retry-After`, 5xx, dropped
  *   connections, malformed or truncated pages, unstable order among equal
  *   timestamps, late indexing) are decided by one seeded PRNG per purpose, so
@@ -86,6 +88,14 @@ export interface IdcsEmulatorOptions {
   port?: number;
   /** The domain type's request rate limit (`FREE_DOMAIN_LIMITS`, `PREMIUM_DOMAIN_LIMITS`). @default none */
   rateLimit?: RateLimit;
+  /**
+   * How many days back `AuditEvents` serves events. Whatever audit retention a domain is set to (30, 60 or 90
+   * days), "events are available through this API for 14 days", older ones only through OCI Audit
+   * ("Setting the Audit Retention Period", config-audit-retention.htm; docs/oracle/identity-domains.md
+   * [config-audit-retention]). When within its last day an event drops out is not documented: here it is
+   * served while it is less than `retentionDays` old, to the millisecond. @default 14
+   */
+  retentionDays?: number;
 }
 
 /**
@@ -120,7 +130,12 @@ export interface IdcsEmulator {
   addEvents(events: AuditEvent[], visibleAt?: number): void;
   /** Replaces the fault settings for the following requests. */
   setFaults(faults: IdcsFaults): void;
-  /** What the API would return now, in (timestamp, id) order: the tests' truth. */
+  /**
+   * Changes how many days back `AuditEvents` serves events (`retentionDays`): a test archives old events while
+   * they are served, then lets them age out as they would have by now.
+   */
+  setRetentionDays(days: number): void;
+  /** What the API would return now, in (timestamp, id) order (aged-out events excluded): the tests' truth. */
   visibleEvents(): AuditEvent[];
   /**
    * The exact JSON text the API sends for the event with this id inside `Resources` (member order, `null`s,
@@ -166,6 +181,9 @@ const MAX_COUNT = 1000;
 const FILTER_OPERATORS = ["gt", "ge", "lt", "le", "eq"] as const;
 /** SCIM operators that IDCS knows but this emulator refuses, so the program cannot depend on them. */
 const UNSUPPORTED_OPERATORS = ["ne", "co", "sw", "ew", "pr"];
+/** "Events are available through this API for 14 days" (docs/oracle/identity-domains.md [config-audit-retention]). */
+const API_RETENTION_DAYS = 14;
+const DAY_MS = 86_400_000;
 
 const BAD_GATEWAY_HTML =
   "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
@@ -428,11 +446,19 @@ class EventStore {
     this.#pending.sort((a, b) => a.visibleAt - b.visibleAt);
   }
 
-  /** Indexes [start, end) of the events visible at `now` that satisfy every comparison. */
+  /** How long an event stays served (`retentionDays`), in ms. */
+  retentionMs = API_RETENTION_DAYS * DAY_MS;
+
+  /** Index of the first event still served at `now`: those before it have aged out. */
+  #firstServed(now: number): number {
+    return lowerBound(this.#visible, 0, this.#visible.length, ({ time }) => time > now - this.retentionMs);
+  }
+
+  /** Indexes [start, end) of the events visible and not aged out at `now` that satisfy every comparison. */
   select(now: number, comparisons: Comparison[]): { start: number; end: number } {
     this.#reveal(now);
     const events = this.#visible;
-    let start = 0;
+    let start = this.#firstServed(now);
     let end = events.length;
     for (const { operator, value } of comparisons) {
       // Timestamps are whole ms, so `> x` is `> floor(x)` and `>= x` is `>= ceil(x)`.
@@ -478,7 +504,7 @@ class EventStore {
 
   visible(now: number): AuditEvent[] {
     this.#reveal(now);
-    return this.#visible.map((stored) => stored.event);
+    return this.#visible.slice(this.#firstServed(now)).map((stored) => stored.event);
   }
 
   #byId?: Map<string, AuditEvent>;
@@ -1000,6 +1026,11 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
   const ecidRandom = mulberry32(seed ^ 0x85ebca6b);
   let faults = resolveFaults(options.faults ?? {}, FAULT_MODEL);
   const store = new EventStore();
+  const setRetentionDays = (days: number) => {
+    if (!(days > 0)) throw new TypeError(`retentionDays must be positive: current value is ${days}`);
+    store.retentionMs = days * DAY_MS;
+  };
+  setRetentionDays(options.retentionDays ?? API_RETENTION_DAYS);
   store.add(options.events ?? [], -Infinity);
   const tokens = new Map<string, number>();
   const stats = {
@@ -1094,6 +1125,7 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     setFaults: (next) => {
       faults = resolveFaults(next, FAULT_MODEL);
     },
+    setRetentionDays,
     visibleEvents: () => store.visible(Date.now()),
     wireText: (id) => {
       const event = store.find(id);

@@ -23,7 +23,8 @@ const CLIENT_ID = "0123456789abcdef0123456789abcdef";
 const KEY_ID = "archiver-cert";
 const SCOPE = "urn:opc:idm:__myscopes__";
 const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-const DAY = Date.UTC(2026, 10, 27);
+/** Midnight UTC two days ago: recent enough that AuditEvents still serves it (14 days), whenever the tests run. */
+const DAY = (Math.floor(Date.now() / 86_400_000) - 2) * 86_400_000;
 
 const clientKey = await generateClientKey();
 const privateKey = await importPKCS8(clientKey.pkcs8Pem, "RS256");
@@ -274,6 +275,27 @@ Deno.test("an event added twice is refused, as the tests' truth must hold each e
     assert.throws(() => idcs.addEvents(eventsAt(0, 1).slice(1)), /added twice/);
     assert.throws(() => idcs.addEvents([...eventsAt(7), ...eventsAt(7)], Date.now() + 60_000), /added twice/);
     assert.throws(() => idcs.addEvents([{ id: "x", timestamp: "2026-11-27T10:00:00.0001Z" }]), /millisecond/);
+  });
+});
+
+Deno.test("AuditEvents serves the last 14 days only: older events age out of pages, totalResults and the truth", async () => {
+  // "Events are available through this API for 14 days" (docs/oracle/identity-domains.md [config-audit-retention]).
+  const now = Date.now();
+  const old = generateEvents({ seed: 31, count: 40, from: now - 20 * 86_400_000, to: now - 15 * 86_400_000 });
+  const recent = generateEvents({ seed: 32, count: 30, from: now - 13 * 86_400_000, to: now - 60_000 });
+  await withEmulator({ events: [...old, ...recent] }, async (idcs) => {
+    const token = await fetchToken(idcs);
+    const all = await listAuditEvents(idcs, token, { count: "1000" });
+    assert.equal(all.totalResults, 30);
+    assert.deepEqual(ids(all.Resources).sort(), ids(recent).sort());
+    const window = `timestamp ge "${new Date(now - 21 * 86_400_000).toISOString()}" and timestamp lt "${
+      new Date(now - 14 * 86_400_000).toISOString()
+    }"`;
+    assert.equal((await listAuditEvents(idcs, token, { filter: window })).totalResults, 0);
+    assert.equal(idcs.visibleEvents().length, 30);
+    idcs.setRetentionDays(30);
+    assert.equal((await listAuditEvents(idcs, token, { filter: window })).totalResults, 40);
+    assert.equal(idcs.visibleEvents().length, 70);
   });
 });
 

@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { type CliResult, freePort, recentEvents, runCli, startDomain, waitFor } from "../harness.ts";
+import { generateEvents } from "../emulators/idcs.ts";
+import { type CliResult, DAY, freePort, recentEvents, runCli, startDomain, waitFor } from "../harness.ts";
 import { startCloud } from "../oci_harness.ts";
 
 const TOKEN = "operations-test-token-0123456789abcdef";
@@ -265,5 +266,27 @@ Deno.test("two sources in one process: one failing neither stops nor delays the 
     await daemon.stop();
     await good.close();
     await bad.close();
+  }
+});
+
+Deno.test("status warns by the 14-day horizon of identity-domain AuditEvents: a frontier 13 days old is near loss", async () => {
+  // "Events are available through this API for 14 days" (docs/oracle/identity-domains.md [config-audit-retention]).
+  const now = Date.now();
+  const events = generateEvents({ seed: 76, count: 200, from: now - 13 * DAY + 60_000, to: now - 12 * DAY });
+  const domain = await startDomain({ events, since: "13d" });
+  try {
+    const once = await runCli(["once", "--max-events", "10"], { env: domain.env });
+    assert.equal(once.code, 0, once.stderr);
+    const status = await runCli(["status"], { env: domain.env });
+    assert.equal(status.code, 0, status.stderr);
+    const [chain] = JSON.parse(status.stdout).chains;
+    assert.equal(chain.retentionDays, 14);
+    assert.ok(chain.lagSeconds > 12 * 86_400, `the frontier is about 13 days old: ${chain.frontier}`);
+    assert.ok(
+      chain.warnings.some((w: string) => /near the source's 14-day retention/.test(w)),
+      JSON.stringify(chain.warnings),
+    );
+  } finally {
+    await domain.close();
   }
 });

@@ -455,3 +455,32 @@ Deno.test("amendments reach the Logging copy too, each late event once", async (
     await domain.close();
   }
 });
+
+Deno.test("idcs: reconcile leaves windows 15 to 29 days old alone: AuditEvents serves 14 days, so their reading empty is no loss", async () => {
+  const now = Date.now();
+  const events = generateEvents({ seed: 4160, count: 120, from: now - 22 * DAY, to: now - 16 * DAY });
+  const domain = await startDomain({ events, since: "23d" });
+  try {
+    // Archived back when AuditEvents still served these events; by now they have aged out of it
+    // (docs/oracle/identity-domains.md [config-audit-retention]: 14 days).
+    domain.emulator.setRetentionDays(30);
+    const env = { ...domain.env, CHECKPOINT_KEY_FILE: `${domain.dir}/checkpoint.pem` };
+    assert.equal(await main(["once", ...asFlags(env)]), 0);
+    assert.equal((await domain.read()).ids.length, 120);
+    domain.emulator.setRetentionDays(14);
+    const result = await runCli(["reconcile"], { env });
+    const rows = windowsOf(result.stdout);
+    assert.ok(
+      rows.every((r) => r.extra === 0 && r.missing === 0),
+      `nothing lost, nothing extra: ${result.stdout}`,
+    );
+    assert.ok(
+      rows.every((r) => Date.parse(r.window.slice(1, 25)) >= now - 14 * DAY),
+      `no window older than the 14 days AuditEvents serves is read: ${result.stdout}`,
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((await domain.read()).ids.length, 120, "the archive keeps what it archived");
+  } finally {
+    await domain.close();
+  }
+});
