@@ -117,28 +117,49 @@ export class ObjectStorageSink implements Sink {
   }
 
   /**
-   * The bucket's retention rules, as `status` and the start of a pass report them, for reporting only: a refusal (a policy without `read buckets`; a 404 may mean
-   * "not authorized") or an Object Storage without the endpoint gives a warning, never a failed pass.
+   * The bucket's retention rules, every page of them (`opc-next-page`), as `status` and the start of a pass
+   * report them, for reporting only: a refusal (a policy without `read buckets`; a 404 may mean "not
+   * authorized") or an Object Storage without the endpoint gives a warning, never a failed pass. A rule is
+   * locked only once its `timeRuleLocked` has passed; a later one means it will lock then
+   * (docs/oracle/oci-apis.md, "Object Storage").
    */
-  async retention(): Promise<string> {
-    let retentionRuleCollection;
+  async retention(now = Date.now()): Promise<string> {
+    const items: ObjectStorage.models.RetentionRuleSummary[] = [];
     try {
-      ({ retentionRuleCollection } = await ociCall(
-        "retention rules",
-        () => this.#client.listRetentionRules({ namespaceName: this.namespace, bucketName: this.bucket }),
-      ));
+      let page: string | undefined;
+      do {
+        const response = await ociCall(
+          "retention rules",
+          () =>
+            this.#client.listRetentionRules({ namespaceName: this.namespace, bucketName: this.bucket, page }),
+        );
+        items.push(...response.retentionRuleCollection.items);
+        page = response.opcNextPage;
+      } while (page);
     } catch (error) {
       log("warn", "the bucket's retention rules could not be read (reported as unknown)", {
         error: (error as Error).message,
       });
       return "unknown: the retention rules could not be read (grant `read buckets`, see `policies`)";
     }
-    const rules = retentionRuleCollection.items.map((rule) => {
+    const rules = items.map((rule) => {
       const period = rule.duration
         ? `${rule.duration.timeAmount} ${rule.duration.timeUnit.toLowerCase()}`
         : "indefinite";
-      return `${rule.displayName}: ${period}${rule.timeRuleLocked ? ", locked" : ""}`;
+      return `${rule.displayName}: ${period}${lockOf(rule.timeRuleLocked, now)}`;
     });
     return rules.length ? `WORM: ${rules.join("; ")}` : "not protected: the bucket has no retention rule";
   }
+}
+
+/**
+ * How a rule's `timeRuleLocked` reads at `now`: ", locked" once it has passed, ", locks at <time>" before (the
+ * rule can still be shortened or deleted until then), nothing when absent. The SDK hands it over as the JSON
+ * string, whatever its type says.
+ */
+function lockOf(timeRuleLocked: Date | string | undefined, now: number): string {
+  if (timeRuleLocked === undefined || timeRuleLocked === null) return "";
+  const at = new Date(timeRuleLocked).getTime();
+  if (Number.isNaN(at)) return `, locks at ${String(timeRuleLocked)}`;
+  return at <= now ? ", locked" : `, locks at ${new Date(at).toISOString()}`;
 }

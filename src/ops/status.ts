@@ -149,7 +149,7 @@ export async function archiveStatus(config: Config, sink: Sink, now: number, sou
     });
   }
   const protection = sink instanceof ObjectStorageSink
-    ? await sink.retention()
+    ? await sink.retention(now)
     : "not WORM: a local directory; protect it with file permissions, or archive to a bucket with a retention rule";
   const checkpoint = tip
     ? {

@@ -134,6 +134,52 @@ Deno.test("a bucket whose retention rule forbids overwrite and delete works unch
   }
 });
 
+Deno.test("status reads every page of the retention rules and tells a rule locked from one that locks later", async () => {
+  // ListRetentionRules is paged (opc-next-page); timeRuleLocked is the time after which a rule is locked, so a
+  // future one means "will lock then" (docs/oracle/oci-apis.md, "Object Storage").
+  const domain = await startDomain({ events: recentEvents(95, 50) });
+  const past = new Date(Date.now() - 30 * 86_400_000).toISOString();
+  const future = new Date(Date.now() + 14 * 86_400_000).toISOString();
+  const cloud = await startCloud(domain.dir, {
+    buckets: [{
+      name: BUCKET,
+      retentionRulesPageSize: 1,
+      retentionRules: [
+        {
+          id: "r1",
+          displayName: "seven years",
+          duration: { timeAmount: 7, timeUnit: "YEARS" },
+          timeRuleLocked: past,
+        },
+        {
+          id: "r2",
+          displayName: "ninety days",
+          duration: { timeAmount: 90, timeUnit: "DAYS" },
+          timeRuleLocked: future,
+        },
+        { id: "r3", displayName: "forever" },
+      ],
+    }],
+  });
+  try {
+    assert.equal(await main(["once", ...cloudArgs(domain, cloud)]), 0);
+    const status = await runCli(["status"], { env: { ...domain.env, ...cloud.env } });
+    assert.equal(status.code, 0, status.stderr);
+    const { protection } = JSON.parse(status.stdout);
+    assert.match(protection, /seven years: 7 years, locked\b/, protection);
+    assert.match(
+      protection,
+      new RegExp(`ninety days: 90 days, locks at ${future.replace(/\./g, "\\.")}`),
+      protection,
+    );
+    assert.doesNotMatch(protection, /ninety days: 90 days, locked/, protection);
+    assert.match(protection, /forever: indefinite(;|$)/, protection);
+  } finally {
+    await cloud.close();
+    await domain.close();
+  }
+});
+
 Deno.test("an object another writer put at a window's name is never overwritten: the pass stops and says so", async () => {
   const domain = await startDomain({ events: recentEvents(95, 100) });
   const cloud = await startCloud(domain.dir, { faults: { rate412: 1 } });

@@ -121,7 +121,11 @@ export interface RetentionRuleOption {
   displayName: string;
   /** Absent: an indefinite rule, which blocks every overwrite and delete. */
   duration?: { timeAmount: number; timeUnit: "DAYS" | "YEARS" };
-  /** RFC 3339 instant from which the rule is locked (only reported; locking changes rule edits, not objects). */
+  /**
+   * RFC 3339 instant "after which this rule becomes locked" (oci-objectstorage RetentionRuleSummary;
+   * docs/oracle/oci-apis.md, "Object Storage"): it may lie in the future, when the rule is not locked yet. Only
+   * reported: locking changes rule edits, not objects.
+   */
   timeRuleLocked?: string;
 }
 
@@ -150,6 +154,13 @@ export interface OciEmulatorOptions {
      * implemented"). @default undefined
      */
     retentionRulesStatus?: 403 | 404 | 501;
+    /**
+     * Rules per page of `ListRetentionRules`, which is paged with `opc-next-page` and a `page` request
+     * parameter (API reference ListRetentionRules; docs/oracle/oci-apis.md, "Object Storage"). Oracle
+     * documents no page size and the request has no `limit` (UNCONFIRMED), so both: unset, every rule in one
+     * page; set, pages of this many. @default undefined (one page)
+     */
+    retentionRulesPageSize?: number;
   }[];
   /** Vault secrets; `content` is the secret's text, served base64 of its UTF-8 bytes. @default [] */
   secrets?: { id: string; content: string }[];
@@ -1039,6 +1050,7 @@ interface Bucket {
   name: string;
   retentionRules: (RetentionRuleOption & { etag: string; timeCreated: number })[];
   retentionRulesStatus?: 403 | 404 | 501;
+  retentionRulesPageSize?: number;
   objects: Map<string, StoredObject>;
   /** Names in code-unit order, rebuilt after a change; lists are frequent, writes rarer. */
   sortedNames?: string[];
@@ -1468,7 +1480,12 @@ function objectSummary(object: StoredObject, fields: readonly string[]): Record<
   return Object.fromEntries(Object.entries(all).filter(([key]) => key === "name" || fields.includes(key)));
 }
 
-function listRetentionRules(state: State, params: Params): Reply {
+/**
+ * ListRetentionRules: `{items: [...]}` paged with `opc-next-page`, the next request passing it as `page`
+ * (API reference ListRetentionRules; docs/oracle/oci-apis.md, "Object Storage"); the page size is the bucket's
+ * `retentionRulesPageSize` (undocumented: one page when unset).
+ */
+function listRetentionRules(state: State, query: Map<string, string>, params: Params): Reply {
   const bucket = findBucket(state, params.namespace, params.bucket);
   const refused = {
     403: ["NotAuthorized", "You are not authorized to read the retention rules of this bucket"],
@@ -1479,8 +1496,16 @@ function listRetentionRules(state: State, params: Params): Reply {
     const [code, message] = refused[bucket.retentionRulesStatus];
     throw new OciError(bucket.retentionRulesStatus, code, message);
   }
+  const page = query.get("page");
+  const token = page === undefined ? undefined : decodePageToken(page, isRetentionRulesPageToken);
+  if (token && token.b !== bucket.name) throw invalidParameter("The page token belongs to another bucket");
+  const first = token?.i ?? 0;
+  const last = Math.min(bucket.retentionRules.length, first + (bucket.retentionRulesPageSize ?? Infinity));
+  const next = last < bucket.retentionRules.length
+    ? { "opc-next-page": encodePageToken({ b: bucket.name, i: last }) }
+    : undefined;
   return jsonReply(200, {
-    items: bucket.retentionRules.map((rule) => ({
+    items: bucket.retentionRules.slice(first, last).map((rule) => ({
       id: rule.id,
       displayName: rule.displayName,
       ...(rule.duration ? { duration: rule.duration } : {}),
@@ -1489,7 +1514,13 @@ function listRetentionRules(state: State, params: Params): Reply {
       timeCreated: isoTime(rule.timeCreated),
       timeModified: isoTime(rule.timeCreated),
     })),
-  });
+  }, next);
+}
+
+function isRetentionRulesPageToken(value: unknown): value is { b: string; i: number } {
+  const token = value as { b: string; i: number };
+  return typeof token === "object" && token !== null && typeof token.b === "string" &&
+    Number.isInteger(token.i) && token.i >= 0;
 }
 
 // ---------------------------------------------------------------- Vault: secrets and KMS
@@ -2324,7 +2355,7 @@ function handle(state: State, request: Request, routed: Routed, body: Bytes, rac
     case "DeleteObject":
       return deleteObject(state, request, params);
     case "ListRetentionRules":
-      return listRetentionRules(state, params);
+      return listRetentionRules(state, query, params);
     case "GetSecretBundle":
       return getSecretBundle(state, query, params);
     case "Sign":
@@ -2393,6 +2424,10 @@ function validateOptions(options: OciEmulatorOptions): void {
     throw fail("deletedCompartmentEvents", '"list" or "404"', deleted);
   }
   for (const bucket of options.buckets ?? []) {
+    const pageSize = bucket.retentionRulesPageSize;
+    if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize > 0)) {
+      throw fail(`buckets[${bucket.name}].retentionRulesPageSize`, "a positive integer", pageSize);
+    }
     for (const rule of bucket.retentionRules ?? []) {
       const duration = rule.duration;
       if (duration && !(Number.isInteger(duration.timeAmount) && duration.timeAmount > 0)) {
@@ -2417,6 +2452,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
       name: bucket.name,
       objects: new Map(),
       retentionRulesStatus: bucket.retentionRulesStatus,
+      retentionRulesPageSize: bucket.retentionRulesPageSize,
       retentionRules: (bucket.retentionRules ?? []).map((rule) => ({
         ...rule,
         etag: randomUuid(idRandom),

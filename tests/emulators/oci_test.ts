@@ -520,6 +520,34 @@ Deno.test("Object Storage: a retention rule blocks overwrite and delete but not 
   });
 });
 
+Deno.test("Object Storage: listRetentionRules pages with opc-next-page; a future timeRuleLocked is served as given", async () => {
+  // ListRetentionRules is paged with opc-next-page; timeRuleLocked is when the rule becomes locked
+  // (docs/oracle/oci-apis.md, "Object Storage").
+  const future = new Date(Date.now() + 10 * 86_400_000).toISOString();
+  const rules = ["a", "b", "c"].map((id) => ({ id, displayName: `rule ${id}` }));
+  await withEmulator({
+    buckets: [{
+      name: BUCKET,
+      retentionRulesPageSize: 2,
+      retentionRules: [...rules.slice(0, 2), { ...rules[2], timeRuleLocked: future }],
+    }],
+  }, async (oci) => {
+    const client = connect(ObjectStorageClient, oci);
+    const request = { namespaceName: NAMESPACE, bucketName: BUCKET };
+    const first = await client.listRetentionRules(request);
+    assert.deepEqual(first.retentionRuleCollection.items.map((rule) => rule.id), ["a", "b"]);
+    assert.ok(first.opcNextPage);
+    const second = await client.listRetentionRules({ ...request, page: first.opcNextPage });
+    assert.deepEqual(second.retentionRuleCollection.items.map((rule) => rule.id), ["c"]);
+    assert.equal(second.opcNextPage, undefined);
+    assert.equal(new Date(second.retentionRuleCollection.items[0].timeRuleLocked!).toISOString(), future);
+    await assert.rejects(
+      client.listRetentionRules({ ...request, page: "not-a-token" }),
+      ociError(400, "InvalidParameter"),
+    );
+  });
+});
+
 // ---------------------------------------------------------------- Vault
 
 Deno.test("Secrets: getSecretBundle returns the content base64; an unknown secret is a 404", async () => {
