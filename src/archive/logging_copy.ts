@@ -18,11 +18,18 @@ import { DAY_MS } from "../time.ts";
 /**
  * Logging ingestion truncates any field over 10,000 characters ("Any log data field cannot be more than 10,000
  * characters … truncated during ingestion", LogEntry model): longer lines go as parts of at most this many
- * characters. Requests are kept well under the service's body limit.
+ * characters (counted in UTF-16 code units, never more than characters).
  */
 const LOG_FIELD_MAX_CHARS = 10_000;
 
+/**
+ * The largest request body the program sends, in UTF-8 bytes as sent: Oracle documents no request limit (only
+ * entries under 1 MB: docs/oracle/oci-apis.md, "Logging ingestion"), so requests stay well under any plausible
+ * one. A field of 10,000 characters may be 40,000 bytes, and more once JSON-escaped.
+ */
 const LOG_REQUEST_MAX_BYTES = 4 * 1024 * 1024;
+/** Room left in each request for what surrounds the entries: specversion, source, type, subject, time. */
+const LOG_ENVELOPE_BYTES = 4 * 1024;
 
 /** How far back each pass looks for windows whose copy failed or never ran (a Logging outage up to a week). */
 export const LOG_CATCH_UP_DAYS = 7;
@@ -54,16 +61,24 @@ function logEntries(id: string, time: string, line: string): LogEntry[] {
   return parts.map((data, k) => ({ id: `${id}#${k + 1}/${parts.length}`, time, data }));
 }
 
-/** Splits entries into requests under LOG_REQUEST_MAX_BYTES, in order. Pure. */
-export function logBatches(entries: LogEntry[], maxBytes = LOG_REQUEST_MAX_BYTES): LogEntry[][] {
+const utf8 = new TextEncoder();
+
+/**
+ * Splits entries into batches, in order, whose `entries` array is at most `maxBytes` of UTF-8 as sent (JSON
+ * escapes included; a string's `length` counts UTF-16 code units, a third of the bytes of a CJK text). Pure.
+ */
+export function logBatches(
+  entries: LogEntry[],
+  maxBytes = LOG_REQUEST_MAX_BYTES - LOG_ENVELOPE_BYTES,
+): LogEntry[][] {
   const batches: LogEntry[][] = [];
-  let batch: LogEntry[] = [], size = 0;
+  let batch: LogEntry[] = [], size = 2; // the array's brackets
   for (const entry of entries) {
-    const bytes = entry.data.length + entry.id.length + 64;
+    const bytes = utf8.encode(JSON.stringify(entry)).length + 1; // and its comma
     if (batch.length && size + bytes > maxBytes) {
       batches.push(batch);
       batch = [];
-      size = 0;
+      size = 2;
     }
     batch.push(entry);
     size += bytes;

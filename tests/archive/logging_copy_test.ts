@@ -130,6 +130,62 @@ Deno.test("logBatches keeps order and splits under the byte limit; logCopyState 
   });
 });
 
+Deno.test("logBatches bounds requests in UTF-8 bytes as sent (escapes included), not in UTF-16 code units", () => {
+  const bytesOf = (batch: unknown[]) => new TextEncoder().encode(JSON.stringify(batch)).length;
+  // 1,000 characters of three bytes each, and JSON lines whose quotes are escaped when sent.
+  const entries = Array.from({ length: 12 }, (_, i) => ({
+    id: `e${i}`,
+    time: "2026-01-01T00:00:00.000Z",
+    data: i % 2 ? "監".repeat(1_000) : JSON.stringify({ note: '"'.repeat(400), name: "ü".repeat(300) }),
+  }));
+  const limit = 8_000;
+  const batches = logBatches(entries, limit);
+  assert.deepEqual(batches.flat(), entries, "in order, each once");
+  for (const batch of batches) assert.ok(bytesOf(batch) <= limit, `a batch of ${bytesOf(batch)} bytes`);
+  assert.ok(batches.length >= 4, `${batches.length} batches`);
+});
+
+Deno.test("a window of non-ASCII events is copied in requests under the byte limit, none refused", async () => {
+  // 400 events of the last 2.4 hours (one window, or two if midnight falls in them: one holds 200 or more),
+  // each with 8,000 three-byte characters: about 9.6 MB of UTF-8, but 3.3 million UTF-16 code units.
+  const wide = recentEvents(136, 400, 0.1).map((event, i) => ({
+    ...event,
+    description: `${i}:${"監査".repeat(4_000)}`,
+  }));
+  const domain = await startDomain({ events: wide });
+  const cloud = await startCloud(domain.dir, {
+    logs: [LOG_ID],
+    buckets: [],
+    logRequestMaxBytes: 4 * 1024 * 1024,
+  });
+  const settings = {
+    OCI_AUTH: "config",
+    OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
+    OCI_LOG_ID: LOG_ID,
+    OCI_LOGGING_ENDPOINT: cloud.oci.url,
+  };
+  try {
+    assert.equal(
+      await runMain(
+        "once",
+        domain,
+        ...Object.entries(settings).flatMap(([name, value]) => [
+          `--${name.toLowerCase().replaceAll("_", "-")}`,
+          value,
+        ]),
+      ),
+      0,
+    );
+    const entries = cloud.oci.logEntries(LOG_ID);
+    assert.equal(entries.length, 400, "every event copied");
+    assert.deepEqual(entries.map((e) => e.data).sort(), [...(await domain.read()).lines].sort());
+    assert.ok(cloud.oci.stats.byOperation.PutLogs >= 2, "more than one request");
+  } finally {
+    await cloud.close();
+    await domain.close();
+  }
+});
+
 Deno.test("a push answered 500 may have gone in: it is not retried, the window is unknown, and status names it", async () => {
   const { domain, args, env, logged, cloud, close } = await setup(300, 134);
   try {

@@ -216,6 +216,13 @@ export interface OciEmulatorOptions {
   /** Custom log OCIDs that accept `putLogs`. @default [] */
   logs?: string[];
   /**
+   * Largest `putLogs` request body, in UTF-8 bytes, the service takes; a larger one is a 400 and stores
+   * nothing. Oracle documents a limit per entry (under 1 MB, `LogEntry`) but none per request (UNCONFIRMED,
+   * docs/oracle/oci-apis.md, "Logging ingestion"), so both: unset, no request limit; set, this many bytes
+   * (a body is bytes on the wire, whatever its characters). @default undefined (no limit)
+   */
+  logRequestMaxBytes?: number;
+  /**
    * Awaited before each request is served (after routing, before faults, signature and service): a test can
    * delay a request here, or kill the calling process. Answering `"drop"` abandons the request: nothing is
    * served or stored and the connection is closed. Setting it makes the emulator listen through its relay.
@@ -1092,6 +1099,7 @@ interface State {
   auditRetentionDays: number;
   auditConfigurationReadable: boolean;
   logs: Map<string, LogEntryView[]>;
+  logRequestMaxBytes?: number;
   faults: Required<OciFaults>;
   faultRandom: Random;
   dropRandom: Random;
@@ -2001,6 +2009,11 @@ function putLogs(state: State, body: Bytes, params: Params): Reply {
   if (!entries) {
     throw new OciError(404, "NotAuthorizedOrNotFound", `Log '${params.logId}' not found or not authorized`);
   }
+  if (state.logRequestMaxBytes !== undefined && body.length > state.logRequestMaxBytes) {
+    throw invalidParameter(
+      `The request body is ${body.length} bytes, more than the ${state.logRequestMaxBytes} bytes allowed`,
+    );
+  }
   const details = parseJsonBody(body);
   if (details.specversion !== "1.0") {
     throw invalidParameter(`specversion must be "1.0": current value is ${details.specversion}`);
@@ -2487,6 +2500,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     auditRetentionDays: options.auditRetentionDays ?? 365,
     auditConfigurationReadable: options.auditConfigurationReadable ?? true,
     logs: new Map((options.logs ?? []).map((logId) => [logId, []])),
+    logRequestMaxBytes: options.logRequestMaxBytes,
     faults: resolveFaults(options.faults ?? {}, FAULT_MODEL),
     faultRandom: mulberry32(seed),
     dropRandom: mulberry32(seed ^ 0x165667b1),

@@ -896,6 +896,30 @@ Deno.test("Logging: putLogs stores entries; an entry over 1 MB is a 400 and an u
   });
 });
 
+Deno.test("Logging: with logRequestMaxBytes, a request over that many UTF-8 bytes is a 400, however few its characters", async () => {
+  // No request limit is documented (docs/oracle/oci-apis.md, "Logging ingestion"): the emulator models one in bytes.
+  await withEmulator({ logRequestMaxBytes: 8_000 }, async (oci) => {
+    const client = connect(LoggingClient, oci);
+    const push = (data: string) =>
+      client.putLogs({
+        logId: LOG_ID,
+        putLogsDetails: {
+          specversion: "1.0",
+          logEntryBatches: [{
+            source: "audit-archiver",
+            type: "t",
+            defaultlogentrytime: new Date(HOUR_START),
+            entries: [{ data, id: "e" }],
+          }],
+        },
+      });
+    await push("a".repeat(3_000));
+    // 3,000 characters, 9,000 bytes.
+    await assert.rejects(push("監".repeat(3_000)), ociError(400, "InvalidParameter"));
+    assert.equal(oci.logEntries(LOG_ID).length, 1);
+  });
+});
+
 // ---------------------------------------------------------------- principals
 
 Deno.test("resource principal: the SDK signs with the RPST's session key and passes; an expired RPST is a 401", async () => {
