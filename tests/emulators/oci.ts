@@ -2436,6 +2436,10 @@ function validateOptions(options: OciEmulatorOptions): void {
   if (deleted !== undefined && deleted !== "list" && deleted !== "404") {
     throw fail("deletedCompartmentEvents", '"list" or "404"', deleted);
   }
+  const requestMax = options.logRequestMaxBytes;
+  if (requestMax !== undefined && !(Number.isInteger(requestMax) && requestMax > 0)) {
+    throw fail("logRequestMaxBytes", "a positive integer", requestMax);
+  }
   for (const bucket of options.buckets ?? []) {
     const pageSize = bucket.retentionRulesPageSize;
     if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize > 0)) {
