@@ -143,6 +143,48 @@ Deno.test("/metrics is valid Prometheus text: a maintained parser reads every fa
   }
 });
 
+/** The number of series /metrics shows (its sample lines). */
+const seriesCount = (text: string) => text.split("\n").filter((line) => line && !line.startsWith("#")).length;
+
+Deno.test("/metrics keeps a fixed set of series: as many after 10 passes into a bucket as after 1 (no object names in labels)", async () => {
+  const domain = await startDomain({ events: recentEvents(76, 100) });
+  const cloud = await startCloud(domain.dir);
+  const daemon = startDaemon({ ...domain.env, ...cloud.env, MIN_INTERVAL: "0s" });
+  /** /metrics once `n` passes have finished and none runs. */
+  const passes = (n: number) =>
+    waitFor(`pass ${n}`, async () => {
+      const { text } = await daemon.get("/metrics");
+      if (!text.includes('result="ok"')) return undefined;
+      const families = parseMetrics(text);
+      const done = sample(families, "audit_archiver_passes_total", { result: "ok" }) === n &&
+        sample(families, "audit_archiver_pass_running") === 0;
+      return done ? text : undefined;
+    });
+  try {
+    const first = await passes(1);
+    let last = first;
+    for (let n = 2; n <= 10; n++) {
+      assert.equal((await daemon.trigger()).status, 202);
+      last = await passes(n);
+    }
+    const labels = (text: string) =>
+      text.split("\n").filter((line) => line && !line.startsWith("#")).map((line) =>
+        line.replace(/ [^ ]+$/, "")
+      );
+    assert.deepEqual(
+      labels(last).filter((series) => !labels(first).includes(series)),
+      [],
+      `series that appeared after the first pass; first:\n${first}`,
+    );
+
+    assert.equal(seriesCount(last), seriesCount(first), "series after 10 passes and after 1");
+  } finally {
+    await daemon.stop();
+    await cloud.close();
+    await domain.close();
+  }
+});
+
 Deno.test("/trigger: 401 without 'Bearer ', 202, 409 while a pass runs, 429 with Retry-After within MIN_INTERVAL", async () => {
   const domain = await startDomain({ events: recentEvents(72, 120) });
   const daemon = startDaemon({ ...domain.env, MIN_INTERVAL: "1h" });
