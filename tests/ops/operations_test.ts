@@ -202,7 +202,7 @@ Deno.test("/trigger: 401 without 'Bearer ', 202, 409 while a pass runs, 429 with
   } finally {
     await daemon.stop();
   }
-  // Without MIN_INTERVAL: 202, then 409 while that pass runs (slow pages keep it running).
+  // With MIN_INTERVAL=0s (the harness's): 202, then 409 while that pass runs (slow pages keep it running).
   const second = startDaemon(domain.env);
   try {
     await waitFor(
@@ -215,6 +215,39 @@ Deno.test("/trigger: 401 without 'Bearer ', 202, 409 while a pass runs, 429 with
   } finally {
     await second.stop();
     await domain.close();
+  }
+});
+
+Deno.test("MIN_INTERVAL defaults to 1m: a trigger right after a pass is 429, so a leaked token cannot flood the archive", async () => {
+  const domain = await startDomain({ events: recentEvents(77, 40) });
+  const { MIN_INTERVAL: _, ...env } = domain.env;
+  const daemon = startDaemon(env);
+  try {
+    await waitFor(
+      "the pass at start",
+      async () => (await daemon.get("/metrics")).text.includes('result="ok"') || undefined,
+    );
+    const limited = await daemon.trigger();
+    assert.equal(limited.status, 429, "within the default MIN_INTERVAL of the pass at start");
+    const retryAfter = Number(limited.headers.get("retry-after"));
+    assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After ${retryAfter} s`);
+  } finally {
+    await daemon.stop();
+    await domain.close();
+  }
+});
+
+Deno.test("LISTEN sets the address run listens on (default 0.0.0.0)", async () => {
+  const domain = await startDomain({ events: recentEvents(78, 20) });
+  const daemon = startDaemon({ ...domain.env, LISTEN: "127.0.0.1" });
+  try {
+    await waitFor("/healthz", async () => (await daemon.get("/healthz")).status === 200 || undefined);
+  } finally {
+    const output = await daemon.stop();
+    await domain.close();
+    const serving = output.stderr.split("\n").filter((line) => line.includes("serving /healthz"));
+    assert.equal(serving.length, 1, output.stderr);
+    assert.equal(JSON.parse(serving[0]).hostname, "127.0.0.1");
   }
 });
 
