@@ -29,6 +29,7 @@ export function configureLog(level: LogLevel, format: "json" | "text") {
 }
 
 /** C0 and C1 control characters (ESC, CR, LF, CSI, …) and the Unicode line and paragraph separators. */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 const NAMED_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 

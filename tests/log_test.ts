@@ -27,7 +27,10 @@ Deno.test("text logs escape ESC, CR and LF inside values: one line per entry, no
       const forged = lines.filter((line) => line.startsWith("2026-01-01T00:00:00.000Z"));
       assert.deepEqual(forged, [], `a forged ${format} line`);
       const created = lines.find((line) => line.includes("created the checkpoint signing key"));
-      assert.ok(created?.includes("\\u001b[31m\\r\\n2026-01-01T00:00:00.000Z ERROR forged line"), String(created));
+      assert.ok(
+        created?.includes("\\u001b[31m\\r\\n2026-01-01T00:00:00.000Z ERROR forged line"),
+        String(created),
+      );
       if (format === "json") lines.forEach((line) => JSON.parse(line));
     }
   } finally {
