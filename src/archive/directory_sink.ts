@@ -45,8 +45,14 @@ export class DirectorySink implements Sink {
     if (!await Deno.stat(this.root).then((s) => s.isDirectory, () => false)) {
       await Deno.mkdir(this.root, { recursive: true, mode: FOLDER_MODE });
       await Deno.chmod(this.root, FOLDER_MODE);
+      // The root's parent is outside the archive: the permission set may not grant reading it (the `default`
+      // set grants ./archive, not .), and then the new root is made durable by the first object's sync only.
       const parent = this.root.includes("/") ? this.root.slice(0, this.root.lastIndexOf("/")) || "/" : ".";
-      await syncFolder(parent);
+      await syncFolder(parent).catch((error) => {
+        if (!(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)) {
+          throw error;
+        }
+      });
     }
     let folder = this.root;
     for (const part of parts) {
