@@ -9,7 +9,7 @@
 FROM denoland/deno:2.9.6
 
 WORKDIR /app
-# The archive folder (a volume) and the keys folder, owned by the user that runs the program.
+# The archive folder and the keys folder (both volumes), owned by the user that runs the program.
 RUN mkdir -p /app/archive /app/keys && chown deno:deno /app/archive /app/keys
 
 # Dependencies are fetched here, at build time, as the user that runs them (its cache stays writable for
@@ -20,7 +20,9 @@ COPY src ./src
 USER deno
 RUN deno install --frozen --entrypoint main.ts
 
-VOLUME ["/app/archive"]
+# The checkpoint signing key (./keys/checkpoint.pem, created on first use) lives on a volume like the archive:
+# a new container must sign with the same key, or the auditors' pinned public key stops matching.
+VOLUME ["/app/archive", "/app/keys"]
 # `run` serves /healthz, /metrics and POST /trigger when PORT=8080 and TRIGGER_TOKEN are set.
 EXPOSE 8080
 # Docker's own health probe (OCI Container Instances ignores it and uses its container health checks; see

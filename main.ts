@@ -11,7 +11,7 @@
  * Usage: `deno run -P main.ts <once|run|backfill|status|verify|export|policies|help> [flags]`
  * (`-P` is the least-privilege permission set in deno.json: network to Oracle Cloud hosts and the instance
  * metadata address, writes under ./archive and the checkpoint key). Configuration: environment variables or
- * the same --kebab-case flags; `help` lists them.
+ * the same --kebab-case flags (secrets: the environment or --config only); `help` lists them.
  *
  * This file is the entry: the command line, the command table, loading settings and the permission probes.
  * The program lives in `src/`, layered without cycles (docs/design.md §2; tests/layering_test.ts holds it):

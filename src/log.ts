@@ -28,6 +28,23 @@ export function configureLog(level: LogLevel, format: "json" | "text") {
   logSettings.format = format;
 }
 
+/** C0 and C1 control characters (ESC, CR, LF, CSI, …) and the Unicode line and paragraph separators. */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const NAMED_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * A log line with every control character escaped (`\n`, `\r`, `\t`, else `\u001b`): text that came from a server
+ * or a setting can neither start a forged log line nor send a terminal escape. The escapes are JSON's, so a JSON
+ * line stays valid JSON (JSON.stringify leaves DEL, C1 and U+2028/9 as they are). Pure.
+ */
+export function escapeControls(line: string): string {
+  return line.replace(
+    CONTROL,
+    (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 export function log(level: LogLevel, message: string, fields: Record<string, unknown> = {}) {
   if (LEVELS[level] < LEVELS[logSettings.level]) return;
   const time = new Date().toISOString();
@@ -38,5 +55,5 @@ export function log(level: LogLevel, message: string, fields: Record<string, unk
         "",
       )
     }`;
-  console.error(scrub(line));
+  console.error(escapeControls(scrub(line)));
 }

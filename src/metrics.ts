@@ -78,13 +78,12 @@ class Metrics {
 
   /** Records one pass's duration into the histogram's cumulative buckets. */
   observePass(labels: Record<string, string>, seconds: number) {
+    // Every bucket is added to, by 0 when the pass was longer: each is a series from the first pass on.
     for (const le of [...PASS_DURATION_BUCKETS, Infinity]) {
-      if (seconds <= le) {
-        this.add("audit_archiver_pass_duration_seconds", {
-          ...labels,
-          le: le === Infinity ? "+Inf" : String(le),
-        });
-      }
+      this.add("audit_archiver_pass_duration_seconds", {
+        ...labels,
+        le: le === Infinity ? "+Inf" : String(le),
+      }, seconds <= le ? 1 : 0);
     }
     this.add("audit_archiver_pass_duration_seconds", { ...labels, part: "sum" }, seconds);
     this.add("audit_archiver_pass_duration_seconds", { ...labels, part: "count" });

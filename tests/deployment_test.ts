@@ -124,6 +124,21 @@ Deno.test("no key and no archive goes into the image: no COPY or ADD of them, .d
   }
 });
 
+Deno.test("the archive and the keys folder are volumes: the checkpoint key outlives the container, as the archive does", () => {
+  const volumes = all("VOLUME").flatMap((rest) =>
+    rest.startsWith("[") ? JSON.parse(rest) : rest.split(/\s+/)
+  );
+  for (const folder of ["/app/archive", "/app/keys"]) {
+    assert.ok(volumes.includes(folder), `${folder} is not a VOLUME: ${JSON.stringify(volumes)}`);
+  }
+  // Made and owned by the user that runs the program before VOLUME, so the volume starts writable to it.
+  const made = steps.findIndex(([k, rest]) =>
+    k === "RUN" && /mkdir .*\/app\/keys/.test(rest) && /chown/.test(rest)
+  );
+  const volume = steps.findIndex(([k, rest]) => k === "VOLUME" && rest.includes("/app/keys"));
+  assert.ok(made >= 0 && made < volume, "/app/keys is made and chowned before its VOLUME");
+});
+
 /** The HEALTHCHECK's command (exec form). */
 function healthcheck(): string[] {
   const healthchecks = all("HEALTHCHECK");

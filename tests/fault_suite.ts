@@ -505,6 +505,7 @@ async function auditTarget(
     ARCHIVE_DIR: archiveDir,
     SINCE: "3d",
     SETTLE: "0s",
+    MIN_INTERVAL: "0s",
     MAX_RETRY_WAIT: TEST_RETRY_WAIT,
     LOG_LEVEL: "error",
     ...bucket,

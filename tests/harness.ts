@@ -84,12 +84,24 @@ export async function startDomain(options: {
     ARCHIVE_DIR: archiveDir,
     SINCE: options.since ?? "4d",
     SETTLE: "0s",
+    // Passes back to back: the default MIN_INTERVAL (1m) would skip a pass whose frontier is SETTLE (0s) old.
+    MIN_INTERVAL: "0s",
     MAX_RETRY_WAIT: TEST_RETRY_WAIT,
     LOG_LEVEL: "error",
   };
-  const args = Object.entries(env).flatMap((
-    [name, value],
-  ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);
+  // A secret is never a flag (the program refuses it: a command line is visible in ps): it goes in --config.
+  const { IDCS_CLIENT_SECRET: secret, ...flagged } = env;
+  const secretArgs: string[] = [];
+  if (secret !== undefined) {
+    await Deno.writeTextFile(`${dir}/secrets.json`, JSON.stringify({ IDCS_CLIENT_SECRET: secret }));
+    secretArgs.push("--config", `${dir}/secrets.json`);
+  }
+  const args = [
+    ...Object.entries(flagged).flatMap((
+      [name, value],
+    ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]),
+    ...secretArgs,
+  ];
   return {
     emulator,
     dir,

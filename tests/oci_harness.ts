@@ -87,6 +87,7 @@ export function auditSettings(cloud: Cloud, archiveDir: string, since = "3d"): R
     ARCHIVE_DIR: archiveDir,
     SINCE: since,
     SETTLE: "0s",
+    MIN_INTERVAL: "0s",
     MAX_RETRY_WAIT: TEST_RETRY_WAIT,
     LOG_LEVEL: "error",
   };

@@ -54,6 +54,7 @@ const ARCHIVER_SETTINGS = {
   PAGE_SIZE: "1000",
   CONCURRENCY: "8",
   SETTLE: "0s",
+  MIN_INTERVAL: "0s",
   SINCE: "8d",
   LOG_LEVEL: "warn",
 };

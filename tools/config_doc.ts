@@ -9,7 +9,7 @@
  * @module
  */
 
-import { defaultText, SETTINGS } from "../src/config/settings.ts";
+import { defaultText, hasFlag, type Setting, SETTINGS } from "../src/config/settings.ts";
 
 /** Where the table lives, relative to the repository. */
 export const CONFIG_DOC = new URL("../docs/configuration.md", import.meta.url);
@@ -18,18 +18,18 @@ const OPEN = "<!-- settings-table";
 const CLOSE = "<!-- /settings-table -->";
 
 /** The fields of a setting the table shows. */
-export interface TableSetting {
-  env: string;
-  help: string;
-}
+export type TableSetting = Pick<Setting, "env" | "help" | "kind">;
+
+/** What the flag cell says of a secret: it has none (a command line is visible in `ps`). */
+export const NO_FLAG = "none (a secret: environment or --config file)";
 
 /** One table row: variable, flag, default, meaning (the cells tests/readme_test.ts compares). */
-export function settingRow(env: string, fallback: string | undefined, help: string): string[] {
+export function settingRow(setting: TableSetting, fallback: string | undefined): string[] {
   return [
-    `\`${env}\``,
-    `\`--${env.toLowerCase().replaceAll("_", "-")}\``,
+    `\`${setting.env}\``,
+    hasFlag(setting) ? `\`--${setting.env.toLowerCase().replaceAll("_", "-")}\`` : NO_FLAG,
     fallback ? `\`${fallback}\`` : "",
-    help,
+    setting.help,
   ];
 }
 
@@ -51,7 +51,7 @@ export function settingsTable<S extends TableSetting>(
 ): string {
   return markdownTable(
     ["variable", "flag", "default", "meaning"],
-    settings.map((s) => settingRow(s.env, fallbackOf(s), s.help)),
+    settings.map((s) => settingRow(s, fallbackOf(s))),
   );
 }
 

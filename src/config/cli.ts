@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { defaultText, flagOf, type RawSettings, SETTINGS } from "./settings.ts";
+import { defaultText, flagOf, hasFlag, type RawSettings, SETTINGS } from "./settings.ts";
 import { ArchiveError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
@@ -67,6 +67,18 @@ export function parseCommandLine(args: string[]): CommandLine {
   if (command !== "version" && !(COMMANDS as readonly string[]).includes(command)) {
     throw new ArchiveError("USAGE", `unknown command "${command}"; commands: ${COMMANDS.join(", ")}`);
   }
+  // A secret on the command line is visible to every user of the host (`ps`): refused, naming where it goes.
+  const secrets = SETTINGS.filter((s) => !hasFlag(s) && values[flagOf(s.env)] !== undefined);
+  if (secrets.length) {
+    throw new ArchiveError(
+      "USAGE",
+      secrets.map((s) =>
+        `--${
+          flagOf(s.env)
+        } is refused: a secret on the command line is visible to every user of the host (ps); set the environment variable ${s.env} instead, or put it in the --config file`
+      ).join("\n"),
+    );
+  }
   const settings: RawSettings = {};
   for (const setting of SETTINGS) {
     const value = values[flagOf(setting.env)];
@@ -90,9 +102,8 @@ export function parseCommandLine(args: string[]): CommandLine {
 export function helpText(): string {
   const rows = SETTINGS.map((s) => {
     const fallback = defaultText(s);
-    return `  --${flagOf(s.env).padEnd(24)} ${s.env.padEnd(24)} ${s.help}${
-      fallback ? ` (default ${fallback})` : ""
-    }`;
+    const flag = hasFlag(s) ? `--${flagOf(s.env)}` : "(no flag: a secret)";
+    return `  ${flag.padEnd(26)} ${s.env.padEnd(24)} ${s.help}${fallback ? ` (default ${fallback})` : ""}`;
   });
   return `audit-archiver ${VERSION} — keeps Oracle Cloud audit events, complete and provably untouched
 
@@ -122,7 +133,7 @@ Commands:
   help, --help, --version
 
 Settings (environment variable or the same flag; flags win; --config FILE holds them as JSON,
-with per-source settings in "sources": [{…}]):
+with per-source settings in "sources": [{…}]; secrets have no flag, as a command line is visible in ps):
 ${rows.join("\n")}
 
 Exit codes: 0 success, 1 a pass failed (what was committed stays committed), 2 bad configuration or usage.

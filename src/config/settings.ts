@@ -13,6 +13,7 @@ export type SettingKind =
   | "boolean"
   | "enum"
   | "secret"
+  | "host"
   | "cron";
 
 export interface Setting {
@@ -82,7 +83,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "IDCS_CLIENT_SECRET",
     kind: "secret",
     perSource: true,
-    help: "client secret instead of a key (least preferred)",
+    help: "client secret instead of a key (least preferred); environment or --config file only",
   },
   {
     env: "AUDIT_COMPARTMENT_ID",
@@ -132,8 +133,9 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: "MIN_INTERVAL",
     kind: "duration",
-    default: "0s",
-    help: "skip a pass when the frontier is newer than this",
+    default: "1m",
+    help:
+      "skip a pass when the frontier is newer than this; with `run`, POST /trigger answers 429 within this of the last pass, so a leaked TRIGGER_TOKEN cannot flood the archive with checkpoints (0s: no limit)",
   },
   {
     env: "MAX_RETRY_WAIT",
@@ -165,9 +167,17 @@ export const SETTINGS: readonly Setting[] = [
     help: "with `run`: serve /healthz and /metrics (and POST /trigger when TRIGGER_TOKEN is set)",
   },
   {
+    env: "LISTEN",
+    kind: "host",
+    default: "0.0.0.0",
+    help:
+      "with `run` and PORT: the address to listen on (an IPv4 or IPv6 address, or a host name), e.g. 127.0.0.1 behind a local proxy",
+  },
+  {
     env: "TRIGGER_TOKEN",
     kind: "secret",
-    help: "bearer token that POST /trigger requires (Authorization: Bearer …), at least 32 characters",
+    help:
+      "bearer token that POST /trigger requires (Authorization: Bearer …), at least 32 characters; environment or --config file only",
   },
   {
     env: "OCI_AUTH",
@@ -250,6 +260,12 @@ export type SourceName = "idcs" | "oci-audit";
 export type RawSettings = Record<string, string>;
 
 export const flagOf = (env: string) => env.toLowerCase().replaceAll("_", "-");
+
+/**
+ * Whether a setting may be given as a flag: a secret may not, as every user of the host sees a command line
+ * (`ps`, /proc/PID/cmdline); it comes from the environment or the --config file.
+ */
+export const hasFlag = (setting: Setting) => setting.kind !== "secret";
 
 /** A setting's default as help and docs/configuration.md show it: "20s", or "2m for idcs, 15m for oci-audit". */
 export function defaultText(setting: Setting): string | undefined {

@@ -41,6 +41,8 @@ export interface Config {
   readonly pageSize: number;
   readonly concurrency: number;
   readonly port?: number;
+  /** The address `run` listens on with PORT (LISTEN). */
+  readonly listen: string;
   readonly triggerToken?: string;
   readonly checkpointKeyFile: string;
   /** A Vault key that signs the checkpoints instead of the key file. */
@@ -256,6 +258,7 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     pageSize: g.number("PAGE_SIZE")!,
     concurrency: g.number("CONCURRENCY")!,
     port: g.number("PORT"),
+    listen: g.text("LISTEN")!,
     triggerToken: g.text("TRIGGER_TOKEN"),
     checkpointKeyFile: g.text("CHECKPOINT_KEY_FILE")!,
     checkpointSigningKey: g.has("CHECKPOINT_SIGNING_KEY_ID")

@@ -33,6 +33,21 @@ function checkServiceUrl(text: string): string | undefined {
   return undefined;
 }
 
+/** An IPv4 address, an IPv6 address (without brackets), or a DNS host name: what LISTEN may name. Pure. */
+function isHost(text: string): boolean {
+  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (ipv4) return ipv4.slice(1).every((part) => Number(part) <= 255);
+  if (text.includes(":")) {
+    try {
+      return new URL(`http://[${text}]/`).hostname.length > 2;
+    } catch {
+      return false;
+    }
+  }
+  const label = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+  return text.length <= 253 && new RegExp(`^${label}(\\.${label})*$`).test(text) && !/^[\d.]+$/.test(text);
+}
+
 /** A setting's value once parsed: each kind's parser gives one of these. */
 type SettingValue = string | number | boolean;
 
@@ -65,6 +80,8 @@ const PARSERS: Record<
       : { rule: `must be a whole number from 1 to ${max}` };
   },
   boolean: (text) => text === "true" ? true : text === "false" ? false : { rule: "must be true or false" },
+  host: (text) =>
+    isHost(text) ? text : { rule: "must be an IP address (0.0.0.0, 127.0.0.1, ::) or a host name" },
   cron: (text) =>
     parseCron(text) ? text : { rule: 'must be a five-field cron expression like "*/15 * * * *"' },
 };

@@ -53,6 +53,66 @@ export function classifyStatus(
 }
 
 /**
+ * The APIs that count under their own name in /metrics (what their callers call them), by service. Object
+ * Storage calls name their object (`put audit-archive/…`): they count under the operation (OBJECT_CALLS).
+ */
+const SERVICES: readonly (readonly string[])[] = [
+  ["identity domain token", "identity domain AuditEvents"],
+  ["OCI Audit events", "OCI Audit configuration", "Identity compartments"],
+  [
+    "Object Storage namespace",
+    "retention rules",
+    "Object Storage PutObject",
+    "Object Storage GetObject",
+    "Object Storage HeadObject",
+    "Object Storage ListObjects",
+  ],
+  ["Logging push"],
+  ["Vault secret", "Vault KMS sign", "Vault GetKey", "Vault GetKeyVersion"],
+];
+
+const NAMED_APIS = new Set(SERVICES.flat());
+
+const OBJECT_CALLS: Record<string, string> = {
+  put: "Object Storage PutObject",
+  get: "Object Storage GetObject",
+  head: "Object Storage HeadObject",
+  list: "Object Storage ListObjects",
+};
+
+/** APIs whose series /metrics already shows. */
+const declaredApis = new Set<string>();
+
+/**
+ * Shows every series of a service's APIs, at 0, from its first call on: every status class, retries and both
+ * kinds of wait. So the set of series is fixed once each service in use has been called, and a rate or an
+ * alert on a status class has a series to work on before the first such failure.
+ */
+function declareService(api: string) {
+  if (declaredApis.has(api)) return;
+  for (const name of SERVICES.find((service) => service.includes(api)) ?? [api]) {
+    declaredApis.add(name);
+    for (const status_class of ["2xx", "4xx", "5xx", "network"]) {
+      metrics.add("audit_archiver_requests_total", { api: name, status_class }, 0);
+    }
+    metrics.add("audit_archiver_retries_total", { api: name }, 0);
+    for (const by of ["backoff", "retry-after"]) {
+      metrics.add("audit_archiver_retry_wait_seconds_total", { api: name, by }, 0);
+    }
+  }
+}
+
+/**
+ * The `api` label of a call: one of a fixed set, never an object name or prefix, so /metrics keeps the same
+ * series however many objects a bucket holds (a label value per object would be a new series per write, for
+ * good). A call that is none of them counts as `other`. Pure.
+ */
+export function apiLabel(what: string): string {
+  if (NAMED_APIS.has(what)) return what;
+  return OBJECT_CALLS[what.slice(0, what.indexOf(" "))] ?? "other";
+}
+
+/**
  * The one retry loop, for `fetch` calls and SDK calls alike: runs `attempt` until it succeeds or fails for good.
  * `classify` turns any failure into an ArchiveError that says whether it is retriable (and any Retry-After).
  */
@@ -62,7 +122,8 @@ export async function retrying<T>(
   classify: (error: unknown) => ArchiveError,
   gate?: RequestGate,
 ): Promise<T> {
-  const api = { api: what };
+  const api = { api: apiLabel(what) };
+  declareService(api.api);
   for (let n = 1, throttles = 0;; n++) {
     let wait: number | undefined;
     let startedAt = Date.now();

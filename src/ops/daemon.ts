@@ -224,7 +224,7 @@ export async function runDaemon(
       config.maxLagMs ?? 2 * interval + source.settleMs,
     )
   );
-  const server = config.port === undefined ? undefined : serve(config.port, signal, (req) => {
+  const server = config.port === undefined ? undefined : serve(config.listen, config.port, signal, (req) => {
     const path = new URL(req.url).pathname;
     if (req.method === "GET" && path === "/healthz") return healthResponse(runners, Date.now());
     if (req.method === "GET" && path === "/metrics") return metricsResponse(runners, Date.now());
@@ -247,13 +247,19 @@ export async function runDaemon(
 }
 
 /**
- * Listens on 0.0.0.0:PORT. The `default` permission set grants listening on 0.0.0.0:8080 only (a bare 0.0.0.0
- * would also let the program connect to services bound to loopback): another PORT needs its own grant.
+ * Listens on LISTEN:PORT (0.0.0.0 unless LISTEN says otherwise). The `default` permission set grants listening
+ * on 0.0.0.0:8080 only (a bare 0.0.0.0 would also let the program connect to services bound to loopback):
+ * another address or port needs its own grant.
  */
-function serve(port: number, signal: AbortSignal, handler: Deno.ServeHandler): Deno.HttpServer {
+function serve(
+  hostname: string,
+  port: number,
+  signal: AbortSignal,
+  handler: Deno.ServeHandler,
+): Deno.HttpServer {
   try {
     return Deno.serve({
-      hostname: "0.0.0.0",
+      hostname,
       port,
       signal,
       onListen: ({ hostname, port }) =>
@@ -261,9 +267,10 @@ function serve(port: number, signal: AbortSignal, handler: Deno.ServeHandler): D
     }, handler);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    const address = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
     throw new ArchiveError(
       "CONFIG",
-      `PORT ${port} cannot be listened on: the permission set allows 0.0.0.0:8080 — use PORT=8080, or add --allow-net=0.0.0.0:${port}`,
+      `LISTEN ${hostname} and PORT ${port} cannot be listened on: the permission set allows 0.0.0.0:8080 — use LISTEN=0.0.0.0 and PORT=8080, or add --allow-net=${address}`,
     );
   }
 }

@@ -21,6 +21,8 @@ export interface CheckpointKey {
   keyId: string;
   sign: Signer;
   record: CheckpointKeyRecord;
+  /** The local key file's private key as imported for signing: non-extractable (none for a Vault key). */
+  signingKey?: CryptoKey;
 }
 
 /** A key's id: the first 16 hex digits of its SPKI's SHA-256. */
@@ -43,16 +45,21 @@ export async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
   registerSecret(pem);
   const body = pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
   let privateKey: CryptoKey;
+  let x: string | undefined;
   try {
-    privateKey = await crypto.subtle.importKey("pkcs8", decodeBase64(body), "Ed25519", true, ["sign"]);
+    // The key that signs is non-extractable: nothing holding it can export it again. The public half is read
+    // from a second, extractable import that lives only for this (its JWK `x`, as SPKI for the record).
+    privateKey = await crypto.subtle.importKey("pkcs8", decodeBase64(body), "Ed25519", false, ["sign"]);
+    ({ x } = await crypto.subtle.exportKey(
+      "jwk",
+      await crypto.subtle.importKey("pkcs8", decodeBase64(body), "Ed25519", true, ["sign"]),
+    ));
   } catch {
     throw new ArchiveError(
       "CONFIG",
       `CHECKPOINT_KEY_FILE ${path} is not an Ed25519 private key (PKCS#8 PEM)`,
     );
   }
-  // The public half, from the private key's JWK (its `x`), as SPKI for the published record.
-  const { x } = await crypto.subtle.exportKey("jwk", privateKey);
   const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x }, "Ed25519", true, [
     "verify",
   ]);
@@ -62,6 +69,7 @@ export async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
   const validFrom = new Date(stat?.birthtime ?? stat?.mtime ?? Date.now()).toISOString();
   return {
     keyId,
+    signingKey: privateKey,
     sign: async (bytes) =>
       new Uint8Array(await crypto.subtle.sign("Ed25519", privateKey, bytes as Uint8Array<ArrayBuffer>)),
     record: {

@@ -50,6 +50,28 @@ Deno.test("plain http to a non-loopback host is refused: TLS always", async () =
   assert.match(result.stderr, /IDCS_URL must be an https URL/);
 });
 
+Deno.test("a secret given as a flag (visible in ps) exits 2 naming the environment variable; nothing written", async () => {
+  const domain = await startDomain({ events: recentEvents(79, 10) });
+  try {
+    for (
+      const [flag, env] of [["--trigger-token", "TRIGGER_TOKEN"], [
+        "--idcs-client-secret",
+        "IDCS_CLIENT_SECRET",
+      ]]
+    ) {
+      const result = await runCli(["run", flag, "flag-secret-0123456789-0123456789-0123"], {
+        env: domain.env,
+      });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`${flag} is refused.*environment variable ${env}`));
+      assert.doesNotMatch(result.stderr, /flag-secret/);
+      await assertNothingWritten(domain.archiveDir);
+    }
+  } finally {
+    await domain.close();
+  }
+});
+
 Deno.test("a usage error names the problem and exits 2", async () => {
   for (
     const args of [["archive-now"], ["once", "--no-such-flag"], [

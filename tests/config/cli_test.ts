@@ -56,10 +56,11 @@ Deno.test("parseCommandLine reads --from, --to, --out and --config", () => {
   );
 });
 
-Deno.test("parseCommandLine maps every setting's kebab-case flag to its environment name", () => {
+Deno.test("parseCommandLine maps every setting's kebab-case flag to its environment name (secrets have none)", () => {
   const args = ["once"];
   const expected: Record<string, string> = {};
   for (const [i, setting] of SETTINGS.entries()) {
+    if (setting.kind === "secret") continue;
     args.push(`--${setting.env.toLowerCase().replaceAll("_", "-")}`, `value-${i}`);
     expected[setting.env] = `value-${i}`;
   }
@@ -101,11 +102,30 @@ Deno.test("parseCommandLine rejects a second positional argument with USAGE", ()
   assert.equal(error.message, 'unexpected argument "extra"; see `help`');
 });
 
-Deno.test("helpText names every setting by environment variable and flag", () => {
+Deno.test("helpText names every setting by environment variable and flag, and no flag for a secret", () => {
   const text = helpText();
-  const missing = SETTINGS.flatMap((s) => [s.env, `--${s.env.toLowerCase().replaceAll("_", "-")}`])
+  const flag = (env: string) => `--${env.toLowerCase().replaceAll("_", "-")}`;
+  const missing = SETTINGS.flatMap((s) => s.kind === "secret" ? [s.env] : [s.env, flag(s.env)])
     .filter((name) => !text.includes(name));
   assert.deepEqual(missing, []);
+  const shown = SETTINGS.filter((s) => s.kind === "secret").map((s) => flag(s.env))
+    .filter((name) => text.includes(name));
+  assert.deepEqual(shown, [], "secrets offered as flags");
+});
+
+Deno.test("a secret given as a flag is refused (visible in ps) with USAGE naming the variable to use", () => {
+  const secrets = SETTINGS.filter((s) => s.kind === "secret").map((s) => s.env);
+  assert.deepEqual(secrets.toSorted(), ["IDCS_CLIENT_SECRET", "TRIGGER_TOKEN"]);
+  for (const env of secrets) {
+    const flag = `--${env.toLowerCase().replaceAll("_", "-")}`;
+    for (
+      const args of [["run", flag, "s3cret-value-0123456789"], ["run", `${flag}=s3cret-value-0123456789`]]
+    ) {
+      const error = archiveErrorOf(() => parseCommandLine(args), "USAGE");
+      assert.match(error.message, new RegExp(`^${flag} is refused: .*ps.*environment variable ${env}`));
+      assert.ok(!error.message.includes("s3cret-value"), "the secret is not repeated");
+    }
+  }
 });
 
 Deno.test("helpText names every command", () => {

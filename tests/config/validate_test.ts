@@ -56,7 +56,7 @@ Deno.test("validateConfig turns a good idcs key configuration into a Config with
     maxEvents: undefined,
     maxEventsPerObject: 20_000,
     deadlineMs: undefined,
-    minIntervalMs: 0,
+    minIntervalMs: 60_000,
     maxRetryWaitMs: 20_000,
     maxLagMs: undefined,
     reconcileAfterMs: 24 * HOUR,
@@ -64,6 +64,7 @@ Deno.test("validateConfig turns a good idcs key configuration into a Config with
     pageSize: 1000,
     concurrency: 4,
     port: undefined,
+    listen: "0.0.0.0",
     triggerToken: undefined,
     checkpointKeyFile: "./keys/checkpoint.pem",
     checkpointMirror: undefined,
@@ -98,6 +99,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
       PAGE_SIZE: "500",
       CONCURRENCY: "8",
       PORT: "8080",
+      LISTEN: "127.0.0.1",
       TRIGGER_TOKEN: "trigger-token-Xy7-0123456789abcdefghij",
       LOG_LEVEL: "debug",
       LOG_FORMAT: "text",
@@ -137,6 +139,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
     pageSize: 500,
     concurrency: 8,
     port: 8080,
+    listen: "127.0.0.1",
     triggerToken: "trigger-token-Xy7-0123456789abcdefghij",
     checkpointKeyFile: "./keys/checkpoint.pem",
     checkpointSigningKey: {
@@ -389,4 +392,19 @@ Deno.test("validateConfig rejects two sources naming the same identity domain", 
     ]),
     "1 bad setting:\n  - the configuration names the source idcs idcs-aaa twice: keep one entry",
   );
+});
+
+Deno.test("LISTEN takes an IP address or a host name, and rejects anything else", () => {
+  for (const listen of ["0.0.0.0", "127.0.0.1", "::", "::1", "fd00::8", "localhost", "archiver.internal"]) {
+    assert.equal(validateConfig({ ...KEYED, PORT: "8080", LISTEN: listen }, [], NOW).listen, listen);
+  }
+  for (const listen of ["256.0.0.1", "1.2.3", "http://0.0.0.0", "0.0.0.0:8080", "[::1]", "a b", "-x"]) {
+    assert.equal(
+      configMessage({ ...KEYED, PORT: "8080", LISTEN: listen }),
+      `1 bad setting:\n  - LISTEN must be an IP address (0.0.0.0, 127.0.0.1, ::) or a host name: current value is ${
+        JSON.stringify(listen)
+      }`,
+      listen,
+    );
+  }
 });

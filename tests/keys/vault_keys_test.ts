@@ -53,6 +53,7 @@ async function keyInCloud(secretContent: (pem: { pkcs8: string; pkcs1: string })
     ARCHIVE_DIR: `${dir}/archive`,
     SINCE: "4d",
     SETTLE: "0s",
+    MIN_INTERVAL: "0s",
     MAX_RETRY_WAIT: TEST_RETRY_WAIT,
     LOG_LEVEL: "debug",
     OCI_AUTH: "config",

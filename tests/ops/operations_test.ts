@@ -144,6 +144,48 @@ Deno.test("/metrics is valid Prometheus text: a maintained parser reads every fa
   }
 });
 
+/** The number of series /metrics shows (its sample lines). */
+const seriesCount = (text: string) => text.split("\n").filter((line) => line && !line.startsWith("#")).length;
+
+Deno.test("/metrics keeps a fixed set of series: as many after 10 passes into a bucket as after 1 (no object names in labels)", async () => {
+  const domain = await startDomain({ events: recentEvents(76, 100) });
+  const cloud = await startCloud(domain.dir);
+  const daemon = startDaemon({ ...domain.env, ...cloud.env, MIN_INTERVAL: "0s" });
+  /** /metrics once `n` passes have finished and none runs. */
+  const passes = (n: number) =>
+    waitFor(`pass ${n}`, async () => {
+      const { text } = await daemon.get("/metrics");
+      if (!text.includes('result="ok"')) return undefined;
+      const families = parseMetrics(text);
+      const done = sample(families, "audit_archiver_passes_total", { result: "ok" }) === n &&
+        sample(families, "audit_archiver_pass_running") === 0;
+      return done ? text : undefined;
+    });
+  try {
+    const first = await passes(1);
+    let last = first;
+    for (let n = 2; n <= 10; n++) {
+      assert.equal((await daemon.trigger()).status, 202);
+      last = await passes(n);
+    }
+    const labels = (text: string) =>
+      text.split("\n").filter((line) => line && !line.startsWith("#")).map((line) =>
+        line.replace(/ [^ ]+$/, "")
+      );
+    assert.deepEqual(
+      labels(last).filter((series) => !labels(first).includes(series)),
+      [],
+      `series that appeared after the first pass; first:\n${first}`,
+    );
+
+    assert.equal(seriesCount(last), seriesCount(first), "series after 10 passes and after 1");
+  } finally {
+    await daemon.stop();
+    await cloud.close();
+    await domain.close();
+  }
+});
+
 Deno.test("/trigger: 401 without 'Bearer ', 202, 409 while a pass runs, 429 with Retry-After within MIN_INTERVAL", async () => {
   const domain = await startDomain({ events: recentEvents(72, 120) });
   const daemon = startDaemon({ ...domain.env, MIN_INTERVAL: "1h" });
@@ -161,7 +203,7 @@ Deno.test("/trigger: 401 without 'Bearer ', 202, 409 while a pass runs, 429 with
   } finally {
     await daemon.stop();
   }
-  // Without MIN_INTERVAL: 202, then 409 while that pass runs (slow pages keep it running).
+  // With MIN_INTERVAL=0s (the harness's): 202, then 409 while that pass runs (slow pages keep it running).
   const second = startDaemon(domain.env);
   try {
     await waitFor(
@@ -174,6 +216,39 @@ Deno.test("/trigger: 401 without 'Bearer ', 202, 409 while a pass runs, 429 with
   } finally {
     await second.stop();
     await domain.close();
+  }
+});
+
+Deno.test("MIN_INTERVAL defaults to 1m: a trigger right after a pass is 429, so a leaked token cannot flood the archive", async () => {
+  const domain = await startDomain({ events: recentEvents(77, 40) });
+  const { MIN_INTERVAL: _, ...env } = domain.env;
+  const daemon = startDaemon(env);
+  try {
+    await waitFor(
+      "the pass at start",
+      async () => (await daemon.get("/metrics")).text.includes('result="ok"') || undefined,
+    );
+    const limited = await daemon.trigger();
+    assert.equal(limited.status, 429, "within the default MIN_INTERVAL of the pass at start");
+    const retryAfter = Number(limited.headers.get("retry-after"));
+    assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After ${retryAfter} s`);
+  } finally {
+    await daemon.stop();
+    await domain.close();
+  }
+});
+
+Deno.test("LISTEN sets the address run listens on (default 0.0.0.0)", async () => {
+  const domain = await startDomain({ events: recentEvents(78, 20) });
+  const daemon = startDaemon({ ...domain.env, LISTEN: "127.0.0.1" });
+  try {
+    await waitFor("/healthz", async () => (await daemon.get("/healthz")).status === 200 || undefined);
+  } finally {
+    const output = await daemon.stop();
+    await domain.close();
+    const serving = output.stderr.split("\n").filter((line) => line.includes("serving /healthz"));
+    assert.equal(serving.length, 1, output.stderr);
+    assert.equal(JSON.parse(serving[0]).hostname, "127.0.0.1");
   }
 });
 

@@ -107,6 +107,7 @@ Deno.test("a --config file with two identity domains archives both, each in its 
         ARCHIVE_DIR: first.archiveDir,
         SINCE: "2d",
         SETTLE: "0s",
+        MIN_INTERVAL: "0s",
         MAX_RETRY_WAIT: TEST_RETRY_WAIT,
         sources: [entry(first), entry(second)],
       }),

@@ -56,6 +56,7 @@ async function setup(options: Partial<OciEmulatorOptions>, extra: Record<string,
     ARCHIVE_DIR: `${dir}/archive`,
     SINCE: "1d",
     SETTLE: "0s",
+    MIN_INTERVAL: "0s",
     LOG_LEVEL: "error",
     ...extra,
   };
@@ -322,6 +323,7 @@ Deno.test("under the default permission set (plus loopback) the program reads re
         OCI_IDENTITY_ENDPOINT: cloud.oci.url,
         SINCE: "1d",
         SETTLE: "0s",
+        MIN_INTERVAL: "0s",
         LOG_LEVEL: "error",
       },
     });
