@@ -40,6 +40,8 @@ export interface Config {
   readonly schedule: string;
   readonly pageSize: number;
   readonly concurrency: number;
+  /** MAX_RESPONSE_BYTES: the largest response body read (invariant 12). */
+  readonly maxResponseBytes: number;
   readonly port?: number;
   readonly triggerToken?: string;
   readonly checkpointKeyFile: string;
@@ -255,6 +257,7 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     schedule: g.text("SCHEDULE")!,
     pageSize: g.number("PAGE_SIZE")!,
     concurrency: g.number("CONCURRENCY")!,
+    maxResponseBytes: g.number("MAX_RESPONSE_BYTES")!,
     port: g.number("PORT"),
     triggerToken: g.text("TRIGGER_TOKEN"),
     checkpointKeyFile: g.text("CHECKPOINT_KEY_FILE")!,

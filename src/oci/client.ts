@@ -8,7 +8,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type * as Common from "oci-common";
 import type { OciService } from "../config/validate.ts";
 import { ArchiveError, retriableError } from "../errors.ts";
-import type { RequestSigner } from "../http/request.ts";
+import { boundedResponse, redirectRefused, type RequestSigner } from "../http/request.ts";
 import { classifyStatus, retrying } from "../http/retry.ts";
 import type { OciSession } from "./session.ts";
 
@@ -32,15 +32,18 @@ export function ociClient<C extends { endpoint: string; regionId?: string }>(
   const fresh = options.freshConnections
     ? { client: Deno.createHttpClient({ poolMaxIdlePerHost: 0 }) }
     : undefined;
+  // Redirects are refused on every call, as on the fetch path: a request's signature goes to its host only.
+  const fetchOptions = { redirect: "error" as const, ...fresh };
   const signer = new common.DefaultRequestSigner(session.provider);
   const transport = new common.FetchHttpClient(
     signer,
     null,
-    fresh as unknown as Common.ClientConfiguration["httpOptions"],
+    fetchOptions as unknown as Common.ClientConfiguration["httpOptions"],
   );
   const httpClient: Common.HttpClient = {
     send: async (...args: Parameters<Common.HttpClient["send"]>) => {
       const [request, excludeBody] = args;
+      const what = `OCI ${request.method} ${new URL(request.uri).host}`;
       // A binary body that is not signed (PutObject) is sent here: the SDK's transport first tests it for
       // emptiness with Object.keys, which for a Uint8Array names every byte — 0.7 s of CPU and most of the
       // garbage per 2 MB object, measured (docs/performance.md). Signing and sending are as the SDK's.
@@ -50,13 +53,18 @@ export function ociClient<C extends { endpoint: string; regionId?: string }>(
             method: request.method,
             headers: request.headers,
             body: request.body,
-            ...fresh,
+            ...fetchOptions,
           })
-        )
-        : await transport.send(...args);
+        ).catch((error) => {
+          throw redirectRefused(what, error) ?? error;
+        })
+        : await transport.send(...args).catch((error) => {
+          throw redirectRefused(what, error) ?? error;
+        });
       const slot = sdkResponses.getStore();
       if (slot) slot.response = response;
-      return response;
+      // The SDK reads the body itself: it is counted as it is read, within MAX_RESPONSE_BYTES (invariant 12).
+      return boundedResponse(response, what);
     },
   };
   // The clients use both at run time (the provider for its region); the type allows only one of them.
