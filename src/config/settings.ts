@@ -164,7 +164,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: "bytes",
     default: "64MiB",
     help:
-      "largest response body read (bytes, or KiB/MiB/GiB): a larger one fails its request without being read whole, and is not retried. Sized from Oracle's pages: AuditEvents pages hold at most 1000 events; ListEvents documents no page size, and a page of about 20,000 events (tens of MB at 2-3 KB an event) was reported (docs/oracle/oci-apis.md)",
+      "largest response body read, of any request (pages, tokens, objects read back from a bucket), in bytes or KiB/MiB/GiB: a larger one fails its request without being read whole, and is not retried. Sized from Oracle's pages: AuditEvents pages hold at most 1000 events; ListEvents documents no page size, and a page of about 20,000 events (tens of MB at 2-3 KB an event) was reported (docs/oracle/oci-apis.md)",
   },
   {
     env: "PORT",

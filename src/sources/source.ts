@@ -75,7 +75,8 @@ export function sortEvents(events: ArchivedEvent[]): ArchivedEvent[] {
 }
 
 /** Whether two events' bytes are the same. Pure. */
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+const sameBytes = (a: Uint8Array, b: Uint8Array) =>
+  a.length === b.length && a.every((byte, i) => byte === b[i]);
 
 /** Orders bytes as unsigned byte strings. Pure. */
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -131,13 +132,17 @@ export class EventsById {
 /** Reports the ids a window's read got with different bodies: a warning and a counter (source, scope). */
 export function reportConflicts(source: Pick<Source, "name" | "scope">, window: Window, conflicts: string[]) {
   if (!conflicts.length) return;
-  log("warn", "the source sent event ids with different bodies: one body of each is kept (the first by bytes)", {
-    source: source.name,
-    scope: source.scope,
-    window: describeWindow(window),
-    ids: conflicts.slice(0, 20),
-    count: conflicts.length,
-  });
+  log(
+    "warn",
+    "the source sent event ids with different bodies: one body of each is kept (the first by bytes)",
+    {
+      source: source.name,
+      scope: source.scope,
+      window: describeWindow(window),
+      ids: conflicts.slice(0, 20),
+      count: conflicts.length,
+    },
+  );
   metrics.add(
     "audit_archiver_conflicting_event_ids_total",
     { source: source.name, scope: source.scope },
