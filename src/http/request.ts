@@ -159,14 +159,19 @@ export async function readBounded(response: Response, what: string): Promise<Uin
 
 /**
  * The same bound on a response that someone else reads (the OCI SDK): a declared size over it fails at once;
- * otherwise the body is counted as it is read, and errors when it grows past the bound.
+ * otherwise the body is counted as it is read, and errors when it grows past the bound. `refused` sees the
+ * error first (the SDK replaces thrown errors with plain objects: its caller keeps the original there).
  */
-export function boundedResponse(response: Response, what: string): Response {
+export function boundedResponse(
+  response: Response,
+  what: string,
+  refused: (error: ArchiveError) => ArchiveError = (error) => error,
+): Response {
   const limit = maxResponseBytes();
   const declared = Number(response.headers.get("content-length") ?? NaN);
   if (declared > limit) {
     response.body?.cancel().catch(() => {});
-    throw responseTooLarge(what, limit, `Content-Length ${declared}`);
+    throw refused(responseTooLarge(what, limit, `Content-Length ${declared}`));
   }
   if (!response.body) return response;
   let size = 0;
@@ -174,7 +179,9 @@ export function boundedResponse(response: Response, what: string): Response {
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         size += chunk.length;
-        if (size > limit) controller.error(responseTooLarge(what, limit, `more than ${limit} bytes sent`));
+        if (size > limit) {
+          controller.error(refused(responseTooLarge(what, limit, `more than ${limit} bytes sent`)));
+        }
         else controller.enqueue(chunk);
       },
     }),

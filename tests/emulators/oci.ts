@@ -60,7 +60,7 @@ import {
 import { COMMON_FAULT_DEFAULTS, decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
 import { resetResponse } from "./http.ts";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
-import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
+import { PLAIN_WIRE, prettyPrint, renderWire, type WireStyle } from "./wire.ts";
 
 // ---------------------------------------------------------------- public types
 
@@ -170,6 +170,19 @@ export interface OciEmulatorOptions {
    * 1 to `auditMaxPageSize`. @default undefined (varying)
    */
   auditPageSize?: number;
+  /**
+   * `listEvents` pages pretty-printed, with `"\n"` or `"\r\n"` line breaks (`prettyPrint`). Oracle documents
+   * the events' JSON, not its serializer's whitespace (UNCONFIRMED; RFC 8259 §2 allows whitespace between
+   * tokens), so both: unset sends compact pages. @default undefined
+   */
+  auditPrettyPages?: "\n" | "\r\n";
+  /**
+   * Requests of these operations (as `stats.byOperation` names them: `ListEvents`, `ListCompartments`, …)
+   * answered `302 Found` with `Location` on another host (`to` plus the request's path and query), before the
+   * service sees them. Oracle documents no redirect from its API endpoints; a misrouted proxy or a hostile host
+   * may answer one, and a client that followed it would send its signed request there. @default undefined
+   */
+  redirect?: { to: string; operations: string[] };
   /** Largest seeded page size of `listEvents` when `auditPageSize` is unset. @default 5000 */
   auditMaxPageSize?: number;
   /**
@@ -1077,6 +1090,8 @@ interface State {
   auditVisibilityLagMs: number;
   unreadableCompartments: Set<string>;
   deletedCompartmentEvents: "list" | "404";
+  auditPrettyPages?: "\n" | "\r\n";
+  redirect?: { to: string; operations: string[] };
   auditRetentionDays: number;
   auditConfigurationReadable: boolean;
   logs: Map<string, LogEntryView[]>;
@@ -1855,9 +1870,10 @@ function listEvents(state: State, query: Map<string, string>): Reply {
       }),
     }
     : {};
+  const body = `[${items.map((stored) => wireTextOf(stored.event)).join(",")}]`;
   return {
     status: 200,
-    body: `[${items.map((stored) => wireTextOf(stored.event)).join(",")}]`,
+    body: state.auditPrettyPages ? prettyPrint(body, state.auditPrettyPages) : body,
     contentType: "application/json",
     headers,
   };
@@ -2448,6 +2464,8 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     auditVisibilityLagMs: options.auditVisibilityLagMs ?? 0,
     unreadableCompartments: new Set(options.unreadableCompartments ?? []),
     deletedCompartmentEvents: options.deletedCompartmentEvents ?? "list",
+    auditPrettyPages: options.auditPrettyPages,
+    redirect: options.redirect,
     auditRetentionDays: options.auditRetentionDays ?? 365,
     auditConfigurationReadable: options.auditConfigurationReadable ?? true,
     logs: new Map((options.logs ?? []).map((logId) => [logId, []])),
@@ -2515,6 +2533,13 @@ async function serveRequest(
       ...(routed.params.object !== undefined ? { objectName: routed.params.object } : {}),
     });
     if (verdict === "drop") return droppedResponse(dropConnection);
+  }
+  if (state.redirect?.operations.includes(operation)) {
+    await request.body?.cancel();
+    return new Response(null, {
+      status: 302,
+      headers: { location: state.redirect.to + target },
+    });
   }
   const isMetadata = operation === "InstanceMetadata";
   const decision = isMetadata
