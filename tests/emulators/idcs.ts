@@ -1093,7 +1093,10 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
       else stats.auditRequests++;
       const { pathname, search } = new URL(request.url);
       await request.body?.cancel();
-      return new Response(null, { status: 302, headers: { location: options.redirectTo + pathname + search } });
+      return new Response(null, {
+        status: 302,
+        headers: { location: options.redirectTo + pathname + search },
+      });
     }
     if (target === "token") {
       stats.tokenRequests++;

@@ -183,6 +183,12 @@ export interface OciEmulatorOptions {
    * may answer one, and a client that followed it would send its signed request there. @default undefined
    */
   redirect?: { to: string; operations: string[] };
+  /**
+   * Lets `auditEvents` hold one `eventId` more than once, with different bodies. Oracle calls `eventId` "the
+   * GUID of the event" (oci-audit model/audit-event.d.ts) and does not say whether ListEvents can return one
+   * id with two bodies (UNCONFIRMED): unset refuses such events, set serves both. @default false
+   */
+  auditRepeatedIds?: boolean;
   /** Largest seeded page size of `listEvents` when `auditPageSize` is unset. @default 5000 */
   auditMaxPageSize?: number;
   /**
@@ -1721,6 +1727,8 @@ class AuditStore {
   #byCompartment = new Map<string, StoredAuditEvent[]>();
   #unsorted = new Set<string>();
   #byId = new Map<string, StoredAuditEvent>();
+  /** Whether an eventId may be added again with another body (`auditRepeatedIds`). */
+  allowRepeatedIds = false;
 
   /** Stores events; `processedAt` maps each event's own processing time to the one it gets. */
   add(events: AuditCloudEvent[], processedAt: (own: number) => number, listableAt?: number): void {
@@ -1733,7 +1741,9 @@ class AuditStore {
         throw new TypeError(`Audit event ${event.eventId} has no data.compartmentId`);
       }
       // A repeated event would blur the no-duplicates checks made against this truth.
-      if (this.#byId.has(event.eventId)) throw new TypeError(`Audit event ${event.eventId} is added twice`);
+      if (this.#byId.has(event.eventId) && !this.allowRepeatedIds) {
+        throw new TypeError(`Audit event ${event.eventId} is added twice`);
+      }
       const stored = { time: processedAt(processingTimeOf(event)), event, listableAt };
       this.#byId.set(event.eventId, stored);
       return stored;
@@ -2441,6 +2451,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     });
   }
   const audit = new AuditStore();
+  audit.allowRepeatedIds = options.auditRepeatedIds ?? false;
   audit.add(options.auditEvents ?? [], (own) => own);
   return {
     tenancy: options.tenancy,
