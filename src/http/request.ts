@@ -181,8 +181,7 @@ export function boundedResponse(
         size += chunk.length;
         if (size > limit) {
           controller.error(refused(responseTooLarge(what, limit, `more than ${limit} bytes sent`)));
-        }
-        else controller.enqueue(chunk);
+        } else controller.enqueue(chunk);
       },
     }),
   );
