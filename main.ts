@@ -456,7 +456,11 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
       return 0;
     }
     configureLog(config.logLevel, config.logFormat);
-    configureRequests({ maxRetryWaitMs: config.maxRetryWaitMs, concurrency: config.concurrency });
+    configureRequests({
+      maxRetryWaitMs: config.maxRetryWaitMs,
+      concurrency: config.concurrency,
+      maxResponseBytes: config.maxResponseBytes,
+    });
     registerSecret(config.triggerToken);
     const packages = sdkPackages(config, command!.sources !== false);
     if (packages.length) prepareProcessForSdk();

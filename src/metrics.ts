@@ -21,6 +21,10 @@ const METRICS = {
     "counter",
     "Events reconcile found in the source for committed windows, archived as amendments.",
   ],
+  audit_archiver_conflicting_event_ids_total: [
+    "counter",
+    "Event ids a source sent with different bodies in one window read (one body is kept), by source and scope.",
+  ],
   audit_archiver_frontier_timestamp_seconds: [
     "gauge",
     "End of the newest committed window (processing time for oci-audit), by source and scope.",

@@ -14,6 +14,7 @@ import {
   generateClientKey,
   generateEvents,
   type IdcsEmulator,
+  type IdcsEmulatorOptions,
   type IdcsFaults,
   startIdcsEmulator,
 } from "./emulators/idcs.ts";
@@ -60,6 +61,8 @@ export async function startDomain(options: {
   /** Authenticate with this client secret instead of the key. */
   clientSecret?: string;
   extraArgs?: string[];
+  /** Further emulator options (`prettyPages`, `redirectTo`, `claimedTotalResults`, …). */
+  emulator?: Partial<IdcsEmulatorOptions>;
 } = {}): Promise<Domain> {
   const key = await generateClientKey();
   const dir = await Deno.makeTempDir({ prefix: "audit-archiver-test-" });
@@ -73,6 +76,7 @@ export async function startDomain(options: {
     faults: options.faults,
     seed: options.seed ?? 1,
     clientSecret: options.clientSecret,
+    ...options.emulator,
   });
   const archiveDir = `${dir}/archive`;
   const env: Record<string, string> = {

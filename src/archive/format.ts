@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { createGzip } from "node:zlib";
 import type { SourceName } from "../config/settings.ts";
+import { ArchiveError } from "../errors.ts";
 import { type ArchivedEvent, type Source, SOURCE_KINDS, type SourceKind } from "../sources/source.ts";
 import { VERSION } from "../version.ts";
 import type { Window } from "../window.ts";
@@ -91,8 +92,26 @@ export interface EncodedWindow {
 /**
  * The data object: gzip of UTF-8 NDJSON, one event per line, in (time, id) order. Lines are compressed and
  * hashed in batches as they stream, so the uncompressed window never exists in memory as one string.
+ *
+ * With `checked` (the commit path), the lines are first held to what `verify` holds a data object to
+ * (`lineProblems`), and a window that would fail it is refused before anything is written: no window is ever
+ * claimed whose bytes `verify` would reject.
  */
-export async function encodeWindow(events: ArchivedEvent[]): Promise<EncodedWindow> {
+export async function encodeWindow(
+  events: ArchivedEvent[],
+  checked?: { kind: SourceKind; window: Window },
+): Promise<EncodedWindow> {
+  if (checked) {
+    const problems = windowProblems(events, checked.kind, checked.window);
+    if (problems.length) {
+      throw new ArchiveError(
+        "PROTOCOL",
+        `${problems.length} problem(s) in the events read for the window, which is not claimed: ${
+          problems.slice(0, 5).join("; ")
+        }`,
+      );
+    }
+  }
   const gzip = createGzip({ level: GZIP_LEVEL });
   const parts: Uint8Array[] = [];
   const dataHash = createHash("sha256");
@@ -122,6 +141,65 @@ export async function encodeWindow(events: ArchivedEvent[]): Promise<EncodedWind
     firstEventTime: events[0]?.time ?? null,
     lastEventTime: events.at(-1)?.time ?? null,
   };
+}
+
+/** What `verify` would find wrong with the lines of `events` as `encodeWindow` writes them. Pure. */
+function windowProblems(events: ArchivedEvent[], kind: SourceKind, window: Window): string[] {
+  const problems: string[] = [];
+  const decoder = new TextDecoder();
+  const lines = events.map((event) => {
+    if (event.json.includes(NEWLINE) || event.json.includes(CARRIAGE_RETURN)) {
+      problems.push(`event ${event.id} spans more than one line`);
+    }
+    return decoder.decode(event.json);
+  });
+  // On processing time, verify holds the lines to the first and last event time the manifest records.
+  const range = kind.basis === "event-time"
+    ? window
+    : { start: events[0]?.time ?? 0, end: (events.at(-1)?.time ?? 0) + 1 };
+  return [...problems, ...lineProblems("the window", kind, range, lines)];
+}
+
+const CARRIAGE_RETURN = 13;
+
+/**
+ * What `verify` finds wrong with a data object's lines, one per problem: a line that is not an event, an id
+ * twice, a time outside [start, end), or lines out of (time, id) order. Shared by `verifyData` and the commit
+ * path (`encodeWindow`), so what is committed is what verify accepts. Pure.
+ */
+export function lineProblems(
+  name: string,
+  kind: SourceKind | undefined,
+  range: { start: number; end: number },
+  lines: Iterable<string>,
+): string[] {
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  let previous = { time: -Infinity, id: "" };
+  let index = 0;
+  for (const line of lines) {
+    index++;
+    let event;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      event = undefined;
+    }
+    const id = kind && typeof event === "object" && event !== null ? eventKey(kind, event) : undefined;
+    if (id === undefined) {
+      problems.push(`${name}: line ${index} is not an event`);
+      continue;
+    }
+    const time = eventTime(kind, event);
+    if (ids.has(id)) problems.push(`${name}: event ${id} appears twice`);
+    ids.add(id);
+    if (time === undefined || !(time >= range.start && time < range.end)) {
+      problems.push(`${name}: event ${id} is outside the window`);
+    } else if (time < previous.time || (time === previous.time && id < previous.id)) {
+      problems.push(`${name}: event ${id} is out of (time, id) order`);
+    } else previous = { time, id };
+  }
+  return problems;
 }
 
 /** Serializes a record as the bytes that are stored and hashed: one JSON line. */

@@ -160,7 +160,7 @@ function readAhead(
     const planned = planWindow(from, plan.horizon, plan.source.kind.granularityMs, plan.stride);
     if (!planned) return;
     const result = readFittingWindow(plan.source, planned, plan.limit).then(({ window, read }) => {
-      const encoded = encodeWindow(read.events);
+      const encoded = encodeWindow(read.events, { kind: plan.source.kind, window });
       // Named by the window and the data's hash: a window planned again leaves bytes no manifest names.
       const object = objectNames(plan.chain, window).data;
       const kept = encoded.then(({ data, sha256 }) =>

@@ -10,6 +10,7 @@ export type SettingKind =
   | "duration"
   | "since"
   | "count"
+  | "bytes"
   | "boolean"
   | "enum"
   | "secret"
@@ -160,6 +161,13 @@ export const SETTINGS: readonly Setting[] = [
   { env: "SCHEDULE", kind: "cron", default: "*/15 * * * *", help: "cron expression (UTC) for `run`" },
   { env: "PAGE_SIZE", kind: "count", default: "1000", max: 1000, help: "events per API page" },
   { env: "CONCURRENCY", kind: "count", default: "4", max: 64, help: "page requests in flight per source" },
+  {
+    env: "MAX_RESPONSE_BYTES",
+    kind: "bytes",
+    default: "64MiB",
+    help:
+      "largest response body read, of any request (pages, tokens, objects read back from a bucket), in bytes or KiB/MiB/GiB: a larger one fails its request without being read whole, and is not retried. Sized from Oracle's pages: AuditEvents pages hold at most 1000 events; ListEvents documents no page size, and a page of about 20,000 events (tens of MB at 2-3 KB an event) was reported (docs/oracle/oci-apis.md)",
+  },
   {
     env: "PORT",
     kind: "count",

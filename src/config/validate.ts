@@ -40,6 +40,8 @@ export interface Config {
   readonly schedule: string;
   readonly pageSize: number;
   readonly concurrency: number;
+  /** MAX_RESPONSE_BYTES: the largest response body read (invariant 12). */
+  readonly maxResponseBytes: number;
   readonly port?: number;
   /** The address `run` listens on with PORT (LISTEN). */
   readonly listen: string;
@@ -257,6 +259,7 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     schedule: g.text("SCHEDULE")!,
     pageSize: g.number("PAGE_SIZE")!,
     concurrency: g.number("CONCURRENCY")!,
+    maxResponseBytes: g.number("MAX_RESPONSE_BYTES")!,
     port: g.number("PORT"),
     listen: g.text("LISTEN")!,
     triggerToken: g.text("TRIGGER_TOKEN"),

@@ -47,6 +47,8 @@ function isHost(text: string): boolean {
   const label = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
   return text.length <= 253 && new RegExp(`^${label}(\\.${label})*$`).test(text) && !/^[\d.]+$/.test(text);
 }
+/** The binary units a byte size may be written in (MAX_RESPONSE_BYTES). */
+const BYTE_UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
 /** A setting's value once parsed: each kind's parser gives one of these. */
 type SettingValue = string | number | boolean;
@@ -78,6 +80,14 @@ const PARSERS: Record<
     return Number.isInteger(n) && n >= 1 && n <= max
       ? n
       : { rule: `must be a whole number from 1 to ${max}` };
+  },
+  bytes: (text, setting) => {
+    const match = /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(text.trim());
+    const n = match ? Number(match[1]) * BYTE_UNITS[match[2] ?? "B"] : NaN;
+    const max = setting.max ?? Number.MAX_SAFE_INTEGER;
+    return Number.isSafeInteger(n) && n >= 1 && n <= max
+      ? n
+      : { rule: "must be a size in bytes like 1048576, 512KiB, 64MiB or 1GiB (at least 1 byte)" };
   },
   boolean: (text) => text === "true" ? true : text === "false" ? false : { rule: "must be true or false" },
   host: (text) =>

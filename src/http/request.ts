@@ -6,7 +6,7 @@
 
 import { UTF8 } from "../bytes.ts";
 import { ArchiveError, retriableError } from "../errors.ts";
-import { classifyStatus, gateOf, retrying } from "./retry.ts";
+import { classifyStatus, gateOf, maxResponseBytes, retrying } from "./retry.ts";
 import { log } from "../log.ts";
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -69,14 +69,19 @@ async function attemptRequest<T>(url: string, options: RequestOptions<T>): Promi
   const method = options.method ?? "GET";
   const headers = new Headers(options.headers);
   await options.sign?.(url, method, headers);
+  // Redirects are refused: the signature or token of a request goes to the configured host only.
   const response = await fetch(url, {
     method,
     headers,
     body: options.body,
+    redirect: "error",
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  }).catch((error) => {
+    throw redirectRefused(options.what, error) ?? error;
   });
-  // The whole body is read inside the retry loop: a reset or truncated body is retried like a 5xx.
-  const sent = new Uint8Array(await response.arrayBuffer());
+  // The whole body is read inside the retry loop: a reset or truncated body is retried like a 5xx. A body
+  // over MAX_RESPONSE_BYTES is not read further, and fails the request for good.
+  const sent = await readBounded(response, options.what);
   const ecid = response.headers.get("x-oracle-dms-ecid") ?? undefined;
   if (!response.ok) {
     const detail = errorDetail(UTF8.decode(sent));
@@ -97,6 +102,95 @@ async function attemptRequest<T>(url: string, options: RequestOptions<T>): Promi
     throw retriableError("PROTOCOL", `${options.what}: the response is not JSON (${sent.length} bytes)`);
   }
   return options.parse(json, sent, response);
+}
+
+/**
+ * A `fetch` that failed because the service answered with a redirect (every call sets `redirect: "error"`):
+ * not retried, since the same request gets the same answer; undefined for any other failure.
+ */
+export function redirectRefused(what: string, error: unknown): ArchiveError | undefined {
+  if (!(error instanceof TypeError) || !/redirect/i.test(error.message)) return undefined;
+  return new ArchiveError(
+    "PROTOCOL",
+    `${what}: the service answered with a redirect, which is refused (credentials go only to the configured host): check the URL or endpoint setting`,
+    { cause: error },
+  );
+}
+
+/** The failure of a response whose body is larger than MAX_RESPONSE_BYTES: not retried. */
+export function responseTooLarge(what: string, limit: number, size: string): ArchiveError {
+  return new ArchiveError(
+    "PROTOCOL",
+    `${what}: the response body is larger than MAX_RESPONSE_BYTES (${limit} bytes; ${size}): it is not read, and the request is not retried. Narrow the request (a smaller PAGE_SIZE, or MAX_EVENTS_PER_OBJECT for OCI Audit) or raise MAX_RESPONSE_BYTES`,
+  );
+}
+
+/**
+ * A response's body, read as a stream and counted: a declared Content-Length over MAX_RESPONSE_BYTES fails
+ * before any of it is read, and a body that grows past it fails as soon as it does, so no response can fill
+ * the memory (invariant 12).
+ */
+export async function readBounded(response: Response, what: string): Promise<Uint8Array> {
+  const limit = maxResponseBytes();
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared > limit) {
+    await response.body?.cancel().catch(() => {});
+    throw responseTooLarge(what, limit, `Content-Length ${declared}`);
+  }
+  if (!response.body) return new Uint8Array();
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw responseTooLarge(what, limit, `more than ${limit} bytes sent`);
+    }
+    parts.push(value);
+  }
+  if (parts.length === 1) return parts[0];
+  const sent = new Uint8Array(size);
+  parts.reduce((offset, part) => (sent.set(part, offset), offset + part.length), 0);
+  return sent;
+}
+
+/**
+ * The same bound on a response that someone else reads (the OCI SDK): a declared size over it fails at once;
+ * otherwise the body is counted as it is read, and errors when it grows past the bound. `refused` sees the
+ * error first (the SDK replaces thrown errors with plain objects: its caller keeps the original there).
+ */
+export function boundedResponse(
+  response: Response,
+  what: string,
+  refused: (error: ArchiveError) => ArchiveError = (error) => error,
+): Response {
+  const limit = maxResponseBytes();
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared > limit) {
+    response.body?.cancel().catch(() => {});
+    throw refused(responseTooLarge(what, limit, `Content-Length ${declared}`));
+  }
+  if (!response.body) return response;
+  let size = 0;
+  const counted = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        size += chunk.length;
+        if (size > limit) {
+          controller.error(refused(responseTooLarge(what, limit, `more than ${limit} bytes sent`)));
+        } else controller.enqueue(chunk);
+      },
+    }),
+  );
+  const bounded = new Response(counted, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+  return bounded;
 }
 
 /** The human part of an error body: SCIM `detail`, OAuth `error_description`, OCI `message`. */

@@ -256,13 +256,22 @@ const GATE_INCREASE = 1.1;
 
 /** One gate per host (origin), sized by CONCURRENCY (`configureRequests`). */
 const gates = new Map<string, RequestGate>();
-const requestLimits = { concurrency: 8 };
+const requestLimits = { concurrency: 8, maxResponseBytes: 64 * 1024 * 1024 };
 
-/** Sets the process's retry wait cap (MAX_RETRY_WAIT) and requests in flight per host (CONCURRENCY). */
-export function configureRequests(limits: { maxRetryWaitMs: number; concurrency: number }) {
+/**
+ * Sets the process's retry wait cap (MAX_RETRY_WAIT), requests in flight per host (CONCURRENCY) and the largest
+ * response body read (MAX_RESPONSE_BYTES).
+ */
+export function configureRequests(
+  limits: { maxRetryWaitMs: number; concurrency: number; maxResponseBytes: number },
+) {
   retryPolicy.maxWaitMs = limits.maxRetryWaitMs;
   requestLimits.concurrency = limits.concurrency;
+  requestLimits.maxResponseBytes = limits.maxResponseBytes;
 }
+
+/** The largest response body any request reads, as MAX_RESPONSE_BYTES sets it (invariant 12). */
+export const maxResponseBytes = () => requestLimits.maxResponseBytes;
 
 /** Requests in flight per host, as CONCURRENCY sets it. */
 export const requestConcurrency = () => requestLimits.concurrency;

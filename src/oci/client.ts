@@ -8,7 +8,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type * as Common from "oci-common";
 import type { OciService } from "../config/validate.ts";
 import { ArchiveError, retriableError } from "../errors.ts";
-import type { RequestSigner } from "../http/request.ts";
+import { boundedResponse, redirectRefused, type RequestSigner } from "../http/request.ts";
 import { classifyStatus, retrying } from "../http/retry.ts";
 import type { OciSession } from "./session.ts";
 
@@ -16,7 +16,16 @@ import type { OciSession } from "./session.ts";
  * Where an SDK call's transport leaves the response it got: the SDK's errors drop the headers (Retry-After),
  * so `ociCall` reads them here. One slot per attempt, carried through the SDK's promises by AsyncLocalStorage.
  */
-const sdkResponses = new AsyncLocalStorage<{ response?: Response }>();
+const sdkResponses = new AsyncLocalStorage<SdkAttempt>();
+
+/**
+ * One SDK attempt as the transport saw it: the response, and the error of a request this program refused
+ * (a redirect, a body over MAX_RESPONSE_BYTES), kept because the SDK hands its caller a plain copy of it.
+ */
+interface SdkAttempt {
+  response?: Response;
+  refused?: ArchiveError;
+}
 
 /** An SDK client with our retry policy in charge: the SDK's own retries and circuit breaker are off. */
 export function ociClient<C extends { endpoint: string; regionId?: string }>(
@@ -32,15 +41,27 @@ export function ociClient<C extends { endpoint: string; regionId?: string }>(
   const fresh = options.freshConnections
     ? { client: Deno.createHttpClient({ poolMaxIdlePerHost: 0 }) }
     : undefined;
+  // Redirects are refused on every call, as on the fetch path: a request's signature goes to its host only.
+  const fetchOptions = { redirect: "error" as const, ...fresh };
   const signer = new common.DefaultRequestSigner(session.provider);
   const transport = new common.FetchHttpClient(
     signer,
     null,
-    fresh as unknown as Common.ClientConfiguration["httpOptions"],
+    fetchOptions as unknown as Common.ClientConfiguration["httpOptions"],
   );
   const httpClient: Common.HttpClient = {
     send: async (...args: Parameters<Common.HttpClient["send"]>) => {
       const [request, excludeBody] = args;
+      const what = `OCI ${request.method} ${new URL(request.uri).host}`;
+      const slot = sdkResponses.getStore();
+      const refuse = (error: ArchiveError) => {
+        if (slot) slot.refused = error;
+        return error;
+      };
+      const refusedRedirect = (error: unknown) => {
+        const redirect = redirectRefused(what, error);
+        throw redirect ? refuse(redirect) : error;
+      };
       // A binary body that is not signed (PutObject) is sent here: the SDK's transport first tests it for
       // emptiness with Object.keys, which for a Uint8Array names every byte — 0.7 s of CPU and most of the
       // garbage per 2 MB object, measured (docs/performance.md). Signing and sending are as the SDK's.
@@ -50,13 +71,13 @@ export function ociClient<C extends { endpoint: string; regionId?: string }>(
             method: request.method,
             headers: request.headers,
             body: request.body,
-            ...fresh,
+            ...fetchOptions,
           })
-        )
-        : await transport.send(...args);
-      const slot = sdkResponses.getStore();
+        ).catch(refusedRedirect)
+        : await transport.send(...args).catch(refusedRedirect);
       if (slot) slot.response = response;
-      return response;
+      // The SDK reads the body itself: it is counted as it is read, within MAX_RESPONSE_BYTES (invariant 12).
+      return boundedResponse(response, what, refuse);
     },
   };
   // The clients use both at run time (the provider for its region); the type allows only one of them.
@@ -101,9 +122,9 @@ export function ociCall<T>(
   call: () => Promise<T>,
   options: { retry?: (error: ArchiveError) => boolean } = {},
 ): Promise<T> {
-  let slot: { response?: Response } = {};
+  let slot: SdkAttempt = {};
   return retrying(what, () => sdkResponses.run(slot = {}, call), (error) => {
-    const archiveError = ociError(what, error, slot.response);
+    const archiveError = slot.refused ?? ociError(what, error, slot.response);
     if (!archiveError.retriable || (options.retry ?? (() => true))(archiveError)) return archiveError;
     return new ArchiveError(archiveError.code, archiveError.message, {
       status: archiveError.status,

@@ -33,6 +33,7 @@ async function chooseOciAuth(config: OciConfig): Promise<{ mode: OciAuthMode; wh
   try {
     const response = await fetch(`${metadata}/instance/region`, {
       headers: { authorization: "Bearer Oracle" },
+      redirect: "error",
       signal: AbortSignal.timeout(1_000),
     });
     await response.body?.cancel();

@@ -163,7 +163,7 @@ async function reconcileWindow(
   while (missing.length && !dryRun) {
     const n = archived.amendments.length + 1;
     const names = amendmentNames(chain, window, n);
-    const encoded = await encodeWindow(missing);
+    const encoded = await encodeWindow(missing, { kind: source.kind, window });
     const manifest = await manifestOf(
       source,
       window,

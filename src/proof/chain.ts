@@ -6,10 +6,9 @@
 
 import type { ChainLink } from "../archive/chains.ts";
 import {
-  eventKey,
-  eventTime,
   gunzip,
   kindOf,
+  lineProblems,
   type Manifest,
   parseManifest,
   parseSegment,
@@ -174,33 +173,11 @@ export async function verifyData(manifest: Manifest, data: Uint8Array): Promise<
   if (lines.length !== manifest.events) {
     problems.push(`${name}: ${lines.length} events, the manifest says ${manifest.events}`);
   }
-  const ids = new Set<string>();
   const kind = kindOf(manifest);
   const onEventTime = (manifest.basis ?? "event-time") === "event-time";
   const start = onEventTime ? Date.parse(manifest.start) : Date.parse(manifest.firstEventTime ?? "");
   const end = onEventTime ? Date.parse(manifest.end) : Date.parse(manifest.lastEventTime ?? "") + 1;
-  let previous = { time: -Infinity, id: "" };
-  for (const [index, line] of lines.entries()) {
-    let event;
-    try {
-      event = JSON.parse(line);
-    } catch {
-      event = undefined;
-    }
-    const id = kind && typeof event === "object" && event !== null ? eventKey(kind, event) : undefined;
-    if (id === undefined) {
-      problems.push(`${name}: line ${index + 1} is not an event`);
-      continue;
-    }
-    const time = eventTime(kind, event);
-    if (ids.has(id)) problems.push(`${name}: event ${id} appears twice`);
-    ids.add(id);
-    if (time === undefined || !(time >= start && time < end)) {
-      problems.push(`${name}: event ${id} is outside the window`);
-    } else if (time < previous.time || (time === previous.time && id < previous.id)) {
-      problems.push(`${name}: event ${id} is out of (time, id) order`);
-    } else previous = { time, id };
-  }
+  problems.push(...lineProblems(name, kind, { start, end }, lines));
   return problems;
 }
 

@@ -4,15 +4,22 @@
  * @module
  */
 
-import { mapConcurrent } from "../bytes.ts";
+import { mapConcurrent, UTF8 } from "../bytes.ts";
 import { type Config, type SourceConfig, sourceScope } from "../config/validate.ts";
 import { ArchiveError, retriableError } from "../errors.ts";
 import { request } from "../http/request.ts";
 import type { Signer } from "../keys.ts";
 import { log } from "../log.ts";
 import { IdcsTokens } from "./idcs_token.ts";
-import { rawElements, rawMemberStart } from "./json_scan.ts";
-import { type ArchivedEvent, sortEvents, type Source, SOURCE_KINDS, type WindowRead } from "./source.ts";
+import { duplicateKey, oneLine, rawElements, rawMemberStart } from "./json_scan.ts";
+import {
+  type ArchivedEvent,
+  EventsById,
+  reportConflicts,
+  type Source,
+  SOURCE_KINDS,
+  type WindowRead,
+} from "./source.ts";
 import { describeWindow, type Window } from "../window.ts";
 
 /** Reads of one window in a row that bring no new event before it is called inconsistent (one that does is free). */
@@ -20,6 +27,13 @@ const IDCS_IDLE_READS = 6;
 
 /** Reads of one window at most, however many bring new events (a tie group far larger than a page). */
 const IDCS_MAX_READS = 60;
+
+/**
+ * Pages one read of a window may request at most. `totalResults` decides how many pages a read asks for; a
+ * value no identity domain could mean (10,000 pages of PAGE_SIZE events in one window, where a window holds at
+ * most MAX_EVENTS_PER_OBJECT unless it is one millisecond) fails the read instead of planning without bound.
+ */
+export const IDCS_MAX_PAGES = 10_000;
 
 /** The SCIM filter for a half-open window on the event timestamp. */
 export function auditEventsFilter(window: Window): string {
@@ -35,7 +49,9 @@ interface AuditEventsPage {
 
 /**
  * Checks a SCIM ListResponse page as documented; every event must carry an id and a timestamp in the window.
- * Each event is kept as the bytes the domain sent (`sent`, the body `body` was parsed from).
+ * Each event is kept as the bytes the domain sent (`sent`, the body `body` was parsed from), on one line
+ * (`oneLine`), and its id and timestamp are read from those bytes. A page where one object names a member
+ * twice is refused: JSON.parse and the byte scan could read different members.
  */
 export function parseAuditEventsPage(body: unknown, sent: Uint8Array, window: Window): AuditEventsPage {
   const page = body as { schemas?: unknown; totalResults?: unknown; Resources?: unknown };
@@ -50,16 +66,19 @@ export function parseAuditEventsPage(body: unknown, sent: Uint8Array, window: Wi
   if (!Number.isInteger(page.totalResults) || (page.totalResults as number) < 0) throw bad("no totalResults");
   const resources = page.Resources ?? [];
   if (!Array.isArray(resources)) throw bad("Resources is not an array");
+  const twice = duplicateKey(sent);
+  if (twice !== undefined) throw bad(`an object names the member ${JSON.stringify(twice)} twice`);
   const raw = resources.length ? rawElements(sent, rawMemberStart(sent, "Resources")).elements : [];
   if (raw.length !== resources.length) throw bad("Resources could not be read as sent");
-  const events = resources.map((resource, index) => {
-    const { id, timestamp } = resource ?? {};
+  const events = raw.map((element) => {
+    const json = oneLine(element);
+    const { id, timestamp } = JSON.parse(UTF8.decode(json)) ?? {};
     const time = typeof timestamp === "string" ? Date.parse(timestamp) : NaN;
     if (typeof id !== "string" || !id || Number.isNaN(time)) throw bad("an event has no id or timestamp");
     if (time < window.start || time >= window.end) {
       throw bad(`event ${id} at ${timestamp} is outside the filter`);
     }
-    return { id, time, json: raw[index] };
+    return { id, time, json };
   });
   return { totalResults: page.totalResults as number, events };
 }
@@ -125,7 +144,7 @@ export class IdcsSource implements Source {
    */
   async readWindow(window: Window, limit: number): Promise<WindowRead> {
     const pageSize = this.options.pageSize;
-    const byId = new Map<string, ArchivedEvent>();
+    const byId = new EventsById();
     // Paging through a group of equal timestamps larger than a page sees a different slice on every read, so
     // reads go on while they bring new events (up to IDCS_MAX_READS), and stop after IDCS_IDLE_READS without.
     for (let attempt = 1, idle = 0; attempt <= IDCS_MAX_READS && idle < IDCS_IDLE_READS; attempt++) {
@@ -139,16 +158,26 @@ export class IdcsSource implements Source {
         idle++;
         continue;
       }
+      if (Math.ceil(total / pageSize) > IDCS_MAX_PAGES) {
+        throw new ArchiveError(
+          "PROTOCOL",
+          `identity domain AuditEvents: ${
+            describeWindow(window)
+          } reports totalResults ${total}, more than ${IDCS_MAX_PAGES} pages of ${pageSize}: not read (a larger PAGE_SIZE reads more per page)`,
+        );
+      }
       const starts: number[] = [];
       for (let start = 1 + pageSize; start <= total; start += pageSize) starts.push(start);
       const pages = [
         first,
         ...await mapConcurrent(starts, this.options.concurrency, (s) => this.#page(window, s, pageSize)),
       ];
-      for (const page of pages) for (const event of page.events) byId.set(event.id, event);
+      for (const page of pages) for (const event of page.events) byId.add(event);
       const agreed = pages.every((page) => page.totalResults === total);
-      if (agreed && byId.size === total) {
-        return { kind: "complete", events: sortEvents([...byId.values()]), sourceTotal: total };
+      // An id sent with different bodies counts once as an id, and once per body in totalResults.
+      if (agreed && (byId.size === total || byId.variants === total)) {
+        reportConflicts(this, window, byId.conflicts);
+        return { kind: "complete", events: byId.events(), sourceTotal: total };
       }
       idle = byId.size > known ? 0 : idle + 1;
       log("debug", "window read again", {

@@ -87,3 +87,65 @@ function valueEnd(sent: Uint8Array, i: number): number {
   }
   return i;
 }
+
+/**
+ * The first member name that appears twice in one object of the JSON value `sent`, at any depth, or
+ * undefined. JSON.parse keeps the last of such members and a scan of the bytes may find the first, so a page
+ * that has any is refused: what is checked and what is stored could differ. Names are compared as JSON.parse
+ * reads them (`"\u0069d"` is `"id"`). Expects JSON that JSON.parse accepts. Pure.
+ */
+export function duplicateKey(sent: Uint8Array): string | undefined {
+  // Per open object or array: the names seen so far (an object), or null (an array).
+  const open: (Set<string> | null)[] = [];
+  let expectName = false;
+  for (let i = 0; i < sent.length; i++) {
+    const c = sent[i];
+    if (c === QUOTE) {
+      const end = stringEnd(sent, i);
+      const names = open.at(-1);
+      if (expectName && names) {
+        const raw = sent.subarray(i, end);
+        const name = raw.includes(BACKSLASH)
+          ? JSON.parse(UTF8.decode(raw)) as string
+          : UTF8.decode(raw.subarray(1, -1));
+        if (names.has(name)) return name;
+        names.add(name);
+        expectName = false;
+      }
+      i = end - 1;
+    } else if (c === OPEN_BRACE) {
+      open.push(new Set());
+      expectName = true;
+    } else if (c === OPEN_BRACKET) {
+      open.push(null);
+      expectName = false;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      open.pop();
+      expectName = false;
+    } else if (c === COMMA) expectName = open.at(-1) instanceof Set;
+  }
+  return undefined;
+}
+
+const CR = 13, LF = 10;
+
+/**
+ * An event's bytes as one NDJSON line: the same bytes when they hold no line break, else the same JSON with
+ * the whitespace between its tokens removed (a pretty-printed page). A JSON string cannot hold a raw CR or LF,
+ * so every line break is such whitespace, and the line parses to the same value as the event. Pure.
+ */
+export function oneLine(element: Uint8Array): Uint8Array {
+  if (!element.includes(LF) && !element.includes(CR)) return element;
+  const line = new Uint8Array(element.length);
+  let length = 0;
+  for (let i = 0; i < element.length; i++) {
+    const c = element[i];
+    if (c === QUOTE) {
+      const end = stringEnd(element, i);
+      line.set(element.subarray(i, end), length);
+      length += end - i;
+      i = end - 1;
+    } else if (!isSpace(c)) line[length++] = c;
+  }
+  return line.subarray(0, length);
+}

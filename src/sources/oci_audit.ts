@@ -13,8 +13,15 @@ import { request, type RequestSigner } from "../http/request.ts";
 import { log } from "../log.ts";
 import { ociCall, ociClient, ociRequestSigner } from "../oci/client.ts";
 import type { OciSession } from "../oci/session.ts";
-import { rawElements, skipSpace } from "./json_scan.ts";
-import { type ArchivedEvent, sortEvents, type Source, SOURCE_KINDS, type WindowRead } from "./source.ts";
+import { duplicateKey, oneLine, rawElements, skipSpace } from "./json_scan.ts";
+import {
+  type ArchivedEvent,
+  EventsById,
+  reportConflicts,
+  type Source,
+  SOURCE_KINDS,
+  type WindowRead,
+} from "./source.ts";
 import { floorTo } from "../time.ts";
 import { describeWindow, type Window } from "../window.ts";
 
@@ -179,10 +186,12 @@ export class OciAuditSource implements Source {
       const half = floorTo(window.start + (window.end - window.start) / 2, this.kind.granularityMs);
       return { kind: "overflow", cutAt: half };
     }
-    const byId = new Map(events.map((e) => [e.id, e]));
+    const byId = new EventsById();
+    for (const event of events) byId.add(event);
+    reportConflicts(this, window, byId.conflicts);
     return {
       kind: "complete",
-      events: sortEvents([...byId.values()]),
+      events: byId.events(),
       sourceTotal: null,
       skippedCompartments: skippedCompartments.sort(),
     };
@@ -217,7 +226,9 @@ function compartmentRefused(compartmentId: string, status: number, detail: strin
  * Checks a ListEvents body (a JSON array of CloudEvents-shaped events) and keeps each event as sent. The
  * array is split by `rawElements` and each event parsed on its own, so a page of thousands of events is never
  * one string or one object tree (the whole body is still checked: every byte is a separator the scan checked
- * or inside an element JSON.parse accepted).
+ * or inside an element JSON.parse accepted). An event where one object names a member twice is refused (JSON.parse
+ * keeps the last, a reader of the archive may take the first); an event that spans lines (a pretty-printed page)
+ * is kept on one line (`oneLine`); its id and time are read from the bytes that are kept.
  */
 export function parseAuditEvents(sent: Uint8Array): ArchivedEvent[] {
   const bad = (why: string) => retriableError("PROTOCOL", `OCI Audit events: ${why}`);
@@ -231,15 +242,19 @@ export function parseAuditEvents(sent: Uint8Array): ArchivedEvent[] {
   }
   return elements.map((element) => {
     let event: { eventId?: unknown; eventTime?: unknown } | null;
+    let json: Uint8Array;
     try {
-      event = JSON.parse(UTF8.decode(element));
+      json = oneLine(element);
+      event = JSON.parse(UTF8.decode(json));
     } catch {
       throw bad("the response is not JSON");
     }
+    const twice = duplicateKey(json);
+    if (twice !== undefined) throw bad(`an event names the member ${JSON.stringify(twice)} twice`);
     const time = typeof event?.eventTime === "string" ? Date.parse(event.eventTime) : NaN;
     if (typeof event?.eventId !== "string" || !event.eventId || Number.isNaN(time)) {
       throw bad("an event has no eventId or eventTime");
     }
-    return { id: event.eventId, time, json: element };
+    return { id: event.eventId, time, json };
   });
 }

@@ -5,7 +5,9 @@
  */
 
 import type { SourceName } from "../config/settings.ts";
-import type { Window } from "../window.ts";
+import { log } from "../log.ts";
+import { metrics } from "../metrics.ts";
+import { describeWindow, type Window } from "../window.ts";
 
 /**
  * One event: its id and time for ordering and checks, and its JSON exactly as the API returned it, as the
@@ -72,4 +74,80 @@ export interface Source {
 /** Orders events by (time, id), the archive's line order. */
 export function sortEvents(events: ArchivedEvent[]): ArchivedEvent[] {
   return events.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Whether two events' bytes are the same. Pure. */
+const sameBytes = (a: Uint8Array, b: Uint8Array) =>
+  a.length === b.length && a.every((byte, i) => byte === b[i]);
+
+/** Orders bytes as unsigned byte strings. Pure. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/**
+ * A window's events by id, as pages bring them. The same event seen again (a page read twice, a tie split
+ * differently) is one event. An id the source sent with *different* bodies is an anomaly the archive cannot
+ * resolve: one body per id is kept — the one whose bytes sort first, so every instance keeps the same, exactly
+ * as the source sent it — and the others are counted (`variants`) and named (`conflicts`) so the read can be
+ * complete and the anomaly reported, never a window that cannot be committed.
+ */
+export class EventsById {
+  readonly #byId = new Map<string, ArchivedEvent>();
+  /** Each conflicting id's other bodies seen. */
+  readonly #others = new Map<string, Uint8Array[]>();
+
+  add(event: ArchivedEvent) {
+    const known = this.#byId.get(event.id);
+    if (!known) return void this.#byId.set(event.id, event);
+    if (sameBytes(known.json, event.json)) return;
+    const others = this.#others.get(event.id) ?? [];
+    this.#others.set(event.id, others);
+    const [kept, other] = compareBytes(event.json, known.json) < 0 ? [event, known] : [known, event];
+    this.#byId.set(event.id, kept);
+    if (!others.some((seen) => sameBytes(seen, other.json))) others.push(other.json);
+  }
+
+  /** Distinct ids. */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** Distinct (id, body) pairs: what a source's count of its events counts when an id has several bodies. */
+  get variants(): number {
+    let extra = 0;
+    for (const others of this.#others.values()) extra += others.length;
+    return this.#byId.size + extra;
+  }
+
+  /** The ids sent with different bodies. */
+  get conflicts(): string[] {
+    return [...this.#others.keys()].sort();
+  }
+
+  events(): ArchivedEvent[] {
+    return sortEvents([...this.#byId.values()]);
+  }
+}
+
+/** Reports the ids a window's read got with different bodies: a warning and a counter (source, scope). */
+export function reportConflicts(source: Pick<Source, "name" | "scope">, window: Window, conflicts: string[]) {
+  if (!conflicts.length) return;
+  log(
+    "warn",
+    "the source sent event ids with different bodies: one body of each is kept (the first by bytes)",
+    {
+      source: source.name,
+      scope: source.scope,
+      window: describeWindow(window),
+      ids: conflicts.slice(0, 20),
+      count: conflicts.length,
+    },
+  );
+  metrics.add(
+    "audit_archiver_conflicting_event_ids_total",
+    { source: source.name, scope: source.scope },
+    conflicts.length,
+  );
 }

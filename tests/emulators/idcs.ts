@@ -35,7 +35,7 @@ import { createPrivateKey } from "node:crypto";
 import { COMMON_FAULT_DEFAULTS, decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
 import { cutPoint, resetResponse } from "./http.ts";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
-import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
+import { PLAIN_WIRE, prettyPrint, renderWire, type WireStyle } from "./wire.ts";
 
 // ---------------------------------------------------------------- public types
 
@@ -96,6 +96,23 @@ export interface IdcsEmulatorOptions {
    * served while it is less than `retentionDays` old, to the millisecond. @default 14
    */
   retentionDays?: number;
+   * AuditEvents pages pretty-printed, with `"\n"` or `"\r\n"` line breaks (`prettyPrint`). Oracle documents
+   * the SCIM JSON, not its serializer's whitespace (UNCONFIRMED; RFC 8259 §2 allows whitespace between tokens),
+   * so both: unset sends compact pages. @default undefined
+   */
+  prettyPages?: "\n" | "\r\n";
+  /**
+   * Every request (token endpoint and AuditEvents) answered `302 Found` with `Location` this URL (another
+   * host) plus the request's path and query. Oracle documents no redirect from these endpoints; a misrouted
+   * proxy or a hostile host may answer one, and a client that followed it would send its client assertion or
+   * token there. @default undefined
+   */
+  redirectTo?: string;
+  /**
+   * The `totalResults` every AuditEvents page claims, whatever the filter selects: a hostile or broken
+   * service (the SCIM list response's count, docs/oracle/identity-domains.md). @default undefined (the truth)
+   */
+  claimedTotalResults?: number;
 }
 
 /**
@@ -895,6 +912,8 @@ interface AuditContext {
   tokens: Map<string, number>;
   faults: () => Required<IdcsFaults>;
   orderRandom: Random;
+  prettyPages?: "\n" | "\r\n";
+  claimedTotalResults?: number;
 }
 
 function handleAuditEventsRequest(request: Request, context: AuditContext): Reply {
@@ -914,15 +933,16 @@ function handleAuditEventsRequest(request: Request, context: AuditContext): Repl
     // receives is what the service sent (nulls, member order, escapes).
     const head = JSON.stringify({
       schemas: [LIST_RESPONSE_SCHEMA],
-      totalResults: selection.end - selection.start,
+      totalResults: context.claimedTotalResults ?? selection.end - selection.start,
     });
+    const body = `${head.slice(0, -1)},"Resources":[${
+      resources.map((stored) => wireTextOf(stored.event)).join(",")
+    }],` +
+      `"startIndex":${query.startIndex},"itemsPerPage":${resources.length}}`;
     return {
       status: 200,
       contentType: "application/json",
-      body: `${head.slice(0, -1)},"Resources":[${
-        resources.map((stored) => wireTextOf(stored.event)).join(",")
-      }],` +
-        `"startIndex":${query.startIndex},"itemsPerPage":${resources.length}}`,
+      body: context.prettyPages ? prettyPrint(body, context.prettyPages) : body,
     };
   } catch (error) {
     if (!(error instanceof ScimError)) throw error;
@@ -1052,7 +1072,14 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     ttlSeconds: options.tokenTtlSeconds ?? 3600,
     stats,
   };
-  const auditContext: AuditContext = { store, tokens, faults: () => faults, orderRandom };
+  const auditContext: AuditContext = {
+    store,
+    tokens,
+    faults: () => faults,
+    orderRandom,
+    prettyPages: options.prettyPages,
+    claimedTotalResults: options.claimedTotalResults,
+  };
 
   /**
    * One routed request: decide its fault, answer (or let the gateway fail it),
@@ -1091,6 +1118,16 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     const ecid = randomHex(ecidRandom, 24);
     const target = route(request);
     if (target instanceof ScimError) return toResponse(scimErrorReply(target), { kind: "none" }, ecid);
+    if (options.redirectTo) {
+      if (target === "token") stats.tokenRequests++;
+      else stats.auditRequests++;
+      const { pathname, search } = new URL(request.url);
+      await request.body?.cancel();
+      return new Response(null, {
+        status: 302,
+        headers: { location: options.redirectTo + pathname + search },
+      });
+    }
     if (target === "token") {
       stats.tokenRequests++;
       return await respond(request, target, ecid);

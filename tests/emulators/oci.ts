@@ -60,7 +60,7 @@ import {
 import { COMMON_FAULT_DEFAULTS, decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
 import { resetResponse } from "./http.ts";
 import { mulberry32, pick, type Random, randomHex } from "./random.ts";
-import { PLAIN_WIRE, renderWire, type WireStyle } from "./wire.ts";
+import { PLAIN_WIRE, prettyPrint, renderWire, type WireStyle } from "./wire.ts";
 
 // ---------------------------------------------------------------- public types
 
@@ -181,6 +181,25 @@ export interface OciEmulatorOptions {
    * 1 to `auditMaxPageSize`. @default undefined (varying)
    */
   auditPageSize?: number;
+  /**
+   * `listEvents` pages pretty-printed, with `"\n"` or `"\r\n"` line breaks (`prettyPrint`). Oracle documents
+   * the events' JSON, not its serializer's whitespace (UNCONFIRMED; RFC 8259 §2 allows whitespace between
+   * tokens), so both: unset sends compact pages. @default undefined
+   */
+  auditPrettyPages?: "\n" | "\r\n";
+  /**
+   * Requests of these operations (as `stats.byOperation` names them: `ListEvents`, `ListCompartments`, …)
+   * answered `302 Found` with `Location` on another host (`to` plus the request's path and query), before the
+   * service sees them. Oracle documents no redirect from its API endpoints; a misrouted proxy or a hostile host
+   * may answer one, and a client that followed it would send its signed request there. @default undefined
+   */
+  redirect?: { to: string; operations: string[] };
+  /**
+   * Lets `auditEvents` hold one `eventId` more than once, with different bodies. Oracle calls `eventId` "the
+   * GUID of the event" (oci-audit model/audit-event.d.ts) and does not say whether ListEvents can return one
+   * id with two bodies (UNCONFIRMED): unset refuses such events, set serves both. @default false
+   */
+  auditRepeatedIds?: boolean;
   /** Largest seeded page size of `listEvents` when `auditPageSize` is unset. @default 5000 */
   auditMaxPageSize?: number;
   /**
@@ -1096,6 +1115,8 @@ interface State {
   auditVisibilityLagMs: number;
   unreadableCompartments: Set<string>;
   deletedCompartmentEvents: "list" | "404";
+  auditPrettyPages?: "\n" | "\r\n";
+  redirect?: { to: string; operations: string[] };
   auditRetentionDays: number;
   auditConfigurationReadable: boolean;
   logs: Map<string, LogEntryView[]>;
@@ -1745,6 +1766,8 @@ class AuditStore {
   #byCompartment = new Map<string, StoredAuditEvent[]>();
   #unsorted = new Set<string>();
   #byId = new Map<string, StoredAuditEvent>();
+  /** Whether an eventId may be added again with another body (`auditRepeatedIds`). */
+  allowRepeatedIds = false;
 
   /** Stores events; `processedAt` maps each event's own processing time to the one it gets. */
   add(events: AuditCloudEvent[], processedAt: (own: number) => number, listableAt?: number): void {
@@ -1757,7 +1780,9 @@ class AuditStore {
         throw new TypeError(`Audit event ${event.eventId} has no data.compartmentId`);
       }
       // A repeated event would blur the no-duplicates checks made against this truth.
-      if (this.#byId.has(event.eventId)) throw new TypeError(`Audit event ${event.eventId} is added twice`);
+      if (this.#byId.has(event.eventId) && !this.allowRepeatedIds) {
+        throw new TypeError(`Audit event ${event.eventId} is added twice`);
+      }
       const stored = { time: processedAt(processingTimeOf(event)), event, listableAt };
       this.#byId.set(event.eventId, stored);
       return stored;
@@ -1894,9 +1919,10 @@ function listEvents(state: State, query: Map<string, string>): Reply {
       }),
     }
     : {};
+  const body = `[${items.map((stored) => wireTextOf(stored.event)).join(",")}]`;
   return {
     status: 200,
-    body: `[${items.map((stored) => wireTextOf(stored.event)).join(",")}]`,
+    body: state.auditPrettyPages ? prettyPrint(body, state.auditPrettyPages) : body,
     contentType: "application/json",
     headers,
   };
@@ -2478,6 +2504,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     });
   }
   const audit = new AuditStore();
+  audit.allowRepeatedIds = options.auditRepeatedIds ?? false;
   audit.add(options.auditEvents ?? [], (own) => own);
   return {
     tenancy: options.tenancy,
@@ -2501,6 +2528,8 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     auditVisibilityLagMs: options.auditVisibilityLagMs ?? 0,
     unreadableCompartments: new Set(options.unreadableCompartments ?? []),
     deletedCompartmentEvents: options.deletedCompartmentEvents ?? "list",
+    auditPrettyPages: options.auditPrettyPages,
+    redirect: options.redirect,
     auditRetentionDays: options.auditRetentionDays ?? 365,
     auditConfigurationReadable: options.auditConfigurationReadable ?? true,
     logs: new Map((options.logs ?? []).map((logId) => [logId, []])),
@@ -2569,6 +2598,13 @@ async function serveRequest(
       ...(routed.params.object !== undefined ? { objectName: routed.params.object } : {}),
     });
     if (verdict === "drop") return droppedResponse(dropConnection);
+  }
+  if (state.redirect?.operations.includes(operation)) {
+    await request.body?.cancel();
+    return new Response(null, {
+      status: 302,
+      headers: { location: state.redirect.to + target },
+    });
   }
   const isMetadata = operation === "InstanceMetadata";
   const decision = isMetadata

@@ -27,3 +27,34 @@ export function renderWire(value: unknown, style: WireStyle): string {
   if (style.escapeSlash) text = text.replaceAll("/", "\\/");
   return text;
 }
+
+/**
+ * A page's JSON text pretty-printed: a line break (`"\n"` or `"\r\n"`) and two spaces of indentation per level
+ * after `{`, `[` and `,`, and before `}` and `]`, and a space after `:`. Strings are copied as they are, so
+ * removing the whitespace between tokens gives back the text. Oracle documents its JSON, not its serializer's
+ * whitespace, and JSON allows whitespace between any two tokens (RFC 8259 §2): whether a page is ever sent
+ * this way is UNCONFIRMED, so the emulators model both (their `prettyPages` options).
+ */
+export function prettyPrint(text: string, lineBreak: "\n" | "\r\n"): string {
+  let out = "";
+  let depth = 0;
+  const newline = () => lineBreak + "  ".repeat(depth);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      out += text.slice(i, end + 1);
+      i = end;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      out += c + newline();
+    } else if (c === "}" || c === "]") {
+      depth--;
+      out += newline() + c;
+    } else if (c === ",") out += c + newline();
+    else if (c === ":") out += ": ";
+    else out += c;
+  }
+  return out;
+}
