@@ -67,11 +67,31 @@ Deno.test("an untouched archive verifies with its checkpoints, and with the audi
     const files = await archive.files();
     assert.ok(files.some((n) => n.startsWith(`${PREFIX}/_checkpoints/keys/`)), "the public key is published");
     assert.ok(!files.some((n) => n.endsWith(".pem")), "no key file in the archive");
-    const status = JSON.parse(
+    // status shows the newest checkpoint its key vouches for: with the key, or with the pinned public key.
+    for (
+      const env of [
+        { CHECKPOINT_KEY_FILE: archive.keyFile },
+        { CHECKPOINT_PUBLIC_KEYS: archive.publicKeyFile },
+      ] as Record<string, string>[]
+    ) {
+      const status = JSON.parse(
+        (await runCli(["status"], { env: { ARCHIVE_DIR: archive.domain.archiveDir, ...env } })).stdout,
+      );
+      assert.equal(
+        status.checkpoint.sequence,
+        plain.report.checkpoints,
+        "status shows the newest checkpoint",
+      );
+      assert.ok(status.checkpoint.ageSeconds >= 0 && status.checkpoint.ageSeconds < 600);
+    }
+    const unkeyed = JSON.parse(
       (await runCli(["status"], { env: { ARCHIVE_DIR: archive.domain.archiveDir } })).stdout,
     );
-    assert.equal(status.checkpoint.sequence, plain.report.checkpoints, "status shows the newest checkpoint");
-    assert.ok(status.checkpoint.ageSeconds >= 0 && status.checkpoint.ageSeconds < 600);
+    assert.match(
+      unkeyed.checkpoint.problem,
+      /not vouched for by the archiver's key/,
+      "no key: no checkpoint vouched",
+    );
   } finally {
     await archive.domain.close();
   }
@@ -153,22 +173,22 @@ Deno.test("removing the newest window and every checkpoint after it is caught by
   }
 });
 
-Deno.test("a chain tail rewritten and re-signed with another key passes on the archive's own keys, fails with --public-key", async () => {
+Deno.test("a chain tail rewritten with another key: the program refuses to build on it, and --public-key fails it", async () => {
   const archive = await checkpointed(308);
   try {
     const files = await archive.files();
-    // The attacker drops the newest window and every checkpoint and key record, then lets the program rebuild
-    // and re-sign the tail with a key of their own.
+    // The attacker drops the newest window and every checkpoint and key record, then runs the program with a
+    // key of their own to rebuild and re-sign the tail: it refuses to build on windows that key never signed.
     const windows = files.filter(isWindowFile).sort();
     const newest = windows.at(-1)!.split("/").pop()!.slice(0, 20);
     for (const name of windows.filter((n) => n.includes(`/${newest}`))) await archive.remove(name);
     await Deno.remove(`${archive.domain.archiveDir}/${PREFIX}/_checkpoints`, { recursive: true });
     const attackerKey = `${archive.domain.dir}/attacker.pem`;
-    assert.equal(await runMain("once", archive.domain, "--checkpoint-key-file", attackerKey), 0);
-    assert.deepEqual((await archive.verify()).problems, [], "self-consistent on what the archive holds");
+    assert.equal(await runMain("once", archive.domain, "--checkpoint-key-file", attackerKey), 1);
+    assert.ok(!(await archive.files()).some((n) => n.endsWith(".checkpoint.json")), "nothing signed");
     const { code, problems } = await archive.verify("--public-key", archive.publicKeyFile);
     assert.equal(code, 1);
-    assert.match(problems.join("\n"), /the signature does not verify \(no trusted key/);
+    assert.match(problems.join("\n"), /no checkpoint found/);
   } finally {
     await archive.domain.close();
   }
