@@ -346,3 +346,12 @@ export const asFlags = (settings: Record<string, string>) =>
   Object.entries(settings).flatMap((
     [name, value],
   ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);
+
+/** gzip of bytes, as a test writes its own objects (the program only ever decompresses what it reads). */
+export const gzip = async (bytes: Uint8Array) =>
+  new Uint8Array(
+    await new Response(
+      new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip")),
+    )
+      .arrayBuffer(),
+  );
