@@ -6,22 +6,9 @@
 
 import assert from "node:assert/strict";
 import { generateEvents } from "../emulators/idcs.ts";
-import { listFiles, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
+import { listFiles, publicKeyOf, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
 
 const PREFIX = "audit-archive";
-
-/** The public key of a checkpoint key file as SPKI PEM, derived from the private key: the auditor's copy. */
-async function publicKeyOf(keyFile: string): Promise<string> {
-  const body = (await Deno.readTextFile(keyFile)).replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
-  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
-  const privateKey = await crypto.subtle.importKey("pkcs8", der, "Ed25519", true, ["sign"]);
-  const { x } = await crypto.subtle.exportKey("jwk", privateKey);
-  const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x }, "Ed25519", true, [
-    "verify",
-  ]);
-  const spki = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.exportKey("spki", publicKey))));
-  return `-----BEGIN PUBLIC KEY-----\n${spki.match(/.{1,64}/g)!.join("\n")}\n-----END PUBLIC KEY-----\n`;
-}
 
 /** An archive of several passes (several checkpoints), its own checkpoint key, and the auditor's public key. */
 async function checkpointed(seed: number) {

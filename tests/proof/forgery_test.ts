@@ -16,6 +16,7 @@ import {
   assertCompleteArchive,
   gzip,
   listFiles,
+  publicKeyOf,
   recentEvents,
   runCli,
   runMain,
@@ -25,19 +26,6 @@ import {
 const PREFIX = "audit-archive";
 const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "");
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll("-", "/");
-
-/** The public key of an Ed25519 key file as SPKI PEM: what the auditor pins. */
-async function publicKeyOf(keyFile: string): Promise<string> {
-  const body = (await Deno.readTextFile(keyFile)).replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
-  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
-  const privateKey = await crypto.subtle.importKey("pkcs8", der, "Ed25519", true, ["sign"]);
-  const { x } = await crypto.subtle.exportKey("jwk", privateKey);
-  const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x }, "Ed25519", true, [
-    "verify",
-  ]);
-  const spki = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.exportKey("spki", publicKey))));
-  return `-----BEGIN PUBLIC KEY-----\n${spki.match(/.{1,64}/g)!.join("\n")}\n-----END PUBLIC KEY-----\n`;
-}
 
 /** An archive of one pass, its checkpoint key, and the auditor's pinned public key. */
 async function archived(seed: number) {
