@@ -106,9 +106,8 @@ import {
   sdkPackages,
 } from "./src/pass/open.ts";
 import { provenPass } from "./src/pass/pass.ts";
+import { openProof, readerTip, readPublicKeyFiles } from "./src/pass/proof.ts";
 import { reconcileSources, type WindowReconciliation } from "./src/pass/reconcile.ts";
-import { type CheckpointKey, loadCheckpointKey, loadVaultCheckpointKey } from "./src/proof/checkpoint_key.ts";
-import { type CheckpointWriter, writeCheckpoint } from "./src/proof/checkpoint_writer.ts";
 import { verifyArchive } from "./src/proof/verify.ts";
 import { parseDuration, parseTime } from "./src/time.ts";
 import { VERSION } from "./src/version.ts";
@@ -256,9 +255,9 @@ const COMMAND_TABLE: Record<
   once: {
     sources: true,
     run: async ({ config, sink, session }) => {
-      const checkpoint = await openCheckpoints(config, sink, session);
       const sources = await openSources(config, session);
-      const pass = await provenPass(config, sources, sink, loggingCopy(config, session), checkpoint);
+      const proof = await openProof(config, sink, session, sources);
+      const pass = await provenPass(config, sources, sink, loggingCopy(config, session), proof);
       log("info", "pass finished", { reports: pass.reports, checkpoint: pass.checkpoint.sequence });
       return 0;
     },
@@ -266,14 +265,19 @@ const COMMAND_TABLE: Record<
   reconcile: {
     sources: true,
     run: async ({ config, sink, session, line, from, to }) => {
-      const checkpoint = line.dryRun ? undefined : await openCheckpoints(config, sink, session);
       const sources = await openSources(config, session);
+      const proof = await openProof(config, sink, session, sources);
       // Without --from: every window the source still holds.
       const { results, reconciliation } = await untilSignal((stop) =>
-        reconcileSources(config, sources, sink, { from: from ?? -Infinity, to, dryRun: line.dryRun, stop })
+        reconcileSources(config, sources, sink, proof, {
+          from: from ?? -Infinity,
+          to,
+          dryRun: line.dryRun,
+          stop,
+        })
       );
       for (const result of results) console.log(JSON.stringify(result));
-      await checkpoint?.({ reconciliation: Promise.resolve(reconciliation) });
+      if (!line.dryRun) await proof.checkpoint({ reconciliation: Promise.resolve(reconciliation) });
       const total = (rows: WindowReconciliation[], key: "missing" | "extra") =>
         rows.reduce((n, r) => n + r[key], 0);
       const summary = {
@@ -293,11 +297,13 @@ const COMMAND_TABLE: Record<
     sources: true,
     from: true,
     run: async ({ config, sink, session, from, to }) => {
-      const checkpoint = await openCheckpoints(config, sink, session);
       const sources = await openSources(config, session);
+      const proof = await openProof(config, sink, session, sources);
       // SIGINT/SIGTERM stop it after the window in hand; run again, it resumes where it stopped.
-      const reports = await untilSignal((stop) => backfill(config, sources, sink, { from: from!, to }, stop));
-      await checkpoint();
+      const reports = await untilSignal((stop) =>
+        backfill(config, sources, sink, { from: from!, to }, proof.authority, stop)
+      );
+      await proof.checkpoint();
       const interrupted = reports.flat().some((r) => r.stopped === "shutdown");
       log("info", interrupted ? "backfill interrupted: run it again to resume" : "backfill finished", {
         reports,
@@ -310,7 +316,8 @@ const COMMAND_TABLE: Record<
     run: async ({ config, sink, session, now }) => {
       const auditOnly = { ...config, sources: config.sources.filter((s) => s.source === "oci-audit") };
       const sources = await openSources(auditOnly, session);
-      console.log(JSON.stringify(await archiveStatus(config, sink, now, sources), null, 2));
+      const tip = await readerTip(config, sink, session);
+      console.log(JSON.stringify(await archiveStatus(config, sink, now, sources, tip), null, 2));
       return 0;
     },
   },
@@ -324,7 +331,9 @@ const COMMAND_TABLE: Record<
         );
       }
       const report = await verifyArchive(sink, config.archivePrefix, from, to, {
-        publicKeyPems: await Promise.all((line.publicKeys ?? []).map(readPublicKey)),
+        publicKeyPems: line.publicKeys?.length
+          ? await readPublicKeyFiles(line.publicKeys, "--public-key")
+          : await readPublicKeyFiles(config.checkpointPublicKeys, "CHECKPOINT_PUBLIC_KEYS"),
         maxStalenessMs: parseStaleness(line.maxStaleness, config.schedule, now),
         now,
         mirror: line.mirror ? await openMirror(config, session) : undefined,
@@ -361,44 +370,13 @@ const loggingCopy = (config: Config, session?: OciSession) =>
 
 /** `run`: the daemon, until SIGINT, SIGTERM or `signal`. */
 async function runCommand({ config, sink, session, signal }: CommandContext): Promise<number> {
-  const checkpoint = await openCheckpoints(config, sink, session);
   const sources = await openSources(config, session);
+  const proof = await openProof(config, sink, session, sources);
   await untilSignal(
-    (stop) => runDaemon(config, sources, sink, loggingCopy(config, session), checkpoint, stop),
+    (stop) => runDaemon(config, sources, sink, loggingCopy(config, session), proof, stop),
     signal,
   );
   return 0;
-}
-
-/**
- * The checkpoint writer of a command that archives: the key is loaded (or created) before anything is written,
- * and each call signs one checkpoint into the archive and the mirror, with the key as it is then (a Vault key
- * may have been rotated, a key file replaced).
- */
-async function openCheckpoints(
-  config: Config,
-  sink: Sink,
-  session?: OciSession,
-): Promise<CheckpointWriter> {
-  const vaultKey = config.checkpointSigningKey;
-  const loadKey = () =>
-    vaultKey ? loadVaultCheckpointKey(session!, vaultKey) : loadCheckpointKey(config.checkpointKeyFile);
-  let loaded: CheckpointKey | undefined = await loadKey();
-  const mirror = await openMirror(config, session);
-  return async (pass) => {
-    const key = loaded ?? await loadKey();
-    loaded = undefined;
-    return await writeCheckpoint(sink, config.archivePrefix, key, mirror, pass);
-  };
-}
-
-/** `verify --public-key FILE` (once per key): the auditor's own copy of a checkpoint public key. */
-async function readPublicKey(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new ArchiveError("USAGE", `--public-key ${path} cannot be read: ${(error as Error).message}`);
-  }
 }
 
 /**

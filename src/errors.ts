@@ -15,6 +15,7 @@ export type ErrorCode =
   | "PROTOCOL" // a response that is not what the API documents
   | "NETWORK" // unreachable, reset, timed out
   | "ARCHIVE" // the archive is inconsistent or cannot be written
+  | "UNAUTHENTIC" // an archive object the key does not vouch for: never built on (invariant 11)
   | "VERIFY";
 
 // verify or export found a problem

@@ -5,7 +5,7 @@
  */
 
 import * as jose from "jose";
-import { decodeBase64, encodeBase64 } from "./bytes.ts";
+import { decodeBase64, encodeBase64, sha256Hex } from "./bytes.ts";
 import type { PublishedVaultKey, VaultKey } from "./config/validate.ts";
 import { ArchiveError } from "./errors.ts";
 import { registerSecret } from "./log.ts";
@@ -135,13 +135,14 @@ export function kmsSigner(session: OciSession, key: VaultKey, keyVersionId?: str
 export async function readVaultPublicKey(
   session: OciSession,
   key: PublishedVaultKey,
+  version?: string,
 ): Promise<{ keyVersionId: string; spki: Uint8Array; timeCreated: string }> {
   const client = ociClient(session, session.sdk.keymanagement.KmsManagementClient, "kms", {
     endpoint: key.managementEndpoint,
   });
   const { keyId } = key;
-  const current = await ociCall("Vault GetKey", () => client.getKey({ keyId }));
-  const keyVersionId = current.key.currentKeyVersion;
+  const keyVersionId = version ?? (await ociCall("Vault GetKey", () => client.getKey({ keyId }))).key
+    .currentKeyVersion;
   const { keyVersion } = await ociCall(
     "Vault GetKeyVersion",
     () => client.getKeyVersion({ keyId, keyVersionId }),
@@ -168,3 +169,44 @@ export async function readVaultPublicKey(
     timeCreated: created.toISOString(),
   };
 }
+
+/** How WebCrypto names each signing algorithm the archive uses: Ed25519 (key files), RSA PKCS#1 v1.5 (Vault). */
+const PUBLIC_KEY_ALGORITHMS: (AlgorithmIdentifier | RsaHashedImportParams)[] = [
+  "Ed25519",
+  { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+];
+
+/**
+ * A public key (SPKI) as a verifying key of its own algorithm: WebCrypto refuses an SPKI whose algorithm is
+ * another, so the first that imports is the key's. Undefined when it is neither Ed25519 nor RSA.
+ */
+export async function importPublicKey(spki: Uint8Array): Promise<CryptoKey | undefined> {
+  for (const algorithm of PUBLIC_KEY_ALGORITHMS) {
+    try {
+      return await crypto.subtle.importKey("spki", spki as Uint8Array<ArrayBuffer>, algorithm, false, [
+        "verify",
+      ]);
+    } catch {
+      // Another algorithm's key: try the next.
+    }
+  }
+  return undefined;
+}
+
+/** Verifies a signature with the key's own algorithm (its hash, for RSA, fixed when it was imported). */
+export const verifySignature = (key: CryptoKey, signature: Uint8Array, bytes: Uint8Array) =>
+  crypto.subtle.verify(
+    key.algorithm.name,
+    key,
+    signature as Uint8Array<ArrayBuffer>,
+    bytes as Uint8Array<ArrayBuffer>,
+  );
+
+/** A public key's id: the first 16 hex digits of its SPKI's SHA-256. */
+export const keyIdOf = async (spki: Uint8Array) => (await sha256Hex(spki)).slice(0, 16);
+
+/** The SPKI of every `BEGIN PUBLIC KEY` block of a PEM text. */
+export const publicKeyBlocks = (pem: string) =>
+  [...pem.matchAll(/-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/g)].map((block) =>
+    decodeBase64(block[1].replace(/\s+/g, ""))
+  );

@@ -17,6 +17,10 @@ const METRICS = {
     "Time waited before retries, by API and by what set the wait (backoff or retry-after).",
   ],
   audit_archiver_logging_copies_total: ["counter", "Logging copy attempts of a window, by outcome."],
+  audit_archiver_unauthentic_objects_total: [
+    "counter",
+    "Archive objects found that the archiver's key does not vouch for (never built on).",
+  ],
   audit_archiver_late_events_total: [
     "counter",
     "Events reconcile found in the source for committed windows, archived as amendments.",

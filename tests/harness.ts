@@ -362,3 +362,25 @@ export const asFlags = (settings: Record<string, string>) =>
   Object.entries(settings).flatMap((
     [name, value],
   ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);
+
+/** gzip of bytes, as a test writes its own objects (the program only ever decompresses what it reads). */
+export const gzip = async (bytes: Uint8Array) =>
+  new Uint8Array(
+    await new Response(
+      new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip")),
+    )
+      .arrayBuffer(),
+  );
+
+/** The public key of an Ed25519 key file as SPKI PEM: what the auditor pins. */
+export async function publicKeyOf(keyFile: string): Promise<string> {
+  const body = (await Deno.readTextFile(keyFile)).replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
+  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+  const privateKey = await crypto.subtle.importKey("pkcs8", der, "Ed25519", true, ["sign"]);
+  const { x } = await crypto.subtle.exportKey("jwk", privateKey);
+  const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x }, "Ed25519", true, [
+    "verify",
+  ]);
+  const spki = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.exportKey("spki", publicKey))));
+  return `-----BEGIN PUBLIC KEY-----\n${spki.match(/.{1,64}/g)!.join("\n")}\n-----END PUBLIC KEY-----\n`;
+}

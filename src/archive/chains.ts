@@ -5,16 +5,9 @@
  */
 
 import { completeWindow } from "./commit.ts";
-import {
-  encodeRecord,
-  FORMAT,
-  type Genesis,
-  type Manifest,
-  parseManifest,
-  parseSegment,
-  type Segment,
-} from "./format.ts";
+import { FORMAT, type Genesis, type Manifest, parseManifest, parseSegment, type Segment } from "./format.ts";
 import { DATA_SUFFIX, GENESIS_PATTERN, genesisName, MANIFEST_SUFFIX, parseTimeStamp } from "./names.ts";
+import type { Authority } from "./seal.ts";
 import type { Sink } from "./sink.ts";
 import { ArchiveError } from "../errors.ts";
 import { type Source, SOURCE_KINDS } from "../sources/source.ts";
@@ -79,11 +72,13 @@ export async function newestRecordBefore(
 }
 
 /** The chain's segments, oldest first. */
-export async function readSegments(sink: Sink, chain: string): Promise<Segment[]> {
+export async function readSegments(sink: Sink, chain: string, authority?: Authority): Promise<Segment[]> {
   const names = (await sink.listChildren(chain)).filter((name) => GENESIS_PATTERN.test(name));
   const segments = await Promise.all(names.map(async (name) => {
     const segment = parseSegment(name, (await sink.read(name))!);
     if (!segment) throw new ArchiveError("ARCHIVE", `${name} is not a readable genesis: run verify`);
+    // A writer builds only on segments the key vouches for; readers (verify, status) judge them themselves.
+    await authority?.vouch(name, segment.bytes, "genesis", chain);
     return segment;
   }));
   return segments.sort((a, b) => a.start - b.start);
@@ -101,9 +96,16 @@ interface SegmentState {
  * Where a segment stands, read from the archive. Its newest windows are completed first when a crashed or
  * killed instance left them claimed without data (`completeNewest`): a chain goes on only from whole windows.
  */
-export async function readSegmentState(sink: Sink, chain: string, segment: Segment): Promise<SegmentState> {
+export async function readSegmentState(
+  sink: Sink,
+  chain: string,
+  segment: Segment,
+  authority: Authority,
+): Promise<SegmentState> {
   const newest = await newestManifest(sink, chain, segment, segment.end);
   if (!newest) return { frontier: segment.start, previousRecord: segment.bytes };
+  // The newest window is built on only when the key vouches for it (its ancestors by the hash chain).
+  await authority.vouch(newest.name, newest.bytes, "manifest", chain);
   await completeNewest(sink, chain, segment, newest.manifest);
   return { frontier: Date.parse(newest.manifest.end), previousRecord: newest.bytes, last: newest.manifest };
 }
@@ -114,7 +116,9 @@ async function newestManifest(sink: Sink, chain: string, segment: Segment, befor
   const bytes = name ? await sink.read(name) : undefined;
   const manifest = bytes && parseManifest(bytes);
   if (name && !manifest) throw new ArchiveError("ARCHIVE", `${name} is not a readable manifest: run verify`);
-  return manifest && Date.parse(manifest.start) >= segment.start ? { bytes: bytes!, manifest } : undefined;
+  return manifest && Date.parse(manifest.start) >= segment.start
+    ? { name: name!, bytes: bytes!, manifest }
+    : undefined;
 }
 
 /**
@@ -136,7 +140,8 @@ export async function claimSegment(
   chain: string,
   source: Source,
   start: number,
-  end?: number,
+  end: number | undefined,
+  authority: Authority,
 ): Promise<Segment> {
   const record: Genesis = {
     format: FORMAT,
@@ -148,9 +153,11 @@ export async function claimSegment(
     createdAt: new Date().toISOString(),
   };
   const name = genesisName(chain, end);
-  const bytes = encodeRecord(record);
-  const held = await sink.createExclusive(name, bytes) ? bytes : await sink.read(name);
+  const bytes = await authority.seal(record);
+  const ours = await sink.createExclusive(name, bytes);
+  const held = ours ? bytes : await sink.read(name);
   if (!held) throw new ArchiveError("ARCHIVE", `${name} vanished after it was created`);
+  if (!ours) await authority.vouch(name, held, "genesis", chain);
   const segment = parseSegment(name, held);
   if (!segment) throw new ArchiveError("ARCHIVE", `${name} is not a readable genesis: run verify`);
   return segment;

@@ -4,8 +4,9 @@
  * @module
  */
 
-import { buildManifest, type EncodedWindow, encodeRecord, type Manifest, parseManifest } from "./format.ts";
+import { buildManifest, type EncodedWindow, type Manifest, parseManifest } from "./format.ts";
 import { keptName } from "./names.ts";
+import type { Authority } from "./seal.ts";
 import type { Sink } from "./sink.ts";
 import { sha256Hex } from "../bytes.ts";
 import { ArchiveError } from "../errors.ts";
@@ -24,18 +25,21 @@ import type { Window } from "../window.ts";
  * objects go in window order (`unwritten`: the writes still under way, oldest first), and a claim waits for
  * all of them but the newest, so only a chain's two newest windows can lack their data object, and only as a
  * suffix: `readSegmentState` completes them. A bucket window then waits for one round trip, its claim, when
- * its kept bytes went in while the window before was claimed (`kept`, from the read ahead).
+ * its kept bytes went in while the window before was claimed (`kept`, from the read ahead). The manifest is
+ * sealed with the archiver's key, and a winner's is built on only when the key vouches for it (invariant 11).
  */
 export async function commitWindow(
   sink: Sink,
+  chain: string,
   names: { data: string; manifest: string },
   manifest: Manifest,
   data: Uint8Array,
+  authority: Authority,
   pipeline: { kept?: Promise<void>; unwritten?: Promise<void>[] } = {},
 ): Promise<{ ours: boolean; manifest: Manifest; record: Uint8Array; written: Promise<void> }> {
   const { kept = writeData(sink, keptName(manifest), data, manifest.sha256), unwritten = [] } = pipeline;
   await Promise.all([kept, ...unwritten.slice(0, -1)]);
-  const record = encodeRecord(manifest);
+  const record = await authority.seal(manifest);
   if (await sink.createExclusive(names.manifest, record)) {
     const written = (unwritten.at(-1) ?? Promise.resolve()).then(() =>
       writeData(sink, names.data, data, manifest.sha256)
@@ -49,6 +53,7 @@ export async function commitWindow(
   const stored = await sink.read(names.manifest);
   const winner = stored && parseManifest(stored);
   if (!winner) throw new ArchiveError("ARCHIVE", `${names.manifest} is not a readable manifest: run verify`);
+  await authority.vouch(names.manifest, stored, winner.amendment ? "amendment" : "manifest", chain);
   await completeWindow(sink, winner);
   // The next window chains onto the bytes as stored (another version may have written them otherwise).
   return { ours: false, manifest: winner, record: stored, written: Promise.resolve() };

@@ -42,6 +42,9 @@ export interface Manifest {
   previous: string;
   version: string;
   committedAt: string;
+  /** The key that vouches for the manifest, and its signature (docs/design.md §8; invariant 11). */
+  keyId?: string;
+  signature?: string;
 }
 
 /**
@@ -57,6 +60,8 @@ export interface Genesis {
   end?: string;
   version: string;
   createdAt: string;
+  keyId?: string;
+  signature?: string;
 }
 
 const ENCODE_BATCH = 1000;

@@ -10,6 +10,7 @@ import { type EncodedWindow, encodeWindow, type Segment } from "./format.ts";
 import type { LoggingCopy } from "./logging_copy.ts";
 import { chainPrefix, keptName, objectNames } from "./names.ts";
 import type { BackfillProgress } from "./progress.ts";
+import type { Authority } from "./seal.ts";
 import type { Sink } from "./sink.ts";
 import type { Config } from "../config/validate.ts";
 import { log } from "../log.ts";
@@ -45,12 +46,18 @@ export async function archiveSegment(
   config: Config,
   budget: PassBudget,
   segment: Segment,
-  options: { minIntervalMs?: number; copy?: LoggingCopy; progress?: BackfillProgress; known?: PassChains } =
-    {},
+  options: {
+    authority: Authority;
+    minIntervalMs?: number;
+    copy?: LoggingCopy;
+    progress?: BackfillProgress;
+    known?: PassChains;
+  },
 ): Promise<SourceReport> {
   const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
   const context = { source: source.name, scope: source.scope };
-  let state = await readSegmentState(sink, chain, segment);
+  const { authority } = options;
+  let state = await readSegmentState(sink, chain, segment, authority);
   const report: SourceReport = { ...context, windows: 0, events: 0, frontier: "", stopped: "caught-up" };
   if (Date.now() - state.frontier < (options.minIntervalMs ?? 0)) report.stopped = "min-interval";
   // Fixed for the pass: a horizon that moved with the clock would chase it with ever smaller windows.
@@ -84,7 +91,7 @@ export async function archiveSegment(
     const encodedWindow = await encoded;
     const { data } = encodedWindow;
     const manifest = await manifestOf(source, window, read, names.data, state.previousRecord, encodedWindow);
-    const commit = await commitWindow(sink, names, manifest, data, { kept, unwritten });
+    const commit = await commitWindow(sink, chain, names, manifest, data, authority, { kept, unwritten });
     unwritten = [...unwritten, commit.written].slice(-2);
     state = {
       frontier: Date.parse(commit.manifest.end),

@@ -238,6 +238,12 @@ export const SETTINGS: readonly Setting[] = [
       "that Vault's management endpoint, https://…-management.kms.<region>.oraclecloud.com, where its public key is read (with CHECKPOINT_SIGNING_KEY_ID)",
   },
   {
+    env: "CHECKPOINT_PUBLIC_KEYS",
+    kind: "string",
+    help:
+      "comma-separated PEM files of public keys the archiver trusted before (a rotated key file): writers build on and verify checks records they signed; without it verify trusts only keys the archive itself publishes",
+  },
+  {
     env: "CHECKPOINT_MIRROR",
     kind: "string",
     help:

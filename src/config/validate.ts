@@ -50,6 +50,8 @@ export interface Config {
   /** A Vault key that signs the checkpoints instead of the key file. */
   readonly checkpointSigningKey?: PublishedVaultKey;
   readonly checkpointMirror?: string;
+  /** Public key files the archiver trusts besides its own key (pinned; never read from the archive). */
+  readonly checkpointPublicKeys: readonly string[];
   readonly logLevel: LogLevel;
   readonly logFormat: "json" | "text";
 }
@@ -272,6 +274,9 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
       })
       : undefined,
     checkpointMirror: g.text("CHECKPOINT_MIRROR"),
+    checkpointPublicKeys: Object.freeze(
+      (g.text("CHECKPOINT_PUBLIC_KEYS") ?? "").split(",").map((path) => path.trim()).filter(Boolean),
+    ),
     logLevel: g.text("LOG_LEVEL") as LogLevel,
     logFormat: (g.text("LOG_FORMAT") as "json" | "text" | undefined) ??
       (stderrIsTerminal ? "text" : "json"),

@@ -13,7 +13,7 @@ import { ArchiveError, type ErrorCode } from "../errors.ts";
 import { log } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { provenPass } from "../pass/pass.ts";
-import type { CheckpointWriter } from "../proof/checkpoint_writer.ts";
+import type { Proof } from "../pass/proof.ts";
 import type { Source } from "../sources/source.ts";
 import { VERSION } from "../version.ts";
 
@@ -212,14 +212,14 @@ export async function runDaemon(
   sources: Source[],
   sink: Sink,
   copy: LoggingCopy | undefined,
-  checkpoint: CheckpointWriter,
+  proof: Proof,
   signal: AbortSignal,
 ) {
   const interval = scheduleInterval(parseCron(config.schedule)!, Date.now());
   const runners = sources.map((source) =>
     new PassRunner(
       source,
-      async (stop) => (await provenPass(config, [source], sink, copy, checkpoint, stop)).reports,
+      async (stop) => (await provenPass(config, [source], sink, copy, proof, stop)).reports,
       signal,
       config.maxLagMs ?? 2 * interval + source.settleMs,
     )

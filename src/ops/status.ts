@@ -12,7 +12,7 @@ import type { Sink } from "../archive/sink.ts";
 import type { SourceName } from "../config/settings.ts";
 import type { Config } from "../config/validate.ts";
 import { nextCronTime, parseCron } from "../cron.ts";
-import { checkpointTip } from "../proof/checkpoint_writer.ts";
+import type { CheckpointTip } from "../proof/authority.ts";
 import { sourceRetention } from "../sources/retention.ts";
 import { type Source, SOURCE_KINDS } from "../sources/source.ts";
 import { DAY_MS } from "../time.ts";
@@ -120,9 +120,16 @@ async function chainFacts(sink: Sink, chain: string, config: Config, sources: So
 }
 
 /** `status`: per chain, where it stands on both clocks, what it holds, and every warning its checks raise. */
-export async function archiveStatus(config: Config, sink: Sink, now: number, sources: Source[] = []) {
+export async function archiveStatus(
+  config: Config,
+  sink: Sink,
+  now: number,
+  sources: Source[],
+  readTip: () => Promise<CheckpointTip | undefined>,
+) {
   const nextRun = nextCronTime(parseCron(config.schedule)!, now);
-  const tip = await checkpointTip(sink, config.archivePrefix, false).catch(() => undefined);
+  let tipProblem: string | undefined;
+  const tip = await readTip().catch((error) => void (tipProblem = (error as Error).message));
   const chains = [];
   for (const chain of await listChains(sink, config.archivePrefix)) {
     const facts = await chainFacts(sink, chain, config, sources, now);
@@ -158,6 +165,8 @@ export async function archiveStatus(config: Config, sink: Sink, now: number, sou
       ageSeconds: Math.round((now - Date.parse(tip.checkpoint.time)) / 1000),
       keyId: tip.checkpoint.keyId,
     }
+    : tipProblem
+    ? { problem: tipProblem }
     : null;
   return { sink: sink.description, protection, nextRun: new Date(nextRun).toISOString(), checkpoint, chains };
 }

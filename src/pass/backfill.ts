@@ -7,6 +7,7 @@
 import { claimSegment, readSegments } from "../archive/chains.ts";
 import { chainPrefix } from "../archive/names.ts";
 import { BackfillProgress } from "../archive/progress.ts";
+import type { Authority } from "../archive/seal.ts";
 import type { Sink } from "../archive/sink.ts";
 import { archiveSegment } from "../archive/window_loop.ts";
 import type { Config } from "../config/validate.ts";
@@ -25,6 +26,7 @@ export async function backfill(
   sources: Source[],
   sink: Sink,
   range: { from: number; to?: number },
+  authority: Authority,
   stop?: AbortSignal,
 ) {
   const { from, to } = range;
@@ -34,15 +36,17 @@ export async function backfill(
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
     await source.check();
     const start = floorTo(from, source.kind.granularityMs);
-    let segments = await readSegments(sink, chain);
+    let segments = await readSegments(sink, chain, authority);
     // An empty archive starts at --from; a `once` racing us may have started it at SINCE instead, and then
     // the stretch before it is backfilled like any other.
-    const main = segments.length ? undefined : await claimSegment(sink, chain, source, start);
+    const main = segments.length
+      ? undefined
+      : await claimSegment(sink, chain, source, start, undefined, authority);
     if (main?.start === start) {
       const segment = to === undefined ? main : { ...main, end: to };
-      return [await archiveSegment(source, sink, config, budget, segment, { progress })];
+      return [await archiveSegment(source, sink, config, budget, segment, { authority, progress })];
     }
-    if (main) segments = await readSegments(sink, chain);
+    if (main) segments = await readSegments(sink, chain, authority);
     const earliest = segments[0].start;
     if (to !== undefined && to < earliest) {
       throw new ArchiveError(
@@ -53,12 +57,12 @@ export async function backfill(
       );
     }
     if (from < earliest) {
-      await claimSegment(sink, chain, source, floorTo(from, source.kind.granularityMs), earliest);
-      segments = await readSegments(sink, chain);
+      await claimSegment(sink, chain, source, floorTo(from, source.kind.granularityMs), earliest, authority);
+      segments = await readSegments(sink, chain, authority);
     }
     const reports = [];
     for (const segment of segments.filter((s) => s.end !== Infinity)) {
-      reports.push(await archiveSegment(source, sink, config, budget, segment, { progress }));
+      reports.push(await archiveSegment(source, sink, config, budget, segment, { authority, progress }));
     }
     return reports;
   }).finally(() => progress.end());

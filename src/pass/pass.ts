@@ -7,14 +7,16 @@
 import { claimSegment, readSegments, readSegmentState } from "../archive/chains.ts";
 import type { LoggingCopy } from "../archive/logging_copy.ts";
 import { chainPrefix } from "../archive/names.ts";
+import type { Authority } from "../archive/seal.ts";
 import type { Sink } from "../archive/sink.ts";
 import { archiveSegment, type PassChains, type SourceReport } from "../archive/window_loop.ts";
 import type { Config } from "../config/validate.ts";
 import { metrics } from "../metrics.ts";
 import { forEachSource, newBudget } from "./open.ts";
+import type { Proof } from "./proof.ts";
 import { reconcileSources } from "./reconcile.ts";
 import type { Checkpoint } from "../proof/checkpoint.ts";
-import { checkpointTip, type CheckpointWriter } from "../proof/checkpoint_writer.ts";
+
 import type { Source } from "../sources/source.ts";
 import { floorTo } from "../time.ts";
 
@@ -23,6 +25,7 @@ async function archivePass(
   config: Config,
   sources: Source[],
   sink: Sink,
+  authority: Authority,
   copy?: LoggingCopy,
   stop?: AbortSignal,
   known: PassChains = { mains: new Map(), heads: new Map() },
@@ -32,13 +35,15 @@ async function archivePass(
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
     // Credentials and permissions are proven before anything is written (invariant 5): a pass with a bad key
     // completes no window and copies nothing.
-    const [, segments] = await Promise.all([source.check(), readSegments(sink, chain)]);
+    const [, segments] = await Promise.all([source.check(), readSegments(sink, chain, authority)]);
     let main = segments.find((s) => s.end === Infinity);
-    main ??= await claimSegment(sink, chain, source, floorTo(source.since, source.kind.granularityMs));
+    const since = floorTo(source.since, source.kind.granularityMs);
+    main ??= await claimSegment(sink, chain, source, since, undefined, authority);
     known.mains.set(chain, main);
     // Windows whose copy failed (or never ran) on an earlier pass go first.
-    await copy?.catchUp(sink, chain, (await readSegmentState(sink, chain, main)).frontier);
+    await copy?.catchUp(sink, chain, (await readSegmentState(sink, chain, main, authority)).frontier);
     return await archiveSegment(source, sink, config, budget, main, {
+      authority,
       minIntervalMs: config.minIntervalMs,
       copy,
       known,
@@ -56,23 +61,23 @@ export async function provenPass(
   sources: Source[],
   sink: Sink,
   copy: LoggingCopy | undefined,
-  checkpoint: CheckpointWriter,
+  proof: Proof,
   stop?: AbortSignal,
 ): Promise<{ reports: SourceReport[]; checkpoint: Checkpoint }> {
   const started = Date.now();
   const known: PassChains = { mains: new Map(), heads: new Map() };
-  const reports = await archivePass(config, sources, sink, copy, stop, known);
+  const reports = await archivePass(config, sources, sink, proof.authority, copy, stop, known);
   let failure: unknown;
   // Read once for both the reconcile and the checkpoint, which then run side by side.
-  const tip = checkpointTip(sink, config.archivePrefix, true);
+  const tip = proof.tip(true);
   tip.catch(() => {});
-  const reconciliation = reconcileSources(config, sources, sink, {
+  const reconciliation = reconcileSources(config, sources, sink, proof, {
     committedBefore: Date.now() - config.reconcileAfterMs,
     stop,
     deadline: started + (config.deadlineMs ?? Infinity),
     known: { tip, mains: known.mains },
   }).then((result) => result.reconciliation, (error) => void (failure = error));
-  const signed = await checkpoint({ reconciliation, tip, heads: known.heads });
+  const signed = await proof.checkpoint({ reconciliation, tip, heads: known.heads });
   metrics.set("audit_archiver_checkpoint_timestamp_seconds", {}, Date.parse(signed.time) / 1000);
   metrics.set("audit_archiver_checkpoint_sequence", {}, signed.sequence);
   if (failure) throw failure;

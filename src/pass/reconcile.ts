@@ -22,6 +22,7 @@ import {
   parseAmendmentName,
   parseTimeStamp,
 } from "../archive/names.ts";
+import type { Authority } from "../archive/seal.ts";
 import type { Sink } from "../archive/sink.ts";
 import { sha256Hex } from "../bytes.ts";
 import type { Config } from "../config/validate.ts";
@@ -30,7 +31,8 @@ import { log } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { forEachSource } from "./open.ts";
 import type { Reconciliation } from "../proof/checkpoint.ts";
-import { type CheckpointTip, checkpointTip } from "../proof/checkpoint_writer.ts";
+import type { CheckpointTip } from "../proof/authority.ts";
+import type { Proof } from "./proof.ts";
 import { sourceRetention } from "../sources/retention.ts";
 import type { Source } from "../sources/source.ts";
 import { DAY_MS } from "../time.ts";
@@ -108,7 +110,13 @@ async function archivedIds(sink: Sink, manifest: Manifest, complete = true): Pro
 }
 
 /** What the archive holds of a window: its events' ids, its amendments, and the record the next one chains to. */
-async function archivedWindow(sink: Sink, chain: string, committed: CommittedWindow, complete: boolean) {
+async function archivedWindow(
+  sink: Sink,
+  chain: string,
+  committed: CommittedWindow,
+  complete: boolean,
+  authority: Authority,
+) {
   const start = Date.parse(committed.manifest.start);
   const ids = new Set(await archivedIds(sink, committed.manifest, complete));
   const amendments: { name: string; sha256: string }[] = [];
@@ -118,6 +126,8 @@ async function archivedWindow(sink: Sink, chain: string, committed: CommittedWin
     .sort((a, b) => parseAmendmentName(a)!.n - parseAmendmentName(b)!.n);
   for (const name of names) {
     const bytes = (await sink.read(name))!;
+    // Events of an amendment the key does not vouch for are not counted as archived, nor built on.
+    await authority.vouch(name, bytes, "amendment", chain);
     const manifest = parseManifest(bytes);
     if (manifest?.amendment !== amendments.length + 1) {
       throw new ArchiveError(
@@ -144,12 +154,13 @@ async function reconcileWindow(
   chain: string,
   committed: CommittedWindow,
   dryRun: boolean,
+  authority: Authority,
 ): Promise<{ result: WindowReconciliation; amendments: { name: string; sha256: string }[] }> {
   const window = { start: Date.parse(committed.manifest.start), end: Date.parse(committed.manifest.end) };
   const read = await source.readWindow(window, Infinity);
   if (read.kind !== "complete") throw new ArchiveError("HTTP", "a window read without a limit overflowed");
   // --dry-run writes nothing, not even a window's data completed from its kept bytes.
-  const archived = await archivedWindow(sink, chain, committed, !dryRun);
+  const archived = await archivedWindow(sink, chain, committed, !dryRun, authority);
   const inSource = new Set(read.events.map((e) => e.id));
   let missing = read.events.filter((e) => !archived.ids.has(e.id));
   const result: WindowReconciliation = {
@@ -173,7 +184,7 @@ async function reconcileWindow(
       encoded,
       { n, amends: await sha256Hex(committed.bytes) },
     );
-    const commit = await commitWindow(sink, names, manifest, encoded.data);
+    const commit = await commitWindow(sink, chain, names, manifest, encoded.data, authority);
     await commit.written;
     archived.last = commit.record;
     archived.amendments.push({ name: names.manifest, sha256: await sha256Hex(archived.last) });
@@ -221,6 +232,7 @@ async function reconcileSource(
   source: Source,
   sink: Sink,
   config: Config,
+  authority: Authority,
   scope: ReconcileScope,
   reconciledUntil: number | undefined,
 ): Promise<
@@ -228,7 +240,7 @@ async function reconcileSource(
 > {
   const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
   const main = scope.known?.mains.get(chain) ??
-    (await readSegments(sink, chain)).find((s) => s.end === Infinity);
+    (await readSegments(sink, chain, authority)).find((s) => s.end === Infinity);
   const results: WindowReconciliation[] = [];
   const amendments: { name: string; sha256: string }[] = [];
   if (!main) return { results, amendments };
@@ -248,6 +260,8 @@ async function reconcileSource(
   const floor = Math.max(reconciledUntil ?? main.start, held);
   const from = Math.max(scope.from ?? floor, held);
   let until = from <= floor ? floor : undefined;
+  // A window whose amendments the key does not vouch for is read again by every pass until they are dealt with.
+  let blocked = false;
   for await (const committed of committedWindows(sink, chain, from, to)) {
     const window = { start: Date.parse(committed.manifest.start), end: Date.parse(committed.manifest.end) };
     if (scope.stop?.aborted || Date.now() >= (scope.deadline ?? Infinity)) break;
@@ -259,17 +273,18 @@ async function reconcileSource(
     }
     if (window.start >= held) {
       try {
-        const found = await reconcileWindow(source, sink, chain, committed, scope.dryRun ?? false);
+        const found = await reconcileWindow(source, sink, chain, committed, scope.dryRun ?? false, authority);
         results.push(found.result);
         amendments.push(...found.amendments);
       } catch (error) {
-        if (!(error instanceof ArchiveError) || error.code !== "ARCHIVE") throw error;
+        if (!(error instanceof ArchiveError) || !["ARCHIVE", "UNAUTHENTIC"].includes(error.code)) throw error;
+        blocked ||= error.code === "UNAUTHENTIC";
         const empty = { inSource: 0, archived: 0, missing: 0, extra: 0 };
         results.push({ chain, window: describeWindow(window), ...empty, problem: error.message });
         log("warn", "a window could not be reconciled; reconcile goes on", { chain, error: error.message });
       }
     }
-    if (until !== undefined && window.start <= until) until = window.end;
+    if (!blocked && until !== undefined && window.start <= until) until = window.end;
   }
   return { results, until, amendments };
 }
@@ -282,14 +297,22 @@ export async function reconcileSources(
   config: Config,
   sources: Source[],
   sink: Sink,
+  proof: Pick<Proof, "authority" | "tip">,
   scope: ReconcileScope,
 ): Promise<{ results: WindowReconciliation[]; reconciliation: Reconciliation }> {
-  const tip = await (scope.known?.tip ?? checkpointTip(sink, config.archivePrefix, false));
+  const tip = await (scope.known?.tip ?? proof.tip(false));
   const reconciliation: Reconciliation = new Map();
   const results = await forEachSource(sources, async (source) => {
     const chain = chainPrefix(config.archivePrefix, source.name, source.scope);
     const mark = tip?.checkpoint.chains.find((c) => c.chain === chain)?.reconciled;
-    const found = await reconcileSource(source, sink, config, scope, mark ? Date.parse(mark) : undefined);
+    const found = await reconcileSource(
+      source,
+      sink,
+      config,
+      proof.authority,
+      scope,
+      mark ? Date.parse(mark) : undefined,
+    );
     reconciliation.set(chain, { until: found.until, amendments: found.amendments });
     return found.results;
   });

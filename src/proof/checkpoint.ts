@@ -5,9 +5,10 @@
  */
 
 import type { ChainLink } from "../archive/chains.ts";
-import { encodeRecord } from "../archive/format.ts";
 import { dayPrefix, timeStamp } from "../archive/names.ts";
+import { CLOCK_SKEW_MS, signedBytes } from "../archive/seal.ts";
 import { decodeBase64, sha256Hex } from "../bytes.ts";
+import { verifySignature } from "../keys.ts";
 
 /** A signed checkpoint: every chain's head at one moment, chained to the one before (docs/design.md §5). */
 export interface Checkpoint {
@@ -52,39 +53,7 @@ export interface CheckpointKeyRecord {
   vaultKeyVersionId?: string;
 }
 
-type CheckpointAlgorithm = "Ed25519" | "RSASSA-PKCS1-v1_5-SHA256";
-
-/** How WebCrypto names each checkpoint algorithm: importing a public key with it, verifying with the key. */
-const WEBCRYPTO_ALGORITHMS: Record<CheckpointAlgorithm, AlgorithmIdentifier | RsaHashedImportParams> = {
-  "Ed25519": "Ed25519",
-  "RSASSA-PKCS1-v1_5-SHA256": { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
-};
-
-/**
- * A checkpoint public key (SPKI) as a verifying key of its own algorithm: WebCrypto refuses an SPKI whose
- * algorithm is another, so the first that imports is the key's. Undefined when it is neither.
- */
-export async function importCheckpointPublicKey(spki: Uint8Array): Promise<CryptoKey | undefined> {
-  for (const algorithm of Object.values(WEBCRYPTO_ALGORITHMS)) {
-    try {
-      return await crypto.subtle.importKey("spki", spki as Uint8Array<ArrayBuffer>, algorithm, false, [
-        "verify",
-      ]);
-    } catch {
-      // Another algorithm's key: try the next.
-    }
-  }
-  return undefined;
-}
-
-/** Verifies a signature with the key's own algorithm (its hash, for RSA, fixed when it was imported). */
-const verifySignature = (key: CryptoKey, signature: Uint8Array, bytes: Uint8Array) =>
-  crypto.subtle.verify(
-    key.algorithm.name,
-    key,
-    signature as Uint8Array<ArrayBuffer>,
-    bytes as Uint8Array<ArrayBuffer>,
-  );
+export type CheckpointAlgorithm = "Ed25519" | "RSASSA-PKCS1-v1_5-SHA256";
 
 export const CHECKPOINT_FORMAT = "audit-archiver/checkpoint-1";
 
@@ -104,9 +73,6 @@ export const checkpointClaimName = (prefix: string, previous: string | null) =>
 
 export const checkpointKeyName = (prefix: string, keyId: string) =>
   `${prefix}/_checkpoints/keys/${keyId}.json`;
-
-/** The bytes a checkpoint's signature covers: its record without the signature. */
-export const signedBytes = (checkpoint: Checkpoint) => encodeRecord({ ...checkpoint, signature: undefined });
 
 export function parseCheckpoint(bytes: Uint8Array): Checkpoint | undefined {
   try {
@@ -135,8 +101,9 @@ export async function verifyCheckpoints(input: {
   amendments?: Map<string, { name: string; sha256: string; windowEnd: number }[]>;
   now: number;
   maxStalenessMs: number;
-}): Promise<string[]> {
+}): Promise<{ problems: string[]; vouched: Vouched }> {
   const problems: string[] = [];
+  const vouched: Vouched = { heads: new Set(), amendments: new Set(), chains: new Set() };
   const parsed = input.checkpoints.map((link) => ({ link, checkpoint: parseCheckpoint(link.bytes) }));
   for (const { link } of parsed.filter((p) => !p.checkpoint)) {
     problems.push(`${link.name} is not a readable checkpoint`);
@@ -145,10 +112,15 @@ export async function verifyCheckpoints(input: {
     a.checkpoint!.sequence - b.checkpoint!.sequence
   );
   if (!valid.length) {
-    return [...problems, "no checkpoint found: the archive's newest windows cannot be proven"];
+    return {
+      problems: [...problems, "no checkpoint found: the archive's newest windows cannot be proven"],
+      vouched,
+    };
   }
   let previous: string | null = null;
   const covered = new Set<string>();
+  /** Keys in the order they took over signing: a key a newer one replaced is retired. */
+  const succession: string[] = [];
   for (const [index, { link, checkpoint }] of valid.entries()) {
     const c = checkpoint!;
     if (c.sequence !== index + 1) {
@@ -161,10 +133,26 @@ export async function verifyCheckpoints(input: {
     previous = await sha256Hex(link.bytes);
     const key = input.keys.get(c.keyId);
     const signature = decodeBase64(c.signature!);
-    if (!key || !await verifySignature(key, signature, signedBytes(c))) {
+    const authentic = Boolean(key) &&
+      await verifySignature(key!, signature, signedBytes(c)).catch(() => false);
+    if (!authentic) {
       problems.push(
         `${link.name}: the signature does not verify${key ? "" : ` (no trusted key ${c.keyId})`}`,
       );
+    } else if (succession.includes(c.keyId) && succession.at(-1) !== c.keyId) {
+      problems.push(
+        `${link.name} is signed with key ${c.keyId}, which a newer key had replaced: a retired key`,
+      );
+    } else if (succession.at(-1) !== c.keyId) succession.push(c.keyId);
+    if (Date.parse(c.time) > input.now + CLOCK_SKEW_MS) {
+      problems.push(`${link.name} is dated ${c.time}, ahead of this clock`);
+    }
+    if (authentic) {
+      for (const head of c.chains) {
+        vouched.chains.add(head.chain);
+        vouched.heads.add(head.head);
+        for (const amendment of head.amendments ?? []) vouched.amendments.add(amendment.sha256);
+      }
     }
     for (const head of c.chains) {
       const hashes = input.manifestHashes.get(head.chain);
@@ -196,7 +184,14 @@ export async function verifyCheckpoints(input: {
       } min): newer checkpoints were removed, or passes stopped`,
     );
   }
-  return problems;
+  return { problems, vouched };
+}
+
+/** What authentic checkpoints name: chain heads, amendments and chains (records written before seals). */
+export interface Vouched {
+  heads: Set<string>;
+  amendments: Set<string>;
+  chains: Set<string>;
 }
 
 /**

@@ -5,13 +5,20 @@
  */
 
 import type { Sink } from "../archive/sink.ts";
-import { decodeBase64, encodeBase64, sha256Hex } from "../bytes.ts";
+import { decodeBase64, encodeBase64 } from "../bytes.ts";
 import type { PublishedVaultKey } from "../config/validate.ts";
 import { ArchiveError, type ErrorCode } from "../errors.ts";
-import { kmsSigner, readVaultPublicKey, type Signer } from "../keys.ts";
+import {
+  importPublicKey,
+  keyIdOf,
+  kmsSigner,
+  publicKeyBlocks,
+  readVaultPublicKey,
+  type Signer,
+} from "../keys.ts";
 import { log, registerSecret } from "../log.ts";
 import type { OciSession } from "../oci/session.ts";
-import { CHECKPOINT_FORMAT, type CheckpointKeyRecord, importCheckpointPublicKey } from "./checkpoint.ts";
+import { CHECKPOINT_FORMAT, type CheckpointKeyRecord } from "./checkpoint.ts";
 
 /**
  * The key that signs checkpoints: the local Ed25519 key file (created on first use, never in the archive), or
@@ -24,9 +31,6 @@ export interface CheckpointKey {
   /** The local key file's private key as imported for signing: non-extractable (none for a Vault key). */
   signingKey?: CryptoKey;
 }
-
-/** A key's id: the first 16 hex digits of its SPKI's SHA-256. */
-const keyIdOf = async (spki: Uint8Array) => (await sha256Hex(spki)).slice(0, 16);
 
 /** Reads CHECKPOINT_KEY_FILE, creating it (mode 0600) when absent. */
 export async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
@@ -91,7 +95,7 @@ export async function loadVaultCheckpointKey(
   key: PublishedVaultKey,
 ): Promise<CheckpointKey> {
   const { keyVersionId, spki, timeCreated } = await readVaultPublicKey(session, key);
-  if ((await importCheckpointPublicKey(spki))?.algorithm.name !== "RSASSA-PKCS1-v1_5") {
+  if ((await importPublicKey(spki))?.algorithm.name !== "RSASSA-PKCS1-v1_5") {
     throw new ArchiveError(
       "CONFIG",
       `CHECKPOINT_SIGNING_KEY_ID ${key.keyId} is not an RSA key: checkpoints are signed with RSA keys of the vault (SHA_256_RSA_PKCS1_V1_5)`,
@@ -160,17 +164,17 @@ export async function checkpointKeys(
 ): Promise<Map<string, CryptoKey>> {
   const keys = new Map<string, CryptoKey>();
   const add = async (spki: Uint8Array, where: string, code: ErrorCode) => {
-    const key = await importCheckpointPublicKey(spki);
+    const key = await importPublicKey(spki);
     if (!key) throw new ArchiveError(code, `${where} is not an Ed25519 or RSA public key (SPKI)`);
     keys.set(await keyIdOf(spki), key);
   };
   for (const pem of publicKeyPems) {
-    const blocks = [...pem.matchAll(/-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/g)];
-    const where = "a --public-key file";
+    const blocks = publicKeyBlocks(pem);
+    const where = "a pinned public key file (--public-key, CHECKPOINT_PUBLIC_KEYS)";
     if (!blocks.length) {
       throw new ArchiveError("USAGE", `${where} holds no PEM public key (BEGIN PUBLIC KEY)`);
     }
-    for (const block of blocks) await add(decodeBase64(block[1].replace(/\s+/g, "")), where, "USAGE");
+    for (const spki of blocks) await add(spki, where, "USAGE");
   }
   if (publicKeyPems.length) return keys;
   for (const name of await sink.listChildren(`${prefix}/_checkpoints/keys`)) {

@@ -4,8 +4,9 @@
  * @module
  */
 
-import { lastManifestBefore, listChains, newestRecordBefore } from "../archive/chains.ts";
+import { lastManifestBefore } from "../archive/chains.ts";
 import { encodeRecord, parseManifest } from "../archive/format.ts";
+import { type Authority, signedBytes } from "../archive/seal.ts";
 import type { Sink } from "../archive/sink.ts";
 import { encodeBase64, mapConcurrent, sha256Hex } from "../bytes.ts";
 import { ArchiveError } from "../errors.ts";
@@ -14,66 +15,46 @@ import {
   type ChainHead,
   type Checkpoint,
   CHECKPOINT_FORMAT,
-  CHECKPOINT_SUFFIX,
   checkpointClaimName,
   checkpointKeyName,
   checkpointName,
   parseCheckpoint,
   type Reconciliation,
-  signedBytes,
 } from "./checkpoint.ts";
+import { type CheckpointTip, checkpointTip, type TrustedKeys } from "./authority.ts";
 import type { CheckpointKey } from "./checkpoint_key.ts";
 import { VERSION } from "../version.ts";
 
 /**
- * Every chain's head: its newest manifest's SHA-256 and where it ends, read from the sink, or as the pass left
- * it (`known`). Chains are read side by side.
+ * The heads a checkpoint signs: each configured chain's newest manifest as the pass left it (`known`) or as
+ * the key vouches for it in the sink, and every other chain the checkpoint before named, carried forward as it
+ * was — never a chain that only the archive names (a chain someone else made is not signed into evidence).
  */
 async function chainHeads(
   sink: Sink,
-  prefix: string,
+  authority: Authority,
+  chains: readonly string[],
+  before: Checkpoint | undefined,
   known = new Map<string, Uint8Array>(),
 ): Promise<ChainHead[]> {
-  const heads = await mapConcurrent(
-    await listChains(sink, prefix),
-    requestConcurrency(),
-    async (chain) => {
-      const name = known.has(chain) ? undefined : await lastManifestBefore(sink, chain, Infinity);
-      const bytes = known.get(chain) ?? (name ? await sink.read(name) : undefined);
-      const manifest = bytes && parseManifest(bytes);
-      return manifest ? { chain, head: await sha256Hex(bytes), frontier: manifest.end } : undefined;
-    },
-  );
-  return heads.filter((head) => head !== undefined);
-}
-
-/** The newest checkpoint, as stored and as read. */
-export interface CheckpointTip {
-  bytes: Uint8Array;
-  checkpoint: Checkpoint;
-}
-
-/**
- * The newest checkpoint: the newest dated one, then along the claims after it. A writer (`complete`) also
- * writes the dated copy of each checkpoint on the way that a crash left with its claim alone.
- */
-export async function checkpointTip(
-  sink: Sink,
-  prefix: string,
-  complete: boolean,
-): Promise<CheckpointTip | undefined> {
-  const name = await newestRecordBefore(sink, `${prefix}/_checkpoints`, Infinity, CHECKPOINT_SUFFIX);
-  let bytes = name ? await sink.read(name) : await sink.read(checkpointClaimName(prefix, null));
-  for (let checkpoint = bytes && parseCheckpoint(bytes); bytes && checkpoint;) {
-    // Every checkpoint on the way has its dated copy, the first one found by its claim included.
-    if (complete) await sink.createExclusive(checkpointName(prefix, Date.parse(checkpoint.time)), bytes);
-    const next = await sink.read(checkpointClaimName(prefix, await sha256Hex(bytes)));
-    const successor = next && parseCheckpoint(next);
-    if (!successor) return { bytes, checkpoint };
-    [bytes, checkpoint] = [next, successor];
-  }
-  if (name || bytes) throw new ArchiveError("ARCHIVE", "the newest checkpoint is not readable: run verify");
-  return undefined;
+  const carried = (chain: string) => before?.chains.find((c) => c.chain === chain);
+  const heads = await mapConcurrent([...chains], requestConcurrency(), async (chain) => {
+    const name = known.has(chain) ? undefined : await lastManifestBefore(sink, chain, Infinity);
+    const bytes = known.get(chain) ?? (name ? await sink.read(name) : undefined);
+    const manifest = bytes && parseManifest(bytes);
+    if (!manifest) return carried(chain);
+    if (name) {
+      const vouched = await authority.vouch(name, bytes, "manifest", chain).then(() => true, () => false);
+      if (!vouched) return carried(chain);
+    }
+    return { chain, head: await sha256Hex(bytes), frontier: manifest.end };
+  });
+  const others = (before?.chains ?? []).filter((c) => !chains.includes(c.chain));
+  return [...heads.filter((head) => head !== undefined), ...others].map(({ chain, head, frontier }) => ({
+    chain,
+    head,
+    frontier,
+  }));
 }
 
 /**
@@ -109,22 +90,23 @@ export async function writeCheckpoint(
   sink: Sink,
   prefix: string,
   key: CheckpointKey,
+  trust: { keys: TrustedKeys; authority: Authority; chains: readonly string[] },
   mirror?: Sink,
   pass: PassProof = {},
 ): Promise<Checkpoint> {
-  const keyRecord = encodeRecord(key.record);
-  // The key, the heads and the tip are read and written at once, and while the pass reconciles: in a bucket
-  // each is a walk of folder listings, and one after another they were most of a pass's tail (docs/performance.md).
-  const [heads, firstTip] = await Promise.all([
-    chainHeads(sink, prefix, pass.heads),
-    pass.tip ?? checkpointTip(sink, prefix, true),
+  const keyRecord = await trust.authority.seal(key.record);
+  // The key and the tip are read and written at once, and while the pass reconciles: in a bucket each is a
+  // walk of folder listings, and one after another they were most of a pass's tail (docs/performance.md).
+  const [firstTip] = await Promise.all([
+    pass.tip ?? checkpointTip(sink, prefix, trust.keys, true),
     sink.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord),
     mirror?.createExclusive(checkpointKeyName(prefix, key.keyId), keyRecord),
   ]);
+  const heads = await chainHeads(sink, trust.authority, trust.chains, firstTip?.checkpoint, pass.heads);
   const reconciled = await pass.reconciliation;
   // A lost place means another writer made progress, so this ends; the bound only guards against a bug.
   for (let attempt = 1; attempt <= CHECKPOINT_ATTEMPTS; attempt++) {
-    const tip = attempt === 1 ? firstTip : await checkpointTip(sink, prefix, true);
+    const tip = attempt === 1 ? firstTip : await checkpointTip(sink, prefix, trust.keys, true);
     // Strictly later than the one it follows, so dated names never collide and sort as the sequence does.
     const time = Math.max(Date.now(), tip ? Date.parse(tip.checkpoint.time) + 1 : 0);
     const unsigned: Checkpoint = {

@@ -12,10 +12,13 @@ import { sha256Hex } from "../bytes.ts";
 import { overlaps, verifyChain, verifyData } from "./chain.ts";
 import { CHECKPOINT_SUFFIX, verifyCheckpoints } from "./checkpoint.ts";
 import { checkpointKeys } from "./checkpoint_key.ts";
+import { unvouchedRecords } from "./seals.ts";
 
 export interface VerifyReport {
   /** How many checkpoints were checked. */
   checkpoints?: number;
+  /** The keys whose signatures were accepted, and where they came from: pinned by the auditor, or the archive. */
+  trust?: { keys: string[]; from: "pinned" | "archive"; note?: string };
   chains: {
     chain: string;
     windows: number;
@@ -43,24 +46,26 @@ export async function verifyArchive(
   const report: VerifyReport = { chains: [], problems: [] };
   const chains = await listChains(sink, prefix);
   const manifestHashes = new Map<string, Set<string>>();
+  const stored = new Map<string, Awaited<ReturnType<typeof readChain>>>();
   const amendmentsByChain = new Map<string, { name: string; sha256: string; windowEnd: number }[]>();
   // An empty answer must not read as "verified": a mistyped ARCHIVE_DIR would otherwise pass.
   if (!chains.length) report.problems.push(`no archive found under ${sink.description}, prefix ${prefix}`);
   for (const chain of chains) {
-    const stored = await readChain(sink, chain);
-    manifestHashes.set(chain, new Set(await Promise.all(stored.manifests.map((l) => sha256Hex(l.bytes)))));
-    const { problems, windows, amendments } = await verifyChain({ chain, ...stored });
+    const links = await readChain(sink, chain);
+    stored.set(chain, links);
+    manifestHashes.set(chain, new Set(await Promise.all(links.manifests.map((l) => sha256Hex(l.bytes)))));
+    const { problems, windows, amendments } = await verifyChain({ chain, ...links });
     amendmentsByChain.set(
       chain,
       await Promise.all(
-        stored.manifests.filter((l) => parseAmendmentName(l.name)).map(async (l) => ({
+        links.manifests.filter((l) => parseAmendmentName(l.name)).map(async (l) => ({
           name: l.name,
           sha256: await sha256Hex(l.bytes),
           windowEnd: Date.parse(parseManifest(l.bytes)?.end ?? ""),
         })),
       ),
     );
-    const present = new Set(stored.dataNames);
+    const present = new Set(links.dataNames);
     let events = 0, checkedObjects = 0;
     // Each event in exactly one object: a window's amendments hold none of its own events, nor each other's.
     const idsByWindow = new Map<string, Set<string>>();
@@ -109,18 +114,33 @@ export async function verifyArchive(
   // Checkpoints without chains are evidence too: the chains they name were removed.
   if (chains.length || names.length) {
     report.checkpoints = names.length;
-    report.problems.push(
-      ...await verifyCheckpoints({
-        checkpoints: await Promise.all(
-          names.map(async (name) => ({ name, bytes: (await evidence.read(name))! })),
-        ),
-        keys: await checkpointKeys(evidence, prefix, proof.publicKeyPems),
-        manifestHashes,
-        amendments: amendmentsByChain,
-        now: proof.now ?? Date.now(),
-        maxStalenessMs: proof.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS,
+    const now = proof.now ?? Date.now();
+    const pinned = Boolean(proof.publicKeyPems?.length);
+    const keys = await checkpointKeys(evidence, prefix, proof.publicKeyPems);
+    report.trust = {
+      keys: [...keys.keys()],
+      from: pinned ? "pinned" : "archive",
+      ...(pinned ? {} : {
+        note:
+          "the keys came from the archive itself: whoever can write the archive can add one — pin yours with --public-key or CHECKPOINT_PUBLIC_KEYS",
       }),
-    );
+    };
+    const checked = await verifyCheckpoints({
+      checkpoints: await Promise.all(
+        names.map(async (name) => ({ name, bytes: (await evidence.read(name))! })),
+      ),
+      keys,
+      manifestHashes,
+      amendments: amendmentsByChain,
+      now,
+      maxStalenessMs: proof.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS,
+    });
+    report.problems.push(...checked.problems);
+    for (const [chain, links] of stored) {
+      report.problems.push(
+        ...await unvouchedRecords({ chain, ...links, keys, vouched: checked.vouched, now }),
+      );
+    }
   }
   return report;
 }

@@ -13,14 +13,16 @@ import { sha256Hex } from "../../src/bytes.ts";
 import type { WindowReconciliation } from "../../src/pass/reconcile.ts";
 import { verifyChain } from "../../src/proof/chain.ts";
 import { generateEvents } from "../emulators/idcs.ts";
-import { type AuditCloudEvent, generateAuditEvents } from "../emulators/oci.ts";
+import { type AuditCloudEvent, generateAuditEvents, type OciEmulator } from "../emulators/oci.ts";
 import {
   type ArchiveContents,
   DAY,
   duplicates,
   freePort,
+  gzip,
   HOUR,
   listFiles,
+  publicKeyOf,
   readArchive,
   recentEvents,
   runCli,
@@ -45,6 +47,9 @@ interface Archive {
   truth(frontier: number): string[];
   /** Requests the source has served so far. */
   sourceRequests(): number;
+  /** Stores an object as someone who can write the archive but holds no key would, or removes one. */
+  plant(name: string, bytes: Uint8Array): Promise<void>;
+  remove(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +70,7 @@ async function idcsArchive(sink: "dir" | "oci", seed: number): Promise<Archive> 
     },
     truth: (frontier) => domain.truth(frontier),
     sourceRequests: () => domain.emulator.stats.auditRequests,
+    ...writerOf(sink === "oci" ? undefined : domain.archiveDir, cloud?.oci),
     close: async () => {
       await cloud?.close();
       await domain.close();
@@ -116,10 +122,27 @@ async function auditArchive(sink: "dir" | "oci", seed: number): Promise<Archive>
     truth: (frontier) =>
       all.filter((e) => cloud.oci.auditProcessedAt(e.eventId) < frontier).map((e) => e.eventId).sort(),
     sourceRequests: () => cloud.oci.stats.byOperation.ListEvents ?? 0,
+    ...writerOf(sink === "oci" ? undefined : env.ARCHIVE_DIR, cloud.oci),
     close: async () => {
       await cloud.close();
       await Deno.remove(dir, { recursive: true });
     },
+  };
+}
+
+/** Plants and removes objects behind the program's back: files under the archive folder, or bucket objects. */
+function writerOf(
+  archiveDir: string | undefined,
+  oci: Pick<OciEmulator, "putObjectDirect" | "deleteObjectDirect"> | undefined,
+): Pick<Archive, "plant" | "remove"> {
+  return {
+    plant: async (name, bytes) => {
+      if (!archiveDir) return oci!.putObjectDirect(BUCKET, name, bytes);
+      await Deno.mkdir(`${archiveDir}/${name}`.replace(/\/[^/]+$/, ""), { recursive: true });
+      await Deno.writeFile(`${archiveDir}/${name}`, bytes);
+    },
+    remove: async (name) =>
+      archiveDir ? await Deno.remove(`${archiveDir}/${name}`) : oci!.deleteObjectDirect(BUCKET, name),
   };
 }
 
@@ -205,6 +228,75 @@ for (
 
       const status = JSON.parse((await runCli(["status"], { env: archive.env })).stdout);
       assert.equal(status.chains.reduce((n: number, c: { lateEvents: number }) => n + c.lateEvents, 0), 7);
+    } finally {
+      await archive.close();
+    }
+  });
+}
+
+for (
+  const [source, sink, seed] of [
+    ["idcs", "dir", 4121],
+    ["idcs", "oci", 4122],
+    ["oci-audit", "dir", 4123],
+    ["oci-audit", "oci", 4124],
+  ] as const
+) {
+  Deno.test(`${source} → ${sink}: a forged amendment is neither counted nor built on; once removed, reconcile archives the late events`, async () => {
+    const archive = source === "idcs" ? await idcsArchive(sink, seed) : await auditArchive(sink, seed);
+    try {
+      assert.equal(await main(["once", ...asFlags(archive.env)]), 0);
+      const late = archive.addLate(7, seed + 50);
+      // Someone without the key takes amendment 1 of every committed window, with one event of their own.
+      const snapshot = await archive.snapshot();
+      const planted: string[] = [];
+      const utf8 = (text: string) => new TextEncoder().encode(text);
+      for (const [name, text] of snapshot) {
+        if (!/\d{8}T\d{6}\.\d{3}Z\.manifest\.json$/.test(name)) continue;
+        const manifest = JSON.parse(text);
+        const data = await gzip(utf8('{"id":"forged","eventId":"forged"}\n'));
+        const names = [
+          name.replace(".manifest.json", ".amend-1.manifest.json"),
+          manifest.object.replace(".ndjson.gz", ".amend-1.ndjson.gz"),
+        ];
+        const hash = await sha256Hex(utf8(text));
+        const forged = {
+          ...manifest,
+          object: names[1],
+          events: 1,
+          bytes: data.length,
+          sha256: await sha256Hex(data),
+          amendment: 1,
+          amends: hash,
+          previous: hash,
+          keyId: undefined,
+          signature: undefined,
+        };
+        await archive.plant(names[0], utf8(JSON.stringify(forged) + "\n"));
+        await archive.plant(names[1], data);
+        planted.push(...names);
+      }
+      const blocked = await reconcile(archive);
+      assert.equal(blocked.code, 1, blocked.stdout);
+      assert.match(blocked.stderr, /amend-1\.manifest\.json is not vouched for by the archiver's key/);
+      const held = new Set((await archive.read()).ids);
+      assert.ok(late.every((id) => !held.has(id)), "nothing is archived after a forged amendment");
+      const publicKey = `${archive.env.CHECKPOINT_KEY_FILE}.pub.pem`;
+      await Deno.writeTextFile(publicKey, await publicKeyOf(archive.env.CHECKPOINT_KEY_FILE));
+      const verify = await runCli(["verify", "--public-key", publicKey], { env: archive.env });
+      assert.equal(verify.code, 1);
+      assert.match(
+        verify.stdout,
+        /amend-1\.manifest\.json: it is not signed, and no authentic checkpoint names it/,
+      );
+
+      // The operator removes what the key does not vouch for (docs/operations.md): the late events go in.
+      for (const name of planted) await archive.remove(name);
+      const real = await reconcile(archive);
+      assert.equal(real.code, 0, real.stderr);
+      const after = new Set((await archive.read()).ids);
+      assert.ok(late.every((id) => after.has(id)), "every late event archived");
+      assert.equal((await runCli(["verify", "--public-key", publicKey], { env: archive.env })).code, 0);
     } finally {
       await archive.close();
     }

@@ -6,22 +6,9 @@
 
 import assert from "node:assert/strict";
 import { generateEvents } from "../emulators/idcs.ts";
-import { listFiles, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
+import { listFiles, publicKeyOf, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
 
 const PREFIX = "audit-archive";
-
-/** The public key of a checkpoint key file as SPKI PEM, derived from the private key: the auditor's copy. */
-async function publicKeyOf(keyFile: string): Promise<string> {
-  const body = (await Deno.readTextFile(keyFile)).replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
-  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
-  const privateKey = await crypto.subtle.importKey("pkcs8", der, "Ed25519", true, ["sign"]);
-  const { x } = await crypto.subtle.exportKey("jwk", privateKey);
-  const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x }, "Ed25519", true, [
-    "verify",
-  ]);
-  const spki = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.exportKey("spki", publicKey))));
-  return `-----BEGIN PUBLIC KEY-----\n${spki.match(/.{1,64}/g)!.join("\n")}\n-----END PUBLIC KEY-----\n`;
-}
 
 /** An archive of several passes (several checkpoints), its own checkpoint key, and the auditor's public key. */
 async function checkpointed(seed: number) {
@@ -67,11 +54,31 @@ Deno.test("an untouched archive verifies with its checkpoints, and with the audi
     const files = await archive.files();
     assert.ok(files.some((n) => n.startsWith(`${PREFIX}/_checkpoints/keys/`)), "the public key is published");
     assert.ok(!files.some((n) => n.endsWith(".pem")), "no key file in the archive");
-    const status = JSON.parse(
+    // status shows the newest checkpoint its key vouches for: with the key, or with the pinned public key.
+    for (
+      const env of [
+        { CHECKPOINT_KEY_FILE: archive.keyFile },
+        { CHECKPOINT_PUBLIC_KEYS: archive.publicKeyFile },
+      ] as Record<string, string>[]
+    ) {
+      const status = JSON.parse(
+        (await runCli(["status"], { env: { ARCHIVE_DIR: archive.domain.archiveDir, ...env } })).stdout,
+      );
+      assert.equal(
+        status.checkpoint.sequence,
+        plain.report.checkpoints,
+        "status shows the newest checkpoint",
+      );
+      assert.ok(status.checkpoint.ageSeconds >= 0 && status.checkpoint.ageSeconds < 600);
+    }
+    const unkeyed = JSON.parse(
       (await runCli(["status"], { env: { ARCHIVE_DIR: archive.domain.archiveDir } })).stdout,
     );
-    assert.equal(status.checkpoint.sequence, plain.report.checkpoints, "status shows the newest checkpoint");
-    assert.ok(status.checkpoint.ageSeconds >= 0 && status.checkpoint.ageSeconds < 600);
+    assert.match(
+      unkeyed.checkpoint.problem,
+      /not vouched for by the archiver's key/,
+      "no key: no checkpoint vouched",
+    );
   } finally {
     await archive.domain.close();
   }
@@ -153,22 +160,22 @@ Deno.test("removing the newest window and every checkpoint after it is caught by
   }
 });
 
-Deno.test("a chain tail rewritten and re-signed with another key passes on the archive's own keys, fails with --public-key", async () => {
+Deno.test("a chain tail rewritten with another key: the program refuses to build on it, and --public-key fails it", async () => {
   const archive = await checkpointed(308);
   try {
     const files = await archive.files();
-    // The attacker drops the newest window and every checkpoint and key record, then lets the program rebuild
-    // and re-sign the tail with a key of their own.
+    // The attacker drops the newest window and every checkpoint and key record, then runs the program with a
+    // key of their own to rebuild and re-sign the tail: it refuses to build on windows that key never signed.
     const windows = files.filter(isWindowFile).sort();
     const newest = windows.at(-1)!.split("/").pop()!.slice(0, 20);
     for (const name of windows.filter((n) => n.includes(`/${newest}`))) await archive.remove(name);
     await Deno.remove(`${archive.domain.archiveDir}/${PREFIX}/_checkpoints`, { recursive: true });
     const attackerKey = `${archive.domain.dir}/attacker.pem`;
-    assert.equal(await runMain("once", archive.domain, "--checkpoint-key-file", attackerKey), 0);
-    assert.deepEqual((await archive.verify()).problems, [], "self-consistent on what the archive holds");
+    assert.equal(await runMain("once", archive.domain, "--checkpoint-key-file", attackerKey), 1);
+    assert.ok(!(await archive.files()).some((n) => n.endsWith(".checkpoint.json")), "nothing signed");
     const { code, problems } = await archive.verify("--public-key", archive.publicKeyFile);
     assert.equal(code, 1);
-    assert.match(problems.join("\n"), /the signature does not verify \(no trusted key/);
+    assert.match(problems.join("\n"), /no checkpoint found/);
   } finally {
     await archive.domain.close();
   }

@@ -5,16 +5,7 @@
 
 import assert from "node:assert/strict";
 import { gunzip } from "../../src/archive/format.ts";
-import { listFiles, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
-
-/** gzip of bytes, as a test writes its own objects (the program only ever decompresses what it reads). */
-const gzip = async (bytes: Uint8Array) =>
-  new Uint8Array(
-    await new Response(
-      new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip")),
-    )
-      .arrayBuffer(),
-  );
+import { gzip, listFiles, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
 
 /** Archives a few windows once, then gives each test its own copy to tamper with. */
 async function archived() {
