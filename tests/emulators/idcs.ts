@@ -96,6 +96,7 @@ export interface IdcsEmulatorOptions {
    * served while it is less than `retentionDays` old, to the millisecond. @default 14
    */
   retentionDays?: number;
+  /**
    * AuditEvents pages pretty-printed, with `"\n"` or `"\r\n"` line breaks (`prettyPrint`). Oracle documents
    * the SCIM JSON, not its serializer's whitespace (UNCONFIRMED; RFC 8259 §2 allows whitespace between tokens),
    * so both: unset sends compact pages. @default undefined
