@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { loadCheckpointKey } from "../../src/proof/checkpoint_key.ts";
-import { importCheckpointPublicKey } from "../../src/proof/checkpoint.ts";
+import { importPublicKey } from "../../src/keys.ts";
 import { decodeBase64 } from "../../src/bytes.ts";
 
 Deno.test("the checkpoint private key is imported non-extractable, and still signs what its published key verifies", async () => {
@@ -21,7 +21,7 @@ Deno.test("the checkpoint private key is imported non-extractable, and still sig
       await assert.rejects(crypto.subtle.exportKey("jwk", key.signingKey));
       assert.equal(key.keyId, created.keyId);
       const bytes = new TextEncoder().encode("checkpoint");
-      const publicKey = (await importCheckpointPublicKey(decodeBase64(key.record.publicKey)))!;
+      const publicKey = (await importPublicKey(decodeBase64(key.record.publicKey)))!;
       assert.ok(
         await crypto.subtle.verify(
           "Ed25519",
