@@ -13,6 +13,7 @@ import { ArchiveError, type ErrorCode } from "../errors.ts";
 import { log } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { provenPass } from "../pass/pass.ts";
+import { CLOCK_SKEW_MS } from "../archive/seal.ts";
 import type { Proof } from "../pass/proof.ts";
 import type { Source } from "../sources/source.ts";
 import { VERSION } from "../version.ts";
@@ -43,8 +44,8 @@ interface SourceStanding {
 }
 
 /**
- * Whether a source is healthy, and why not: its last pass failed, or its lag is past the bound while it is not
- * catching up a backlog. Before its first pass has finished it is healthy (starting). Pure.
+ * Whether a source is healthy, and why not: its last pass failed, its frontier lies ahead of the clock, or its
+ * lag is past the bound while it is not catching up a backlog. Before its first pass has finished it is healthy (starting). Pure.
  */
 export function assessHealth(standing: SourceStanding, now: number): { ok: boolean; reason?: string } {
   if (standing.lastResult === undefined) return { ok: true, reason: "the first pass is running" };
@@ -52,6 +53,10 @@ export function assessHealth(standing: SourceStanding, now: number): { ok: boole
     return { ok: false, reason: `the last pass failed (${standing.lastResult})` };
   }
   const lagMs = standing.frontierMs === undefined ? 0 : now - standing.frontierMs;
+  // A frontier ahead of the clock is no progress: a forged window, or a clock gone wrong (invariant 11).
+  if (lagMs < -CLOCK_SKEW_MS) {
+    return { ok: false, reason: `the frontier is ${Math.round(-lagMs / 1000)} s ahead of this clock` };
+  }
   if (lagMs > standing.maxLagMs && !standing.catchingUp) {
     return { ok: false, reason: `lag ${Math.round(lagMs / 1000)} s is over ${standing.maxLagMs / 1000} s` };
   }

@@ -13,6 +13,7 @@ import type { SourceName } from "../config/settings.ts";
 import type { Config } from "../config/validate.ts";
 import { nextCronTime, parseCron } from "../cron.ts";
 import type { CheckpointTip } from "../proof/authority.ts";
+import { CLOCK_SKEW_MS } from "../archive/seal.ts";
 import { sourceRetention } from "../sources/retention.ts";
 import { type Source, SOURCE_KINDS } from "../sources/source.ts";
 import { DAY_MS } from "../time.ts";
@@ -38,6 +39,13 @@ const STATUS_CHECKS: ((facts: ChainFacts) => string[])[] = [
     return source === "oci-audit" && retention.assumed
       ? [
         `OCI Audit retention assumed to be ${retention.days} days, the shortest a tenancy can set: the tenancy's own (GetConfiguration) could not be read (see \`policies\`)`,
+      ]
+      : [];
+  },
+  function aheadOfClock({ frontier, lagMs }) {
+    return lagMs !== null && lagMs < -CLOCK_SKEW_MS
+      ? [
+        `the frontier ${frontier} lies ahead of this clock: a forged window, or a wrong clock (docs/operations.md)`,
       ]
       : [];
   },

@@ -69,6 +69,7 @@ Deno.test("validateConfig turns a good idcs key configuration into a Config with
     triggerToken: undefined,
     checkpointKeyFile: "./keys/checkpoint.pem",
     checkpointMirror: undefined,
+    checkpointPublicKeys: [],
     checkpointSigningKey: undefined,
     logLevel: "info",
     logFormat: "json",
@@ -151,6 +152,7 @@ Deno.test("validateConfig reads every explicit setting", () => {
       managementEndpoint: "https://abc-management.kms.us-ashburn-1.oraclecloud.com",
     },
     checkpointMirror: undefined,
+    checkpointPublicKeys: [],
     logLevel: "debug",
     logFormat: "text",
   });

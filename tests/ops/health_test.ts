@@ -35,3 +35,11 @@ Deno.test("assessHealth: unhealthy when the last pass failed, or the lag is past
     { ok: true, reason: "catching up a backlog" },
   );
 });
+
+Deno.test("assessHealth: unhealthy when the frontier lies ahead of the clock (a negative lag)", () => {
+  assert.deepEqual(
+    assessHealth({ ...STANDING, lastResult: "ok", frontierMs: NOW + 10 * MINUTE }, NOW),
+    { ok: false, reason: "the frontier is 600 s ahead of this clock" },
+  );
+  assert.equal(assessHealth({ ...STANDING, lastResult: "ok", frontierMs: NOW + MINUTE }, NOW).ok, true);
+});
