@@ -11,7 +11,9 @@
 
 import assert from "node:assert/strict";
 import { sha256Hex } from "../../src/bytes.ts";
+import { main } from "../../main.ts";
 import { generateEvents } from "../emulators/idcs.ts";
+import { asFlags, auditArchive, idcsArchive } from "../pass/archives.ts";
 import {
   assertCompleteArchive,
   gzip,
@@ -264,3 +266,56 @@ Deno.test("verify without a pinned key says which keys it trusted and that they 
     await archive.domain.close();
   }
 });
+
+for (
+  const [source, sink, seed] of [
+    ["idcs", "dir", 511],
+    ["idcs", "oci", 512],
+    ["oci-audit", "dir", 513],
+    ["oci-audit", "oci", 514],
+  ] as const
+) {
+  Deno.test(`${source} → ${sink}: a forged window on the chain's head is refused until removed, then nothing is lost`, async () => {
+    const archive = source === "idcs" ? await idcsArchive(sink, seed) : await auditArchive(sink, seed);
+    try {
+      assert.equal(await main(["once", ...asFlags(archive.env)]), 0);
+      const utf8 = (text: string) => new TextEncoder().encode(text);
+      const snapshot = await archive.snapshot();
+      const head = [...snapshot.keys()].filter((n) => /\d{8}T\d{6}\.\d{3}Z\.manifest\.json$/.test(n)).sort()
+        .at(-1)!;
+      const manifest = JSON.parse(snapshot.get(head)!);
+      const start = Date.parse(manifest.end);
+      const end = start + 60_000;
+      const data = await gzip(new Uint8Array());
+      const chain = head.replace(/\/\d{4}\/\d{2}\/\d{2}\/[^/]+$/, "");
+      const names = [
+        `${chain}/${day(start)}/${stamp(start)}.manifest.json`,
+        `${chain}/${day(start)}/${stamp(start)}--${stamp(end)}.ndjson.gz`,
+      ];
+      const forged = {
+        ...manifest,
+        start: new Date(start).toISOString(),
+        end: new Date(end).toISOString(),
+        object: names[1],
+        events: 0,
+        bytes: data.length,
+        sha256: await sha256Hex(data),
+        previous: await sha256Hex(utf8(snapshot.get(head)!)),
+        keyId: undefined,
+        signature: undefined,
+      };
+      await archive.plant(names[0], utf8(JSON.stringify(forged) + "\n"));
+      await archive.plant(names[1], data);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const refused = await runCli(["once"], { env: archive.env });
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`${names[0]} is not vouched for by the archiver's key`));
+      for (const name of names) await archive.remove(name);
+      assert.equal((await runCli(["once"], { env: archive.env })).code, 0);
+      const held = await archive.read();
+      assert.deepEqual([...held.ids].sort(), archive.truth(held.frontier!), "nothing lost, nothing twice");
+    } finally {
+      await archive.close();
+    }
+  });
+}
