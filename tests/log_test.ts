@@ -7,11 +7,12 @@ import assert from "node:assert/strict";
 import { recentEvents, runCli, startDomain } from "./harness.ts";
 
 Deno.test("text logs escape ESC, CR and LF inside values: one line per entry, no terminal escapes", async () => {
-  const domain = await startDomain({ events: recentEvents(83, 10) });
-  try {
-    // The key file's path is logged when the key is created: a name that carries a fake log line and colours.
-    const keyFile = `${domain.dir}/key\x1b[31m\r\n2026-01-01T00:00:00.000Z ERROR forged line\x1b[0m.pem`;
-    for (const format of ["text", "json"]) {
+  for (const format of ["text", "json"]) {
+    // Each format its own archive: a second key would not build on the first one's records.
+    const domain = await startDomain({ events: recentEvents(83, 10) });
+    try {
+      // The key file's path is logged when the key is created: a name that carries a fake log line and colours.
+      const keyFile = `${domain.dir}/key\x1b[31m\r\n2026-01-01T00:00:00.000Z ERROR forged line\x1b[0m.pem`;
       const result = await runCli(["once"], {
         env: {
           ...domain.env,
@@ -32,8 +33,8 @@ Deno.test("text logs escape ESC, CR and LF inside values: one line per entry, no
         String(created),
       );
       if (format === "json") lines.forEach((line) => JSON.parse(line));
+    } finally {
+      await domain.close();
     }
-  } finally {
-    await domain.close();
   }
 });
