@@ -57,14 +57,18 @@
  * - `src/archive/window_loop.ts` the one window loop for every source
  * - `src/archive/progress.ts` backfill's progress line
  * - `src/archive/logging_copy.ts` the optional OCI Logging copy
+ * - `src/archive/seal.ts` the Authority contract: records sealed and vouched for
  * - `src/proof/chain.ts` chain verification over names and bytes
  * - `src/proof/checkpoint.ts` checkpoint records and their verification
  * - `src/proof/checkpoint_key.ts` the checkpoint signing key and published keys
  * - `src/proof/checkpoint_writer.ts` each pass's signed checkpoint
+ * - `src/proof/authority.ts` trusted keys, the authentic checkpoint tip, the Authority
+ * - `src/proof/seals.ts` which records the keys vouch for (verify)
  * - `src/proof/verify.ts` `verify`
  *
  * Passes and operations:
  * - `src/pass/open.ts` opening the sink, mirror and sources
+ * - `src/pass/proof.ts` a command's key, trusted keys and checkpoint writer
  * - `src/pass/reconcile.ts` `reconcile` and amendments
  * - `src/pass/pass.ts` one pass of `once` and `run`
  * - `src/pass/backfill.ts` `backfill`
