@@ -110,7 +110,7 @@ import {
   sdkPackages,
 } from "./src/pass/open.ts";
 import { provenPass } from "./src/pass/pass.ts";
-import { openProof, readerTip, readPublicKeyFiles } from "./src/pass/proof.ts";
+import { openProof, readerTrust, readPublicKeyFiles } from "./src/pass/proof.ts";
 import { reconcileSources, type WindowReconciliation } from "./src/pass/reconcile.ts";
 import { verifyArchive } from "./src/proof/verify.ts";
 import { parseDuration, parseTime } from "./src/time.ts";
@@ -320,8 +320,8 @@ const COMMAND_TABLE: Record<
     run: async ({ config, sink, session, now }) => {
       const auditOnly = { ...config, sources: config.sources.filter((s) => s.source === "oci-audit") };
       const sources = await openSources(auditOnly, session);
-      const tip = await readerTip(config, sink, session);
-      console.log(JSON.stringify(await archiveStatus(config, sink, now, sources, tip), null, 2));
+      const trust = await readerTrust(config, sink, session);
+      console.log(JSON.stringify(await archiveStatus(config, sink, now, sources, trust), null, 2));
       return 0;
     },
   },

@@ -5,7 +5,7 @@
  */
 
 import { ObjectStorageSink } from "../archive/bucket_sink.ts";
-import { listChains, readChain } from "../archive/chains.ts";
+import { lastManifestBefore, listChains, readChain } from "../archive/chains.ts";
 import { type Manifest, parseManifest, parseSegment, type Segment } from "../archive/format.ts";
 import { LOG_CATCH_UP_DAYS, logCopyState } from "../archive/logging_copy.ts";
 import type { Sink } from "../archive/sink.ts";
@@ -13,6 +13,7 @@ import type { SourceName } from "../config/settings.ts";
 import type { Config } from "../config/validate.ts";
 import { nextCronTime, parseCron } from "../cron.ts";
 import type { CheckpointTip } from "../proof/authority.ts";
+import type { Authority } from "../archive/seal.ts";
 import { CLOCK_SKEW_MS } from "../archive/seal.ts";
 import { sourceRetention } from "../sources/retention.ts";
 import { type Source, SOURCE_KINDS } from "../sources/source.ts";
@@ -127,21 +128,33 @@ async function chainFacts(sink: Sink, chain: string, config: Config, sources: So
   };
 }
 
+/** Why the keys do not vouch for a chain's newest window, which no pass will build on; undefined when they do. */
+async function headProblem(sink: Sink, chain: string, authority: Authority): Promise<string | undefined> {
+  const name = await lastManifestBefore(sink, chain, Infinity);
+  const bytes = name && await sink.read(name);
+  if (!name || !bytes) return undefined;
+  return await authority.vouch(name, bytes, "manifest", chain).then(
+    () => undefined,
+    (error) => error.message,
+  );
+}
+
 /** `status`: per chain, where it stands on both clocks, what it holds, and every warning its checks raise. */
 export async function archiveStatus(
   config: Config,
   sink: Sink,
   now: number,
   sources: Source[],
-  readTip: () => Promise<CheckpointTip | undefined>,
+  trust: { authority: Authority; tip(complete: boolean): Promise<CheckpointTip | undefined> },
 ) {
   const nextRun = nextCronTime(parseCron(config.schedule)!, now);
   let tipProblem: string | undefined;
-  const tip = await readTip().catch((error) => void (tipProblem = (error as Error).message));
+  const tip = await trust.tip(false).catch((error) => void (tipProblem = (error as Error).message));
   const chains = [];
   for (const chain of await listChains(sink, config.archivePrefix)) {
     const facts = await chainFacts(sink, chain, config, sources, now);
     const { manifests, lagMs, retention } = facts;
+    const unauthentic = await headProblem(sink, chain, trust.authority);
     const amendments = manifests.filter((m) => m.amendment);
     const lastEventTime = manifests.findLast((m) => m.lastEventTime)?.lastEventTime ?? null;
     chains.push({
@@ -160,7 +173,7 @@ export async function archiveStatus(
       lastEventTime,
       retentionDays: retention.days,
       retentionAssumed: retention.assumed,
-      warnings: STATUS_CHECKS.flatMap((check) => check(facts)),
+      warnings: [...STATUS_CHECKS.flatMap((check) => check(facts)), ...(unauthentic ? [unauthentic] : [])],
     });
   }
   const protection = sink instanceof ObjectStorageSink

@@ -45,14 +45,15 @@ export async function readPublicKeyFiles(paths: readonly string[], what: string)
 }
 
 /**
- * The newest checkpoint for a reader that writes nothing (`status`): vouched for by the checkpoint key where
- * one exists already (a key file is not created), the Vault key's versions, and the pinned keys.
+ * What a reader that writes nothing (`status`) trusts: the checkpoint key where one exists already (a key file
+ * is not created), the Vault key's versions, and the pinned keys — the newest checkpoint they vouch for, and
+ * an Authority that vouches (and never seals).
  */
-export async function readerTip(
+export async function readerTrust(
   config: Config,
   sink: Sink,
   session: OciSession | undefined,
-): Promise<() => Promise<CheckpointTip | undefined>> {
+): Promise<Pick<Proof, "authority" | "tip">> {
   const vaultKey = config.checkpointSigningKey;
   const exists = await Deno.stat(config.checkpointKeyFile).then(() => true, () => false);
   const key = vaultKey
@@ -67,7 +68,8 @@ export async function readerTip(
     pinned,
     vaultKey && { session: session!, key: vaultKey, sink, prefix },
   );
-  return () => checkpointTip(sink, prefix, keys, false);
+  const tip = (complete: boolean) => checkpointTip(sink, prefix, keys, complete);
+  return { tip, authority: authorityOf(() => key, keys, () => tip(false)) };
 }
 
 /**

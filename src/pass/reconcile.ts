@@ -157,6 +157,8 @@ async function reconcileWindow(
   authority: Authority,
 ): Promise<{ result: WindowReconciliation; amendments: { name: string; sha256: string }[] }> {
   const window = { start: Date.parse(committed.manifest.start), end: Date.parse(committed.manifest.end) };
+  // Only a window the key vouches for is reconciled: an amendment is never chained onto a forged one.
+  await authority.vouch(committed.name, committed.bytes, "manifest", chain);
   const read = await source.readWindow(window, Infinity);
   if (read.kind !== "complete") throw new ArchiveError("HTTP", "a window read without a limit overflowed");
   // --dry-run writes nothing, not even a window's data completed from its kept bytes.

@@ -99,6 +99,19 @@ Deno.test("a forged empty window over real events: the next pass refuses it, ver
       new RegExp(`${names[0]} is not vouched for by the archiver's key \\(it is not signed\\)`),
     );
     assert.equal((await archive.head()).name, names[0], "nothing was committed after the forged window");
+    const status = JSON.parse(
+      (await runCli(["status"], {
+        env: { ARCHIVE_DIR: archive.domain.archiveDir, CHECKPOINT_KEY_FILE: archive.keyFile },
+      })).stdout,
+    );
+    assert.match(status.chains[0].warnings.join("\n"), /is not vouched for by the archiver's key/);
+    // Reconcile does not amend it either: an amendment is never chained onto a forged window.
+    const reconciled = await runCli(["reconcile", ...archive.flags], { env: archive.domain.env });
+    assert.equal(reconciled.code, 1);
+    assert.ok(
+      !(await listFiles(archive.domain.archiveDir)).some((n) => n.includes(".amend-")),
+      "no amendment",
+    );
     const verified = await archive.verify();
     assert.equal(verified.code, 1);
     assert.match(
