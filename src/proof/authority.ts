@@ -27,7 +27,7 @@ import {
   parseCheckpoint,
 } from "./checkpoint.ts";
 import type { CheckpointKey } from "./checkpoint_key.ts";
-import { distrust } from "./seals.ts";
+import { belongsTo, distrust, parseRecord } from "./seals.ts";
 
 /** The public keys a writer trusts, by key id; never keys that only the archive names. */
 export interface TrustedKeys {
@@ -168,7 +168,9 @@ export function authorityOf(
       return encodeRecord({ ...unsigned, signature: encodeBase64(signature) });
     },
     async vouch(name: string, bytes: Uint8Array, kind: RecordKind, chain: string) {
-      const why = await distrust(bytes, keys.get, Date.now());
+      const record = parseRecord(bytes);
+      const misplaced = record !== undefined && !belongsTo(record, chain);
+      const why = misplaced ? "it is a record of another chain" : await distrust(bytes, keys.get, Date.now());
       if (!why) return;
       if (why === "it is not signed" && await namedByCheckpoint(await newestTip(), bytes, kind, chain)) {
         return;

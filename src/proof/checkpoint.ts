@@ -103,7 +103,12 @@ export async function verifyCheckpoints(input: {
   maxStalenessMs: number;
 }): Promise<{ problems: string[]; vouched: Vouched }> {
   const problems: string[] = [];
-  const vouched: Vouched = { heads: new Set(), amendments: new Set(), chains: new Set() };
+  const vouched: Vouched = {
+    heads: new Set(),
+    amendments: new Set(),
+    chains: new Set(),
+    retiredAt: new Map(),
+  };
   const parsed = input.checkpoints.map((link) => ({ link, checkpoint: parseCheckpoint(link.bytes) }));
   for (const { link } of parsed.filter((p) => !p.checkpoint)) {
     problems.push(`${link.name} is not a readable checkpoint`);
@@ -143,7 +148,11 @@ export async function verifyCheckpoints(input: {
       problems.push(
         `${link.name} is signed with key ${c.keyId}, which a newer key had replaced: a retired key`,
       );
-    } else if (succession.at(-1) !== c.keyId) succession.push(c.keyId);
+    } else if (succession.at(-1) !== c.keyId) {
+      // The key before this one is retired from the time this one first signed.
+      if (succession.length) vouched.retiredAt.set(succession.at(-1)!, Date.parse(c.time));
+      succession.push(c.keyId);
+    }
     if (Date.parse(c.time) > input.now + CLOCK_SKEW_MS) {
       problems.push(`${link.name} is dated ${c.time}, ahead of this clock`);
     }
@@ -192,6 +201,8 @@ export interface Vouched {
   heads: Set<string>;
   amendments: Set<string>;
   chains: Set<string>;
+  /** When each key a newer one replaced stopped being allowed to sign (key validity periods). */
+  retiredAt: Map<string, number>;
 }
 
 /**

@@ -37,6 +37,18 @@ export async function unvouchedRecords(input: {
         `${link.name}: ${why}, and no authentic checkpoint names it — it was written without the archiver's key`,
       );
     }
+    const record = parseRecord(link.bytes);
+    const misplaced = record && !belongsTo(record, input.chain);
+    if (misplaced) {
+      problems.push(`${link.name} is a record of ${record.source}/${record.scope}, not of this chain`);
+    }
+    const retired = record?.keyId ? input.vouched.retiredAt.get(record.keyId) : undefined;
+    const committed = Date.parse(String(record?.committedAt ?? record?.createdAt));
+    if (retired !== undefined && committed > retired) {
+      problems.push(
+        `${link.name} is sealed with key ${record!.keyId}, which a newer key had replaced: a retired key`,
+      );
+    }
   };
   for (const link of input.geneses) await judge(link, input.vouched.chains.has(input.chain));
   for (const link of input.manifests) {
@@ -48,18 +60,27 @@ export async function unvouchedRecords(input: {
   return problems;
 }
 
+/** A stored record as JSON, or undefined. */
+export function parseRecord(bytes: Uint8Array): (Record<string, unknown> & Sealed) | undefined {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a record (its `source` and `scope`) belongs to the chain it is stored in: a seal binds it there. */
+export const belongsTo = (record: Record<string, unknown>, chain: string) =>
+  chain.endsWith(`/${record.source}/${record.scope}`);
+
 /** Why the keys do not vouch for a record's own seal (or its times); undefined when a trusted key signed it. */
 export async function distrust(
   bytes: Uint8Array,
   keyOf: (keyId: string) => CryptoKey | undefined | Promise<CryptoKey | undefined>,
   now: number,
 ): Promise<string | undefined> {
-  let record: Record<string, unknown> & Sealed;
-  try {
-    record = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return "it is not a JSON record";
-  }
+  const record = parseRecord(bytes);
+  if (!record) return "it is not a JSON record";
   const ahead = recordTimes(record).find((time) => time > now + CLOCK_SKEW_MS);
   if (ahead !== undefined) return `it is dated ${new Date(ahead).toISOString()}, ahead of this clock`;
   if (typeof record.signature !== "string" || typeof record.keyId !== "string") return "it is not signed";

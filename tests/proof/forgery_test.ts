@@ -231,7 +231,7 @@ Deno.test("a planted dated checkpoint in 2100 is passed over; a planted claim st
   }
 });
 
-Deno.test("a checkpoint signed by a key a newer one replaced is reported as signed with a retired key", async () => {
+Deno.test("a checkpoint or a window signed by a key a newer one replaced is reported as signed with a retired key", async () => {
   const archive = await archived(505);
   try {
     const newKey = `${archive.domain.dir}/new-checkpoint.pem`;
@@ -244,7 +244,11 @@ Deno.test("a checkpoint signed by a key a newer one replaced is reported as sign
     assert.equal(rotated.code, 0, rotated.stderr);
     const newPublic = `${archive.domain.dir}/new-public.pem`;
     await Deno.writeTextFile(newPublic, await publicKeyOf(newKey));
-    // The retired key signs again (a stolen old key file, or a forgotten instance).
+    // The retired key signs again (a stolen old key file, or a forgotten instance): a checkpoint, and a window.
+    const now = Date.now();
+    archive.domain.emulator.addEvents(
+      generateEvents({ seed: 5051, count: 5, from: now - 2_000, to: now - 1_000 }),
+    );
     const retired = await runCli(["once", ...archive.flags], {
       env: { ...env, CHECKPOINT_PUBLIC_KEYS: newPublic },
     });
@@ -253,10 +257,12 @@ Deno.test("a checkpoint signed by a key a newer one replaced is reported as sign
       env: { ARCHIVE_DIR: archive.domain.archiveDir },
     });
     assert.equal(result.code, 1);
+    const problems = JSON.parse(result.stdout).problems.join("\n");
     assert.match(
-      JSON.parse(result.stdout).problems.join("\n"),
-      /which a newer key had replaced: a retired key/,
+      problems,
+      /checkpoint\.json is signed with key [0-9a-f]{16}, which a newer key had replaced/,
     );
+    assert.match(problems, /manifest\.json is sealed with key [0-9a-f]{16}, which a newer key had replaced/);
   } finally {
     await archive.domain.close();
   }
@@ -332,3 +338,30 @@ for (
     }
   });
 }
+
+Deno.test("a whole chain copied to another scope is never signed into a checkpoint, and verify reports its records", async () => {
+  const archive = await archived(507);
+  try {
+    const copy = archive.chain.replace(/[^/]+$/, "idcs-fabricated");
+    const copied = await new Deno.Command("cp", {
+      args: ["-r", archive.path(archive.chain), archive.path(copy)],
+    })
+      .output();
+    assert.ok(copied.success);
+    assert.equal((await archive.once()).code, 0);
+    const newest = (await listFiles(archive.domain.archiveDir)).filter((n) => n.endsWith(".checkpoint.json"))
+      .sort()
+      .at(-1)!;
+    const { chains } = JSON.parse(await Deno.readTextFile(archive.path(newest)));
+    assert.deepEqual(
+      chains.map((c: { chain: string }) => c.chain),
+      [archive.chain],
+      "only the configured chain",
+    );
+    const verified = await archive.verify();
+    assert.equal(verified.code, 1);
+    assert.ok(verified.problems.includes(`${copy}/genesis.json is a record of idcs/`), verified.problems);
+  } finally {
+    await archive.domain.close();
+  }
+});
