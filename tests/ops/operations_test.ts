@@ -6,6 +6,8 @@
  */
 
 import assert from "node:assert/strict";
+import { main } from "../../main.ts";
+import { asFlags, forgeHead, idcsArchive } from "../pass/archives.ts";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { generateEvents } from "../emulators/idcs.ts";
 import { type CliResult, DAY, freePort, recentEvents, runCli, startDomain, waitFor } from "../harness.ts";
@@ -363,5 +365,27 @@ Deno.test("status warns by the 14-day horizon of identity-domain AuditEvents: a 
     );
   } finally {
     await domain.close();
+  }
+});
+
+Deno.test("a chain's head the key does not vouch for: /healthz is 503 naming it, /metrics counts it, the pass fails", async () => {
+  const archive = await idcsArchive("dir", 79);
+  assert.equal(await main(["once", ...asFlags(archive.env)]), 0);
+  await forgeHead(archive);
+  const daemon = startDaemon(archive.env);
+  try {
+    const sick = await waitFor("a 503 from /healthz", async () => {
+      const health = await daemon.get("/healthz");
+      return health.status === 503 ? JSON.parse(health.text) : undefined;
+    });
+    assert.equal(sick.sources[0].lastResult, "UNAUTHENTIC");
+    assert.match(sick.sources[0].reason, /the last pass failed \(UNAUTHENTIC\)/);
+    const metrics = (await daemon.get("/metrics")).text;
+    const counted = /^audit_archiver_unauthentic_objects_total (\d+)$/m.exec(metrics);
+    assert.ok(counted && Number(counted[1]) >= 1, metrics);
+  } finally {
+    const output = await daemon.stop();
+    await archive.close();
+    assert.match(output.stderr, /"level":"error","msg":"[^"]*is not vouched for by the archiver's key/);
   }
 });

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { sha256Hex } from "../../src/bytes.ts";
 import { generateEvents } from "../emulators/idcs.ts";
 
 import { type AuditCloudEvent, generateAuditEvents, type OciEmulator } from "../emulators/oci.ts";
@@ -12,6 +13,7 @@ import { type AuditCloudEvent, generateAuditEvents, type OciEmulator } from "../
 import {
   type ArchiveContents,
   DAY,
+  gzip,
   HOUR,
   listFiles,
   readArchive,
@@ -150,4 +152,43 @@ async function snapshotOf(
     }
   }
   return snapshot;
+}
+
+/** A time as object names spell it, and its day folder. */
+export const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "");
+export const day = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll("-", "/");
+
+/**
+ * Plants a window hashed onto the chain's head, unsigned and empty, a minute long: what someone who can write
+ * the archive but holds no key can add. Returns its manifest's and data object's names.
+ */
+export async function forgeHead(archive: Archive): Promise<string[]> {
+  const utf8 = (text: string) => new TextEncoder().encode(text);
+  const snapshot = await archive.snapshot();
+  const head = [...snapshot.keys()].filter((n) => /\d{8}T\d{6}\.\d{3}Z\.manifest\.json$/.test(n)).sort()
+    .at(-1)!;
+  const manifest = JSON.parse(snapshot.get(head)!);
+  const start = Date.parse(manifest.end);
+  const end = start + 60_000;
+  const data = await gzip(new Uint8Array());
+  const chain = head.replace(/\/\d{4}\/\d{2}\/\d{2}\/[^/]+$/, "");
+  const names = [
+    `${chain}/${day(start)}/${stamp(start)}.manifest.json`,
+    `${chain}/${day(start)}/${stamp(start)}--${stamp(end)}.ndjson.gz`,
+  ];
+  const forged = {
+    ...manifest,
+    start: new Date(start).toISOString(),
+    end: new Date(end).toISOString(),
+    object: names[1],
+    events: 0,
+    bytes: data.length,
+    sha256: await sha256Hex(data),
+    previous: await sha256Hex(utf8(snapshot.get(head)!)),
+    keyId: undefined,
+    signature: undefined,
+  };
+  await archive.plant(names[0], utf8(JSON.stringify(forged) + "\n"));
+  await archive.plant(names[1], data);
+  return names;
 }

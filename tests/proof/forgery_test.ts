@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { sha256Hex } from "../../src/bytes.ts";
 import { main } from "../../main.ts";
 import { generateEvents } from "../emulators/idcs.ts";
-import { asFlags, auditArchive, idcsArchive } from "../pass/archives.ts";
+import { asFlags, auditArchive, day, forgeHead, idcsArchive, stamp } from "../pass/archives.ts";
 import {
   assertCompleteArchive,
   gzip,
@@ -26,8 +26,6 @@ import {
 } from "../harness.ts";
 
 const PREFIX = "audit-archive";
-const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "");
-const day = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll("-", "/");
 
 /** An archive of one pass, its checkpoint key, and the auditor's pinned public key. */
 async function archived(seed: number) {
@@ -298,33 +296,7 @@ for (
     const archive = source === "idcs" ? await idcsArchive(sink, seed) : await auditArchive(sink, seed);
     try {
       assert.equal(await main(["once", ...asFlags(archive.env)]), 0);
-      const utf8 = (text: string) => new TextEncoder().encode(text);
-      const snapshot = await archive.snapshot();
-      const head = [...snapshot.keys()].filter((n) => /\d{8}T\d{6}\.\d{3}Z\.manifest\.json$/.test(n)).sort()
-        .at(-1)!;
-      const manifest = JSON.parse(snapshot.get(head)!);
-      const start = Date.parse(manifest.end);
-      const end = start + 60_000;
-      const data = await gzip(new Uint8Array());
-      const chain = head.replace(/\/\d{4}\/\d{2}\/\d{2}\/[^/]+$/, "");
-      const names = [
-        `${chain}/${day(start)}/${stamp(start)}.manifest.json`,
-        `${chain}/${day(start)}/${stamp(start)}--${stamp(end)}.ndjson.gz`,
-      ];
-      const forged = {
-        ...manifest,
-        start: new Date(start).toISOString(),
-        end: new Date(end).toISOString(),
-        object: names[1],
-        events: 0,
-        bytes: data.length,
-        sha256: await sha256Hex(data),
-        previous: await sha256Hex(utf8(snapshot.get(head)!)),
-        keyId: undefined,
-        signature: undefined,
-      };
-      await archive.plant(names[0], utf8(JSON.stringify(forged) + "\n"));
-      await archive.plant(names[1], data);
+      const names = await forgeHead(archive);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       const refused = await runCli(["once"], { env: archive.env });
       assert.equal(refused.code, 1, refused.stderr);
