@@ -25,6 +25,9 @@ import {
 import { floorTo } from "../time.ts";
 import { describeWindow, type Window } from "../window.ts";
 
+/** How long a compartment listing serves windows that end before it was asked for. */
+const LISTING_REUSE_MS = 3_600_000;
+
 /** One compartment whose events a window reads, and whether Identity shows it deleted. */
 interface AuditCompartment {
   id: string;
@@ -34,8 +37,8 @@ interface AuditCompartment {
 /**
  * OCI Audit `ListEvents` for a compartment and (AUDIT_SUBTREE) every compartment below it. The range asked for
  * is on *processing* time, to the minute (docs/oracle/oci-apis.md): an event's `eventTime` may lie before the window, and
- * is never a reason to reject it. Compartments are listed through the Identity API on every read, so one added
- * or deleted mid-way neither fails a pass nor loses events. The API answers one compartment at a time, without
+ * is never a reason to reject it. Compartments are listed through the Identity API once per pass (and for any
+ * window that ends after the listing), so one added mid-way is never missed. The API answers one compartment at a time, without
  * a total or a page size: a window that holds more than the limit is halved (on minute boundaries) until it
  * fits. Pages are read as text, signed with the SDK's signer and sent with `fetch`, so every event is archived
  * exactly as Oracle sent it (the SDK's models drop `null` members).
@@ -98,8 +101,29 @@ export class OciAuditSource implements Source {
     return found;
   }
 
+  /** The newest listing of the compartments, and when it was asked for. */
+  #listing?: { at: number; compartments: Promise<AuditCompartment[]> };
+
+  /**
+   * The compartments whose events a window can hold. One created after a listing holds no event processed
+   * before it, so a listing serves every window that ends by the time it was asked for (a pass's windows end
+   * before its start, where `check` lists them): one listing per pass, not per window. A listing is not used
+   * past an hour, so compartments moved into the subtree are seen within one.
+   */
+  #compartmentsFor(window: Window): Promise<AuditCompartment[]> {
+    const listing = this.#listing;
+    if (listing && window.end <= listing.at && Date.now() - listing.at < LISTING_REUSE_MS) {
+      return listing.compartments;
+    }
+    const fresh = { at: Date.now(), compartments: this.#compartments() };
+    fresh.compartments.catch(() => this.#listing === fresh && (this.#listing = undefined));
+    this.#listing = fresh;
+    return fresh.compartments;
+  }
+
   async check(): Promise<void> {
-    await this.#compartments();
+    this.#listing = undefined;
+    await this.#compartmentsFor({ start: 0, end: 0 });
     const minute = floorTo(this.since, this.kind.granularityMs);
     await this.#events(this.scope, { start: minute, end: minute + this.kind.granularityMs }, Infinity, []);
   }
@@ -165,7 +189,7 @@ export class OciAuditSource implements Source {
   }
 
   async readWindow(window: Window, limit: number): Promise<WindowRead> {
-    const compartments = await this.#compartments();
+    const compartments = await this.#compartmentsFor(window);
     const events: ArchivedEvent[] = [];
     const skippedCompartments: string[] = [];
     let fits = true;

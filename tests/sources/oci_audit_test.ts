@@ -221,3 +221,19 @@ Deno.test("four instances started together on one bucket commit each OCI Audit w
     await close();
   }
 });
+
+Deno.test("a pass lists the compartment tree once, not once per window (its windows end before the listing)", async () => {
+  const events = recentAuditEvents(127, 400);
+  const { env, args, cloud, close } = await setup(events, { AUDIT_COMPARTMENT_ID: TEAM });
+  try {
+    assert.equal(await main(["once", ...args, "--max-events-per-object", "40"]), 0);
+    const archive = await readArchive(env.ARCHIVE_DIR);
+    assert.ok(archive.objects >= 5, `${archive.objects} windows`);
+    assert.deepEqual([...archive.ids].sort(), truth(events, archive.frontier!, [TEAM, PROD]));
+    // Below the tenancy the tree is walked level by level: one request per level (team, then prod).
+    const perListing = 2;
+    assert.equal(cloud.oci.stats.byOperation.ListCompartments, perListing, "one listing for the whole pass");
+  } finally {
+    await close();
+  }
+});
