@@ -6,7 +6,8 @@
 
 import type * as OciLogging from "oci-loggingingestion";
 import { encodeRecord, eventKey, eventTime, gunzip, kindOf, type Manifest, parseManifest } from "./format.ts";
-import { dayPrefix, MANIFEST_SUFFIX } from "./names.ts";
+import { dayPrefix, MANIFEST_SUFFIX, parseAmendmentName } from "./names.ts";
+import type { Authority } from "./seal.ts";
 import type { Sink } from "./sink.ts";
 import { ArchiveError } from "../errors.ts";
 import { log } from "../log.ts";
@@ -15,6 +16,11 @@ import { ociCall, ociClient } from "../oci/client.ts";
 import type { OciSession } from "../oci/session.ts";
 import { DAY_MS } from "../time.ts";
 
+/** What the copy needs to judge a window before copying it: the Authority, and the window's chain. */
+interface Trust {
+  authority: Authority;
+  chain: string;
+}
 /**
  * Logging ingestion truncates any field over 10,000 characters ("Any log data field cannot be more than 10,000
  * characters … truncated during ingestion", LogEntry model): longer lines go as parts of at most this many
@@ -140,20 +146,20 @@ export class LoggingCopy {
   }
 
   /** Copies the windows of the last week before `frontier` that were not copied, or whose copy failed. */
-  async catchUp(sink: Sink, chain: string, frontier: number) {
+  async catchUp(sink: Sink, chain: string, frontier: number, authority: Authority) {
     this.#down = false;
     for (let day = frontier - LOG_CATCH_UP_DAYS * DAY_MS; day <= frontier && !this.#down; day += DAY_MS) {
       const names = await this.#contained("list", () => sink.listChildren(dayPrefix(chain, day)));
       for (const name of (names ?? []).filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
-        await this.copyWindow(sink, name, names);
+        await this.copyWindow(sink, { authority, chain }, name, names);
       }
     }
   }
 
   /** Copies one committed window unless it is copied, claimed by another attempt, or in an unknown state. */
-  async copyWindow(sink: Sink, manifestName: string, known?: string[]) {
+  async copyWindow(sink: Sink, trust: Trust, manifestName: string, known?: string[]) {
     if (this.#down) return;
-    await this.#contained(manifestName, () => this.#copy(sink, manifestName, known));
+    await this.#contained(manifestName, () => this.#copy(sink, trust, manifestName, known));
   }
 
   /** Runs one step of the copy; any failure is logged and ends this pass's copying, never the pass. */
@@ -170,10 +176,14 @@ export class LoggingCopy {
     }
   }
 
-  async #copy(sink: Sink, manifestName: string, known?: string[]) {
+  async #copy(sink: Sink, trust: Trust, manifestName: string, known?: string[]) {
     const names = known ?? await sink.listChildren(manifestName.slice(0, manifestName.lastIndexOf("/")));
     const state = logCopyState(manifestName, names);
     if (state.kind === "done" || state.kind === "unknown") return;
+    // Only what the key vouches for is copied: a manifest someone else added stops this pass's copying, loudly.
+    const stored = (await sink.read(manifestName))!;
+    const kind = parseAmendmentName(manifestName) ? "amendment" : "manifest";
+    await trust.authority.vouch(manifestName, stored, kind, trust.chain);
     const attempt = state.kind === "failed" ? state.attempt + 1 : 1;
     const skip = state.kind === "failed" ? await this.#batchesPushed(sink, manifestName, state.attempt) : 0;
     // Unique to this attempt: a create-if-absent that finds identical bytes takes them for its own retried write,
@@ -184,7 +194,7 @@ export class LoggingCopy {
       claimant: crypto.randomUUID(),
     });
     if (!await sink.createExclusive(logMarker(manifestName, attempt), claim)) return; // another instance has it
-    const manifest = parseManifest((await sink.read(manifestName))!)!;
+    const manifest = parseManifest(stored)!;
     const batches = logBatches(await this.#entries(sink, manifest));
     let pushed = skip;
     try {

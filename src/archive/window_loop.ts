@@ -119,7 +119,9 @@ export async function archiveSegment(
       events: read.count,
       object: names.data,
     });
-    if (options.copy) await commit.written.then(() => options.copy!.copyWindow(sink, names.manifest));
+    if (options.copy) {
+      await commit.written.then(() => options.copy!.copyWindow(sink, { authority, chain }, names.manifest));
+    }
   }
   await Promise.all(unwritten);
   if (state.last) options.known?.heads.set(chain, state.previousRecord);

@@ -41,7 +41,12 @@ async function archivePass(
     main ??= await claimSegment(sink, chain, source, since, undefined, authority);
     known.mains.set(chain, main);
     // Windows whose copy failed (or never ran) on an earlier pass go first.
-    await copy?.catchUp(sink, chain, (await readSegmentState(sink, chain, main, authority)).frontier);
+    await copy?.catchUp(
+      sink,
+      chain,
+      (await readSegmentState(sink, chain, main, authority)).frontier,
+      authority,
+    );
     return await archiveSegment(source, sink, config, budget, main, {
       authority,
       minIntervalMs: config.minIntervalMs,

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { logBatches, logCopyState } from "../../src/archive/logging_copy.ts";
-import { duplicates, listFiles, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
+import { duplicates, gzip, listFiles, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
 import { startCloud } from "../oci_harness.ts";
 
 const LOG_ID = "ocid1.log.oc1..aaaaauditcopy";
@@ -205,6 +205,41 @@ Deno.test("a push answered 500 may have gone in: it is not retried, the window i
       logged().length < 300 && logged().length > 0,
       `${logged().length} entries: all but the unknown window`,
     );
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("an amendment the key does not vouch for is never copied to the log", async () => {
+  const { domain, args, logged, cloud, close } = await setup(200, 137);
+  try {
+    cloud.oci.setFaults({ rate5xx: 1, share503: 1 });
+    assert.equal(await runMain("once", domain, ...args, "--max-events-per-object", "100"), 0);
+    assert.equal(logged().length, 0);
+    // Someone without the key adds an amendment with an event of theirs to a window not yet copied.
+    const files = await listFiles(domain.archiveDir);
+    const window = files.filter((n) => /\d{8}T\d{6}\.\d{3}Z\.manifest\.json$/.test(n)).sort()[0];
+    const manifest = JSON.parse(await Deno.readTextFile(`${domain.archiveDir}/${window}`));
+    const data = await gzip(
+      new TextEncoder().encode('{"id":"forged","timestamp":"2026-01-01T00:00:00.000Z"}\n'),
+    );
+    const names = [
+      window.replace(".manifest.json", ".amend-1.manifest.json"),
+      manifest.object.replace(".ndjson.gz", ".amend-1.ndjson.gz"),
+    ];
+    const forged = {
+      ...manifest,
+      object: names[1],
+      events: 1,
+      amendment: 1,
+      keyId: undefined,
+      signature: undefined,
+    };
+    await Deno.writeTextFile(`${domain.archiveDir}/${names[0]}`, JSON.stringify(forged) + "\n");
+    await Deno.writeFile(`${domain.archiveDir}/${names[1]}`, data);
+    cloud.oci.setFaults({});
+    assert.equal(await runMain("once", domain, ...args), 0);
+    assert.ok(!logged().some((e) => e.id === "forged"), "the forged event is not in the log");
   } finally {
     await close();
   }
