@@ -8,12 +8,22 @@ import assert from "node:assert/strict";
 import { logBatches, logCopyState } from "../../src/archive/logging_copy.ts";
 import { duplicates, gzip, listFiles, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
 import { startCloud } from "../oci_harness.ts";
+import type { AuditEvent } from "../emulators/idcs.ts";
 
 const LOG_ID = "ocid1.log.oc1..aaaaauditcopy";
 
-async function setup(count: number, seed: number) {
-  const domain = await startDomain({ events: recentEvents(seed, count) });
-  const cloud = await startCloud(domain.dir, { logs: [LOG_ID], buckets: [] });
+/** A domain with `events` (or `count` recent ones) and a cloud whose custom log receives the copy. */
+async function setup(
+  count: number,
+  seed: number,
+  options: { events?: AuditEvent[]; logRequestMaxBytes?: number } = {},
+) {
+  const domain = await startDomain({ events: options.events ?? recentEvents(seed, count) });
+  const cloud = await startCloud(domain.dir, {
+    logs: [LOG_ID],
+    buckets: [],
+    logRequestMaxBytes: options.logRequestMaxBytes,
+  });
   const settings = {
     OCI_AUTH: "config",
     OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
@@ -152,37 +162,18 @@ Deno.test("a window of non-ASCII events is copied in requests under the byte lim
     ...event,
     description: `${i}:${"監査".repeat(4_000)}`,
   }));
-  const domain = await startDomain({ events: wide });
-  const cloud = await startCloud(domain.dir, {
-    logs: [LOG_ID],
-    buckets: [],
+  const { domain, args, logged, cloud, close } = await setup(0, 136, {
+    events: wide,
     logRequestMaxBytes: 4 * 1024 * 1024,
   });
-  const settings = {
-    OCI_AUTH: "config",
-    OCI_CONFIG_FILE: cloud.env.OCI_CONFIG_FILE,
-    OCI_LOG_ID: LOG_ID,
-    OCI_LOGGING_ENDPOINT: cloud.oci.url,
-  };
   try {
-    assert.equal(
-      await runMain(
-        "once",
-        domain,
-        ...Object.entries(settings).flatMap(([name, value]) => [
-          `--${name.toLowerCase().replaceAll("_", "-")}`,
-          value,
-        ]),
-      ),
-      0,
-    );
-    const entries = cloud.oci.logEntries(LOG_ID);
+    assert.equal(await runMain("once", domain, ...args), 0);
+    const entries = logged();
     assert.equal(entries.length, 400, "every event copied");
     assert.deepEqual(entries.map((e) => e.data).sort(), [...(await domain.read()).lines].sort());
     assert.ok(cloud.oci.stats.byOperation.PutLogs >= 2, "more than one request");
   } finally {
-    await cloud.close();
-    await domain.close();
+    await close();
   }
 });
 
