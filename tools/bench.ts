@@ -16,7 +16,9 @@
  *   4. the blog's function (tools/bench_blog.ts) and `once`, N/10 events at 50 ms;
  *   5. rate-limited identity domains (Free and Premium), N/10 events;
  *   6. an idle pass (`once` with nothing due) beside `deno run` of an empty script;
- *   7. 200 compartments, N/10 events, at 0 and 50 ms.
+ *   7. 200 compartments, N/10 events, at 0 and 50 ms;
+ *   8. an identity domain whose order among equal timestamps changes from request to request, N events at
+ *      50 ms: the AuditEvents requests against the pages the backlog holds (issue 21).
  *
  * The emulator (and the million events it holds) lives in this process, so the archiver runs in a separate
  * one — `deno run -P=local main.ts once`, as an operator would run it — and its peak memory is the kernel's
@@ -77,6 +79,8 @@ interface Scenario {
   runner?: "once" | "blog";
   /** Extra archiver settings. */
   settings?: Record<string, string>;
+  /** The identity domain orders equal timestamps differently on every request (`shuffleTies`). */
+  shuffleTies?: boolean;
 }
 
 interface Result {
@@ -182,6 +186,15 @@ function scenarios(size: number): Scenario[] {
       sink: "dir",
       compartments: 200,
     })),
+    {
+      group: 8,
+      name: "ties reordered between requests, 50 ms latency",
+      events: size,
+      latencyMs: 50,
+      source: "idcs",
+      sink: "dir",
+      shuffleTies: true,
+    },
   ];
 }
 
@@ -203,10 +216,10 @@ function readOptions(): { size: number; groups: Set<number> } {
   if (!Number.isInteger(size) || size < 1) {
     usage(`BENCH_EVENTS must be a whole number ≥ 1, not "${sizeText}"`);
   }
-  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5,6,7";
+  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5,6,7,8";
   const groups = new Set(groupsText.split(",").map((part) => Number(part.trim())));
-  if (![...groups].every((g) => Number.isInteger(g) && g >= 1 && g <= 7)) {
-    usage(`BENCH_SCENARIOS must list scenarios 1 to 7, like "1,3", not "${groupsText}"`);
+  if (![...groups].every((g) => Number.isInteger(g) && g >= 1 && g <= 8)) {
+    usage(`BENCH_SCENARIOS must list scenarios 1 to 8, like "1,3", not "${groupsText}"`);
   }
   return { size, groups };
 }
@@ -360,7 +373,7 @@ async function idcsSource(
   events: ReturnType<typeof generateEvents>,
 ): Promise<BenchSource> {
   const key = await generateClientKey();
-  const faults: IdcsFaults = { latencyMs: scenario.latencyMs };
+  const faults: IdcsFaults = { latencyMs: scenario.latencyMs, shuffleTies: scenario.shuffleTies === true };
   const emulator = await startIdcsEmulator({
     clientId: CLIENT_ID,
     keyId: KEY_ID,
@@ -651,6 +664,16 @@ function summary(results: Result[], idle?: IdleRun): string {
       `- 200 compartments, oci-audit → dir: wall ${compartments[0].wallSeconds.toFixed(1)} s at 0 ms, ${
         compartments[1].wallSeconds.toFixed(1)
       } s at 50 ms: ratio ${(compartments[1].wallSeconds / compartments[0].wallSeconds).toFixed(2)}`,
+    );
+  }
+  const reordered = find(8, () => true);
+  if (reordered) {
+    const pages = Math.ceil(reordered.scenario.events / Number(ARCHIVER_SETTINGS.PAGE_SIZE));
+    lines.push(
+      `- ties reordered between requests, idcs → dir: ${
+        grouped(reordered.auditRequests)
+      } AuditEvents requests ` +
+        `for the ${grouped(pages)} pages the backlog holds: ${(reordered.auditRequests / pages).toFixed(2)}×`,
     );
   }
   const blog = find(4, (r) => r.scenario.runner === "blog");
