@@ -83,6 +83,22 @@ export function parseAuditEventsPage(body: unknown, sent: Uint8Array, window: Wi
   return { totalResults: page.totalResults as number, events };
 }
 
+/**
+ * The times of the events a read's pages sent more than once. Positions in the timestamp order are fixed
+ * while the events are, so an event seen on two pages is a tie split by a page edge and read in two orders.
+ */
+function repeatedTimes(pages: AuditEventsPage[]): number[] {
+  const seen = new Set<string>();
+  const times = new Set<number>();
+  for (const page of pages) {
+    for (const { id, time } of page.events) {
+      if (seen.has(id)) times.add(time);
+      else seen.add(id);
+    }
+  }
+  return [...times];
+}
+
 /** Identity domain `GET /admin/v1/AuditEvents`, paged by startIndex (no cursor is documented). */
 export class IdcsSource implements Source {
   readonly name = "idcs";
@@ -143,8 +159,15 @@ export class IdcsSource implements Source {
    * number matches the `totalResults` every page agreed on.
    */
   async readWindow(window: Window, limit: number): Promise<WindowRead> {
-    const pageSize = this.options.pageSize;
     const byId = new EventsById();
+    const read = await this.#collect(window, limit, byId);
+    if (read.kind === "complete") reportConflicts(this, window, byId.conflicts);
+    return read;
+  }
+
+  /** Collects the window's events into `byId` until they are all there (see `readWindow`). */
+  async #collect(window: Window, limit: number, byId: EventsById): Promise<WindowRead> {
+    const pageSize = this.options.pageSize;
     // Paging through a group of equal timestamps larger than a page sees a different slice on every read, so
     // reads go on while they bring new events (up to IDCS_MAX_READS), and stop after IDCS_IDLE_READS without.
     for (let attempt = 1, idle = 0; attempt <= IDCS_MAX_READS && idle < IDCS_IDLE_READS; attempt++) {
@@ -175,10 +198,9 @@ export class IdcsSource implements Source {
       for (const page of pages) for (const event of page.events) byId.add(event);
       const agreed = pages.every((page) => page.totalResults === total);
       // An id sent with different bodies counts once as an id, and once per body in totalResults.
-      if (agreed && (byId.size === total || byId.variants === total)) {
-        reportConflicts(this, window, byId.conflicts);
-        return { kind: "complete", events: byId.events(), sourceTotal: total };
-      }
+      const complete = () => agreed && (byId.size === total || byId.variants === total);
+      if (agreed && !complete()) await this.#collectTies(window, repeatedTimes(pages), byId);
+      if (complete()) return { kind: "complete", events: byId.events(), sourceTotal: total };
       idle = byId.size > known ? 0 : idle + 1;
       log("debug", "window read again", {
         window: describeWindow(window),
@@ -193,5 +215,23 @@ export class IdcsSource implements Source {
         describeWindow(window)
       } did not return a consistent set of events: ${byId.size} distinct events received before reads stopped bringing new ones`,
     );
+  }
+
+  /**
+   * Reads each of `times` again as a window of its own millisecond, and adds its events to `byId`. Where
+   * a read's pages sent an event twice, a page edge fell inside that millisecond's tie and the pages saw it
+   * in different orders, so as many of its events were skipped: reading that millisecond alone finds them,
+   * for a request or so each instead of the whole window again (issue 21). Within one millisecond there is no
+   * narrower window: a tie larger than a page is read again whole, as any window is.
+   */
+  async #collectTies(window: Window, times: number[], byId: EventsById): Promise<void> {
+    if (window.end - window.start <= this.kind.granularityMs) return;
+    log("debug", "ties read again", { window: describeWindow(window), milliseconds: times.length });
+    const ties = await mapConcurrent(times, this.options.concurrency, async (time) => {
+      const tie = new EventsById();
+      await this.#collect({ start: time, end: time + this.kind.granularityMs }, Infinity, tie);
+      return tie;
+    });
+    for (const tie of ties) byId.merge(tie);
   }
 }

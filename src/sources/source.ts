@@ -96,7 +96,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export class EventsById {
   readonly #byId = new Map<string, ArchivedEvent>();
   /** Each conflicting id's other bodies seen. */
-  readonly #others = new Map<string, Uint8Array[]>();
+  readonly #others = new Map<string, ArchivedEvent[]>();
 
   add(event: ArchivedEvent) {
     const known = this.#byId.get(event.id);
@@ -106,7 +106,13 @@ export class EventsById {
     this.#others.set(event.id, others);
     const [kept, other] = compareBytes(event.json, known.json) < 0 ? [event, known] : [known, event];
     this.#byId.set(event.id, kept);
-    if (!others.some((seen) => sameBytes(seen, other.json))) others.push(other.json);
+    if (!others.some((seen) => sameBytes(seen.json, other.json))) others.push(other);
+  }
+
+  /** Adds every (id, body) `other` holds: a part of the window read on its own. */
+  merge(other: EventsById) {
+    for (const event of other.#byId.values()) this.add(event);
+    for (const others of other.#others.values()) for (const event of others) this.add(event);
   }
 
   /** Distinct ids. */

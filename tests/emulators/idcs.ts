@@ -62,7 +62,13 @@ export interface IdcsFaults {
   rateMalformed?: number;
   /** Probability of a 200 whose JSON is cut in the middle (AuditEvents only). @default 0 */
   rateTruncated?: number;
-  /** Order among equal timestamps differs from request to request. @default false */
+  /**
+   * Order among equal timestamps differs from request to request: every run of equal timestamps a page
+   * touches is permuted anew (by the seeded order PRNG, so a seed replays it). AuditEvents is sorted by
+   * `sortBy=timestamp` and paged by `startIndex` only; Oracle documents no order among equal timestamps
+   * nor a cursor (docs/oracle/identity-domains.md [query-params]), so a page edge inside a tie may see it in
+   * another order than the page before it. @default false
+   */
   shuffleTies?: boolean;
 }
 
