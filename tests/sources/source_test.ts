@@ -1,11 +1,11 @@
 /**
- * Event order within a window. Pure: no network, no files.
+ * Event order within a window, and a window's events collected by id. Pure: no network, no files.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type ArchivedEvent, sortEvents } from "../../src/sources/source.ts";
+import { type ArchivedEvent, EventsById, sortEvents } from "../../src/sources/source.ts";
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -22,4 +22,25 @@ Deno.test("sortEvents orders by time, then by id", () => {
     ]),
     [["a", t1], ["b", t1], ["A", t2], ["a", t2], ["b", t2]],
   );
+});
+
+Deno.test("EventsById.merge adds every id and every body of a part read on its own", () => {
+  const time = at("2026-11-27T10:00:00.000Z");
+  const event = (id: string, body = id): ArchivedEvent => ({
+    id,
+    time,
+    json: utf8(`{"id":"${id}","b":"${body}"}`),
+  });
+  const window = new EventsById();
+  window.add(event("a"));
+  window.add(event("b"));
+  const tie = new EventsById();
+  tie.add(event("b"));
+  tie.add(event("c"));
+  tie.add(event("c", "other"));
+  window.merge(tie);
+  assert.deepEqual(window.events().map((e) => e.id), ["a", "b", "c"]);
+  // The part's second body of c still counts, as the source's totalResults counts it.
+  assert.equal(window.variants, 4);
+  assert.deepEqual(window.conflicts, ["c"]);
 });
