@@ -225,7 +225,7 @@ export class IdcsSource implements Source {
    * narrower window: a tie larger than a page is read again whole, as any window is.
    */
   async #collectTies(window: Window, times: number[], byId: EventsById): Promise<void> {
-    if (window.end - window.start <= this.kind.granularityMs) return;
+    if (!times.length || window.end - window.start <= this.kind.granularityMs) return;
     log("debug", "ties read again", { window: describeWindow(window), milliseconds: times.length });
     const ties = await mapConcurrent(times, this.options.concurrency, async (time) => {
       const tie = new EventsById();
