@@ -156,7 +156,8 @@ export class IdcsSource implements Source {
   /**
    * Reads every event of the window. Order among equal timestamps is not stable between requests, so pages
    * can overlap or skip within a tie: events are collected by id across pages and attempts until their
-   * number matches the `totalResults` every page agreed on.
+   * number matches the `totalResults` every page agreed on; a tie a page edge split is read again on its own
+   * (`#collectTies`) before the whole window is.
    */
   async readWindow(window: Window, limit: number): Promise<WindowRead> {
     const byId = new EventsById();
