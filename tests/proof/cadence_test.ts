@@ -7,6 +7,10 @@
 import assert from "node:assert/strict";
 import { main } from "../../main.ts";
 import { DirectorySink } from "../../src/archive/directory_sink.ts";
+import { encodeRecord } from "../../src/archive/format.ts";
+import { signedBytes } from "../../src/archive/seal.ts";
+import { encodeBase64 } from "../../src/bytes.ts";
+import { loadCheckpointKey } from "../../src/proof/checkpoint_key.ts";
 import { verifyArchive } from "../../src/proof/verify.ts";
 import { HOUR, listFiles, recentEvents, runMain, startDomain, waitFor } from "../harness.ts";
 
@@ -15,10 +19,11 @@ const PREFIX = "audit-archive";
 const checkpointsOf = (files: string[]) => files.filter((n) => n.endsWith(".checkpoint.json")).sort();
 
 /** The program's own verify of `archiveDir`, with a clock `laterMs` ahead (and the mirror's checkpoints). */
-const verifyLater = (archiveDir: string, laterMs: number, mirror?: string) =>
+const verifyLater = (archiveDir: string, laterMs: number, mirror?: string, scheduleIntervalMs?: number) =>
   verifyArchive(new DirectorySink(archiveDir), PREFIX, -Infinity, Infinity, {
     now: Date.now() + laterMs,
     mirror: mirror === undefined ? undefined : new DirectorySink(mirror),
+    scheduleIntervalMs,
   });
 
 /** `run` until its pass at start has signed a checkpoint, then stopped as SIGTERM would. */
@@ -101,7 +106,10 @@ Deno.test("newest checkpoints removed from the archive while the mirror holds th
     const alone = await verifyLater(domain.archiveDir, HOUR);
     assert.equal(alone.newestCheckpoint?.sequence, 1);
     assert.equal(alone.newestCheckpoint?.verdict, "passes stopped or checkpoints removed");
-    assert.match(alone.problems.join("\n"), /only the checkpoint mirror \(verify --mirror\) tells them apart/);
+    assert.match(
+      alone.problems.join("\n"),
+      /only the checkpoint mirror \(verify --mirror\) tells them apart/,
+    );
   } finally {
     await domain.close();
   }
@@ -135,6 +143,27 @@ Deno.test("a forged cadence (an edited checkpoint) is not trusted: the last auth
     assert.equal(report.newestCheckpoint?.sequence, 1, "the newest authentic checkpoint");
     assert.deepEqual(report.newestCheckpoint?.cadence, { schedule: "*/15 * * * *", intervalSeconds: 900 });
     assert.match(problems, /more than its writer's schedule \*\/15 \* \* \* \* allows \(45 min\)/);
+  } finally {
+    await domain.close();
+  }
+});
+
+Deno.test("a checkpoint from before cadences were declared is bounded by the verifier's SCHEDULE, as before", async () => {
+  const domain = await startDomain({ events: recentEvents(406, 80) });
+  const keyFile = `${domain.dir}/checkpoint.pem`;
+  try {
+    assert.equal(await runMain("once", domain, "--checkpoint-key-file", keyFile), 0);
+    // What an older writer signed: the same checkpoint without the field, signed with the same key.
+    const name = `${domain.archiveDir}/${checkpointsOf(await listFiles(domain.archiveDir))[0]}`;
+    const { cadence: _, signature: __, ...older } = JSON.parse(await Deno.readTextFile(name));
+    const key = await loadCheckpointKey(keyFile);
+    const signature = encodeBase64(await key.sign(signedBytes(older)));
+    await Deno.writeFile(name, encodeRecord({ ...older, signature }));
+    const stale = await verifyLater(domain.archiveDir, 2 * HOUR, undefined, 15 * 60_000);
+    assert.equal(stale.newestCheckpoint?.cadence, "undeclared");
+    assert.equal(stale.newestCheckpoint?.boundBy, "the verifier's SCHEDULE");
+    assert.match(stale.problems.join("\n"), /more than the verifier's SCHEDULE .* allows \(45 min\)/);
+    assert.deepEqual((await verifyLater(domain.archiveDir, 2 * HOUR, undefined, HOUR)).problems, []);
   } finally {
     await domain.close();
   }
