@@ -43,11 +43,13 @@ export function scheduledCadence(schedule: string, now: number): Cadence {
 /** How old the newest checkpoint may be with passes every `intervalMs`: one missed pass is tolerated, two not. */
 export const stalenessBound = (intervalMs: number) => 2 * intervalMs + 15 * 60_000;
 
-const isCadence = (c: unknown) =>
-  c === undefined || c === ON_DEMAND ||
-  (typeof (c as { schedule?: unknown })?.schedule === "string" &&
-    Number.isFinite((c as { intervalSeconds?: unknown }).intervalSeconds) &&
-    (c as { intervalSeconds: number }).intervalSeconds > 0);
+/** Absent (an older writer), on demand, or a schedule with a positive interval. */
+function isCadence(c: unknown): boolean {
+  if (c === undefined || c === ON_DEMAND) return true;
+  const { schedule, intervalSeconds } = (c ?? {}) as Record<string, unknown>;
+  return typeof schedule === "string" && typeof intervalSeconds === "number" && intervalSeconds > 0 &&
+    Number.isFinite(intervalSeconds);
+}
 
 /** One chain in a checkpoint. */
 export interface ChainHead {

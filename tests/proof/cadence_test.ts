@@ -168,3 +168,22 @@ Deno.test("a checkpoint from before cadences were declared is bounded by the ver
     await domain.close();
   }
 });
+
+Deno.test("reconcile between scheduled passes carries their cadence; once by hand declares on demand", async () => {
+  const domain = await startDomain({ events: recentEvents(407, 80) });
+  const keyFlags = ["--checkpoint-key-file", `${domain.dir}/checkpoint.pem`];
+  const hourly = { schedule: "0 * * * *", intervalSeconds: 3600 };
+  const newestCadence = async () => (await verifyLater(domain.archiveDir, 0)).newestCheckpoint?.cadence;
+  try {
+    assert.equal(await runMain("once", domain, ...keyFlags, "--schedule", hourly.schedule), 0);
+    assert.deepEqual(await newestCadence(), hourly);
+    assert.equal(await runMain("reconcile", domain, ...keyFlags), 0);
+    assert.deepEqual(await newestCadence(), hourly, "reconcile is not a pass: it lifts no bound");
+    assert.equal(await runMain("once", domain, ...keyFlags), 0);
+    assert.equal(await newestCadence(), "on-demand");
+    assert.equal(await runMain("reconcile", domain, ...keyFlags, "--schedule", "*/30 * * * *"), 0);
+    assert.deepEqual(await newestCadence(), { schedule: "*/30 * * * *", intervalSeconds: 1800 });
+  } finally {
+    await domain.close();
+  }
+});
