@@ -260,7 +260,7 @@ const COMMAND_TABLE: Record<
     sources: true,
     run: async ({ config, sink, session }) => {
       const sources = await openSources(config, session);
-      const proof = await openProof(config, sink, session, sources);
+      const proof = await openProof(config, sink, session, sources, "once");
       const pass = await provenPass(config, sources, sink, loggingCopy(config, session), proof);
       log("info", "pass finished", { reports: pass.reports, checkpoint: pass.checkpoint.sequence });
       return 0;
@@ -270,7 +270,7 @@ const COMMAND_TABLE: Record<
     sources: true,
     run: async ({ config, sink, session, line, from, to }) => {
       const sources = await openSources(config, session);
-      const proof = await openProof(config, sink, session, sources);
+      const proof = await openProof(config, sink, session, sources, "reconcile");
       // Without --from: every window the source still holds.
       const { results, reconciliation } = await untilSignal((stop) =>
         reconcileSources(config, sources, sink, proof, {
@@ -302,7 +302,7 @@ const COMMAND_TABLE: Record<
     from: true,
     run: async ({ config, sink, session, from, to }) => {
       const sources = await openSources(config, session);
-      const proof = await openProof(config, sink, session, sources);
+      const proof = await openProof(config, sink, session, sources, "backfill");
       // SIGINT/SIGTERM stop it after the window in hand; run again, it resumes where it stopped.
       const reports = await untilSignal((stop) =>
         backfill(config, sources, sink, { from: from!, to }, proof.authority, stop)
@@ -338,7 +338,8 @@ const COMMAND_TABLE: Record<
         publicKeyPems: line.publicKeys?.length
           ? await readPublicKeyFiles(line.publicKeys, "--public-key")
           : await readPublicKeyFiles(config.checkpointPublicKeys, "CHECKPOINT_PUBLIC_KEYS"),
-        maxStalenessMs: parseStaleness(line.maxStaleness, config.schedule, now),
+        maxStalenessMs: parseStaleness(line.maxStaleness),
+        scheduleIntervalMs: scheduleInterval(parseCron(config.schedule)!, now),
         now,
         mirror: line.mirror ? await openMirror(config, session) : undefined,
       });
@@ -375,7 +376,7 @@ const loggingCopy = (config: Config, session?: OciSession) =>
 /** `run`: the daemon, until SIGINT, SIGTERM or `signal`. */
 async function runCommand({ config, sink, session, signal }: CommandContext): Promise<number> {
   const sources = await openSources(config, session);
-  const proof = await openProof(config, sink, session, sources);
+  const proof = await openProof(config, sink, session, sources, "run");
   await untilSignal(
     (stop) => runDaemon(config, sources, sink, loggingCopy(config, session), proof, stop),
     signal,
@@ -384,11 +385,11 @@ async function runCommand({ config, sink, session, signal }: CommandContext): Pr
 }
 
 /**
- * `verify --max-staleness`: how old the newest checkpoint may be. Default: twice the SCHEDULE interval plus
- * 15 minutes (45 min for the default schedule), so one missed pass is tolerated and two are not.
+ * `verify --max-staleness`: how old the newest checkpoint may be, whatever cadence its writer declared. Unset:
+ * the declared cadence decides (docs/design.md §8).
  */
-function parseStaleness(text: string | undefined, schedule: string, now: number): number {
-  if (text === undefined) return 2 * scheduleInterval(parseCron(schedule)!, now) + 15 * 60_000;
+function parseStaleness(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
   const ms = parseDuration(text);
   if (ms === undefined) {
     throw new ArchiveError(

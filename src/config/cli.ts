@@ -123,9 +123,10 @@ Commands:
   verify [--from T] [--to T] [--public-key FILE]… [--max-staleness D] [--mirror]
                               prove the archive: tiling, hashes, counts, the hash chain, the signed
                               checkpoints (with FILE — once per key, Ed25519 or RSA PEM — only those keys are
-                              trusted; the newest checkpoint may be at most D old, default twice the SCHEDULE
-                              interval plus 15 min); exit 0 only if all hold; --mirror reads the checkpoints
-                              from CHECKPOINT_MIRROR
+                              trusted; the newest checkpoint may be at most D old, default by the cadence
+                              its writer declared: twice its schedule's interval plus 15 min, no bound on
+                              demand); exit 0 only if all hold; --mirror reads the checkpoints from
+                              CHECKPOINT_MIRROR
   export --from T --to T [--out FILE]
                               archived events in that range as NDJSON (stdout by default), amendments
                               included

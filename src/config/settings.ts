@@ -158,7 +158,13 @@ export const SETTINGS: readonly Setting[] = [
     help:
       "with `run`: /healthz answers 503 when a source's lag passes this and it is not catching up (default: twice the SCHEDULE interval plus SETTLE)",
   },
-  { env: "SCHEDULE", kind: "cron", default: "*/15 * * * *", help: "cron expression (UTC) for `run`" },
+  {
+    env: "SCHEDULE",
+    kind: "cron",
+    default: "*/15 * * * *",
+    help:
+      "cron expression (UTC) for `run`; given, also the cadence `once`, `reconcile` and `backfill` declare in their checkpoints (a timer runs them)",
+  },
   { env: "PAGE_SIZE", kind: "count", default: "1000", max: 1000, help: "events per API page" },
   { env: "CONCURRENCY", kind: "count", default: "4", max: 64, help: "page requests in flight per source" },
   {

@@ -38,6 +38,8 @@ export interface Config {
   readonly maxLagMs?: number;
   readonly reconcileAfterMs: number;
   readonly schedule: string;
+  /** SCHEDULE was given, not defaulted: `once` then declares it as its cadence (a timer runs it). */
+  readonly scheduleGiven: boolean;
   readonly pageSize: number;
   readonly concurrency: number;
   /** MAX_RESPONSE_BYTES: the largest response body read (invariant 12). */
@@ -223,11 +225,16 @@ export function validateConfig(
       `${problems.length} bad setting${problems.length > 1 ? "s" : ""}:\n  - ${problems.join("\n  - ")}`,
     );
   }
-  return buildConfig(g, sources, options.stderrIsTerminal ?? false);
+  return buildConfig(g, sources, options.stderrIsTerminal ?? false, Boolean(global.SCHEDULE));
 }
 
 /** The frozen Config of valid settings: every value typed, every default applied (by the settings table). */
-function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal: boolean): Config {
+function buildConfig(
+  g: SettingValues,
+  sources: SourceConfig[],
+  stderrIsTerminal: boolean,
+  scheduleGiven: boolean,
+): Config {
   const endpoint = (service: string) => g.text(`OCI_${service}_ENDPOINT`);
   return Object.freeze({
     sources: Object.freeze(sources.map((s) => Object.freeze(s))),
@@ -259,6 +266,7 @@ function buildConfig(g: SettingValues, sources: SourceConfig[], stderrIsTerminal
     maxLagMs: g.number("MAX_LAG"),
     reconcileAfterMs: g.number("RECONCILE_AFTER")!,
     schedule: g.text("SCHEDULE")!,
+    scheduleGiven,
     pageSize: g.number("PAGE_SIZE")!,
     concurrency: g.number("CONCURRENCY")!,
     maxResponseBytes: g.number("MAX_RESPONSE_BYTES")!,

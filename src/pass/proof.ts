@@ -18,8 +18,13 @@ import {
   type TrustedKeys,
   trustedKeys,
 } from "../proof/authority.ts";
+import { ON_DEMAND } from "../proof/checkpoint.ts";
 import { type CheckpointKey, loadCheckpointKey, loadVaultCheckpointKey } from "../proof/checkpoint_key.ts";
-import { type CheckpointWriter, writeCheckpoint } from "../proof/checkpoint_writer.ts";
+import {
+  type CadenceDeclaration,
+  type CheckpointWriter,
+  writeCheckpoint,
+} from "../proof/checkpoint_writer.ts";
 import type { Source } from "../sources/source.ts";
 import { openMirror } from "./open.ts";
 
@@ -72,6 +77,20 @@ export async function readerTrust(
   return { tip, authority: authorityOf(() => key, keys, () => tip(false)) };
 }
 
+/** The commands that write checkpoints. */
+export type Writer = "run" | "once" | "reconcile" | "backfill";
+
+/**
+ * The cadence a writer declares in its checkpoints (docs/design.md §8): `run` its SCHEDULE; any other its
+ * SCHEDULE when one is given (a timer runs it), else `once` on demand, and `reconcile` and `backfill` — which
+ * are not the passes — the cadence of the checkpoint they follow, so one between two passes of `run` never
+ * lifts the staleness bound.
+ */
+function cadenceOf(config: Config, writer: Writer): CadenceDeclaration {
+  if (writer === "run" || config.scheduleGiven) return { schedule: config.schedule };
+  return writer === "once" ? ON_DEMAND : "carried";
+}
+
 /**
  * Loads the checkpoint key (creating a key file on first use) and what it trusts. A Vault key is read again for
  * each checkpoint, so a rotated key version signs from then on; its earlier versions stay trusted (the Vault
@@ -82,6 +101,7 @@ export async function openProof(
   sink: Sink,
   session: OciSession | undefined,
   sources: readonly Source[],
+  writer: Writer,
 ): Promise<Proof> {
   const vaultKey = config.checkpointSigningKey;
   const loadKey = () =>
@@ -106,7 +126,8 @@ export async function openProof(
     checkpoint: async (pass) => {
       if (!fresh) key = await loadKey();
       fresh = false;
-      return await writeCheckpoint(sink, prefix, key, { keys, authority, chains }, mirror, pass);
+      const trust = { keys, authority, chains, cadence: cadenceOf(config, writer) };
+      return await writeCheckpoint(sink, prefix, key, trust, mirror, pass);
     },
   };
 }

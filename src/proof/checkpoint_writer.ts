@@ -12,14 +12,17 @@ import { encodeBase64, mapConcurrent, sha256Hex } from "../bytes.ts";
 import { ArchiveError } from "../errors.ts";
 import { requestConcurrency } from "../http/retry.ts";
 import {
+  type Cadence,
   type ChainHead,
   type Checkpoint,
   CHECKPOINT_FORMAT,
   checkpointClaimName,
   checkpointKeyName,
   checkpointName,
+  ON_DEMAND,
   parseCheckpoint,
   type Reconciliation,
+  scheduledCadence,
 } from "./checkpoint.ts";
 import { type CheckpointTip, checkpointTip, type TrustedKeys } from "./authority.ts";
 import type { CheckpointKey } from "./checkpoint_key.ts";
@@ -78,19 +81,40 @@ function withReconciliation(
   });
 }
 
+/**
+ * What a writer declares of its cadence: passes on a schedule, on demand, or (`carried`) the cadence of the
+ * checkpoint it follows — on demand for the first, none after one that declared none.
+ */
+export type CadenceDeclaration = { schedule: string } | typeof ON_DEMAND | "carried";
+
+/** The cadence a checkpoint after `before` declares, as of `now`. Pure. */
+function declaredCadence(
+  declaration: CadenceDeclaration,
+  before: Checkpoint | undefined,
+  now: number,
+): Cadence | undefined {
+  if (declaration === "carried") return before ? before.cadence : ON_DEMAND;
+  return declaration === ON_DEMAND ? declaration : scheduledCadence(declaration.schedule, now);
+}
+
 /** Places a checkpoint writer may lose in a row (one per source of a `run`, and other instances, racing). */
 const CHECKPOINT_ATTEMPTS = 64;
 
 /**
  * Writes the checkpoint of a pass (also of one that found nothing new): every chain's head, signed, after the
- * newest checkpoint. The place after a checkpoint is claimed create-if-absent, so concurrent instances never
- * fork the sequence: one that loses goes on after the winner.
+ * newest checkpoint, with the cadence the writer declares. The place after a checkpoint is claimed
+ * create-if-absent, so concurrent instances never fork the sequence: one that loses goes on after the winner.
  */
 export async function writeCheckpoint(
   sink: Sink,
   prefix: string,
   key: CheckpointKey,
-  trust: { keys: TrustedKeys; authority: Authority; chains: readonly string[] },
+  trust: {
+    keys: TrustedKeys;
+    authority: Authority;
+    chains: readonly string[];
+    cadence: CadenceDeclaration;
+  },
   mirror?: Sink,
   pass: PassProof = {},
 ): Promise<Checkpoint> {
@@ -109,6 +133,7 @@ export async function writeCheckpoint(
     const tip = attempt === 1 ? firstTip : await checkpointTip(sink, prefix, trust.keys, true);
     // Strictly later than the one it follows, so dated names never collide and sort as the sequence does.
     const time = Math.max(Date.now(), tip ? Date.parse(tip.checkpoint.time) + 1 : 0);
+    const cadence = declaredCadence(trust.cadence, tip?.checkpoint, time);
     const unsigned: Checkpoint = {
       format: CHECKPOINT_FORMAT,
       sequence: (tip?.checkpoint.sequence ?? 0) + 1,
@@ -116,6 +141,7 @@ export async function writeCheckpoint(
       time: new Date(time).toISOString(),
       version: VERSION,
       keyId: key.keyId,
+      ...(cadence ? { cadence } : {}),
       chains: withReconciliation(heads, tip?.checkpoint, reconciled),
     };
     const signature = await key.sign(signedBytes(unsigned));

@@ -10,7 +10,14 @@ import { parseAmendmentName } from "../archive/names.ts";
 import type { Sink } from "../archive/sink.ts";
 import { sha256Hex } from "../bytes.ts";
 import { overlaps, verifyChain, verifyData } from "./chain.ts";
-import { CHECKPOINT_SUFFIX, verifyCheckpoints } from "./checkpoint.ts";
+import {
+  CHECKPOINT_SUFFIX,
+  checkpointClaimName,
+  judgeNewest,
+  type NewestCheckpoint,
+  parseCheckpoint,
+  verifyCheckpoints,
+} from "./checkpoint.ts";
 import { checkpointKeys } from "./checkpoint_key.ts";
 import { unvouchedRecords } from "./seals.ts";
 
@@ -19,6 +26,8 @@ export interface VerifyReport {
   checkpoints?: number;
   /** The keys whose signatures were accepted, and where they came from: pinned by the auditor, or the archive. */
   trust?: { keys: string[]; from: "pinned" | "archive"; note?: string };
+  /** The newest authentic checkpoint: its age, its writer's cadence, and whether passes stopped. */
+  newestCheckpoint?: NewestCheckpoint;
   chains: {
     chain: string;
     windows: number;
@@ -41,7 +50,15 @@ export async function verifyArchive(
   prefix: string,
   from = -Infinity,
   to = Infinity,
-  proof: { publicKeyPems?: string[]; maxStalenessMs?: number; now?: number; mirror?: Sink } = {},
+  proof: {
+    publicKeyPems?: string[];
+    /** `--max-staleness`: the auditor's own bound, instead of the cadence the writer declared. */
+    maxStalenessMs?: number;
+    /** The verifier's SCHEDULE interval: bounds only checkpoints that declare no cadence (older writers). */
+    scheduleIntervalMs?: number;
+    now?: number;
+    mirror?: Sink;
+  } = {},
 ): Promise<VerifyReport> {
   const report: VerifyReport = { chains: [], problems: [] };
   const chains = await listChains(sink, prefix);
@@ -105,9 +122,11 @@ export async function verifyArchive(
   // With a mirror, its checkpoints are the evidence; any of them the archive lost was removed from it.
   const evidence = proof.mirror ?? sink;
   const names = await checkpointNames(evidence);
+  const lost: string[] = [];
   if (proof.mirror) {
     const archived = new Set(await checkpointNames(sink));
-    for (const name of names.filter((n) => !archived.has(n))) {
+    lost.push(...names.filter((n) => !archived.has(n)));
+    for (const name of lost) {
       report.problems.push(`${name} is in the checkpoint mirror but not in the archive: it was removed`);
     }
   }
@@ -133,9 +152,23 @@ export async function verifyArchive(
       manifestHashes,
       amendments: amendmentsByChain,
       now,
-      maxStalenessMs: proof.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS,
     });
     report.problems.push(...checked.problems);
+    if (checked.newest) {
+      // A claim after the newest holds its successor: a later checkpoint was written.
+      const claim = await evidence.read(checkpointClaimName(prefix, await sha256Hex(checked.newest.bytes)));
+      const judged = judgeNewest({
+        newest: parseCheckpoint(checked.newest.bytes)!,
+        now,
+        maxStalenessMs: proof.maxStalenessMs,
+        undeclaredIntervalMs: proof.scheduleIntervalMs ?? DEFAULT_SCHEDULE_INTERVAL_MS,
+        removed: checked.gaps || lost.length > 0,
+        claimed: claim && parseCheckpoint(claim)?.sequence,
+        mirrored: Boolean(proof.mirror),
+      });
+      report.newestCheckpoint = judged.newest;
+      if (judged.problem) report.problems.push(judged.problem);
+    }
     for (const [chain, links] of stored) {
       report.problems.push(
         ...await unvouchedRecords({ chain, ...links, keys, vouched: checked.vouched, now }),
@@ -145,5 +178,5 @@ export async function verifyArchive(
   return report;
 }
 
-/** `verify --max-staleness` when unset: twice the default schedule's interval (15 min), plus 15 min. */
-const DEFAULT_MAX_STALENESS_MS = 45 * 60_000;
+/** The default SCHEDULE's interval (15 min), for checkpoints that declare no cadence. */
+const DEFAULT_SCHEDULE_INTERVAL_MS = 15 * 60_000;
