@@ -25,6 +25,7 @@
  * - `src/time.ts` durations and times as settings give them
  * - `src/cron.ts` SCHEDULE: parsing, next fire time, interval
  * - `src/window.ts` window planning: where a window starts, ends and is cut
+ * - `src/permissions.ts` what to run when the permission set refuses a setting: the set's list plus the grant
  *
  * Settings and transport:
  * - `src/config/settings.ts` the settings table, once
@@ -95,8 +96,8 @@ import { ArchiveError, exitCodeOf } from "./src/errors.ts";
 import { configureRequests } from "./src/http/retry.ts";
 import { configureLog, log, registerSecret, scrub } from "./src/log.ts";
 import { prepareProcessForSdk } from "./src/oci/sdk.ts";
-import { type OciSession, openOciSession } from "./src/oci/session.ts";
-import { runDaemon } from "./src/ops/daemon.ts";
+import { foldersOf, type OciSession, openOciSession, resourcePrincipalFiles } from "./src/oci/session.ts";
+import { listenAddress, runDaemon } from "./src/ops/daemon.ts";
 import { createOutput, exportEvents } from "./src/ops/export.ts";
 import { policyStatements } from "./src/ops/policies.ts";
 import { archiveStatus } from "./src/ops/status.ts";
@@ -112,8 +113,10 @@ import {
 import { provenPass } from "./src/pass/pass.ts";
 import { openProof, readerTrust, readPublicKeyFiles } from "./src/pass/proof.ts";
 import { reconcileSources, type WindowReconciliation } from "./src/pass/reconcile.ts";
+import { keyFolder } from "./src/proof/checkpoint_key.ts";
 import { verifyArchive } from "./src/proof/verify.ts";
 import { parseDuration, parseTime } from "./src/time.ts";
+import { grantAdvice, type Grants } from "./src/permissions.ts";
 import { VERSION } from "./src/version.ts";
 
 /** Loads every origin of settings (file < environment < flags) and validates them. */
@@ -132,23 +135,53 @@ async function loadConfig(line: CommandLine, now: number, needsSources: boolean 
   return validateConfig(settings, file.sources, now, {
     stderrIsTerminal: Deno.stderr.isTerminal(),
     needsSources,
-    problems: [
-      ...await unreadableFiles(settings, file.sources),
-      ...await refusedByPermissions(settings, file.sources, needsSources !== true),
-    ],
+    problems: withGrantAdvice([
+      ...await unreadableFiles(settings, file.sources, line.publicKeys ?? []),
+      ...await refusedByPermissions(settings, file.sources, line.command, needsSources !== true),
+    ]),
   });
 }
 
+/** A bad setting found before validation: what is wrong, its value, and the grants that would allow it. */
+interface SettingProblem {
+  what: string;
+  value: string;
+  grants?: Grants;
+}
+
 /**
- * Settings the permission set refuses — a source host it does not grant, an archive folder outside it —
- * reported as bad settings (exit 2, nothing written) rather than as a failed pass.
+ * The problems as validateConfig lists them; each refused by the permission set ends with one command that
+ * grants what all of them need (a second flag for the same permission would replace the first).
+ */
+function withGrantAdvice(problems: SettingProblem[]): string[] {
+  const all: Grants = {};
+  for (const { grants } of problems) {
+    for (const [name, entries] of Object.entries(grants ?? {}) as [keyof Grants, string[]][]) {
+      all[name] = [...new Set([...all[name] ?? [], ...entries])];
+    }
+  }
+  const advice = Object.keys(all).length ? grantAdvice(all) : "";
+  return [
+    ...new Set(
+      problems.map(({ what, value, grants }) =>
+        `${what}: current value is ${JSON.stringify(value)}${grants ? `; ${advice}` : ""}`
+      ),
+    ),
+  ];
+}
+
+/**
+ * Settings the permission set refuses — a source host it does not grant, an archive folder outside it, a
+ * checkpoint key file or listening address it does not grant — reported as bad settings (exit 2, nothing
+ * written) rather than as a failed pass, all at once: one command grants them all.
  */
 async function refusedByPermissions(
   global: RawSettings,
   entries: RawSettings[],
+  command: string,
   readsOnly: boolean,
-): Promise<string[]> {
-  const problems: string[] = [];
+): Promise<SettingProblem[]> {
+  const problems: SettingProblem[] = [];
   const granted = async (descriptor: Deno.PermissionDescriptor) =>
     (await Deno.permissions.query(descriptor)).state === "granted";
   if (!global.OCI_BUCKET) {
@@ -158,11 +191,13 @@ async function refusedByPermissions(
       (!readsOnly && !await granted({ name: "write", path: dir })) ||
       !await granted({ name: "read", path: dir })
     ) {
-      problems.push(
-        `ARCHIVE_DIR is outside what the permission set lets the program read and write (the default set grants ./archive): use ./archive, or add --allow-read=${dir} --allow-write=${dir}: current value is ${
-          JSON.stringify(dir)
-        }`,
-      );
+      problems.push({
+        what: `ARCHIVE_DIR is outside what the permission set lets the program ${
+          readsOnly ? "read" : "read and write"
+        } (the default set grants ./archive): use ./archive`,
+        value: dir,
+        grants: readsOnly ? { read: [dir] } : { read: [dir], write: [dir] },
+      });
     }
   }
   const mirror = global.CHECKPOINT_MIRROR;
@@ -170,33 +205,85 @@ async function refusedByPermissions(
     mirror && !mirror.startsWith(MIRROR_BUCKET) && !readsOnly &&
     !await granted({ name: "write", path: mirror })
   ) {
-    problems.push(
-      `CHECKPOINT_MIRROR is a folder the permission set does not let the program write: add --allow-read=${mirror} --allow-write=${mirror}: current value is ${
-        JSON.stringify(mirror)
-      }`,
-    );
+    problems.push({
+      what: "CHECKPOINT_MIRROR is a folder the permission set does not let the program write",
+      value: mirror,
+      grants: { read: [mirror], write: [mirror] },
+    });
+  }
+  const keyFile = global.CHECKPOINT_KEY_FILE || "./keys/checkpoint.pem";
+  const folder = keyFolder(keyFile);
+  if (
+    !readsOnly && !global.CHECKPOINT_SIGNING_KEY_ID &&
+    !(await granted({ name: "write", path: keyFile }) && await granted({ name: "read", path: folder }))
+  ) {
+    problems.push({
+      what:
+        "CHECKPOINT_KEY_FILE is a file the permission set does not let the program create and read (the default set grants ./keys/checkpoint.pem): use ./keys/checkpoint.pem",
+      value: keyFile,
+      grants: { read: [folder], write: [keyFile] },
+    });
+  }
+  const principal = resourcePrincipalFiles();
+  const auth = global.OCI_AUTH || "auto";
+  if (!readsOnly && ["auto", "resource_principal"].includes(auth)) {
+    const refused = [];
+    for (const path of principal) if (!await granted({ name: "read", path })) refused.push(path);
+    if (refused.length) {
+      problems.push({
+        what:
+          `OCI_RESOURCE_PRINCIPAL_RPST and OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM name files the permission set does not let the program read (the default set grants /var/oci/rp-identity, where Container Instances mounts them)`,
+        value: refused.join(","),
+        grants: { read: foldersOf(refused) },
+      });
+    }
+  }
+  const port = Number(global.PORT);
+  if (command === "run" && Number.isInteger(port) && port > 0) {
+    const address = listenAddress(global.LISTEN || "0.0.0.0", port);
+    if (!await granted({ name: "net", host: address })) {
+      problems.push({
+        what:
+          `LISTEN and PORT name an address the permission set does not let the program listen on (the default set grants 0.0.0.0:8080): use LISTEN=0.0.0.0 and PORT=8080`,
+        value: address,
+        grants: { net: [address] },
+      });
+    }
   }
   for (const raw of [global, ...entries.map((entry) => ({ ...global, ...entry }))]) {
     const url = URL.parse(raw.IDCS_URL ?? "");
     if (!url || !/^https?:$/.test(url.protocol)) continue; // a malformed URL is validateConfig's to report
     const host = `${url.hostname}:${url.port || (url.protocol === "https:" ? 443 : 80)}`;
     if (!await granted({ name: "net", host })) {
-      problems.push(
-        `IDCS_URL's host ${host} is not one the permission set lets the program reach (the default set grants *.oraclecloud.com:443): use the identity domain's URL, or add --allow-net=${host}: current value is ${
-          JSON.stringify(withoutCredentials(raw.IDCS_URL))
-        }`,
-      );
+      problems.push({
+        what:
+          `IDCS_URL's host ${host} is not one the permission set lets the program reach (the default set grants *.oraclecloud.com:443): use the identity domain's URL`,
+        value: withoutCredentials(raw.IDCS_URL),
+        grants: { net: [host] },
+      });
     }
   }
-  return [...new Set(problems)];
+  return problems;
 }
 
-/** Settings naming files that cannot be read, said with the other bad settings in the same message. */
-async function unreadableFiles(global: RawSettings, entries: RawSettings[]): Promise<string[]> {
-  const problems: string[] = [];
-  const named = [global, ...entries.map((entry) => ({ ...global, ...entry }))]
-    .flatMap((raw) => ["IDCS_PRIVATE_KEY_FILE", "OCI_CONFIG_FILE"].map((env) => [env, raw[env]] as const))
-    .filter(([, path]) => path);
+/**
+ * Settings and flags naming files that cannot be read (keys, the OCI config, pinned public keys), said with the
+ * other bad settings in the same message.
+ */
+async function unreadableFiles(
+  global: RawSettings,
+  entries: RawSettings[],
+  publicKeys: readonly string[],
+): Promise<SettingProblem[]> {
+  const problems: SettingProblem[] = [];
+  const named = [
+    ...[global, ...entries.map((entry) => ({ ...global, ...entry }))]
+      .flatMap((raw) => ["IDCS_PRIVATE_KEY_FILE", "OCI_CONFIG_FILE"].map((env) => [env, raw[env]] as const)),
+    ...(global.CHECKPOINT_PUBLIC_KEYS ?? "").split(",").map((
+      path,
+    ) => ["CHECKPOINT_PUBLIC_KEYS", path.trim()]),
+    ...publicKeys.map((path) => ["--public-key", path]),
+  ].filter(([, path]) => path);
   for (
     const [env, path] of new Map(named.map(([env, path]) => [`${env}=${path}`, [env, path!] as const]))
       .values()
@@ -204,12 +291,17 @@ async function unreadableFiles(global: RawSettings, entries: RawSettings[]): Pro
     try {
       await Deno.stat(path);
     } catch (error) {
-      const why = error instanceof Deno.errors.NotCapable
-        ? "the Deno permission set does not allow reading it: keep keys under ./keys (OCI config under /etc/audit-archiver/.oci) or grant --allow-read for it"
-        : error instanceof Deno.errors.NotFound
-        ? "no such file"
-        : (error as Error).message;
-      problems.push(`${env} cannot be read (${why}): current value is ${JSON.stringify(path)}`);
+      if (error instanceof Deno.errors.NotCapable) {
+        problems.push({
+          what:
+            `${env} cannot be read (the Deno permission set does not allow reading it): keep keys under ./keys (OCI config under /etc/audit-archiver/.oci)`,
+          value: path,
+          grants: { read: [path] },
+        });
+      } else {
+        const why = error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message;
+        problems.push({ what: `${env} cannot be read (${why})`, value: path });
+      }
     }
   }
   return problems;

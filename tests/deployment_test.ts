@@ -289,7 +289,11 @@ Deno.test("the default set refuses a non-Oracle host: the error names the net pe
       /IDCS_URL's host example\.com:443 is not one the permission set lets the program reach/,
       result.stderr.slice(0, 1000),
     );
-    assert.match(result.stderr, /--allow-net=example\.com:443/);
+    // The whole net list with the host added: a lone --allow-net=example.com:443 would replace the set's list.
+    assert.match(
+      result.stderr,
+      /--allow-net=\*\.oraclecloud\.com:443,169\.254\.169\.254:80,0\.0\.0\.0:8080,example\.com:443\b/,
+    );
     assert.deepEqual(await listFiles(cwd), ["keys/client-key.pem"], "something was written");
   } finally {
     await Deno.remove(cwd, { recursive: true });

@@ -9,6 +9,7 @@ import type { OciAuthMode, OciConfig } from "../config/validate.ts";
 import { ArchiveError } from "../errors.ts";
 import { log } from "../log.ts";
 import { loadSdk, type Sdk, type SdkPackage } from "./sdk.ts";
+import { grantAdvice } from "../permissions.ts";
 
 /** An authenticated OCI session: the SDK, its provider, and how it was chosen. */
 export interface OciSession {
@@ -63,7 +64,11 @@ export async function openOciSession(config: OciConfig, packages: SdkPackage[]):
     }
     return { sdk, provider, mode, config };
   } catch (error) {
-    if (mode === "resource_principal" && error instanceof Deno.errors.NotCapable) {
+    // The SDK wraps the refusal of its file read in an Error of its own that names it.
+    if (
+      mode === "resource_principal" &&
+      (error instanceof Deno.errors.NotCapable || /\bNotCapable\b/.test((error as Error).message))
+    ) {
       throw new ArchiveError("CONFIG", resourcePrincipalUnreadable());
     }
     const hint = {
@@ -86,15 +91,28 @@ export async function openOciSession(config: OciConfig, packages: SdkPackage[]):
  */
 const RESOURCE_PRINCIPAL_FOLDER = "/var/oci/rp-identity";
 
-/** The message for resource-principal files the permission set does not grant: which paths, and the fix. */
-function resourcePrincipalUnreadable(): string {
-  const paths = ["OCI_RESOURCE_PRINCIPAL_RPST", "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM"]
+/**
+ * The resource principal's files: its variables name them by absolute path (else they hold the token and key
+ * themselves), and the SDK reads them then.
+ */
+export function resourcePrincipalFiles(): string[] {
+  return ["OCI_RESOURCE_PRINCIPAL_RPST", "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM"]
     .map((name) => Deno.env.get(name) ?? "")
     .filter((value) => value.startsWith("/"));
-  const folders = [...new Set(paths.map((path) => path.slice(0, path.lastIndexOf("/")) || "/"))];
+}
+
+/** The folders that hold files: what a grant names (the SDK may find a refreshed file beside one). Pure. */
+export function foldersOf(paths: string[]): string[] {
+  return [...new Set(paths.map((path) => path.slice(0, path.lastIndexOf("/")) || "/"))];
+}
+
+/** The message for resource-principal files the permission set does not grant: which paths, and the fix. */
+function resourcePrincipalUnreadable(): string {
+  const paths = resourcePrincipalFiles();
+  const folders = foldersOf(paths);
   return `OCI authentication (resource_principal) failed: the permission set does not allow reading ${
     paths.join(" and ")
-  } — the default set grants ${RESOURCE_PRINCIPAL_FOLDER} (where Container Instances mounts them); elsewhere, run with --allow-read=${
-    folders.join(",")
-  } added to the permission set`;
+  } — the default set grants ${RESOURCE_PRINCIPAL_FOLDER} (where Container Instances mounts them); elsewhere, ${
+    grantAdvice({ read: folders })
+  }`;
 }

@@ -17,6 +17,7 @@ import { CLOCK_SKEW_MS } from "../archive/seal.ts";
 import type { Proof } from "../pass/proof.ts";
 import type { Source } from "../sources/source.ts";
 import { VERSION } from "../version.ts";
+import { grantAdvice } from "../permissions.ts";
 
 /** Compares a presented bearer token with the configured one without leaking its length or prefix by timing. */
 async function tokenMatches(presented: string, expected: string): Promise<boolean> {
@@ -251,6 +252,11 @@ export async function runDaemon(
   await Promise.all([cron, server?.finished]);
 }
 
+/** LISTEN:PORT as a net permission names it (an IPv6 address in brackets). Pure. */
+export function listenAddress(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
 /**
  * Listens on LISTEN:PORT (0.0.0.0 unless LISTEN says otherwise). The `default` permission set grants listening
  * on 0.0.0.0:8080 only (a bare 0.0.0.0 would also let the program connect to services bound to loopback):
@@ -272,10 +278,12 @@ function serve(
     }, handler);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotCapable)) throw error;
-    const address = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+    const address = listenAddress(hostname, port);
     throw new ArchiveError(
       "CONFIG",
-      `LISTEN ${hostname} and PORT ${port} cannot be listened on: the permission set allows 0.0.0.0:8080 — use LISTEN=0.0.0.0 and PORT=8080, or add --allow-net=${address}`,
+      `LISTEN ${hostname} and PORT ${port} cannot be listened on: the default permission set allows 0.0.0.0:8080 — use LISTEN=0.0.0.0 and PORT=8080; or, ${
+        grantAdvice({ net: [address] })
+      }`,
     );
   }
 }

@@ -27,6 +27,7 @@ import {
 } from "../proof/checkpoint_writer.ts";
 import type { Source } from "../sources/source.ts";
 import { openMirror } from "./open.ts";
+import { grantAdvice } from "../permissions.ts";
 
 /** A writer's proof: every record it commits is sealed, and it builds only on what its keys vouch for. */
 export interface Proof {
@@ -44,7 +45,10 @@ export async function readPublicKeyFiles(paths: readonly string[], what: string)
     try {
       return await Deno.readTextFile(path);
     } catch (error) {
-      throw new ArchiveError("USAGE", `${what} ${path} cannot be read: ${(error as Error).message}`);
+      const why = error instanceof Deno.errors.NotCapable
+        ? `the permission set does not allow reading it: ${grantAdvice({ read: [path] })}`
+        : (error as Error).message;
+      throw new ArchiveError("USAGE", `${what} ${path} cannot be read: ${why}`);
     }
   }));
 }

@@ -19,6 +19,7 @@ import {
 import { log, registerSecret } from "../log.ts";
 import type { OciSession } from "../oci/session.ts";
 import { CHECKPOINT_FORMAT, type CheckpointKeyRecord } from "./checkpoint.ts";
+import { grantAdvice } from "../permissions.ts";
 
 /**
  * The key that signs checkpoints: the local Ed25519 key file (created on first use, never in the archive), or
@@ -42,7 +43,9 @@ export async function loadCheckpointKey(path: string): Promise<CheckpointKey> {
     });
   } catch (error) {
     const hint = error instanceof Deno.errors.NotCapable
-      ? "the permission set does not allow it: keep it at ./keys/checkpoint.pem in an existing ./keys folder (the set grants the file, not the folder), or grant --allow-read/--allow-write for it"
+      ? `the permission set does not allow it: keep it at ./keys/checkpoint.pem in an existing ./keys folder (the set grants the file, not the folder); or, in an existing folder, ${
+        grantAdvice({ read: [keyFolder(path)], write: [path] })
+      }`
       : (error as Error).message;
     throw new ArchiveError("CONFIG", `CHECKPOINT_KEY_FILE ${path} cannot be read or created: ${hint}`);
   }
@@ -117,13 +120,18 @@ export async function loadVaultCheckpointKey(
   };
 }
 
+/** The folder of a key file: it is read (does it exist?) before the file is created. Pure. */
+export function keyFolder(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+}
+
 async function createCheckpointKey(path: string): Promise<string> {
   const pair = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
   const lines = encodeBase64(pkcs8).match(/.{1,64}/g)!.join("\n");
   const pem = `-----BEGIN PRIVATE KEY-----\n${lines}\n-----END PRIVATE KEY-----\n`;
   // The folder is made only when missing: the permission set may grant the key file and not its folder.
-  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  const folder = keyFolder(path);
   if (!await Deno.stat(folder).then(() => true, () => false)) await Deno.mkdir(folder, { recursive: true });
   try {
     await Deno.writeTextFile(path, pem, { createNew: true, mode: 0o600 });

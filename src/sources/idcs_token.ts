@@ -11,6 +11,7 @@ import { request } from "../http/request.ts";
 import { importPrivateKey, kmsSigner, loadSecretKey, localSigner, type Signer } from "../keys.ts";
 import { registerSecret } from "../log.ts";
 import type { OciSession } from "../oci/session.ts";
+import { grantAdvice } from "../permissions.ts";
 
 const IDCS_SCOPE = "urn:opc:idm:__myscopes__";
 
@@ -126,7 +127,9 @@ export async function loadSigner(
     pem = await Deno.readTextFile(config.privateKeyFile);
   } catch (error) {
     const hint = error instanceof Deno.errors.NotCapable
-      ? "the Deno permission set does not allow reading it: keep keys under ./keys or grant --allow-read for it"
+      ? `the Deno permission set does not allow reading it: keep keys under ./keys; or, ${
+        grantAdvice({ read: [config.privateKeyFile] })
+      }`
       : (error as Error).message;
     throw new ArchiveError(
       "CONFIG",

@@ -1,0 +1,97 @@
+/**
+ * What to run when the permission set refuses something a setting names: the exact command with the grant added.
+ *
+ * Beside `-P`, an `--allow-read=…` (or `--allow-write=…`, `--allow-net=…`) flag REPLACES the set's whole list
+ * for that permission (Deno 2.9), so advice to "add --allow-read=X" takes away ./archive and ./keys. The advice
+ * here names the set's list (read from deno.json, the one place the sets are written) plus the new entries.
+ *
+ * @module
+ */
+
+import denoJson from "../deno.json" with { type: "json" };
+
+/** The permissions a refusal can be fixed by, each with the entries it lacks. */
+export type Grants = Partial<Record<"read" | "write" | "net", string[]>>;
+
+type PermissionSet = Record<string, boolean | string[]>;
+const SETS = denoJson.permissions as Record<string, PermissionSet>;
+
+/** Whether every entry of a set is granted to this process; the number of entries checked, or -1. */
+function grantedEntries(set: PermissionSet): number {
+  let count = 0;
+  for (const [name, value] of Object.entries(set)) {
+    if (value === true) {
+      if (Deno.permissions.querySync({ name } as Deno.PermissionDescriptor).state !== "granted") return -1;
+      count++;
+    }
+    if (!Array.isArray(value) || !["read", "write", "net"].includes(name)) continue;
+    for (const entry of value) {
+      // A wildcard host is asked about through one host it covers (a query cannot name a wildcard).
+      const descriptor = name === "net"
+        ? { name, host: entry.replace(/^\*\./, "any.") }
+        : { name, path: entry };
+      if (Deno.permissions.querySync(descriptor as Deno.PermissionDescriptor).state !== "granted") return -1;
+      count++;
+    }
+  }
+  return count;
+}
+
+/** The deno.json set this process runs under: the largest whose every entry is granted, else `default`. */
+function runningSet(): string {
+  const fits = Object.entries(SETS).map(([name, set]) => [name, grantedEntries(set)] as const)
+    .filter(([, count]) => count >= 0).sort((a, b) => b[1] - a[1]);
+  return fits[0]?.[0] ?? "default";
+}
+
+/** The `--allow-…` flags of a set with the grants added: each permission's whole list. Pure. */
+export function grantFlags(set: PermissionSet, grants: Grants): string[] {
+  return Object.entries(grants).filter(([, entries]) => entries?.length).map(([name, entries]) => {
+    const listed = set[name];
+    const list = Array.isArray(listed) ? listed : [];
+    return `--allow-${name}=${[...new Set([...list, ...entries!])].join(",")}`;
+  });
+}
+
+/** A word as a POSIX shell reads it back: quoted only when it has to be. Pure. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * This program's command line with the grants added: `deno run -q -P … main.ts <the same arguments>`; for the
+ * compiled binary, which carries its permissions, the `deno compile` that rebuilds it with them.
+ */
+function commandWith(grants: Grants): string {
+  const setName = runningSet();
+  const flags = [setName === "default" ? "-P" : `-P=${setName}`, ...grantFlags(SETS[setName] ?? {}, grants)];
+  const binary = Deno.execPath();
+  if (!/(^|\/)deno(\.exe)?$/.test(binary)) {
+    const compile = ["deno", "compile", "-q", ...flags, "--output", binary, "main.ts"];
+    return `${compile.map(shellWord).join(" ")} (in the folder of deno.json), then ${
+      [binary, ...Deno.args].map(shellWord).join(" ")
+    }`;
+  }
+  const main = new URL(Deno.mainModule);
+  const cwd = `${Deno.cwd()}/`;
+  const script = main.protocol !== "file:"
+    ? main.href
+    : main.pathname.startsWith(cwd)
+    ? main.pathname.slice(cwd.length)
+    : main.pathname;
+  const words = ["deno", "run", "-q", ...flags, script, ...Deno.args];
+  return words.map(shellWord).join(" ");
+}
+
+/**
+ * The advice for a refusal: the complete command that runs again with the grants (the set's whole list for
+ * each permission, plus them), in the same folder and environment.
+ */
+export function grantAdvice(grants: Grants): string {
+  const names = Object.keys(grants).filter((name) => grants[name as keyof Grants]?.length).join(" and ");
+  return `to grant it, run again with the set's whole ${names} list${
+    names.includes(" and ") ? "s" : ""
+  } plus it (an --allow-… flag replaces the set's list; keep any entry you added before): ${
+    commandWith(grants)
+  }`;
+}

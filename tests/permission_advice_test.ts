@@ -1,0 +1,241 @@
+/**
+ * The program's advice when the permission set refuses a setting, taken literally. Each test runs the program
+ * as a user does (`deno task -q once`, `deno run -P main.ts …`) from a copy of the app (main.ts, src/,
+ * deno.json, deno.lock: the set's relative paths resolve against its folder), provokes a refusal against the
+ * emulators, runs exactly what the message says to run, and sees that command succeed. A `--allow-…` flag
+ * beside `-P` replaces the set's whole list for that permission (Deno 2.9): advice to "add --allow-read=X"
+ * takes ./archive and ./keys away, so it is followed literally too (as flags added to the user's command) and
+ * would fail here.
+ */
+
+import assert from "node:assert/strict";
+import { freePort, publicKeyOf, recentEvents, REPO, startDomain } from "./harness.ts";
+import { startCloud, TENANCY, writeResourcePrincipalFiles } from "./oci_harness.ts";
+
+/** A copy of what the image holds (no keys, no archive), in a fresh folder. */
+async function appCopy(): Promise<string> {
+  const app = await Deno.makeTempDir({ prefix: "audit-archiver-advice-" });
+  for (const file of ["main.ts", "deno.json", "deno.lock"]) {
+    await Deno.copyFile(`${REPO}/${file}`, `${app}/${file}`);
+  }
+  await copyTree(`${REPO}/src`, `${app}/src`);
+  return app;
+}
+
+async function copyTree(from: string, to: string) {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const entry of Deno.readDir(from)) {
+    if (entry.isDirectory) await copyTree(`${from}/${entry.name}`, `${to}/${entry.name}`);
+    else await Deno.copyFile(`${from}/${entry.name}`, `${to}/${entry.name}`);
+  }
+}
+
+interface Run {
+  code: number;
+  stderr: string;
+  /** The command line as the user typed it (words). */
+  words: string[];
+}
+
+/** Runs `deno …` in `cwd` with only the settings given (and what Deno needs to find its cache). */
+async function run(words: string[], cwd: string, env: Record<string, string>): Promise<Run> {
+  assert.equal(words[0], "deno", `not a deno command: ${words.join(" ")}`);
+  const dir = Deno.env.get("DENO_DIR");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: words.slice(1),
+    cwd,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      ...dir ? { DENO_DIR: dir } : {},
+      ...env,
+    },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr), words };
+}
+
+/** The messages of the error log lines (JSON), else the stderr text itself. */
+function errorMessages(stderr: string): string {
+  return stderr.split("\n").map((line) => {
+    try {
+      const parsed = JSON.parse(line);
+      return [parsed.msg, parsed.error].filter(Boolean).join("\n");
+    } catch {
+      return line;
+    }
+  }).join("\n");
+}
+
+/** A shell command line split into words (single quotes as POSIX shells read them). Pure. */
+function shellWords(text: string): string[] {
+  return [...text.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => m[1]?.replaceAll(`'\\''`, "'") ?? m[2]);
+}
+
+/**
+ * What the refusal says to run, literally: the whole command it names; or, where it only names flags to add,
+ * the user's command with those flags added before the script.
+ */
+function followAdvice(refused: Run): string[] {
+  const text = errorMessages(refused.stderr);
+  const command = /(?:^|\s)(deno run [^\n]*)$/m.exec(text)?.[1];
+  if (command) return shellWords(command);
+  const flags = [...text.matchAll(/--allow-[a-z]+=(\S+?)(?=:?(?:\s|$))/g)].map((m) => m[0]);
+  assert.ok(flags.length, `the refusal gives no advice to follow:\n${text}`);
+  // A task takes no flags: they go to the command it runs.
+  const words = refused.words[1] === "task"
+    ? ["deno", "run", "-P", "main.ts", refused.words.at(-1)!]
+    : refused.words;
+  const script = words.indexOf("main.ts");
+  return [...words.slice(0, script), ...new Set(flags), ...words.slice(script)];
+}
+
+Deno.test("once under -P: every setting the set refuses is named, with one command that grants them all; run literally, it archives", async () => {
+  const app = await appCopy();
+  const domain = await startDomain({ events: recentEvents(811, 120) });
+  try {
+    for (const folder of ["secrets", "data", "mirror", "signing"]) await Deno.mkdir(`${app}/${folder}`);
+    await Deno.copyFile(domain.keyFile, `${app}/secrets/client-key.pem`);
+    const env = {
+      ...domain.env,
+      IDCS_PRIVATE_KEY_FILE: "./secrets/client-key.pem", // outside ./keys
+      ARCHIVE_DIR: "./data", // outside ./archive
+      CHECKPOINT_MIRROR: "./mirror",
+      CHECKPOINT_KEY_FILE: "./signing/checkpoint.pem", // outside ./keys/checkpoint.pem
+      LOG_FORMAT: "json",
+    };
+    const refused = await run(["deno", "task", "-q", "once"], app, env);
+    assert.equal(refused.code, 2, refused.stderr);
+    await assert.rejects(
+      Deno.lstat(`${app}/data/audit-archive`),
+      Deno.errors.NotFound,
+      "written when refused",
+    );
+
+    const granted = await run(followAdvice(refused), app, env);
+    assert.equal(granted.code, 0, `${granted.words.join(" ")}\n${granted.stderr}`);
+    assert.ok((await Array.fromAsync(Deno.readDir(`${app}/data`))).length, "nothing archived in ./data");
+    await Deno.stat(`${app}/signing/checkpoint.pem`);
+    const host = new URL(domain.emulator.url).host;
+    for (
+      const problem of [
+        `IDCS_URL's host ${host} is not one the permission set lets the program reach`,
+        "ARCHIVE_DIR is outside what the permission set lets the program read and write",
+        "CHECKPOINT_MIRROR is a folder the permission set does not let the program write",
+        "IDCS_PRIVATE_KEY_FILE cannot be read (the Deno permission set does not allow reading it)",
+        "CHECKPOINT_KEY_FILE is a file the permission set does not let the program create and read",
+      ]
+    ) assert.ok(refused.stderr.includes(problem), `no "${problem}" in:\n${refused.stderr}`);
+
+    // The auditor's copy and their pinned public key, both outside what the set reads (the issue's case).
+    await Deno.writeTextFile(`${app}/auditor.pem`, await publicKeyOf(`${app}/signing/checkpoint.pem`));
+    const verifyEnv = { ARCHIVE_DIR: "./data", LOG_FORMAT: "json" };
+    const verifyRefused = await run(
+      ["deno", "run", "-P", "main.ts", "verify", "--public-key", "auditor.pem"],
+      app,
+      verifyEnv,
+    );
+    assert.equal(verifyRefused.code, 2, verifyRefused.stderr);
+    assert.match(
+      verifyRefused.stderr,
+      /ARCHIVE_DIR is outside what the permission set lets the program read/,
+    );
+    assert.match(verifyRefused.stderr, /--public-key cannot be read \(the Deno permission set/);
+    const verified = await run(followAdvice(verifyRefused), app, verifyEnv);
+    assert.equal(verified.code, 0, `${verified.words.join(" ")}\n${verified.stderr}`);
+  } finally {
+    await domain.close();
+    await Deno.remove(app, { recursive: true });
+  }
+});
+
+Deno.test("run under -P with PORT other than 8080: the refusal's command listens there and serves /healthz", async () => {
+  const app = await appCopy();
+  const domain = await startDomain({ events: recentEvents(812, 40) });
+  const port = freePort();
+  try {
+    await Deno.mkdir(`${app}/keys`);
+    await Deno.copyFile(domain.keyFile, `${app}/keys/client-key.pem`);
+    const { ARCHIVE_DIR: _, ...settings } = domain.env;
+    const env = {
+      ...settings,
+      IDCS_PRIVATE_KEY_FILE: "./keys/client-key.pem",
+      PORT: String(port),
+      TRIGGER_TOKEN: "t".repeat(40),
+      LOG_FORMAT: "json",
+    };
+    const refused = await run(["deno", "run", "-P", "main.ts", "run"], app, env);
+    assert.equal(refused.code, 2, refused.stderr);
+    const words = followAdvice(refused);
+    const dir = Deno.env.get("DENO_DIR");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: words.slice(1),
+      cwd: app,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "",
+        ...dir ? { DENO_DIR: dir } : {},
+        ...env,
+      },
+      clearEnv: true,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    let healthy: number | undefined;
+    for (let i = 0; i < 300 && healthy === undefined; i++) {
+      healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then(async (r) => {
+        await r.body?.cancel();
+        return r.status;
+      }, () => undefined);
+      if (healthy === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (healthy !== undefined) child.kill("SIGTERM");
+    const status = await child.status;
+    assert.ok(healthy !== undefined, `never listened on ${port}: ${words.join(" ")}\n${await stderr}`);
+    assert.equal(status.code, 0, await stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(`LISTEN and PORT name an address .*: current value is \\\\"0\\.0\\.0\\.0:${port}`),
+    );
+  } finally {
+    await domain.close();
+    await Deno.remove(app, { recursive: true });
+  }
+});
+
+Deno.test("once under -P=local with resource-principal files outside its folders: the refusal's command reads them and archives", async () => {
+  const app = await appCopy();
+  const cloud = await startCloud(app);
+  // Outside every folder the `local` set reads (it reads /tmp).
+  const elsewhere = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "audit-archiver-rp-" });
+  try {
+    const principal = await writeResourcePrincipalFiles(cloud.oci, elsewhere);
+    const env = {
+      ...principal,
+      OCI_AUTH: "resource_principal",
+      AUDIT_COMPARTMENT_ID: TENANCY,
+      AUDIT_SUBTREE: "false",
+      OCI_AUDIT_ENDPOINT: cloud.oci.url,
+      OCI_IDENTITY_ENDPOINT: cloud.oci.url,
+      SINCE: "1d",
+      SETTLE: "0s",
+      LOG_FORMAT: "json",
+    };
+    const refused = await run(["deno", "run", "-P=local", "main.ts", "once"], app, env);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.ok(
+      refused.stderr.includes(elsewhere),
+      `the refusal does not name ${elsewhere}: ${refused.stderr}`,
+    );
+    const granted = await run(followAdvice(refused), app, env);
+    assert.equal(granted.code, 0, `${granted.words.join(" ")}\n${granted.stderr}`);
+    assert.equal(cloud.oci.stats.rejectedSignatures, 0);
+  } finally {
+    await cloud.close();
+    await Deno.remove(elsewhere, { recursive: true });
+    await Deno.remove(app, { recursive: true });
+  }
+});
