@@ -33,6 +33,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # Memory (docs/performance.md): V8's heap capped, and large buffers (response bodies) given back to the system
 # when freed instead of fragmenting malloc's arenas; the same as the deno.json tasks and the compiled binary.
 ENV MALLOC_MMAP_THRESHOLD_=262144
-ENTRYPOINT ["deno", "run", "--v8-flags=--max-old-space-size=96,--max-semi-space-size=4", "-P", "--cached-only", "--frozen", "main.ts"]
+ENTRYPOINT ["deno", "run", "-q", "--v8-flags=--max-old-space-size=96,--max-semi-space-size=4", "-P", "--cached-only", "--frozen", "main.ts"]
 # `docker run <image> once` (or the Container Instances "command arguments") runs one pass instead.
 CMD ["run"]

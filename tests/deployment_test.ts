@@ -237,19 +237,24 @@ Deno.test("the image's HEALTHCHECK command succeeds against run's /healthz under
   }
 });
 
-Deno.test("the image's ENTRYPOINT starts in a folder laid out as /app, from the cache alone", async () => {
+/** A fresh folder holding what the image's COPY steps put in /app, and nothing else. */
+async function imageCopy(): Promise<string> {
   const app = await Deno.makeTempDir({ prefix: "audit-archiver-app-" });
-  try {
-    // What the image's COPY steps put in /app, and nothing else.
-    for (const [, rest] of steps.filter(([k]) => k === "COPY")) {
-      const sources = rest.split(/\s+/);
-      const destination = sources.pop()!;
-      for (const source of sources) {
-        const target = destination.endsWith("/") ? `${app}/${source}` : `${app}/${destination}`;
-        const copied = await new Deno.Command("cp", { args: ["-r", `${REPO}/${source}`, target] }).output();
-        assert.equal(copied.code, 0, new TextDecoder().decode(copied.stderr));
-      }
+  for (const [, rest] of steps.filter(([k]) => k === "COPY")) {
+    const sources = rest.split(/\s+/);
+    const destination = sources.pop()!;
+    for (const source of sources) {
+      const target = destination.endsWith("/") ? `${app}/${source}` : `${app}/${destination}`;
+      const copied = await new Deno.Command("cp", { args: ["-r", `${REPO}/${source}`, target] }).output();
+      assert.equal(copied.code, 0, new TextDecoder().decode(copied.stderr));
     }
+  }
+  return app;
+}
+
+Deno.test("the image's ENTRYPOINT starts in a folder laid out as /app, from the cache alone", async () => {
+  const app = await imageCopy();
+  try {
     const entrypoint = execForm("ENTRYPOINT", all("ENTRYPOINT").at(-1)!);
     const output = await new Deno.Command(Deno.execPath(), {
       args: [...entrypoint.slice(1), "--version"],
@@ -262,6 +267,55 @@ Deno.test("the image's ENTRYPOINT starts in a folder laid out as /app, from the 
     assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
     assert.match(text, new RegExp(`audit-archiver ${config.version.replaceAll(".", "\\.")}`));
   } finally {
+    await Deno.remove(app, { recursive: true });
+  }
+});
+
+Deno.test("deno task -q once with LOG_FORMAT=json writes nothing but JSON lines to stderr (no Deno warning, no task line)", async () => {
+  for (const task of ["run", "once"]) {
+    assert.match(config.tasks[task], /\bdeno run -q /, `the ${task} task lets Deno warn on stderr`);
+  }
+  assert.match(config.tasks.compile, /\bdeno compile -q /);
+  const entrypoint = execForm("ENTRYPOINT", all("ENTRYPOINT").at(-1)!);
+  assert.ok(entrypoint.includes("-q"), `the ENTRYPOINT lets Deno warn on stderr: ${entrypoint}`);
+
+  const domain = await startDomain({ events: recentEvents(705, 60) });
+  const app = await imageCopy();
+  try {
+    // The default set as shipped, plus the emulator's loopback address (as `permissionFlags` adds it).
+    const shipped = JSON.parse(await Deno.readTextFile(`${app}/deno.json`));
+    shipped.permissions.default.net.push(new URL(domain.emulator.url).host);
+    await Deno.writeTextFile(`${app}/deno.json`, JSON.stringify(shipped));
+    await Deno.mkdir(`${app}/keys`);
+    await Deno.copyFile(domain.keyFile, `${app}/keys/client-key.pem`);
+    const { ARCHIVE_DIR: _, ...settings } = domain.env;
+    const dir = Deno.env.get("DENO_DIR");
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "once"],
+      cwd: app,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "",
+        ...dir ? { DENO_DIR: dir } : {},
+        ...settings,
+        IDCS_PRIVATE_KEY_FILE: "./keys/client-key.pem",
+        LOG_FORMAT: "json",
+        LOG_LEVEL: "info",
+      },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, stderr);
+    const lines = stderr.split("\n").filter((line) => line !== "");
+    assert.ok(lines.length >= 2, `too few log lines to tell: ${stderr}`);
+    for (const line of lines) {
+      assert.doesNotThrow(() => JSON.parse(line), `a stderr line that is not JSON: ${JSON.stringify(line)}`);
+    }
+    assert.ok(lines.some((line) => JSON.parse(line).msg === "pass finished"), stderr);
+  } finally {
+    await domain.close();
     await Deno.remove(app, { recursive: true });
   }
 });
@@ -369,6 +423,8 @@ Deno.test("docs/deployment.md's systemd service runs the compiled binary's run, 
   assert.ok(seconds(unit.get("TimeoutStopSec") ?? "0") >= 15, `TimeoutStopSec ${unit.get("TimeoutStopSec")}`);
   assert.equal(unit.get("KillSignal"), "SIGTERM");
   assert.equal(unit.get("Restart"), "on-failure");
+  // Exit 2 is bad configuration: restarting runs into the same refusal every RestartSec.
+  assert.equal(unit.get("RestartPreventExitStatus"), "2");
   assert.equal(unit.get("User"), "audit-archiver");
   assert.equal(unit.get("NoNewPrivileges"), "yes");
   assert.equal(unit.get("ProtectSystem"), "strict");
