@@ -45,6 +45,27 @@ export function escapeControls(line: string): string {
   );
 }
 
+/** The status line shown below the log on a terminal (backfill's progress), or "" when none is shown. */
+let statusLine = "";
+const CLEAR_LINE = "\r\x1b[2K";
+
+function writeStderr(text: string) {
+  let bytes = new TextEncoder().encode(text);
+  while (bytes.length) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
+}
+
+/** Draws (or redraws) the one status line at the bottom of a terminal, in place, without a newline. */
+export function drawStatusLine(text: string) {
+  statusLine = text;
+  writeStderr(`${CLEAR_LINE}${text}`);
+}
+
+/** Leaves the status line on screen as it is and moves below it: nothing redraws it after this. */
+export function endStatusLine() {
+  if (statusLine) writeStderr("\n");
+  statusLine = "";
+}
+
 export function log(level: LogLevel, message: string, fields: Record<string, unknown> = {}) {
   if (LEVELS[level] < LEVELS[logSettings.level]) return;
   const time = new Date().toISOString();
@@ -55,5 +76,6 @@ export function log(level: LogLevel, message: string, fields: Record<string, unk
         "",
       )
     }`;
-  console.error(escapeControls(scrub(line)));
+  // A log line never runs into the status line: that is cleared first and drawn again below the log line.
+  writeStderr(`${statusLine ? CLEAR_LINE : ""}${escapeControls(scrub(line))}\n${statusLine}`);
 }

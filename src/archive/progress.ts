@@ -5,11 +5,13 @@
  */
 
 import type { Segment } from "./format.ts";
+import { drawStatusLine, endStatusLine } from "../log.ts";
 import type { Window } from "../window.ts";
 
 /**
  * Backfill progress: on a terminal, one line redrawn after each window (events, windows, rate, how far through
- * the stretch, and the time left at this rate); elsewhere the JSON log of each window says it all.
+ * the stretch, and the time left at this rate) below the log lines (src/log.ts keeps them apart); elsewhere
+ * the JSON log of each window says it all.
  */
 export class BackfillProgress {
   readonly #started = Date.now();
@@ -29,11 +31,11 @@ export class BackfillProgress {
       elapsedMs: Date.now() - this.#started,
       fraction,
     });
-    Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[2K${line}`));
+    drawStatusLine(line);
   }
 
   end() {
-    if (this.terminal && this.#windows) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+    if (this.terminal) endStatusLine();
   }
 }
 
