@@ -8,7 +8,7 @@
  * overlap, every object matches its manifest, the chain is unbroken, and the signed checkpoints show that
  * nothing newer was removed and nothing was rewritten without the key.
  *
- * Usage: `deno run -P main.ts <once|run|backfill|status|verify|export|policies|help> [flags]`
+ * Usage: `deno run -q -P main.ts <once|run|backfill|status|verify|export|policies|help> [flags]`
  * (`-P` is the least-privilege permission set in deno.json: network to Oracle Cloud hosts and the instance
  * metadata address, writes under ./archive and the checkpoint key). Configuration: environment variables or
  * the same --kebab-case flags (secrets: the environment or --config only); `help` lists them.

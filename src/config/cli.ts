@@ -107,7 +107,7 @@ export function helpText(): string {
   });
   return `audit-archiver ${VERSION} — keeps Oracle Cloud audit events, complete and provably untouched
 
-Usage: deno run -P main.ts <command> [flags]
+Usage: deno run -q -P main.ts <command> [flags]
 
 Commands:
   once                        one archive pass: commit every due window
