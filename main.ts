@@ -113,10 +113,10 @@ import {
 import { provenPass } from "./src/pass/pass.ts";
 import { openProof, readerTrust, readPublicKeyFiles } from "./src/pass/proof.ts";
 import { reconcileSources, type WindowReconciliation } from "./src/pass/reconcile.ts";
+import { grantAdvice, type Grants } from "./src/permissions.ts";
 import { keyFolder } from "./src/proof/checkpoint_key.ts";
 import { verifyArchive } from "./src/proof/verify.ts";
 import { parseDuration, parseTime } from "./src/time.ts";
-import { grantAdvice, type Grants } from "./src/permissions.ts";
 import { VERSION } from "./src/version.ts";
 
 /** Loads every origin of settings (file < environment < flags) and validates them. */
@@ -227,7 +227,7 @@ async function refusedByPermissions(
   const principal = resourcePrincipalFiles();
   const auth = global.OCI_AUTH || "auto";
   if (!readsOnly && ["auto", "resource_principal"].includes(auth)) {
-    const refused = [];
+    const refused: string[] = [];
     for (const path of principal) if (!await granted({ name: "read", path })) refused.push(path);
     if (refused.length) {
       problems.push({

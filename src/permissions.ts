@@ -16,7 +16,7 @@ export type Grants = Partial<Record<"read" | "write" | "net", string[]>>;
 type PermissionSet = Record<string, boolean | string[]>;
 const SETS = denoJson.permissions as Record<string, PermissionSet>;
 
-/** Whether every entry of a set is granted to this process; the number of entries checked, or -1. */
+/** How many of a set's entries this process holds, or -1 when it lacks one (then it runs under another). */
 function grantedEntries(set: PermissionSet): number {
   let count = 0;
   for (const [name, value] of Object.entries(set)) {
@@ -45,7 +45,7 @@ function runningSet(): string {
 }
 
 /** The `--allow-…` flags of a set with the grants added: each permission's whole list. Pure. */
-export function grantFlags(set: PermissionSet, grants: Grants): string[] {
+function grantFlags(set: PermissionSet, grants: Grants): string[] {
   return Object.entries(grants).filter(([, entries]) => entries?.length).map(([name, entries]) => {
     const listed = set[name];
     const list = Array.isArray(listed) ? listed : [];
