@@ -242,3 +242,37 @@ Deno.test("once and status under -P=local with resource-principal files outside 
     await Deno.remove(app, { recursive: true });
   }
 });
+
+Deno.test("once under -P=local with the OCI config's key_file outside its folders: the refusal's command reads it and archives", async () => {
+  const app = await appCopy();
+  const cloud = await startCloud(app);
+  const elsewhere = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "audit-archiver-api-key-" });
+  try {
+    // The config file is readable (/tmp); the key it names is not.
+    const configFile = `${app}/oci-config`;
+    const config = await Deno.readTextFile(configFile);
+    const keyFile = /^key_file=(.*)$/m.exec(config)![1];
+    await Deno.rename(keyFile, `${elsewhere}/oci-api-key.pem`);
+    await Deno.writeTextFile(configFile, config.replace(keyFile, `${elsewhere}/oci-api-key.pem`));
+    const env = {
+      OCI_AUTH: "config",
+      OCI_CONFIG_FILE: configFile,
+      AUDIT_COMPARTMENT_ID: TENANCY,
+      AUDIT_SUBTREE: "false",
+      OCI_AUDIT_ENDPOINT: cloud.oci.url,
+      OCI_IDENTITY_ENDPOINT: cloud.oci.url,
+      SINCE: "1d",
+      SETTLE: "0s",
+      LOG_FORMAT: "json",
+    };
+    const refused = await run(["deno", "run", "-P=local", "main.ts", "once"], app, env);
+    assert.equal(refused.code, 2, refused.stderr);
+    const granted = await run(followAdvice(refused), app, env);
+    assert.equal(granted.code, 0, `${granted.words.join(" ")}\n${granted.stderr}`);
+    assert.ok(refused.stderr.includes(`${elsewhere}/oci-api-key.pem`), refused.stderr);
+  } finally {
+    await cloud.close();
+    await Deno.remove(elsewhere, { recursive: true });
+    await Deno.remove(app, { recursive: true });
+  }
+});

@@ -64,12 +64,24 @@ export async function openOciSession(config: OciConfig, packages: SdkPackage[]):
     }
     return { sdk, provider, mode, config };
   } catch (error) {
-    // The SDK wraps the refusal of its file read in an Error of its own that names it.
+    // The SDK throws strings too (a key file it cannot read), and wraps a refused read in an Error of its own.
+    const message = error instanceof Error ? error.message : String(error);
     if (
       mode === "resource_principal" &&
-      (error instanceof Deno.errors.NotCapable || /\bNotCapable\b/.test((error as Error).message))
+      (error instanceof Deno.errors.NotCapable || /\bNotCapable\b/.test(message))
     ) {
       throw new ArchiveError("CONFIG", resourcePrincipalUnreadable());
+    }
+    const refused = mode === "config" ? refusedConfigFiles(common, config) : [];
+    if (refused.length) {
+      throw new ArchiveError(
+        "CONFIG",
+        `OCI authentication (config) failed: the permission set does not allow reading ${
+          refused.join(" and ")
+        }, which the OCI config file names — keep the config and its key under /etc/audit-archiver/.oci; or, ${
+          grantAdvice({ read: refused })
+        }`,
+      );
     }
     const hint = {
       resource_principal: "check the OCI_RESOURCE_PRINCIPAL_* variables (version 2.2)",
@@ -79,8 +91,24 @@ export async function openOciSession(config: OciConfig, packages: SdkPackage[]):
     }[mode];
     throw new ArchiveError(
       "CONFIG",
-      `OCI authentication (${mode}) failed: ${(error as Error).message} — ${hint}`,
+      `OCI authentication (${mode}) failed: ${message} — ${hint}`,
     );
+  }
+}
+
+/** The files the OCI config file's profile names (key_file, security_token_file) that this process may not read. */
+function refusedConfigFiles(common: Sdk["common"], config: OciConfig): string[] {
+  try {
+    const reader = common.ConfigFileReader;
+    const file = config.configFile
+      ? reader.parseFileFromPath(config.configFile, config.profile)
+      : reader.parseDefault(config.profile);
+    return ["key_file", "security_token_file"].map((key) => file.get(key))
+      .filter((path): path is string => Boolean(path))
+      .map((path) => reader.expandUserHome(path))
+      .filter((path) => Deno.permissions.querySync({ name: "read", path }).state !== "granted");
+  } catch {
+    return []; // an unreadable or malformed config file is the SDK's error to report
   }
 }
 
