@@ -213,8 +213,9 @@ async function refusedByPermissions(
   }
   const keyFile = global.CHECKPOINT_KEY_FILE || "./keys/checkpoint.pem";
   const folder = keyFolder(keyFile);
+  const signsWithKeyFile = !readsOnly && !global.CHECKPOINT_SIGNING_KEY_ID;
   if (
-    !readsOnly && !global.CHECKPOINT_SIGNING_KEY_ID &&
+    signsWithKeyFile &&
     !(await granted({ name: "write", path: keyFile }) && await granted({ name: "read", path: folder }))
   ) {
     problems.push({
@@ -222,6 +223,16 @@ async function refusedByPermissions(
         "CHECKPOINT_KEY_FILE is a file the permission set does not let the program create and read (the default set grants ./keys/checkpoint.pem): use ./keys/checkpoint.pem",
       value: keyFile,
       grants: { read: [folder], write: [keyFile] },
+    });
+  } else if (
+    signsWithKeyFile && !await granted({ name: "write", path: folder }) &&
+    await Deno.stat(folder).then(() => false, (error) => error instanceof Deno.errors.NotFound)
+  ) {
+    // The set grants the key file, not its folder: the program cannot make the folder.
+    problems.push({
+      what:
+        `CHECKPOINT_KEY_FILE's folder ${folder} does not exist: create it (mkdir -p ${folder}) and run again`,
+      value: keyFile,
     });
   }
   const principal = resourcePrincipalFiles();

@@ -276,3 +276,50 @@ Deno.test("once under -P=local with the OCI config's key_file outside its folder
     await Deno.remove(app, { recursive: true });
   }
 });
+
+Deno.test("the README's quick start on a workstation: deno task -q once with the OCI config in ~/.oci gets the command that reads it, and archives", async () => {
+  const app = await appCopy();
+  const home = await Deno.makeTempDir({ prefix: "audit-archiver-home-" });
+  const cloud = await startCloud(home); // writes oci-config and its key into HOME
+  try {
+    // ~/.oci/config naming ~/.oci/oci_api_key.pem, as `oci setup config` writes them.
+    await Deno.mkdir(`${home}/.oci`);
+    const config = await Deno.readTextFile(`${home}/oci-config`);
+    const keyFile = /^key_file=(.*)$/m.exec(config)![1];
+    await Deno.rename(keyFile, `${home}/.oci/oci_api_key.pem`);
+    await Deno.writeTextFile(`${home}/.oci/config`, config.replace(keyFile, "~/.oci/oci_api_key.pem"));
+    // The shipped default set, plus the emulator's loopback address (the real endpoints are *.oraclecloud.com).
+    const shipped = JSON.parse(await Deno.readTextFile(`${app}/deno.json`));
+    shipped.permissions.default.net.push(new URL(cloud.oci.url).host);
+    await Deno.writeTextFile(`${app}/deno.json`, JSON.stringify(shipped));
+    const env = {
+      HOME: home,
+      AUDIT_COMPARTMENT_ID: TENANCY,
+      AUDIT_SUBTREE: "false",
+      OCI_AUDIT_ENDPOINT: cloud.oci.url,
+      OCI_IDENTITY_ENDPOINT: cloud.oci.url,
+      OCI_METADATA_ENDPOINT: "http://127.0.0.1:9", // no metadata service here: auto falls to the config file
+      // Deno's cache stays where it is when HOME moves.
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+      SINCE: "1d",
+      SETTLE: "0s",
+      LOG_FORMAT: "json",
+    };
+    // The quick start's steps: without ./keys it is refused with `mkdir -p ./keys` to run.
+    const noKeys = await run(["deno", "task", "-q", "once"], app, env);
+    assert.equal(noKeys.code, 2, noKeys.stderr);
+    assert.match(
+      noKeys.stderr,
+      /CHECKPOINT_KEY_FILE's folder \.\/keys does not exist: create it \(mkdir -p \.\/keys\)/,
+    );
+    await Deno.mkdir(`${app}/keys`);
+    const refused = await run(["deno", "task", "-q", "once"], app, env);
+    assert.equal(refused.code, 2, refused.stderr);
+    const granted = await run(followAdvice(refused), app, env);
+    assert.equal(granted.code, 0, `${granted.words.join(" ")}\n${granted.stderr}`);
+  } finally {
+    await cloud.close();
+    await Deno.remove(home, { recursive: true });
+    await Deno.remove(app, { recursive: true });
+  }
+});

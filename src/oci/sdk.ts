@@ -54,9 +54,22 @@ export function prepareProcessForSdk() {
   console.warn = (...parts: unknown[]) =>
     log("debug", "OCI SDK", { message: parts.map(String).join(" ").slice(0, 500) });
   const home = Deno.env.get("HOME");
-  if (!home || Deno.permissions.querySync({ name: "read", path: `${home}/.oci` }).state !== "granted") {
+  // The SDK looks for its default config in both (oci-common ConfigFileReader.parseDefault).
+  const folders = home ? [`${home}/.oci`, `${home}/.oraclebmc`] : [];
+  if (
+    !home || folders.some((path) => Deno.permissions.querySync({ name: "read", path }).state !== "granted")
+  ) {
+    refusedUserOciFolders = folders;
     Deno.env.set("HOME", CONFIG_FOLDER);
   }
+}
+
+/** The user's own ~/.oci and ~/.oraclebmc, when the permission set does not grant them and "~" was moved. */
+let refusedUserOciFolders: string[] = [];
+
+/** The user's own OCI config folders the SDK was kept from (granting them gives the SDK its "~" back). */
+export function userOciFoldersRefused(): string[] {
+  return refusedUserOciFolders;
 }
 
 /** Where the default permission set lets the program read its OCI configuration: `.oci/config` below it. */

@@ -8,7 +8,7 @@ import type * as Common from "oci-common";
 import type { OciAuthMode, OciConfig } from "../config/validate.ts";
 import { ArchiveError } from "../errors.ts";
 import { log } from "../log.ts";
-import { loadSdk, type Sdk, type SdkPackage } from "./sdk.ts";
+import { loadSdk, type Sdk, type SdkPackage, userOciFoldersRefused } from "./sdk.ts";
 import { grantAdvice } from "../permissions.ts";
 
 /** An authenticated OCI session: the SDK, its provider, and how it was chosen. */
@@ -79,7 +79,18 @@ export async function openOciSession(config: OciConfig, packages: SdkPackage[]):
         `OCI authentication (config) failed: the permission set does not allow reading ${
           refused.join(" and ")
         }, which the OCI config file names — keep the config and its key under /etc/audit-archiver/.oci; or, ${
-          grantAdvice({ read: refused })
+          grantAdvice({ read: [...config.configFile ? [config.configFile] : [], ...refused] })
+        }`,
+      );
+    }
+    const userFolders = userOciFoldersRefused();
+    if (mode === "config" && !config.configFile && userFolders.length) {
+      throw new ArchiveError(
+        "CONFIG",
+        `OCI authentication (config) failed: ${message.trim()} — the permission set reads the OCI config from /etc/audit-archiver/.oci, not ${
+          userFolders[0]
+        }: copy the config and its key there (or set OCI_CONFIG_FILE); or, to use ${userFolders[0]}, ${
+          grantAdvice({ read: userFolders })
         }`,
       );
     }
