@@ -113,7 +113,7 @@ import {
 import { provenPass } from "./src/pass/pass.ts";
 import { openProof, readerTrust, readPublicKeyFiles } from "./src/pass/proof.ts";
 import { reconcileSources, type WindowReconciliation } from "./src/pass/reconcile.ts";
-import { grantAdvice, type Grants } from "./src/permissions.ts";
+import { grantAdvice, type Grants, holds, keepGrants, mergeGrants } from "./src/permissions.ts";
 import { keyFolder } from "./src/proof/checkpoint_key.ts";
 import { verifyArchive } from "./src/proof/verify.ts";
 import { parseDuration, parseTime } from "./src/time.ts";
@@ -154,12 +154,7 @@ interface SettingProblem {
  * grants what all of them need (a second flag for the same permission would replace the first).
  */
 function withGrantAdvice(problems: SettingProblem[]): string[] {
-  const all: Grants = {};
-  for (const { grants } of problems) {
-    for (const [name, entries] of Object.entries(grants ?? {}) as [keyof Grants, string[]][]) {
-      all[name] = [...new Set([...all[name] ?? [], ...entries])];
-    }
-  }
+  const all = mergeGrants(...problems.map(({ grants }) => grants ?? {}));
   const advice = Object.keys(all).length ? grantAdvice(all) : "";
   return [
     ...new Set(
@@ -173,7 +168,8 @@ function withGrantAdvice(problems: SettingProblem[]): string[] {
 /**
  * Settings the permission set refuses — a source host it does not grant, an archive folder outside it, a
  * checkpoint key file or listening address it does not grant — reported as bad settings (exit 2, nothing
- * written) rather than as a failed pass, all at once: one command grants them all.
+ * written) rather than as a failed pass, all at once: one command grants them all. What the settings need and
+ * this process holds is kept for any later advice (a flag added to -P must stay in the command it prints).
  */
 async function refusedByPermissions(
   global: RawSettings,
@@ -182,97 +178,76 @@ async function refusedByPermissions(
   readsOnly: boolean,
 ): Promise<SettingProblem[]> {
   const problems: SettingProblem[] = [];
-  const granted = async (descriptor: Deno.PermissionDescriptor) =>
-    (await Deno.permissions.query(descriptor)).state === "granted";
+  /** Whether this process holds the grants; if it does, later advice keeps them, else the problem is said. */
+  const check = async (grants: Grants, problem: Omit<SettingProblem, "grants">) => {
+    const held = await holds(grants);
+    if (held) keepGrants(grants);
+    else problems.push({ ...problem, grants });
+    return held;
+  };
   if (!global.OCI_BUCKET) {
     const dir = global.ARCHIVE_DIR || "./archive";
     // status, verify and export only read the archive (an auditor's copy needs no write grant).
-    if (
-      (!readsOnly && !await granted({ name: "write", path: dir })) ||
-      !await granted({ name: "read", path: dir })
-    ) {
-      problems.push({
-        what: `ARCHIVE_DIR is outside what the permission set lets the program ${
-          readsOnly ? "read" : "read and write"
-        } (the default set grants ./archive): use ./archive`,
-        value: dir,
-        grants: readsOnly ? { read: [dir] } : { read: [dir], write: [dir] },
-      });
-    }
+    await check(readsOnly ? { read: [dir] } : { read: [dir], write: [dir] }, {
+      what: `ARCHIVE_DIR is outside what the permission set lets the program ${
+        readsOnly ? "read" : "read and write"
+      } (the default set grants ./archive): use ./archive`,
+      value: dir,
+    });
   }
   const mirror = global.CHECKPOINT_MIRROR;
-  if (
-    mirror && !mirror.startsWith(MIRROR_BUCKET) && !readsOnly &&
-    !await granted({ name: "write", path: mirror })
-  ) {
-    problems.push({
-      what: "CHECKPOINT_MIRROR is a folder the permission set does not let the program write",
+  if (mirror && !mirror.startsWith(MIRROR_BUCKET) && !readsOnly) {
+    await check({ read: [mirror], write: [mirror] }, {
+      what: "CHECKPOINT_MIRROR is a folder the permission set does not let the program read and write",
       value: mirror,
-      grants: { read: [mirror], write: [mirror] },
     });
   }
   const keyFile = global.CHECKPOINT_KEY_FILE || "./keys/checkpoint.pem";
   const folder = keyFolder(keyFile);
-  const signsWithKeyFile = !readsOnly && !global.CHECKPOINT_SIGNING_KEY_ID;
-  if (
-    signsWithKeyFile &&
-    !(await granted({ name: "write", path: keyFile }) && await granted({ name: "read", path: folder }))
-  ) {
-    problems.push({
+  if (!readsOnly && !global.CHECKPOINT_SIGNING_KEY_ID) {
+    const held = await check({ read: [folder], write: [keyFile] }, {
       what:
         "CHECKPOINT_KEY_FILE is a file the permission set does not let the program create and read (the default set grants ./keys/checkpoint.pem): use ./keys/checkpoint.pem",
       value: keyFile,
-      grants: { read: [folder], write: [keyFile] },
     });
-  } else if (
-    signsWithKeyFile && !await granted({ name: "write", path: folder }) &&
-    await Deno.stat(folder).then(() => false, (error) => error instanceof Deno.errors.NotFound)
-  ) {
     // The set grants the key file, not its folder: the program cannot make the folder.
-    problems.push({
-      what:
-        `CHECKPOINT_KEY_FILE's folder ${folder} does not exist: create it (mkdir -p ${folder}) and run again`,
-      value: keyFile,
-    });
-  }
-  const principal = resourcePrincipalFiles();
-  const auth = global.OCI_AUTH || "auto";
-  if (!readsOnly && ["auto", "resource_principal"].includes(auth)) {
-    const refused: string[] = [];
-    for (const path of principal) if (!await granted({ name: "read", path })) refused.push(path);
-    if (refused.length) {
+    if (
+      held && !await holds({ write: [folder] }) &&
+      await Deno.stat(folder).then(() => false, (error) => error instanceof Deno.errors.NotFound)
+    ) {
       problems.push({
         what:
-          `OCI_RESOURCE_PRINCIPAL_RPST and OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM name files the permission set does not let the program read (the default set grants /var/oci/rp-identity, where Container Instances mounts them)`,
-        value: refused.join(","),
-        grants: { read: foldersOf(refused) },
+          `CHECKPOINT_KEY_FILE's folder ${folder} does not exist: create it (mkdir -p ${folder}) and run again`,
+        value: keyFile,
       });
     }
+  }
+  const principal = resourcePrincipalFiles();
+  if (principal.length && !readsOnly && ["auto", "resource_principal"].includes(global.OCI_AUTH || "auto")) {
+    await check({ read: foldersOf(principal) }, {
+      what:
+        "OCI_RESOURCE_PRINCIPAL_RPST and OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM name files the permission set does not let the program read (the default set grants /var/oci/rp-identity, where Container Instances mounts them)",
+      value: principal.join(","),
+    });
   }
   const port = Number(global.PORT);
   if (command === "run" && Number.isInteger(port) && port > 0) {
     const address = listenAddress(global.LISTEN || "0.0.0.0", port);
-    if (!await granted({ name: "net", host: address })) {
-      problems.push({
-        what:
-          `LISTEN and PORT name an address the permission set does not let the program listen on (the default set grants 0.0.0.0:8080): use LISTEN=0.0.0.0 and PORT=8080`,
-        value: address,
-        grants: { net: [address] },
-      });
-    }
+    await check({ net: [address] }, {
+      what:
+        "LISTEN and PORT name an address the permission set does not let the program listen on (the default set grants 0.0.0.0:8080): use LISTEN=0.0.0.0 and PORT=8080",
+      value: address,
+    });
   }
   for (const raw of [global, ...entries.map((entry) => ({ ...global, ...entry }))]) {
     const url = URL.parse(raw.IDCS_URL ?? "");
     if (!url || !/^https?:$/.test(url.protocol)) continue; // a malformed URL is validateConfig's to report
     const host = `${url.hostname}:${url.port || (url.protocol === "https:" ? 443 : 80)}`;
-    if (!await granted({ name: "net", host })) {
-      problems.push({
-        what:
-          `IDCS_URL's host ${host} is not one the permission set lets the program reach (the default set grants *.oraclecloud.com:443): use the identity domain's URL`,
-        value: withoutCredentials(raw.IDCS_URL),
-        grants: { net: [host] },
-      });
-    }
+    await check({ net: [host] }, {
+      what:
+        `IDCS_URL's host ${host} is not one the permission set lets the program reach (the default set grants *.oraclecloud.com:443): use the identity domain's URL`,
+      value: withoutCredentials(raw.IDCS_URL),
+    });
   }
   return problems;
 }
@@ -301,6 +276,7 @@ async function unreadableFiles(
   ) {
     try {
       await Deno.stat(path);
+      keepGrants({ read: [path] });
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         problems.push({

@@ -44,6 +44,60 @@ function runningSet(): string {
   return fits[0]?.[0] ?? "default";
 }
 
+/** Whether this process holds every entry of the grants. */
+export async function holds(grants: Grants): Promise<boolean> {
+  for (const [name, entries] of Object.entries(grants)) {
+    for (const entry of entries ?? []) {
+      const descriptor = name === "net" ? { name, host: entry } : { name, path: entry };
+      if ((await Deno.permissions.query(descriptor as Deno.PermissionDescriptor)).state !== "granted") {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** Grants that settings need and this process holds (the set's, or flags added to it): every advice keeps them. */
+const kept: Grants = {};
+
+/** Keeps grants this process holds for what its settings name, so that no advice drops them. */
+export function keepGrants(grants: Grants) {
+  Object.assign(kept, mergeGrants(kept, grants));
+}
+
+/** Grants as one, each entry once. Pure. */
+export function mergeGrants(...all: Grants[]): Grants {
+  const result: Grants = {};
+  for (const grants of all) {
+    for (const [name, entries] of Object.entries(grants) as [keyof Grants, string[]][]) {
+      result[name] = [...new Set([...result[name] ?? [], ...entries])];
+    }
+  }
+  return result;
+}
+
+/** Whether an entry of a set's list grants an entry (a path below a granted folder, a host a wildcard names). */
+function covers(name: keyof Grants, granted: string, entry: string): boolean {
+  if (name === "net") {
+    const [host, port] = splitHost(entry);
+    const [grantedHost, grantedPort] = splitHost(granted);
+    const hostMatches = grantedHost.startsWith("*.")
+      ? host.endsWith(grantedHost.slice(1))
+      : host === grantedHost;
+    return hostMatches && (grantedPort === undefined || grantedPort === port);
+  }
+  const absolute = (path: string) =>
+    path.startsWith("/") ? path : `${Deno.cwd()}/${path.replace(/^\.\//, "")}`;
+  const [folder, path] = [absolute(granted).replace(/\/$/, ""), absolute(entry)];
+  return path === folder || path.startsWith(`${folder}/`);
+}
+
+/** `host:port` as [host, port]; a bracketed IPv6 address keeps its brackets. Pure. */
+function splitHost(text: string): [string, string | undefined] {
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(text);
+  return match ? [match[1], match[2]] : [text, undefined];
+}
+
 /** The `--allow-…` flags of a set with the grants added: each permission's whole list. Pure. */
 function grantFlags(set: PermissionSet, grants: Grants): string[] {
   return Object.entries(grants).filter(([, entries]) => entries?.length).map(([name, entries]) => {
@@ -64,7 +118,22 @@ function shellWord(word: string): string {
  */
 function commandWith(grants: Grants): string {
   const setName = runningSet();
-  const flags = [setName === "default" ? "-P" : `-P=${setName}`, ...grantFlags(SETS[setName] ?? {}, grants)];
+  const set = SETS[setName] ?? {};
+  // What the settings need and the process holds beyond the set's lists, for every permission the command names
+  // or the process holds more of: a flag replaces the set's list, so each names the whole list.
+  const beyond: Grants = {};
+  for (const [name, entries] of Object.entries(kept) as [keyof Grants, string[]][]) {
+    const listed = set[name];
+    if (listed === true) continue;
+    const more = entries.filter((entry) =>
+      !(Array.isArray(listed) && listed.some((granted) => covers(name, granted, entry)))
+    );
+    if (more.length) beyond[name] = more;
+  }
+  const flags = [
+    setName === "default" ? "-P" : `-P=${setName}`,
+    ...grantFlags(set, mergeGrants(beyond, grants)),
+  ];
   const binary = Deno.execPath();
   if (!/(^|\/)deno(\.exe)?$/.test(binary)) {
     const compile = ["deno", "compile", "-q", ...flags, "--output", binary, "main.ts"];
@@ -88,10 +157,11 @@ function commandWith(grants: Grants): string {
  * each permission, plus them), in the same folder and environment.
  */
 export function grantAdvice(grants: Grants): string {
-  const names = Object.keys(grants).filter((name) => grants[name as keyof Grants]?.length).join(" and ");
-  return `to grant it, run again with the set's whole ${names} list${
-    names.includes(" and ") ? "s" : ""
-  } plus it (an --allow-… flag replaces the set's list; keep any entry you added before): ${
+  const names = Object.keys(grants).filter((name) => grants[name as keyof Grants]?.length);
+  const lists = names.length > 1
+    ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)} lists`
+    : `${names[0]} list`;
+  return `to grant it, run (an --allow-… flag replaces the set's list, so each names the whole ${lists}: the set's, what you added before, and this): ${
     commandWith(grants)
   }`;
 }

@@ -123,7 +123,7 @@ Deno.test("once under -P: every setting the set refuses is named, with one comma
       const problem of [
         `IDCS_URL's host ${host} is not one the permission set lets the program reach`,
         "ARCHIVE_DIR is outside what the permission set lets the program read and write",
-        "CHECKPOINT_MIRROR is a folder the permission set does not let the program write",
+        "CHECKPOINT_MIRROR is a folder the permission set does not let the program read and write",
         "IDCS_PRIVATE_KEY_FILE cannot be read (the Deno permission set does not allow reading it)",
         "CHECKPOINT_KEY_FILE is a file the permission set does not let the program create and read",
       ]
@@ -317,6 +317,18 @@ Deno.test("the README's quick start on a workstation: deno task -q once with the
     assert.equal(refused.code, 2, refused.stderr);
     const granted = await run(followAdvice(refused), app, env);
     assert.equal(granted.code, 0, `${granted.words.join(" ")}\n${granted.stderr}`);
+
+    // Refusals one after another (the archive folder, found with the settings; ~/.oci, when the session
+    // opens): each command keeps what the one before added, so following them in turn ends in a pass.
+    await Deno.mkdir(`${app}/data`);
+    const elsewhere = { ...env, ARCHIVE_DIR: "./data" };
+    const first = await run(["deno", "task", "-q", "once"], app, elsewhere);
+    assert.match(first.stderr, /ARCHIVE_DIR is outside/);
+    const second = await run(followAdvice(first), app, elsewhere);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(second.stderr, /not \S+\/\.oci: copy the config/);
+    const third = await run(followAdvice(second), app, elsewhere);
+    assert.equal(third.code, 0, `${third.words.join(" ")}\n${third.stderr}`);
   } finally {
     await cloud.close();
     await Deno.remove(home, { recursive: true });

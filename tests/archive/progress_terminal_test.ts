@@ -82,7 +82,7 @@ Deno.test("on a terminal, backfill's log lines never run into its progress line,
       committed.length > 3,
       `too few log lines while the progress line was shown:\n${screen.join("\n")}`,
     );
-    for (const line of committed) assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO  window committed /);
+    for (const line of committed) assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO {2}window committed /);
   } finally {
     await tmux(socket, "kill-server").catch(() => {});
     await domain.close();
