@@ -7,6 +7,7 @@
 import process from "node:process";
 import type * as Common from "oci-common";
 import { log } from "../log.ts";
+import { keepGrants } from "../permissions.ts";
 
 /**
  * The OCI SDK's per-service packages, each loaded only when a setting needs it (`sdkPackages`): together they
@@ -61,6 +62,8 @@ export function prepareProcessForSdk() {
   ) {
     refusedUserOciFolders = folders;
     Deno.env.set("HOME", CONFIG_FOLDER);
+  } else {
+    keepGrants({ read: folders }); // granted by a flag added to -P: later advice keeps it
   }
 }
 

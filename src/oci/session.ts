@@ -79,7 +79,7 @@ export async function openOciSession(config: OciConfig, packages: SdkPackage[]):
         `OCI authentication (config) failed: the permission set does not allow reading ${
           refused.join(" and ")
         }, which the OCI config file names — keep the config and its key under /etc/audit-archiver/.oci; or, ${
-          grantAdvice({ read: [...config.configFile ? [config.configFile] : [], ...refused] })
+          grantAdvice({ read: refused })
         }`,
       );
     }
