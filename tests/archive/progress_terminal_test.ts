@@ -10,10 +10,10 @@ import { DAY, recentEvents, REPO, runCli, startDomain } from "../harness.ts";
 const PROGRESS =
   /^[\d,]+ events, [\d,]+ windows, [\d,]+ events\/s, \d+% — (about \d+ (s|min|h) left|time left unknown)$/;
 
-/** Runs `tmux` on a server of this test's own (its own socket), so no other session is touched. */
+/** Runs `tmux` on a server of this test's own (its own socket file), so no other session is touched. */
 async function tmux(socket: string, ...args: string[]): Promise<string> {
   const output = await new Deno.Command("tmux", {
-    args: ["-L", socket, ...args],
+    args: ["-S", socket, ...args],
     stdout: "piped",
     stderr: "piped",
   })
@@ -25,7 +25,8 @@ async function tmux(socket: string, ...args: string[]): Promise<string> {
 
 Deno.test("on a terminal, backfill's log lines never run into its progress line, which stays whole at the bottom", async () => {
   const domain = await startDomain({ events: recentEvents(931, 900, 5), since: "1d" });
-  const socket = `audit-archiver-progress-${crypto.randomUUID()}`;
+  const socketDir = await Deno.makeTempDir({ prefix: "audit-archiver-tmux-" });
+  const socket = `${socketDir}/socket`;
   try {
     const once = await runCli(["once"], { env: domain.env });
     assert.equal(once.code, 0, once.stderr);
@@ -63,7 +64,7 @@ Deno.test("on a terminal, backfill's log lines never run into its progress line,
       "250",
       "-y",
       "50",
-      `${command}; echo "exit $?"; tmux -L ${socket} wait-for -S done; sleep 120`,
+      `${command}; echo "exit $?"; tmux -S ${socket} wait-for -S done; sleep 120`,
     );
     const timeout = setTimeout(() => tmux(socket, "kill-server").catch(() => {}), 90_000);
     await tmux(socket, "wait-for", "done");
@@ -85,6 +86,7 @@ Deno.test("on a terminal, backfill's log lines never run into its progress line,
     for (const line of committed) assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO {2}window committed /);
   } finally {
     await tmux(socket, "kill-server").catch(() => {});
+    await Deno.remove(socketDir, { recursive: true });
     await domain.close();
   }
 });
