@@ -88,7 +88,13 @@ import { LoggingCopy } from "./src/archive/logging_copy.ts";
 import type { Sink } from "./src/archive/sink.ts";
 import { type CommandLine, helpText, parseCommandLine } from "./src/config/cli.ts";
 import type { RawSettings } from "./src/config/settings.ts";
-import { type Config, parseConfigFile, readEnvironment, validateConfig } from "./src/config/validate.ts";
+import {
+  type Config,
+  misspelledVariables,
+  parseConfigFile,
+  readEnvironment,
+  validateConfig,
+} from "./src/config/validate.ts";
 import { withoutCredentials } from "./src/config/values.ts";
 import { parseCron, scheduleInterval } from "./src/cron.ts";
 import { ArchiveError, exitCodeOf } from "./src/errors.ts";
@@ -133,6 +139,7 @@ async function loadConfig(line: CommandLine, now: number, needsSources: boolean 
     stderrIsTerminal: Deno.stderr.isTerminal(),
     needsSources,
     problems: [
+      ...misspelledVariables(),
       ...await unreadableFiles(settings, file.sources),
       ...await refusedByPermissions(settings, file.sources, needsSources !== true),
     ],
