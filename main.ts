@@ -108,6 +108,7 @@ import { policyStatements } from "./src/ops/policies.ts";
 import { archiveStatus } from "./src/ops/status.ts";
 import { backfill } from "./src/pass/backfill.ts";
 import {
+  archivedChains,
   logRetention,
   MIRROR_BUCKET,
   openMirror,
@@ -363,15 +364,17 @@ const COMMAND_TABLE: Record<
     run: async ({ config, sink, line, from, to }) => {
       const output = line.out ? await createOutput(line.out) : undefined;
       const writer = (output?.file.writable ?? Deno.stdout.writable).getWriter();
-      let count;
+      let result;
       try {
-        count = await exportEvents(sink, config.archivePrefix, from!, to!, writer);
+        result = await exportEvents(sink, await archivedChains(config, sink), from!, to!, writer);
       } finally {
         await writer.close().catch(() => {});
-        if (count === undefined) await output?.discard();
+        if (result === undefined) await output?.discard();
       }
       await output?.publish();
-      log("info", "exported", { events: count, out: line.out ?? "stdout" });
+      // Partly covered: what is archived is exported, and what is not is said.
+      if (result.missing.length) log("warn", `not archived: ${result.missing.join(", ")}`);
+      log("info", "exported", { events: result.events, out: line.out ?? "stdout" });
       return 0;
     },
   },

@@ -1,0 +1,85 @@
+/**
+ * Nothing is silent: export and status on an archive that is not there, and export over a range the archive
+ * does not cover, each say so with a non-zero exit; every command logs the sink and sources it uses. Run the
+ * way a user runs the program (`deno run -P=local main.ts …`).
+ */
+
+import assert from "node:assert/strict";
+import { DAY, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+Deno.test("export and status on a missing ARCHIVE_DIR exit 2 naming it; nothing is exported or created", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const env = { ARCHIVE_DIR: `${dir}/no-such-archive` };
+    const range = ["--from", iso(Date.now() - DAY), "--to", iso(Date.now())];
+    for (const args of [["export", ...range], ["status"]]) {
+      const result = await runCli(args, { env });
+      assert.equal(result.code, 2, `${args[0]}: ${result.stderr}`);
+      assert.match(result.stderr, /ARCHIVE_DIR .*no-such-archive.* does not exist/, args[0]);
+      assert.equal(result.stdout, "", args[0]);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing may be created");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("export and status on an archive folder holding no archive exit 2 saying where they looked", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const range = ["--from", iso(Date.now() - DAY), "--to", iso(Date.now())];
+    for (const args of [["export", ...range], ["status"]]) {
+      const result = await runCli(args, { env: { ARCHIVE_DIR: dir } });
+      assert.equal(result.code, 2, `${args[0]}: ${result.stderr}`);
+      assert.match(result.stderr, /holds no archive under ARCHIVE_PREFIX/, args[0]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("export over a range the archive does not cover exits 2 saying what it covers; partly covered exports what is there and names the rest", async () => {
+  const domain = await startDomain({ events: recentEvents(62, 300, 2), since: "2d" });
+  try {
+    assert.equal(await runMain("once", domain), 0);
+    const before = await runCli(
+      ["export", "--from", "2020-01-01T00:00:00Z", "--to", "2020-02-01T00:00:00Z"],
+      { env: domain.env },
+    );
+    assert.equal(before.code, 2, before.stderr);
+    assert.match(before.stderr, /none of \[2020-01-01T00:00:00.000Z, 2020-02-01T00:00:00.000Z\) is archived/);
+    assert.match(before.stderr, /the archive covers \[\d{4}-/);
+    assert.equal(before.stdout, "");
+
+    const partly = await runCli(
+      ["export", "--from", iso(Date.now() - 10 * DAY), "--to", iso(Date.now() - DAY)],
+      { env: { ...domain.env, LOG_LEVEL: "warn" } },
+    );
+    assert.equal(partly.code, 0, partly.stderr);
+    assert.ok(partly.stdout.split("\n").filter(Boolean).length > 0, "the covered part is exported");
+    assert.match(partly.stderr, /not archived: \[/);
+  } finally {
+    await domain.close();
+  }
+});
+
+Deno.test("every command logs one info line naming its sink and sources", async () => {
+  const domain = await startDomain({ events: recentEvents(63, 20, 1), since: "1d" });
+  try {
+    const env = { ...domain.env, LOG_LEVEL: "info", LOG_FORMAT: "json" };
+    const line = (stderr: string) =>
+      stderr.split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((l) =>
+        l.msg === "sink and sources"
+      );
+    const once = line((await runCli(["once"], { env })).stderr);
+    assert.equal(once.length, 1);
+    assert.equal(once[0].sink, `directory ${domain.archiveDir}`);
+    assert.deepEqual(once[0].sources, [`idcs ${domain.emulator.url.slice(7).replace(":", "-")}`]);
+    const status = line((await runCli(["status"], { env: { ARCHIVE_DIR: domain.archiveDir } })).stderr);
+    assert.deepEqual(status.map((l) => [l.sink, l.sources]), [[`directory ${domain.archiveDir}`, []]]);
+  } finally {
+    await domain.close();
+  }
+});
