@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { DAY, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
+import { BUCKET, startCloud } from "../oci_harness.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -36,6 +37,22 @@ Deno.test("export and status on an archive folder holding no archive exit 2 sayi
       assert.match(result.stderr, /holds no archive under ARCHIVE_PREFIX/, args[0]);
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("export and status on an empty bucket exit 2 naming OCI_BUCKET", async () => {
+  const dir = await Deno.makeTempDir();
+  const cloud = await startCloud(dir);
+  try {
+    const range = ["--from", iso(Date.now() - DAY), "--to", iso(Date.now())];
+    for (const args of [["export", ...range], ["status"]]) {
+      const result = await runCli(args, { env: cloud.env });
+      assert.equal(result.code, 2, `${args[0]}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`OCI_BUCKET ${BUCKET} holds no archive`), args[0]);
+    }
+  } finally {
+    await cloud.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
