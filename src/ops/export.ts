@@ -102,11 +102,22 @@ export async function exportEvents(
 }
 
 /**
- * `--out`: written to a temporary file beside it and linked to its name only when the export is complete, so
- * the file appears whole or not at all; an existing file is never overwritten.
+ * `--out`: checked before the archive is read — the permission set must let the program write its folder, the
+ * folder must exist, the file must not (export never overwrites). Written to a temporary file beside it and
+ * linked to its name only when the export is complete, so the file appears whole or not at all.
  */
 export async function createOutput(path: string) {
   const refuse = (why: string) => new ArchiveError("USAGE", `--out ${path} cannot be created: ${why}`);
+  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  // The temporary file sits beside it and is linked (which needs read too): the grants must cover the folder.
+  // A flag such as --allow-write=DIR beside -P would replace the set's list, not add to it: not advised.
+  const granted = async (name: "read" | "write") =>
+    (await Deno.permissions.query({ name, path: folder })).state === "granted";
+  if (!await granted("read") || !await granted("write")) {
+    throw refuse(
+      `the permission set does not let the program read and write its folder ${folder}: leave --out out and redirect stdout (export … > ${path}), or add the folder to the "read" and "write" lists of the permission set in deno.json`,
+    );
+  }
   if (await Deno.lstat(path).then(() => true, () => false)) {
     throw refuse("it exists (export never overwrites): choose a new file");
   }
@@ -115,7 +126,11 @@ export async function createOutput(path: string) {
   try {
     file = await Deno.open(partial, { write: true, createNew: true });
   } catch (error) {
-    throw refuse((error as Error).message);
+    throw refuse(
+      error instanceof Deno.errors.NotFound
+        ? `its folder ${folder} does not exist: create it, or choose another`
+        : (error as Error).message,
+    );
   }
   const discard = () => Deno.remove(partial).catch(() => {});
   return {
@@ -125,9 +140,10 @@ export async function createOutput(path: string) {
       try {
         await Deno.link(partial, path);
       } catch (error) {
+        // Without read permission for the folder its files could not be seen beforehand.
         throw refuse(
           error instanceof Deno.errors.AlreadyExists
-            ? "it appeared while exporting"
+            ? "it exists (export never overwrites): choose a new file"
             : (error as Error).message,
         );
       } finally {

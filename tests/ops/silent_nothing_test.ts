@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DAY, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
+import { DAY, permissionFlags, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
 import { BUCKET, startCloud } from "../oci_harness.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -96,6 +96,50 @@ Deno.test("every command logs one info line naming its sink and sources", async 
     assert.deepEqual(once[0].sources, [`idcs ${domain.emulator.url.slice(7).replace(":", "-")}`]);
     const status = line((await runCli(["status"], { env: { ARCHIVE_DIR: domain.archiveDir } })).stderr);
     assert.deepEqual(status.map((l) => [l.sink, l.sources]), [[`directory ${domain.archiveDir}`, []]]);
+  } finally {
+    await domain.close();
+  }
+});
+
+Deno.test("export --out: a folder the permission set does not grant is refused before anything is read, with advice that works", async () => {
+  const domain = await startDomain({ events: recentEvents(64, 50, 1), since: "1d" });
+  try {
+    const env = { ...domain.env, ARCHIVE_DIR: "./archive" };
+    assert.equal((await runCli(["once"], { env, cwd: domain.dir })).code, 0);
+    // The production set as flags (its relative paths then resolve against cwd), an auditor's settings only.
+    const production = await permissionFlags("default");
+    const auditor = { env: { ARCHIVE_DIR: "./archive" }, cwd: domain.dir, permissionFlags: production };
+    const range = ["--from", iso(Date.now() - 2 * DAY), "--to", iso(Date.now())];
+    const refused = await runCli(["export", ...range, "--out", "day.ndjson"], auditor);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /the permission set does not let the program read and write its folder \./);
+    assert.match(refused.stderr, /redirect stdout/);
+    assert.equal(await Deno.stat(`${domain.dir}/day.ndjson`).then(() => true, () => false), false);
+    // The advice: stdout, redirected by the shell; or the folder added to the set's read and write lists.
+    const stdout = await runCli(["export", ...range], auditor);
+    assert.equal(stdout.code, 0, stdout.stderr);
+    assert.ok(stdout.stdout.length > 0);
+    const granted = await runCli(["export", ...range, "--out", "day.ndjson"], {
+      ...auditor,
+      permissionFlags: production.map((flag) => /^--allow-(read|write)=/.test(flag) ? `${flag},.` : flag),
+    });
+    assert.equal(granted.code, 0, granted.stderr);
+    assert.equal(await Deno.readTextFile(`${domain.dir}/day.ndjson`), stdout.stdout);
+  } finally {
+    await domain.close();
+  }
+});
+
+Deno.test("export --out into a folder that does not exist exits 2 naming the folder; nothing is created", async () => {
+  const domain = await startDomain({ events: recentEvents(65, 20, 1), since: "1d" });
+  try {
+    assert.equal(await runMain("once", domain), 0);
+    const out = `${domain.dir}/reports/day.ndjson`;
+    const range = ["--from", iso(Date.now() - 2 * DAY), "--to", iso(Date.now())];
+    const result = await runCli(["export", ...range, "--out", out], { env: domain.env });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /its folder .*\/reports does not exist: create it/);
+    assert.equal(await Deno.stat(`${domain.dir}/reports`).then(() => true, () => false), false);
   } finally {
     await domain.close();
   }
