@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DAY, permissionFlags, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
+import { DAY, listFiles, permissionFlags, recentEvents, runCli, runMain, startDomain } from "../harness.ts";
 import { BUCKET, startCloud } from "../oci_harness.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -130,10 +130,15 @@ Deno.test("export --out: a folder the permission set does not grant is refused b
   }
 });
 
-Deno.test("export --out into a folder that does not exist exits 2 naming the folder; nothing is created", async () => {
+Deno.test("export --out into a folder that does not exist exits 2 naming the folder before the archive is read", async () => {
   const domain = await startDomain({ events: recentEvents(65, 20, 1), since: "1d" });
   try {
     assert.equal(await runMain("once", domain), 0);
+    // A damaged object: reading the archive first would fail on it (exit 1) instead.
+    const data = (await listFiles(domain.archiveDir)).find((name) => name.endsWith(".ndjson.gz"))!;
+    const bytes = await Deno.readFile(`${domain.archiveDir}/${data}`);
+    bytes[bytes.length - 9] ^= 1;
+    await Deno.writeFile(`${domain.archiveDir}/${data}`, bytes);
     const out = `${domain.dir}/reports/day.ndjson`;
     const range = ["--from", iso(Date.now() - 2 * DAY), "--to", iso(Date.now())];
     const result = await runCli(["export", ...range, "--out", out], { env: domain.env });
