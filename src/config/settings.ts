@@ -163,7 +163,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: "cron",
     default: "*/15 * * * *",
     help:
-      "cron expression (UTC) for `run`; given, also the cadence `once`, `reconcile` and `backfill` declare in their checkpoints (a timer runs them)",
+      "cron expression (UTC) for `run`, as Deno.cron reads it (weekdays are 1-7 for Sunday-Saturday, so prefer names: MON-FRI); given, also the cadence `once`, `reconcile` and `backfill` declare in their checkpoints (a timer runs them)",
   },
   { env: "PAGE_SIZE", kind: "count", default: "1000", max: 1000, help: "events per API page" },
   { env: "CONCURRENCY", kind: "count", default: "4", max: 64, help: "page requests in flight per source" },
