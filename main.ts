@@ -86,7 +86,7 @@
 
 import { LoggingCopy } from "./src/archive/logging_copy.ts";
 import type { Sink } from "./src/archive/sink.ts";
-import { type CommandLine, helpText, parseCommandLine } from "./src/config/cli.ts";
+import { commandHelp, type CommandLine, helpText, parseCommandLine } from "./src/config/cli.ts";
 import type { RawSettings } from "./src/config/settings.ts";
 import {
   type Config,
@@ -428,7 +428,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
   try {
     const line = parseCommandLine(args);
     if (line.command === "help") {
-      console.log(helpText());
+      console.log(line.topic ? commandHelp(line.topic) : helpText());
       return 0;
     }
     if (line.command === "version") {
