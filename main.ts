@@ -23,7 +23,7 @@
  * - `src/metrics.ts` counters and histograms in Prometheus' text format
  * - `src/bytes.ts` UTF-8, base64, SHA-256, bounded concurrency
  * - `src/time.ts` durations and times as settings give them
- * - `src/cron.ts` SCHEDULE: parsing, next fire time, interval
+ * - `src/cron.ts` SCHEDULE as Deno.cron reads it: validation, next fire time, interval
  * - `src/window.ts` window planning: where a window starts, ends and is cut
  *
  * Settings and transport:
