@@ -103,8 +103,25 @@ function configFileProvider(
   const tokenFile = named("security_token_file");
   if (!tokenFile) return new common.ConfigFileAuthenticationDetailsProvider(path, config.profile);
   checkReadable(`security_token_file ${tokenFile} (profile ${config.profile} of ${path})`, tokenFile);
-  checkSessionToken(Deno.readTextFileSync(tokenFile).trim(), config.profile);
-  return new common.SessionAuthDetailProvider(path, config.profile);
+  const currentToken = sessionTokenReader(tokenFile, config.profile);
+  currentToken();
+  const provider = new common.SessionAuthDetailProvider(path, config.profile);
+  // The SDK reads the token once; `getKeyId` asks this for it on every request (session-auth-details-provider.js).
+  provider.getSecurityToken = () => Promise.resolve(currentToken());
+  return provider;
+}
+
+/**
+ * The token as its file holds it now, checked unexpired: `oci session refresh` rewrites the file with a new
+ * token for the same session key, and a `run` longer than one token's life goes on with it. The file is small:
+ * it is read for each request.
+ */
+function sessionTokenReader(file: string, profile: string): () => string {
+  return () => {
+    const token = Deno.readTextFileSync(file).trim();
+    checkSessionToken(token, profile);
+    return token;
+  };
 }
 
 /**

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { permissionFlags, recentEvents, runCli, startDomain } from "../harness.ts";
+import { freePort, permissionFlags, recentEvents, runCli, startDomain, waitFor } from "../harness.ts";
 import type { OciEmulatorOptions } from "../emulators/oci.ts";
 import { readBucketArchive, startCloud, TENANCY, USER } from "../oci_harness.ts";
 
@@ -72,15 +72,19 @@ async function writeSessionProfile(
     `${folder}/oci_api_key.pem`,
     pair.privateKey.export({ type: "pkcs8", format: "pem" }) as string,
   );
-  await Deno.writeTextFile(
-    `${folder}/token`,
-    cloud.oci.userSessionToken(USER, publicPem, { ttlSeconds: ttl }),
-  );
+  /** What `oci session refresh` does: a new token for the same session key, written over the old one. */
+  const refresh = async (ttlSeconds: number) => {
+    const token = cloud.oci.userSessionToken(USER, publicPem, { ttlSeconds });
+    await Deno.writeTextFile(`${folder}/token`, token);
+    return token;
+  };
+  await refresh(ttl);
   await Deno.writeTextFile(
     `${home}/.oci/config`,
     `\n[ARCHIVER]\nfingerprint=00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\nkey_file=~/.oci/sessions/ARCHIVER/oci_api_key.pem\ntenancy=${TENANCY}\nregion=us-ashburn-1\nsecurity_token_file=~/.oci/sessions/ARCHIVER/token\n`,
     { append: true },
   );
+  return refresh;
 }
 
 Deno.test("~/.oci/config the permission set does not grant is refused naming the file and the set entry to add; nothing is written", async () => {
@@ -203,6 +207,77 @@ Deno.test("a key file outside the granted folders is refused naming it; a passph
     assert.equal((await readBucketArchive(cloud.oci)).ids.length, 30);
     assert.doesNotMatch(refused.stderr + granted.stderr, /correct horse/);
   } finally {
+    await close();
+  }
+});
+
+Deno.test("run keeps up with oci session refresh: an expired token fails a pass with the advice, the refreshed one is used without a restart", async () => {
+  const keyIds: string[] = [];
+  const { cloud, cwd, home, env, close } = await setup({
+    onRequest: (request) => void keyIds.push(request.keyId),
+  });
+  const port = freePort();
+  const trigger = "trigger-token-0123456789-0123456789";
+  let child: Deno.ChildProcess | undefined;
+  try {
+    const refresh = await writeSessionProfile(cloud, home, 4);
+    const issued = Date.now();
+    const daemon = runCli(["run"], {
+      env: {
+        ...env,
+        OCI_CLI_PROFILE: "ARCHIVER",
+        PORT: String(port),
+        TRIGGER_TOKEN: trigger,
+        SCHEDULE: "0 0 1 1 *",
+      },
+      cwd,
+      permissionFlags: (await defaultSet([`${home}/.oci`])).map((flag) =>
+        flag.startsWith("--allow-net=") ? `${flag},0.0.0.0:${port}` : flag
+      ),
+      onSpawn: (spawned) => child = spawned,
+    });
+    const passes = (result: string) => async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const count = new RegExp(`audit_archiver_passes_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)`).exec(
+        text,
+      );
+      return count ? Number(count[1]) : undefined;
+    };
+    const triggerPass = async (result: string, count: number) => {
+      const response = await fetch(`http://127.0.0.1:${port}/trigger`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${trigger}` },
+      });
+      assert.equal(response.status, 202);
+      await response.body?.cancel();
+      await waitFor(
+        `${count} ${result} passes`,
+        async () => (await passes(result)()) === count ? true : undefined,
+      );
+    };
+    await waitFor("the pass at start", async () => (await passes("ok")()) === 1 ? true : undefined);
+    await new Promise((resolve) => setTimeout(resolve, issued + 4_500 - Date.now()));
+    const signedBeforeExpiry = keyIds.length;
+    await triggerPass("failed", 1);
+    assert.equal(keyIds.length, signedBeforeExpiry, "no request is signed with an expired token");
+    const refreshed = await refresh(3600);
+    await triggerPass("ok", 2);
+    assert.ok(keyIds.includes(`ST$${refreshed}`), "the refreshed token signs the next pass");
+    child!.kill("SIGTERM");
+    const result = await daemon;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /session token of profile ARCHIVER expired .*oci session refresh --profile ARCHIVER/,
+    );
+    assert.equal(cloud.oci.stats.rejectedSignatures, 0);
+    assert.ok(!result.stderr.includes(refreshed.split(".")[2]), "the token is not logged");
+  } finally {
+    try {
+      child?.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
     await close();
   }
 });
