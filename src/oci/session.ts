@@ -153,7 +153,7 @@ function chooseConfigFile(config: OciConfig, home: string | undefined): string {
   }
   throw new ArchiveError(
     "CONFIG",
-    `OCI_AUTH=config: no OCI config file at ${
+    `OCI authentication (config): no OCI config file at ${
       candidates.join(" or ")
     }: run \`oci setup config\` (an API key) or \`oci session authenticate\` (a session token), or set OCI_CONFIG_FILE`,
   );
@@ -164,22 +164,23 @@ const readGranted = (path: string) => Deno.permissions.querySync({ name: "read",
 /** Throws what to do when `path` cannot be read: the permission set's entry to add, or that it is missing. */
 function checkReadable(what: string, path: string): void {
   try {
-    Deno.statSync(path);
-    if (readGranted(path)) return;
+    Deno.statSync(path); // in a terminal, Deno asks the user for this one file
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotCapable)) {
+    if (error instanceof Deno.errors.NotCapable) {
       throw new ArchiveError(
         "CONFIG",
-        `OCI_AUTH=config: ${what} cannot be read (${
-          error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message
-        })`,
+        `OCI authentication (config): the permission set does not allow reading ${what}: ${
+          grantHint([path])
+        }`,
       );
     }
+    throw new ArchiveError(
+      "CONFIG",
+      `OCI authentication (config): ${what} cannot be read (${
+        error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message
+      })`,
+    );
   }
-  throw new ArchiveError(
-    "CONFIG",
-    `OCI_AUTH=config: the permission set does not allow reading ${what}: ${grantHint([path])}`,
-  );
 }
 
 /**
@@ -209,7 +210,7 @@ function checkSessionToken(token: string, profile: string): void {
   if (typeof expires === "number" && expires * 1000 <= Date.now()) {
     throw new ArchiveError(
       "CONFIG",
-      `OCI_AUTH=config: the session token of profile ${profile} expired at ${
+      `OCI authentication (config): the session token of profile ${profile} expired at ${
         new Date(expires * 1000).toISOString()
       }: run \`oci session refresh --profile ${profile}\` (within 24 hours of signing in), else \`oci session authenticate\` again`,
     );
