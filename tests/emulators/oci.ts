@@ -2379,6 +2379,8 @@ function authenticate(state: State, request: Request, body: Bytes, operation: Op
     !UNSIGNED_BODY_OPERATIONS.has(operation);
   checkSignedHeaders(request, parsed.headers, body, bodySigned);
   let key: KeyObject | undefined;
+  // `ST$<token>`: a principal's or a user's session, signed with the session key the token carries (oci-common
+  // lib/auth/abstract-requesting-authentication-detail-provider.js and session-auth-details-provider.js getKeyId).
   if (parsed.keyId.startsWith("ST$")) key = state.authority.sessionKey(parsed.keyId.slice(3));
   else key = state.apiKeys.get(parsed.keyId);
   if (!key) throw notAuthenticated(`the key ${parsed.keyId} is not known`);
