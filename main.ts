@@ -203,7 +203,8 @@ async function refusedByPermissions(
 async function unreadableFiles(global: RawSettings, entries: RawSettings[]): Promise<string[]> {
   const problems: string[] = [];
   const named = [global, ...entries.map((entry) => ({ ...global, ...entry }))]
-    .flatMap((raw) => ["IDCS_PRIVATE_KEY_FILE", "OCI_CONFIG_FILE"].map((env) => [env, raw[env]] as const))
+    // The OCI config file and the files it names are checked when the session opens (src/oci/session.ts).
+    .flatMap((raw) => ["IDCS_PRIVATE_KEY_FILE"].map((env) => [env, raw[env]] as const))
     .filter(([, path]) => path);
   for (
     const [env, path] of new Map(named.map(([env, path]) => [`${env}=${path}`, [env, path!] as const]))
@@ -213,7 +214,7 @@ async function unreadableFiles(global: RawSettings, entries: RawSettings[]): Pro
       await Deno.stat(path);
     } catch (error) {
       const why = error instanceof Deno.errors.NotCapable
-        ? "the Deno permission set does not allow reading it: keep keys under ./keys (OCI config under /etc/audit-archiver/.oci) or grant --allow-read for it"
+        ? "the Deno permission set does not allow reading it: keep keys under ./keys or grant --allow-read for it"
         : error instanceof Deno.errors.NotFound
         ? "no such file"
         : (error as Error).message;

@@ -240,8 +240,9 @@ function buildConfig(
     sources: Object.freeze(sources.map((s) => Object.freeze(s))),
     oci: Object.freeze({
       auth: g.text("OCI_AUTH") as OciConfig["auth"],
-      configFile: g.text("OCI_CONFIG_FILE"),
-      profile: g.text("OCI_PROFILE")!,
+      // Ours first, then the OCI CLI's own variables (https://docs.oracle.com/en-us/iaas/Content/API/SDKDocs/clienvironmentvariables.htm).
+      configFile: g.text("OCI_CONFIG_FILE") ?? g.text("OCI_CLI_CONFIG_FILE"),
+      profile: g.text("OCI_PROFILE") ?? g.text("OCI_CLI_PROFILE") ?? "DEFAULT",
       region: g.text("OCI_REGION"),
       endpoints: Object.freeze({
         objectStorage: endpoint("OBJECT_STORAGE"),
@@ -403,6 +404,7 @@ export function readEnvironment(): RawSettings {
 /** Oracle Cloud settings shared by the OCI sink, the Vault-held keys and the OCI Audit source. */
 export interface OciConfig {
   readonly auth: "auto" | OciAuthMode;
+  /** OCI_CONFIG_FILE, else OCI_CLI_CONFIG_FILE, as given (`~` is expanded when the session opens). */
   readonly configFile?: string;
   readonly profile: string;
   readonly region?: string;
