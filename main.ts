@@ -23,7 +23,7 @@
  * - `src/metrics.ts` counters and histograms in Prometheus' text format
  * - `src/bytes.ts` UTF-8, base64, SHA-256, bounded concurrency
  * - `src/time.ts` durations and times as settings give them
- * - `src/cron.ts` SCHEDULE: parsing, next fire time, interval
+ * - `src/cron.ts` SCHEDULE as Deno.cron reads it: validation, next fire time, interval
  * - `src/window.ts` window planning: where a window starts, ends and is cut
  * - `src/permissions.ts` what to run when the permission set refuses a setting: the set's list plus the grant
  *
@@ -87,9 +87,15 @@
 
 import { LoggingCopy } from "./src/archive/logging_copy.ts";
 import type { Sink } from "./src/archive/sink.ts";
-import { type CommandLine, helpText, parseCommandLine } from "./src/config/cli.ts";
+import { commandHelp, type CommandLine, helpText, parseCommandLine } from "./src/config/cli.ts";
 import type { RawSettings } from "./src/config/settings.ts";
-import { type Config, parseConfigFile, readEnvironment, validateConfig } from "./src/config/validate.ts";
+import {
+  type Config,
+  misspelledVariables,
+  parseConfigFile,
+  readEnvironment,
+  validateConfig,
+} from "./src/config/validate.ts";
 import { withoutCredentials } from "./src/config/values.ts";
 import { parseCron, scheduleInterval } from "./src/cron.ts";
 import { ArchiveError, exitCodeOf } from "./src/errors.ts";
@@ -103,6 +109,7 @@ import { policyStatements } from "./src/ops/policies.ts";
 import { archiveStatus } from "./src/ops/status.ts";
 import { backfill } from "./src/pass/backfill.ts";
 import {
+  archivedChains,
   logRetention,
   MIRROR_BUCKET,
   openMirror,
@@ -135,10 +142,13 @@ async function loadConfig(line: CommandLine, now: number, needsSources: boolean 
   return validateConfig(settings, file.sources, now, {
     stderrIsTerminal: Deno.stderr.isTerminal(),
     needsSources,
-    problems: withGrantAdvice([
-      ...await unreadableFiles(settings, file.sources, line.publicKeys ?? []),
-      ...await refusedByPermissions(settings, file.sources, line.command, needsSources !== true),
-    ]),
+    problems: [
+      ...misspelledVariables(),
+      ...withGrantAdvice([
+        ...await unreadableFiles(settings, file.sources, line.publicKeys ?? []),
+        ...await refusedByPermissions(settings, file.sources, line.command, needsSources !== true),
+      ]),
+    ],
   });
 }
 
@@ -253,7 +263,7 @@ async function refusedByPermissions(
 }
 
 /**
- * Settings and flags naming files that cannot be read (keys, the OCI config, pinned public keys), said with the
+ * Settings and flags naming files that cannot be read (the identity domain's key, pinned public keys), said with the
  * other bad settings in the same message.
  */
 async function unreadableFiles(
@@ -263,8 +273,9 @@ async function unreadableFiles(
 ): Promise<SettingProblem[]> {
   const problems: SettingProblem[] = [];
   const named = [
+    // The OCI config file and the files it names are checked when the session opens (src/oci/session.ts).
     ...[global, ...entries.map((entry) => ({ ...global, ...entry }))]
-      .flatMap((raw) => ["IDCS_PRIVATE_KEY_FILE", "OCI_CONFIG_FILE"].map((env) => [env, raw[env]] as const)),
+      .flatMap((raw) => ["IDCS_PRIVATE_KEY_FILE"].map((env) => [env, raw[env]] as const)),
     ...(global.CHECKPOINT_PUBLIC_KEYS ?? "").split(",").map((
       path,
     ) => ["CHECKPOINT_PUBLIC_KEYS", path.trim()]),
@@ -281,7 +292,7 @@ async function unreadableFiles(
       if (error instanceof Deno.errors.NotCapable) {
         problems.push({
           what:
-            `${env} cannot be read (the Deno permission set does not allow reading it): keep keys under ./keys (OCI config under /etc/audit-archiver/.oci)`,
+            `${env} cannot be read (the Deno permission set does not allow reading it): keep keys under ./keys`,
           value: path,
           grants: { read: [path] },
         });
@@ -435,15 +446,17 @@ const COMMAND_TABLE: Record<
     run: async ({ config, sink, line, from, to }) => {
       const output = line.out ? await createOutput(line.out) : undefined;
       const writer = (output?.file.writable ?? Deno.stdout.writable).getWriter();
-      let count;
+      let result;
       try {
-        count = await exportEvents(sink, config.archivePrefix, from!, to!, writer);
+        result = await exportEvents(sink, await archivedChains(config, sink), from!, to!, writer);
       } finally {
         await writer.close().catch(() => {});
-        if (count === undefined) await output?.discard();
+        if (result === undefined) await output?.discard();
       }
       await output?.publish();
-      log("info", "exported", { events: count, out: line.out ?? "stdout" });
+      // Partly covered: what is archived is exported, and what is not is said.
+      if (result.missing.length) log("warn", `not archived: ${result.missing.join(", ")}`);
+      log("info", "exported", { events: result.events, out: line.out ?? "stdout" });
       return 0;
     },
   },
@@ -497,7 +510,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<number
   try {
     const line = parseCommandLine(args);
     if (line.command === "help") {
-      console.log(helpText());
+      console.log(line.topic ? commandHelp(line.topic) : helpText());
       return 0;
     }
     if (line.command === "version") {

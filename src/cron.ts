@@ -1,80 +1,85 @@
 /**
- * Cron expressions: parsing `SCHEDULE`, and when it next fires.
+ * Cron expressions: `SCHEDULE` as `Deno.cron` reads it, and when it next fires.
+ *
+ * `run` schedules with `Deno.cron`, so `Deno.cron` itself decides which expressions are valid (it throws
+ * synchronously on one it refuses), and croner computes the fire times with the options that match how
+ * `Deno.cron`'s parser (Cloudflare's saffron crate) reads an expression: UTC; weekdays 1-7 are Sunday to
+ * Saturday (saffron `parse.rs`, `DayOfWeek`: "A day of the week, 1-7 (Sun-Sat)"); day-of-month OR weekday when
+ * both are restricted (saffron `lib.rs`, `Cron::contains`); `5/20` steps from 5 to the field's end.
  *
  * @module
  */
 
+import { Cron } from "croner";
 import { DAY_MS } from "./time.ts";
 
-/** A five-field cron expression as the sets of minutes, hours, days, months and weekdays it matches. */
-interface CronSchedule {
-  minutes: Set<number>;
-  hours: Set<number>;
-  days: Set<number>;
-  months: Set<number>;
-  weekdays: Set<number>;
-  anyDay: boolean;
-  anyWeekday: boolean;
-}
+/** A schedule `Deno.cron` accepts and that fires, read by croner. */
+export type CronSchedule = Cron;
 
-/** Parses `*`, `*\/n`, `a`, `a-b`, `a-b/n` and lists of them per field; undefined when malformed. */
-export function parseCron(expression: string): CronSchedule | undefined {
-  const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 5) return undefined;
-  const ranges: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
-  const sets: Set<number>[] = [];
-  for (const [i, field] of fields.entries()) {
-    const [low, high] = ranges[i];
-    const set = new Set<number>();
-    for (const part of field.split(",")) {
-      const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-      if (!m) return undefined;
-      const from = m[1] === "*" ? low : Number(m[2]);
-      const to = m[1] === "*" ? high : m[3] !== undefined ? Number(m[3]) : m[4] ? high : from;
-      const step = m[4] ? Number(m[4]) : 1;
-      if (from < low || to > high || from > to || step < 1) return undefined;
-      for (let v = from; v <= to; v += step) set.add(i === 4 && v === 7 ? 0 : v);
-    }
-    sets.push(set);
-  }
-  return {
-    minutes: sets[0],
-    hours: sets[1],
-    days: sets[2],
-    months: sets[3],
-    weekdays: sets[4],
-    anyDay: fields[2] === "*",
-    anyWeekday: fields[4] === "*",
-  };
-}
+/** The name under which `Deno.cron` is asked about an expression (its names allow letters, digits, - and _). */
+const PROBE_NAME = "audit-archiver schedule check";
 
 /**
- * The first minute after `after` that the schedule matches (UTC; day-of-month OR weekday as in cron).
- * Searches day by day for eight years, so a 29 February schedule is found too; NaN when nothing matches.
+ * What is wrong with `expression` as SCHEDULE, said as the rule it breaks ("must …"); undefined when it is fine.
+ * `Deno.cron` must accept it (else `run` would throw at startup), it must fire at least once (else `Deno.cron`
+ * panics when it computes the next time), and croner must read it (else no next run or interval can be given).
  */
-export function nextCronTime(schedule: CronSchedule, after: number): number {
-  const first = Math.floor(after / 60_000) * 60_000 + 60_000;
-  const minutes = [...schedule.minutes].sort((a, b) => a - b);
-  const hours = [...schedule.hours].sort((a, b) => a - b);
-  for (let day = Math.floor(first / DAY_MS) * DAY_MS; day < first + 8 * 366 * DAY_MS; day += DAY_MS) {
-    const d = new Date(day);
-    const byDay = schedule.days.has(d.getUTCDate()), byWeekday = schedule.weekdays.has(d.getUTCDay());
-    const dayMatches = schedule.anyDay && schedule.anyWeekday
-      ? true
-      : schedule.anyDay
-      ? byWeekday
-      : schedule.anyWeekday
-      ? byDay
-      : byDay || byWeekday;
-    if (!dayMatches || !schedule.months.has(d.getUTCMonth() + 1)) continue;
-    for (const hour of hours) {
-      for (const minute of minutes) {
-        const t = day + hour * 3_600_000 + minute * 60_000;
-        if (t >= first) return t;
-      }
-    }
+export function cronProblem(expression: string): string | undefined {
+  return readCron(expression).problem;
+}
+
+/** The schedule, or undefined when `cronProblem` names a problem. */
+export function parseCron(expression: string): CronSchedule | undefined {
+  return readCron(expression).schedule;
+}
+
+function readCron(expression: string): { schedule?: CronSchedule; problem?: string } {
+  if (!denoCronAccepts(expression)) {
+    return {
+      problem:
+        'must be a five-field cron expression that Deno.cron accepts, like "*/15 * * * *" (minute hour day-of-month month weekday, single spaces; weekdays are 1-7 for Sunday-Saturday, or SUN-SAT; a step must be smaller than its field\'s span, so */59 minutes at most; no ?, no @daily)',
+    };
   }
-  return NaN;
+  let schedule: CronSchedule;
+  try {
+    schedule = new Cron(expression, {
+      mode: "5-part",
+      alternativeWeekdays: true,
+      sloppyRanges: true,
+      timezone: "Etc/UTC",
+      paused: true,
+    });
+  } catch (error) {
+    // Deno.cron also takes backwards ranges (22-2), L alone as weekday and L-3 as day: not read here.
+    return {
+      problem:
+        `must use ranges from low to high (write 22-2 as 22-23,0-2), and L in the day-of-month field alone or as 5L in the weekday field (${
+          (error as Error).message
+        })`,
+    };
+  }
+  if (!schedule.nextRun(new Date(0))) {
+    return { problem: "must fire at least once: no month has that day (like 30 2 for 30 February)" };
+  }
+  return { schedule };
+}
+
+/** Whether `Deno.cron` takes the expression: it throws synchronously on one it refuses; accepted, it is closed at once. */
+function denoCronAccepts(expression: string): boolean {
+  const controller = new AbortController();
+  try {
+    Deno.cron(PROBE_NAME, expression, { signal: controller.signal }, () => {});
+    return true;
+  } catch {
+    return false;
+  } finally {
+    controller.abort();
+  }
+}
+
+/** The first time after `after` that the schedule fires (UTC, whole minutes); NaN when it never fires again. */
+export function nextCronTime(schedule: CronSchedule, after: number): number {
+  return schedule.nextRun(new Date(after))?.getTime() ?? NaN;
 }
 
 /** The longest gap between two consecutive runs of a schedule, over the runs of the week after `now`. Pure. */

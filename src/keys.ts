@@ -4,7 +4,7 @@
  * @module
  */
 
-import * as jose from "jose";
+import { createPrivateKey } from "node:crypto";
 import { decodeBase64, encodeBase64, sha256Hex } from "./bytes.ts";
 import type { PublishedVaultKey, VaultKey } from "./config/validate.ts";
 import { ArchiveError } from "./errors.ts";
@@ -15,29 +15,10 @@ import type { OciSession } from "./oci/session.ts";
 /** Signs bytes: the JWT signing input (RS256) with a local key or the Vault's HSM, or a checkpoint. */
 export type Signer = (input: Uint8Array) => Promise<Uint8Array>;
 
-/** Wraps a PKCS#1 RSAPrivateKey in a PKCS#8 PrivateKeyInfo (RFC 5208 §5), so WebCrypto can import it. */
-export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
-  const der = (tag: number, body: Uint8Array) => {
-    const n = body.length;
-    const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [
-      0x83,
-      n >> 16,
-      (n >> 8) & 0xff,
-      n & 0xff,
-    ];
-    return new Uint8Array([tag, ...length, ...body]);
-  };
-  // AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }
-  const algorithm = Uint8Array.from(
-    "300d06092a864886f70d0101010500".match(/../g)!,
-    (hex) => parseInt(hex, 16),
-  );
-  const version = Uint8Array.from([0x02, 0x01, 0x00]);
-  const octets = der(0x04, pkcs1);
-  return der(0x30, new Uint8Array([...version, ...algorithm, ...octets]));
-}
-
-/** Imports a PEM RSA private key (PKCS#8 or PKCS#1) as a non-extractable signing key. */
+/**
+ * Imports a PEM RSA private key (PKCS#8 or PKCS#1) as a non-extractable signing key: node:crypto reads either
+ * form and gives PKCS#8, which WebCrypto imports.
+ */
 export async function importPrivateKey(pem: string, where: string): Promise<CryptoKey> {
   const match = /-----BEGIN ((?:RSA |ENCRYPTED )?PRIVATE KEY)-----([\s\S]*?)-----END \1-----/.exec(pem);
   if (!match) throw new ArchiveError("CONFIG", `${where} holds no PEM private key (BEGIN PRIVATE KEY)`);
@@ -47,22 +28,22 @@ export async function importPrivateKey(pem: string, where: string): Promise<Cryp
       `${where} is an encrypted key: give an unencrypted PKCS#8 or PKCS#1 key`,
     );
   }
-  let der: Uint8Array;
-  try {
-    der = Uint8Array.from(atob(match[2].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
-  } catch {
+  if (!/^[A-Za-z0-9+/=\s]*$/.test(match[2])) {
     throw new ArchiveError("CONFIG", `${where}: the PEM body is not base64`);
   }
-  if (match[1] === "RSA PRIVATE KEY") der = pkcs1ToPkcs8(der);
-  const body = btoa(String.fromCharCode(...der)).replace(/.{64}/g, "$&\n");
   try {
-    return await jose.importPKCS8(
-      `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----`,
-      "RS256",
-      {
-        extractable: false,
-      },
-    ) as CryptoKey;
+    const key = createPrivateKey(match[0]);
+    if (key.asymmetricKeyType !== "rsa") throw new TypeError("not RSA");
+    const pkcs8 = new Uint8Array(key.export({ type: "pkcs8", format: "der" }));
+    return await crypto.subtle.importKey(
+      "pkcs8",
+      pkcs8,
+      { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+      false,
+      [
+        "sign",
+      ],
+    );
   } catch {
     throw new ArchiveError("CONFIG", `${where} is not an RSA private key usable for RS256`);
   }

@@ -4,12 +4,18 @@
  * @module
  */
 
-/** Every metric, once: its type and HELP line (Prometheus naming: `_total` counters, base units in the name). */
+import { VERSION } from "./version.ts";
+
+/**
+ * Every metric, once: its type and HELP line. Prometheus naming (prometheus.io/docs/practices/naming): a counter
+ * ends in `_total`, a base unit is the name's last word before it (`_seconds_total`, `_bytes_total`).
+ */
 const METRICS = {
+  audit_archiver_build_info: ["gauge", "Always 1; the version label says which build runs."],
   audit_archiver_passes_total: ["counter", "Archive passes per source, by result (ok, failed, skipped)."],
   audit_archiver_windows_committed_total: ["counter", "Windows committed, by source and scope."],
   audit_archiver_events_committed_total: ["counter", "Events committed, by source and scope."],
-  audit_archiver_bytes_committed_total: ["counter", "Compressed data bytes committed, by source and scope."],
+  audit_archiver_committed_bytes_total: ["counter", "Compressed data bytes committed, by source and scope."],
   audit_archiver_requests_total: ["counter", "API requests, every attempt, by API and status class."],
   audit_archiver_retries_total: ["counter", "Requests sent again after a retriable failure, by API."],
   audit_archiver_retry_wait_seconds_total: [
@@ -117,3 +123,4 @@ function seriesName(name: MetricName, labels: string): string {
 }
 
 export const metrics = new Metrics();
+metrics.set("audit_archiver_build_info", { version: VERSION }, 1);

@@ -549,7 +549,7 @@ async function auditTarget(
         return {
           env: { OCI_CONFIG_FILE: `${dir}/no-such-config` },
           code: 2,
-          message: /OCI_CONFIG_FILE cannot be read \(no such file\)/,
+          message: /OCI config file .*no-such-config cannot be read \(no such file\)/,
         };
       }
       const config = await Deno.readTextFile(cloud.env.OCI_CONFIG_FILE);

@@ -145,6 +145,28 @@ Deno.test("once under -P: every setting the set refuses is named, with one comma
     assert.match(verifyRefused.stderr, /--public-key cannot be read \(the Deno permission set/);
     const verified = await run(followAdvice(verifyRefused), app, verifyEnv);
     assert.equal(verified.code, 0, `${verified.words.join(" ")}\n${verified.stderr}`);
+
+    // export --out into a folder the set does not write, after the archive folder's grant: the command keeps it.
+    await Deno.mkdir(`${app}/out`);
+    const range = [
+      "--from",
+      new Date(Date.now() - 5 * 86_400_000).toISOString(),
+      "--to",
+      new Date().toISOString(),
+    ];
+    const exportRefused = await run(
+      followAdvice(verifyRefused).slice(0, -3).concat(["export", ...range, "--out", "out/days.ndjson"]),
+      app,
+      verifyEnv,
+    );
+    assert.equal(exportRefused.code, 2, exportRefused.stderr);
+    assert.match(
+      exportRefused.stderr,
+      /--out out\/days\.ndjson cannot be created: the permission set does not let/,
+    );
+    const exported = await run(followAdvice(exportRefused), app, verifyEnv);
+    assert.equal(exported.code, 0, `${exported.words.join(" ")}\n${exported.stderr}`);
+    assert.ok((await Deno.readTextFile(`${app}/out/days.ndjson`)).length > 0, "nothing exported");
   } finally {
     await domain.close();
     await Deno.remove(app, { recursive: true });
@@ -326,7 +348,7 @@ Deno.test("the README's quick start on a workstation: deno task -q once with the
     assert.match(first.stderr, /ARCHIVE_DIR is outside/);
     const second = await run(followAdvice(first), app, elsewhere);
     assert.equal(second.code, 2, second.stderr);
-    assert.match(second.stderr, /not \S+\/\.oci: copy the config/);
+    assert.match(second.stderr, /does not allow reading the OCI config file \S+\/\.oci\/config/);
     const third = await run(followAdvice(second), app, elsewhere);
     assert.equal(third.code, 0, `${third.words.join(" ")}\n${third.stderr}`);
   } finally {

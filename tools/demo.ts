@@ -1,8 +1,10 @@
 /**
  * `deno task demo`: the whole flow on a machine with no Oracle account. Starts an emulated identity domain
- * holding three days of realistic audit events, writes its client key to ./keys, then runs the real program
- * (`deno run -P=local main.ts …`, the production permission set plus loopback) to archive them into ./archive,
- * and prints `status` and `verify`. Run it again later: it resumes from the archive's frontier.
+ * holding three days of realistic audit events, writes its client key to ./demo/keys, then runs the real
+ * program (`deno run -P=demo main.ts …`: loopback only, writes under ./demo only) to archive them into
+ * ./demo/archive, and prints `status` and `verify`, then the commands to look at the demo's archive yourself.
+ * Run it again later: it resumes from the archive's frontier. Everything it writes stays under ./demo, apart
+ * from production's ./archive and ./keys/checkpoint.pem, so `deno task run` never builds on the demo's chain.
  *
  * `deno task demo cloud`: the same flow as production runs it, against the emulated cloud — the client key in
  * a Vault secret (nothing on disk), the program authenticated as a resource principal (as on Container
@@ -15,6 +17,10 @@ import { generateClientKey, generateEvents, startIdcsEmulator } from "../tests/e
 import { generateAuditEvents, startOciEmulator } from "../tests/emulators/oci.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+/** The demo's own place, relative to the project (the "demo" permission set grants it and nothing else to write). */
+const DEMO = "./demo";
+/** The settings that keep the program's files under ./demo: its archive and its checkpoint key. */
+const DEMO_FILES = { ARCHIVE_DIR: `${DEMO}/archive`, CHECKPOINT_KEY_FILE: `${DEMO}/keys/checkpoint.pem` };
 const DEMO_PORT = 8642; // fixed, so the archive chain (named after the domain's host) is the same on every run
 const DAY = 86_400_000;
 const TENANCY = "ocid1.tenancy.oc1..aaaademotenancy";
@@ -24,11 +30,17 @@ function heading(text: string) {
   console.log(`\n\x1b[1m── ${text}\x1b[0m`);
 }
 
+/** Runs the program under the demo's permission set, with the demo's settings only (none from the shell). */
 async function program(args: string[], env: Record<string, string>) {
+  const inherited = ["PATH", "HOME", "DENO_DIR"].flatMap((name) => {
+    const value = Deno.env.get(name);
+    return value === undefined ? [] : [[name, value]];
+  });
   const { code, stdout } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=local", "--quiet", `${REPO}/main.ts`, ...args],
+    args: ["run", "-P=demo", "--quiet", `${REPO}/main.ts`, ...args],
     cwd: REPO,
-    env,
+    env: { ...Object.fromEntries(inherited), ...DEMO_FILES, ...env },
+    clearEnv: true,
     stdout: "piped",
     stderr: "inherit",
   }).output();
@@ -39,13 +51,26 @@ async function program(args: string[], env: Record<string, string>) {
 
 /** once, status, verify for one configuration; the exit status of the worst. */
 async function archiveAndProve(label: string, env: Record<string, string>) {
-  heading(`${label}: deno run -P=local main.ts once`);
+  heading(`${label}: deno run -P=demo main.ts once`);
   const once = await program(["once"], env);
   heading(`${label}: status`);
   await program(["status"], env);
   heading(`${label}: verify`);
   const verify = await program(["verify"], env);
   return once || verify;
+}
+
+/** What to run next on the demo's archive: the same settings and permission set the demo used. */
+function printTryCommands(now: number) {
+  const files =
+    `--archive-dir ${DEMO_FILES.ARCHIVE_DIR} --checkpoint-key-file ${DEMO_FILES.CHECKPOINT_KEY_FILE}`;
+  const [from, to] = [new Date(now - 4 * DAY), new Date(now)].map((d) => d.toISOString().slice(0, 10));
+  console.log(`
+The demo's archive is ${DEMO_FILES.ARCHIVE_DIR}, signed by ${DEMO_FILES.CHECKPOINT_KEY_FILE}: apart from
+production's ./archive and ./keys. Look at it with the demo's permission set (it writes under ${DEMO} only):
+  deno run -P=demo main.ts status ${files}
+  deno run -P=demo main.ts verify ${files}
+  deno run -P=demo main.ts export ${files} --from ${from}T00:00:00Z --to ${to}T23:59:59Z --out ${DEMO}/export-${now}.ndjson`);
 }
 
 if (import.meta.main) {
@@ -80,16 +105,13 @@ if (import.meta.main) {
   try {
     heading(`emulated identity domain at ${idcs.url}: ${events.length} audit events over 3 days`);
     if (!cloudMode) {
-      await Deno.mkdir(`${REPO}/keys`, { recursive: true });
-      await Deno.writeTextFile(`${REPO}/keys/demo-client.pem`, key.pkcs8Pem, { mode: 0o600 });
-      status = await archiveAndProve("identity domain → ./archive", {
+      await Deno.mkdir(`${REPO}/${DEMO}/keys`, { recursive: true });
+      await Deno.writeTextFile(`${REPO}/${DEMO}/keys/demo-client.pem`, key.pkcs8Pem, { mode: 0o600 });
+      status = await archiveAndProve(`identity domain → ${DEMO_FILES.ARCHIVE_DIR}`, {
         ...domain,
-        IDCS_PRIVATE_KEY_FILE: "./keys/demo-client.pem",
-        ARCHIVE_DIR: "./archive",
+        IDCS_PRIVATE_KEY_FILE: `${DEMO}/keys/demo-client.pem`,
       });
-      console.log(
-        "\nTry: deno run -P=local main.ts export --from 2026-01-01T00:00:00Z --to 2030-01-01T00:00:00Z",
-      );
+      printTryCommands(now);
     } else {
       const compartment = "ocid1.compartment.oc1..aaaademoprod";
       const auditEvents = generateAuditEvents({
@@ -138,7 +160,7 @@ if (import.meta.main) {
           LOG_FORMAT: "text",
         });
         status = fromDomain || fromAudit;
-        heading("least-privilege IAM for this setup: deno run -P=local main.ts policies");
+        heading("least-privilege IAM for this setup: deno run -P=demo main.ts policies");
         await program(["policies"], { ...domain, ...cloud, IDCS_PRIVATE_KEY_SECRET_ID: SECRET_ID });
       } finally {
         await oci.close();

@@ -190,7 +190,7 @@ function readAhead(
 function countCommit(labels: { source: string; scope: string }, events: number, bytes: number) {
   metrics.add("audit_archiver_windows_committed_total", labels);
   metrics.add("audit_archiver_events_committed_total", labels, events);
-  metrics.add("audit_archiver_bytes_committed_total", labels, bytes);
+  metrics.add("audit_archiver_committed_bytes_total", labels, bytes);
 }
 
 /** Why a pass stops before its next window, or "caught-up" while it may go on. */

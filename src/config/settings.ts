@@ -163,7 +163,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: "cron",
     default: "*/15 * * * *",
     help:
-      "cron expression (UTC) for `run`; given, also the cadence `once`, `reconcile` and `backfill` declare in their checkpoints (a timer runs them)",
+      "cron expression (UTC) for `run`, as Deno.cron reads it (weekdays are 1-7 for Sunday-Saturday, so prefer names: MON-FRI); given, also the cadence `once`, `reconcile` and `backfill` declare in their checkpoints (a timer runs them)",
   },
   { env: "PAGE_SIZE", kind: "count", default: "1000", max: 1000, help: "events per API page" },
   { env: "CONCURRENCY", kind: "count", default: "4", max: 64, help: "page requests in flight per source" },
@@ -205,9 +205,24 @@ export const SETTINGS: readonly Setting[] = [
     env: "OCI_CONFIG_FILE",
     kind: "string",
     help:
-      "OCI CLI config file (default ~/.oci/config; /etc/audit-archiver/.oci/config under the default permission set)",
+      "OCI CLI config file for OCI_AUTH=config, `~` meaning HOME (default: OCI_CLI_CONFIG_FILE, else ~/.oci/config, else /etc/audit-archiver/.oci/config); the files its profile names (key_file, security_token_file) must be readable under the permission set",
   },
-  { env: "OCI_PROFILE", kind: "string", default: "DEFAULT", help: "profile in the config file" },
+  {
+    env: "OCI_CLI_CONFIG_FILE",
+    kind: "string",
+    help: "the OCI CLI's own variable for its config file, used when OCI_CONFIG_FILE is unset",
+  },
+  {
+    env: "OCI_PROFILE",
+    kind: "string",
+    help:
+      "profile in the config file (default: OCI_CLI_PROFILE, else DEFAULT): API key (`pass_phrase` for an encrypted key) or session token (`oci session authenticate`)",
+  },
+  {
+    env: "OCI_CLI_PROFILE",
+    kind: "string",
+    help: "the OCI CLI's own variable for its profile, used when OCI_PROFILE is unset",
+  },
   { env: "OCI_REGION", kind: "string", help: "region of the OCI endpoints (default: the auth's own region)" },
   ...(["OBJECT_STORAGE", "SECRETS", "AUDIT", "IDENTITY", "LOGGING", "METADATA", "FEDERATION"] as const).map((
     service,

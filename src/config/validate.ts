@@ -240,8 +240,9 @@ function buildConfig(
     sources: Object.freeze(sources.map((s) => Object.freeze(s))),
     oci: Object.freeze({
       auth: g.text("OCI_AUTH") as OciConfig["auth"],
-      configFile: g.text("OCI_CONFIG_FILE"),
-      profile: g.text("OCI_PROFILE")!,
+      // Ours first, then the OCI CLI's own variables (https://docs.oracle.com/en-us/iaas/Content/API/SDKDocs/clienvironmentvariables.htm).
+      configFile: g.text("OCI_CONFIG_FILE") ?? g.text("OCI_CLI_CONFIG_FILE"),
+      profile: g.text("OCI_PROFILE") ?? g.text("OCI_CLI_PROFILE") ?? "DEFAULT",
       region: g.text("OCI_REGION"),
       endpoints: Object.freeze({
         objectStorage: endpoint("OBJECT_STORAGE"),
@@ -334,6 +335,62 @@ export function parseConfigFile(text: string, path: string): { global: RawSettin
   return { global, sources };
 }
 
+/**
+ * The prefixes of the settings' variables that the permission sets grant by wildcard (deno.json "env": "OCI_*",
+ * …): a variable with one of them may be a misspelled setting.
+ */
+export const SETTING_PREFIXES = ["IDCS_", "AUDIT_", "ARCHIVE_", "OCI_", "CHECKPOINT_"] as const;
+
+/**
+ * Variables with those prefixes that are not ours: the OCI CLI's (OCI_CLI_*), the resource principal's the
+ * platform sets (OCI_RESOURCE_PRINCIPAL_*), and those the OCI SDK reads (oci-common 2.139.1: OCI_SDK_*,
+ * OCI_REGION_METADATA, OCI_DEFAULT_REALM, OCI_DUAL_STACK_ENDPOINT_ENABLED, …).
+ */
+const FOREIGN_VARIABLES =
+  /^OCI_(CLI_|RESOURCE_PRINCIPAL_|SDK_|REGION_METADATA$|DEFAULT_REALM$|DUAL_STACK_ENDPOINT_ENABLED$|DEVELOPER_TOOL_CONFIGURATION_FILE_PATH$|ALLOW_ONLY_DEVELOPER_TOOL_CONFIGURATION_REGIONS$|REALM_SPECIFIC_SERVICE_ENDPOINT_TEMPLATE_ENABLED$)/;
+
+const NAME_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+
+/** Every name one edit (a letter left out, added, changed, or two swapped) after `prefix` away from `name`. */
+function oneEditAway(name: string, prefix: string): string[] {
+  const names: string[] = [];
+  for (let i = prefix.length; i <= name.length; i++) {
+    const [head, tail] = [name.slice(0, i), name.slice(i)];
+    if (tail) names.push(head + tail.slice(1));
+    if (tail.length > 1) names.push(head + tail[1] + tail[0] + tail.slice(2));
+    for (const c of NAME_CHARACTERS) {
+      names.push(head + c + tail);
+      if (tail) names.push(head + c + tail.slice(1));
+    }
+  }
+  return names;
+}
+
+/**
+ * Variables one edit away from a setting, with its prefix, that are set: "OCI_BUCKKET is not a setting — did
+ * you mean OCI_BUCKET?". Without full env permission (Deno.env.toObject() needs it, and /proc/self/environ
+ * needs --allow-all) the environment cannot be listed, so the names a typo makes are probed instead; a name
+ * further from every setting is not found.
+ */
+export function misspelledVariables(): string[] {
+  const known = new Set(SETTINGS.map((s) => s.env));
+  const problems = new Map<string, string>();
+  for (const { env } of SETTINGS) {
+    const prefix = SETTING_PREFIXES.find((p) => env.startsWith(p));
+    // A permission set that grants only exact names hides the rest (reading one would throw).
+    if (!prefix || Deno.permissions.querySync({ name: "env", variable: `${prefix}_` }).state !== "granted") {
+      continue;
+    }
+    for (const name of oneEditAway(env, prefix)) {
+      if (known.has(name) || problems.has(name) || FOREIGN_VARIABLES.test(name)) continue;
+      if (Deno.env.get(name) !== undefined) {
+        problems.set(name, `${name} is not a setting — did you mean ${env}? (rename or unset it)`);
+      }
+    }
+  }
+  return [...problems.values()];
+}
+
 /** Settings from the environment: only the variables the table names (the permission set allows no others). */
 export function readEnvironment(): RawSettings {
   const raw: RawSettings = {};
@@ -347,6 +404,7 @@ export function readEnvironment(): RawSettings {
 /** Oracle Cloud settings shared by the OCI sink, the Vault-held keys and the OCI Audit source. */
 export interface OciConfig {
   readonly auth: "auto" | OciAuthMode;
+  /** OCI_CONFIG_FILE, else OCI_CLI_CONFIG_FILE, as given (`~` is expanded when the session opens). */
   readonly configFile?: string;
   readonly profile: string;
   readonly region?: string;

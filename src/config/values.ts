@@ -5,7 +5,7 @@
  */
 
 import { type RawSettings, type Setting, type SettingKind, SETTINGS, type SourceName } from "./settings.ts";
-import { parseCron } from "../cron.ts";
+import { cronProblem } from "../cron.ts";
 import { DAY_MS, parseDuration, parseTime } from "../time.ts";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
@@ -92,8 +92,10 @@ const PARSERS: Record<
   boolean: (text) => text === "true" ? true : text === "false" ? false : { rule: "must be true or false" },
   host: (text) =>
     isHost(text) ? text : { rule: "must be an IP address (0.0.0.0, 127.0.0.1, ::) or a host name" },
-  cron: (text) =>
-    parseCron(text) ? text : { rule: 'must be a five-field cron expression like "*/15 * * * *"' },
+  cron: (text) => {
+    const problem = cronProblem(text);
+    return problem ? { rule: problem } : text;
+  },
 };
 
 /**

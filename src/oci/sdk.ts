@@ -46,34 +46,29 @@ export async function loadSdk(packages: SdkPackage[]): Promise<Sdk> {
  * What the process must look like before the SDK loads; called by `main()`, as it changes process-wide state.
  * A dependency prints a `punycode` deprecation warning, and the SDK prints plain-text warnings ("Request cannot
  * be retried…"): as debug log lines they keep stderr one JSON object per line (nothing else here writes with
- * console.warn). The SDK probes ~/.oci/{config,regions-config.json,…}, and a probe of a path the permission set
- * does not grant is an error; a set cannot name a home folder, so where ~/.oci is not granted the SDK's "~" is
- * the program's own configuration folder, which the set grants.
+ * console.warn).
  */
 export function prepareProcessForSdk() {
   process.noDeprecation = true;
   console.warn = (...parts: unknown[]) =>
     log("debug", "OCI SDK", { message: parts.map(String).join(" ").slice(0, 500) });
-  const home = Deno.env.get("HOME");
-  // The SDK looks for its default config in both (oci-common ConfigFileReader.parseDefault).
-  const folders = home ? [`${home}/.oci`, `${home}/.oraclebmc`] : [];
-  if (
-    !home || folders.some((path) => Deno.permissions.querySync({ name: "read", path }).state !== "granted")
-  ) {
-    refusedUserOciFolders = folders;
-    Deno.env.set("HOME", CONFIG_FOLDER);
-  } else {
-    keepGrants({ read: folders }); // granted by a flag added to -P: later advice keeps it
-  }
 }
 
-/** The user's own ~/.oci and ~/.oraclebmc, when the permission set does not grant them and "~" was moved. */
-let refusedUserOciFolders: string[] = [];
-
-/** The user's own OCI config folders the SDK was kept from (granting them gives the SDK its "~" back). */
-export function userOciFoldersRefused(): string[] {
-  return refusedUserOciFolders;
+/**
+ * Gives the SDK a home folder it may read, and returns the user's (what `~` means in our settings). The SDK
+ * probes ~/.oci/{config,regions-config.json,…}, and a probe of a path the permission set does not grant is an
+ * error; a set cannot name a home folder, so where ~/.oci is not granted the SDK's "~" is the program's own
+ * configuration folder, which the set grants.
+ */
+export function pointSdkHome(): string | undefined {
+  const home = Deno.env.get("HOME") || undefined;
+  if (!home || Deno.permissions.querySync({ name: "read", path: `${home}/.oci` }).state !== "granted") {
+    Deno.env.set("HOME", CONFIG_FOLDER);
+  } else {
+    keepGrants({ read: [`${home}/.oci`] }); // granted by a flag added to -P: later advice keeps it
+  }
+  return home;
 }
 
 /** Where the default permission set lets the program read its OCI configuration: `.oci/config` below it. */
-const CONFIG_FOLDER = "/etc/audit-archiver";
+export const CONFIG_FOLDER = "/etc/audit-archiver";

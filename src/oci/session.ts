@@ -4,11 +4,12 @@
  * @module
  */
 
+import * as jose from "jose";
 import type * as Common from "oci-common";
 import type { OciAuthMode, OciConfig } from "../config/validate.ts";
 import { ArchiveError } from "../errors.ts";
-import { log } from "../log.ts";
-import { loadSdk, type Sdk, type SdkPackage, userOciFoldersRefused } from "./sdk.ts";
+import { log, registerSecret } from "../log.ts";
+import { CONFIG_FOLDER, loadSdk, pointSdkHome, type Sdk, type SdkPackage } from "./sdk.ts";
 import { grantAdvice } from "../permissions.ts";
 
 /** An authenticated OCI session: the SDK, its provider, and how it was chosen. */
@@ -46,6 +47,7 @@ async function chooseOciAuth(config: OciConfig): Promise<{ mode: OciAuthMode; wh
 }
 
 export async function openOciSession(config: OciConfig, packages: SdkPackage[]): Promise<OciSession> {
+  const home = pointSdkHome();
   const sdk = await loadSdk(packages);
   const { common } = sdk;
   const { mode, why } = await chooseOciAuth(config);
@@ -53,6 +55,7 @@ export async function openOciSession(config: OciConfig, packages: SdkPackage[]):
   try {
     let provider: Common.AuthenticationDetailsProvider;
     if (mode === "resource_principal") {
+      checkResourcePrincipalFiles();
       provider = await common.ResourcePrincipalAuthenticationDetailsProvider.builder();
     } else if (mode === "instance_principal") {
       const builder = new common.InstancePrincipalsAuthenticationDetailsProviderBuilder();
@@ -60,75 +63,163 @@ export async function openOciSession(config: OciConfig, packages: SdkPackage[]):
       if (config.endpoints.federation) builder.federationEndpoint = config.endpoints.federation;
       provider = await builder.build();
     } else {
-      provider = new common.ConfigFileAuthenticationDetailsProvider(config.configFile, config.profile);
+      provider = configFileProvider(common, config, home);
     }
     return { sdk, provider, mode, config };
   } catch (error) {
-    // The SDK throws strings too (a key file it cannot read), and wraps a refused read in an Error of its own.
-    const message = error instanceof Error ? error.message : String(error);
-    if (
-      mode === "resource_principal" &&
-      (error instanceof Deno.errors.NotCapable || /\bNotCapable\b/.test(message))
-    ) {
-      throw new ArchiveError("CONFIG", resourcePrincipalUnreadable());
-    }
-    const refused = mode === "config" ? refusedConfigFiles(common, config) : [];
-    if (refused.length) {
-      throw new ArchiveError(
-        "CONFIG",
-        `OCI authentication (config) failed: the permission set does not allow reading ${
-          refused.join(" and ")
-        }, which the OCI config file names — keep the config and its key under /etc/audit-archiver/.oci; or, ${
-          grantAdvice({ read: refused })
-        }`,
-      );
-    }
-    const userFolders = userOciFoldersRefused();
-    if (mode === "config" && !config.configFile && userFolders.length) {
-      throw new ArchiveError(
-        "CONFIG",
-        `OCI authentication (config) failed: ${message.trim()} — the permission set reads the OCI config from /etc/audit-archiver/.oci, not ${
-          userFolders[0]
-        }: copy the config and its key there (or set OCI_CONFIG_FILE); or, to use ${userFolders[0]}, ${
-          grantAdvice({ read: userFolders })
-        }`,
-      );
-    }
+    if (error instanceof ArchiveError) throw error;
     const hint = {
       resource_principal: "check the OCI_RESOURCE_PRINCIPAL_* variables (version 2.2)",
       instance_principal: "check that this VM is in a dynamic group and its metadata service is reachable",
-      config:
-        "check OCI_CONFIG_FILE and OCI_PROFILE (the permission set must allow reading the file and its key)",
+      config: `check profile ${config.profile} of the OCI config file (OCI_CONFIG_FILE, OCI_PROFILE)`,
     }[mode];
     throw new ArchiveError(
       "CONFIG",
-      `OCI authentication (${mode}) failed: ${message} — ${hint}`,
+      `OCI authentication (${mode}) failed: ${(error as Error).message} — ${hint}`,
     );
   }
 }
 
-/** The files the OCI config file's profile names (key_file, security_token_file) that this process may not read. */
-function refusedConfigFiles(common: Sdk["common"], config: OciConfig): string[] {
+/**
+ * The provider of a profile of the OCI CLI's config file: an API key (its `pass_phrase` kept out of the log),
+ * or a session token from `oci session authenticate` (`security_token_file`), which signs with keyId
+ * `ST$<token>` (oci-common lib/auth/session-auth-details-provider.js). Every file is checked first, so a
+ * refusal names the file and the fix rather than the SDK's "does not exist".
+ */
+function configFileProvider(
+  common: typeof Common,
+  config: OciConfig,
+  home: string | undefined,
+): Common.AuthenticationDetailsProvider {
+  const path = chooseConfigFile(config, home);
+  const profile = common.ConfigFileReader.parseFileFromPath(path, config.profile);
+  // The SDK expands `~` in the profile's paths with its own home folder (see pointSdkHome).
+  const named = (key: string) => {
+    const value = profile.get(key);
+    return value ? common.ConfigFileReader.expandUserHome(value) : undefined;
+  };
+  const keyFile = named("key_file");
+  if (keyFile) checkReadable(`key_file ${keyFile} (profile ${config.profile} of ${path})`, keyFile);
+  registerSecret(profile.get("pass_phrase") ?? undefined);
+  const tokenFile = named("security_token_file");
+  if (!tokenFile) return new common.ConfigFileAuthenticationDetailsProvider(path, config.profile);
+  checkReadable(`security_token_file ${tokenFile} (profile ${config.profile} of ${path})`, tokenFile);
+  const currentToken = sessionTokenReader(tokenFile, config.profile);
+  currentToken();
+  const provider = new common.SessionAuthDetailProvider(path, config.profile);
+  // The SDK reads the token once; `getKeyId` asks this for it on every request (session-auth-details-provider.js).
+  provider.getSecurityToken = () => Promise.resolve(currentToken());
+  return provider;
+}
+
+/**
+ * The token as its file holds it now, checked unexpired: `oci session refresh` rewrites the file with a new
+ * token for the same session key, and a `run` longer than one token's life goes on with it. The file is small:
+ * it is read for each request.
+ */
+function sessionTokenReader(file: string, profile: string): () => string {
+  return () => {
+    const token = Deno.readTextFileSync(file).trim();
+    checkSessionToken(token, profile);
+    return token;
+  };
+}
+
+/**
+ * OCI_CONFIG_FILE (or OCI_CLI_CONFIG_FILE) with `~` expanded; else ~/.oci/config as the OCI CLI has it, or
+ * where a server keeps it, /etc/audit-archiver/.oci/config: the first that can be read.
+ */
+function chooseConfigFile(config: OciConfig, home: string | undefined): string {
+  const expand = (path: string) =>
+    home && (path === "~" || path.startsWith("~/")) ? home + path.slice(1) : path;
+  if (config.configFile) {
+    const path = expand(config.configFile);
+    checkReadable(`the OCI config file ${path}`, path);
+    return path;
+  }
+  const candidates = [
+    ...(home ? [`${home}/.oci/config`] : []),
+    `${CONFIG_FOLDER}/.oci/config`,
+  ];
+  const found = candidates.find((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (found) return found;
+  if (home && !readGranted(candidates[0])) {
+    checkReadable(`the OCI config file ${candidates[0]}`, candidates[0]);
+  }
+  throw new ArchiveError(
+    "CONFIG",
+    `OCI authentication (config): no OCI config file at ${
+      candidates.join(" or ")
+    }: run \`oci setup config\` (an API key) or \`oci session authenticate\` (a session token), or set OCI_CONFIG_FILE`,
+  );
+}
+
+const readGranted = (path: string) => Deno.permissions.querySync({ name: "read", path }).state === "granted";
+
+/** Throws what to do when `path` cannot be read: the permission set's entry to add, or that it is missing. */
+function checkReadable(what: string, path: string): void {
   try {
-    const reader = common.ConfigFileReader;
-    const file = config.configFile
-      ? reader.parseFileFromPath(config.configFile, config.profile)
-      : reader.parseDefault(config.profile);
-    return ["key_file", "security_token_file"].map((key) => file.get(key))
-      .filter((path): path is string => Boolean(path))
-      .map((path) => reader.expandUserHome(path))
-      .filter((path) => Deno.permissions.querySync({ name: "read", path }).state !== "granted");
-  } catch {
-    return []; // an unreadable or malformed config file is the SDK's error to report
+    Deno.statSync(path); // in a terminal, Deno asks the user for this one file
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new ArchiveError(
+        "CONFIG",
+        `OCI authentication (config): the permission set does not allow reading ${what}: ${
+          grantHint([path])
+        }`,
+      );
+    }
+    throw new ArchiveError(
+      "CONFIG",
+      `OCI authentication (config): ${what} cannot be read (${
+        error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message
+      })`,
+    );
   }
 }
 
 /**
- * Where OCI Container Instances mounts the resource principal's files, which the `default` permission set
- * grants: Oracle documents only that they are files named by OCI_RESOURCE_PRINCIPAL_RPST / _PRIVATE_PEM; this
- * folder is where public code running on the service finds them (kicsipixel/oci-swift-sdk-examples).
+ * How to let the program read files: the command that grants their folders (the SDK expands `~` in a profile's
+ * paths only where ~/.oci is granted, see pointSdkHome) — never a bare --allow-read beside -P, which replaces
+ * the set's whole read list (Deno 2.9); src/permissions.ts names the whole list.
  */
-const RESOURCE_PRINCIPAL_FOLDER = "/var/oci/rp-identity";
+function grantHint(paths: string[]): string {
+  return grantAdvice({ read: foldersOf(paths) });
+}
+
+/** The folders that hold files: what a grant names. Pure. */
+export function foldersOf(paths: string[]): string[] {
+  return [...new Set(paths.map((path) => path.slice(0, path.lastIndexOf("/")) || "/"))];
+}
+
+/**
+ * A session token lives 5 to 60 minutes and can be refreshed within 24 hours
+ * (https://docs.oracle.com/en-us/iaas/Content/API/SDKDocs/clitoken.htm); the SDK does not refresh it, so an
+ * expired one is said before any request rather than as a rejected signature.
+ */
+function checkSessionToken(token: string, profile: string): void {
+  registerSecret(token);
+  let expires: number | undefined;
+  try {
+    expires = jose.decodeJwt(token).exp;
+  } catch {
+    // Not a JWT: the service is the judge of it.
+  }
+  if (typeof expires === "number" && expires * 1000 <= Date.now()) {
+    throw new ArchiveError(
+      "CONFIG",
+      `OCI authentication (config): the session token of profile ${profile} expired at ${
+        new Date(expires * 1000).toISOString()
+      }: run \`oci session refresh --profile ${profile}\` (within 24 hours of signing in), else \`oci session authenticate\` again`,
+    );
+  }
+}
 
 /**
  * The resource principal's files: its variables name them by absolute path (else they hold the token and key
@@ -140,18 +231,26 @@ export function resourcePrincipalFiles(): string[] {
     .filter((value) => value.startsWith("/"));
 }
 
-/** The folders that hold files: what a grant names (the SDK may find a refreshed file beside one). Pure. */
-export function foldersOf(paths: string[]): string[] {
-  return [...new Set(paths.map((path) => path.slice(0, path.lastIndexOf("/")) || "/"))];
-}
+/**
+ * Where OCI Container Instances mounts the resource principal's files, which the `default` permission set
+ * grants: Oracle documents only that they are files named by OCI_RESOURCE_PRINCIPAL_RPST / _PRIVATE_PEM; this
+ * folder is where public code running on the service finds them (kicsipixel/oci-swift-sdk-examples).
+ */
+const RESOURCE_PRINCIPAL_FOLDER = "/var/oci/rp-identity";
 
-/** The message for resource-principal files the permission set does not grant: which paths, and the fix. */
-function resourcePrincipalUnreadable(): string {
-  const paths = resourcePrincipalFiles();
-  const folders = foldersOf(paths);
-  return `OCI authentication (resource_principal) failed: the permission set does not allow reading ${
-    paths.join(" and ")
-  } — the default set grants ${RESOURCE_PRINCIPAL_FOLDER} (where Container Instances mounts them); elsewhere, ${
-    grantAdvice({ read: folders })
-  }`;
+/**
+ * Resource-principal files the permission set does not grant, refused with their paths and the fix (the SDK
+ * would say only "Failed to read file contents"). A value that is not a path is the token or key itself.
+ */
+function checkResourcePrincipalFiles(): void {
+  const paths = resourcePrincipalFiles().filter((path) => !readGranted(path));
+  if (!paths.length) return;
+  throw new ArchiveError(
+    "CONFIG",
+    `OCI authentication (resource_principal) failed: the permission set does not allow reading ${
+      paths.join(" and ")
+    } — the default set grants ${RESOURCE_PRINCIPAL_FOLDER} (where Container Instances mounts them); elsewhere, ${
+      grantHint(paths)
+    }`,
+  );
 }

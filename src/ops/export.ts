@@ -4,28 +4,81 @@
  * @module
  */
 
-import { listChains, readChain } from "../archive/chains.ts";
-import { eventTime, gunzip, kindOf } from "../archive/format.ts";
+import { readChain } from "../archive/chains.ts";
+import { eventTime, gunzip, kindOf, type Manifest } from "../archive/format.ts";
 import type { Sink } from "../archive/sink.ts";
 import { ArchiveError } from "../errors.ts";
 import { holdsEventsIn, overlaps, verifyChain, verifyData } from "../proof/chain.ts";
+import { grantAdvice } from "../permissions.ts";
 
-/** Writes the archived events with times in [from, to) as NDJSON, each object checked against its manifest first. */
+type Span = [number, number];
+
+const spanText = ([start, end]: Span) => `[${new Date(start).toISOString()}, ${new Date(end).toISOString()})`;
+
+/**
+ * The stretches of event time the windows cover, merged: a window on processing time also covers its events
+ * that occurred before it began.
+ */
+function coverage(manifests: Manifest[]): Span[] {
+  const spans = manifests.map((m): Span => [
+    Math.min(Date.parse(m.start), m.firstEventTime ? Date.parse(m.firstEventTime) : Infinity),
+    Date.parse(m.end),
+  ]).sort((a, b) => a[0] - b[0]);
+  const merged: Span[] = [];
+  for (const span of spans) {
+    const last = merged.at(-1);
+    if (last && span[0] <= last[1]) last[1] = Math.max(last[1], span[1]);
+    else merged.push([...span]);
+  }
+  return merged;
+}
+
+/** The parts of [from, to) no span covers. */
+function uncovered(spans: Span[], from: number, to: number): Span[] {
+  const gaps: Span[] = [];
+  let at = from;
+  for (const [start, end] of spans) {
+    if (start > at && at < to) gaps.push([at, Math.min(start, to)]);
+    at = Math.max(at, end);
+  }
+  if (at < to) gaps.push([at, to]);
+  return gaps;
+}
+
+/**
+ * Writes the archived events with times in [from, to) as NDJSON, each object checked against its manifest
+ * first. Every chain is verified before anything is written: a range the archive does not cover at all is a
+ * USAGE error naming what it covers; a range it covers in part is exported, the rest returned as `missing`.
+ */
 export async function exportEvents(
   sink: Sink,
-  prefix: string,
+  chains: string[],
   from: number,
   to: number,
   out: WritableStreamDefaultWriter<Uint8Array>,
-) {
-  let count = 0;
-  const encoder = new TextEncoder();
-  for (const chain of await listChains(sink, prefix)) {
+): Promise<{ events: number; missing: string[] }> {
+  const verified = [];
+  for (const chain of chains) {
     const stored = await readChain(sink, chain);
     const { problems, windows, amendments } = await verifyChain({ chain, ...stored });
     if (problems.length) {
       throw new ArchiveError("VERIFY", `${chain} does not verify: ${problems[0]} (run verify)`);
     }
+    verified.push({ windows, amendments });
+  }
+  const spans = coverage(verified.flatMap((v) => v.windows));
+  const missing = uncovered(spans, from, to);
+  if (missing.length === 1 && missing[0][0] === from && missing[0][1] === to) {
+    throw new ArchiveError(
+      "USAGE",
+      `none of ${spanText([from, to])} is archived: the archive covers ${
+        spans.length ? spans.map(spanText).join(", ") : "no time yet"
+      }; choose --from and --to within it`,
+    );
+  }
+  let events = 0;
+  const encoder = new TextEncoder();
+  for (const { windows, amendments } of verified) {
     // Each window is followed by its amendments, in order.
     const objects = [...windows, ...amendments].sort((a, b) =>
       Date.parse(a.start) - Date.parse(b.start) || (a.amendment ?? 0) - (b.amendment ?? 0)
@@ -43,18 +96,31 @@ export async function exportEvents(
         return time >= from && time < to;
       });
       if (selected.length) await out.write(encoder.encode(selected.join("\n") + "\n"));
-      count += selected.length;
+      events += selected.length;
     }
   }
-  return count;
+  return { events, missing: missing.map(spanText) };
 }
 
 /**
- * `--out`: written to a temporary file beside it and linked to its name only when the export is complete, so
- * the file appears whole or not at all; an existing file is never overwritten.
+ * `--out`: checked before the archive is read — the permission set must let the program write its folder, the
+ * folder must exist, the file must not (export never overwrites). Written to a temporary file beside it and
+ * linked to its name only when the export is complete, so the file appears whole or not at all.
  */
 export async function createOutput(path: string) {
   const refuse = (why: string) => new ArchiveError("USAGE", `--out ${path} cannot be created: ${why}`);
+  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  // The temporary file sits beside it and is linked (which needs read too): the grants must cover the folder.
+  // A flag such as --allow-write=DIR beside -P replaces the set's list: the advice names the whole list.
+  const granted = async (name: "read" | "write") =>
+    (await Deno.permissions.query({ name, path: folder })).state === "granted";
+  if (!await granted("read") || !await granted("write")) {
+    throw refuse(
+      `the permission set does not let the program read and write its folder ${folder}: leave --out out and redirect stdout (export … > ${path}); or, ${
+        grantAdvice({ read: [folder], write: [folder] })
+      }`,
+    );
+  }
   if (await Deno.lstat(path).then(() => true, () => false)) {
     throw refuse("it exists (export never overwrites): choose a new file");
   }
@@ -63,7 +129,11 @@ export async function createOutput(path: string) {
   try {
     file = await Deno.open(partial, { write: true, createNew: true });
   } catch (error) {
-    throw refuse((error as Error).message);
+    throw refuse(
+      error instanceof Deno.errors.NotFound
+        ? `its folder ${folder} does not exist: create it, or choose another`
+        : (error as Error).message,
+    );
   }
   const discard = () => Deno.remove(partial).catch(() => {});
   return {
@@ -73,9 +143,10 @@ export async function createOutput(path: string) {
       try {
         await Deno.link(partial, path);
       } catch (error) {
+        // Without read permission for the folder its files could not be seen beforehand.
         throw refuse(
           error instanceof Deno.errors.AlreadyExists
-            ? "it appeared while exporting"
+            ? "it exists (export never overwrites): choose a new file"
             : (error as Error).message,
         );
       } finally {

@@ -5,7 +5,7 @@
  */
 
 import { ObjectStorageSink } from "../archive/bucket_sink.ts";
-import { lastManifestBefore, listChains, readChain } from "../archive/chains.ts";
+import { lastManifestBefore, readChain } from "../archive/chains.ts";
 import { type Manifest, parseManifest, parseSegment, type Segment } from "../archive/format.ts";
 import { LOG_CATCH_UP_DAYS, logCopyState } from "../archive/logging_copy.ts";
 import type { Sink } from "../archive/sink.ts";
@@ -18,6 +18,7 @@ import { CLOCK_SKEW_MS } from "../archive/seal.ts";
 import { sourceRetention } from "../sources/retention.ts";
 import { type Source, SOURCE_KINDS } from "../sources/source.ts";
 import { DAY_MS } from "../time.ts";
+import { archivedChains } from "../pass/open.ts";
 
 /** What `status` knows of one chain: its records, where it stands, and its source's retention. */
 interface ChainFacts {
@@ -151,7 +152,7 @@ export async function archiveStatus(
   let tipProblem: string | undefined;
   const tip = await trust.tip(false).catch((error) => void (tipProblem = (error as Error).message));
   const chains = [];
-  for (const chain of await listChains(sink, config.archivePrefix)) {
+  for (const chain of await archivedChains(config, sink)) {
     const facts = await chainFacts(sink, chain, config, sources, now);
     const { manifests, lagMs, retention } = facts;
     const unauthentic = await headProblem(sink, chain, trust.authority);

@@ -64,6 +64,17 @@ export async function backfill(
     for (const segment of segments.filter((s) => s.end !== Infinity)) {
       reports.push(await archiveSegment(source, sink, config, budget, segment, { authority, progress }));
     }
+    // Nothing before the start, and no earlier backfill left to finish: said, rather than a quiet exit 0.
+    if (from >= earliest && reports.every((r) => r.windows === 0)) {
+      throw new ArchiveError(
+        "USAGE",
+        `the archive of ${source.name} ${source.scope} already starts at ${
+          new Date(earliest).toISOString()
+        }: backfill only fills before the start (--from ${
+          new Date(from).toISOString()
+        } is not before it); give an earlier --from, or run once for what comes after the frontier`,
+      );
+    }
     return reports;
   }).finally(() => progress.end());
 }

@@ -6,9 +6,10 @@
 
 import { ObjectStorageSink } from "../archive/bucket_sink.ts";
 import { DirectorySink } from "../archive/directory_sink.ts";
+import { listChains } from "../archive/chains.ts";
 import type { Sink } from "../archive/sink.ts";
 import type { PassBudget } from "../archive/window_loop.ts";
-import type { Config } from "../config/validate.ts";
+import { type Config, sourceScope } from "../config/validate.ts";
 import { ArchiveError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { SdkPackage } from "../oci/sdk.ts";
@@ -49,15 +50,42 @@ export async function openMirror(config: Config, session: OciSession | undefined
   return await ObjectStorageSink.open(session!, mirror.slice(MIRROR_BUCKET.length), config.oci.namespace);
 }
 
+/** The sink; logs it with the sources the command reads (none for status, verify and export of an archive). */
 export async function openSink(config: Config, session: OciSession | undefined): Promise<Sink> {
-  if (!config.oci.bucket) return new DirectorySink(config.archiveDir);
-  return await ObjectStorageSink.open(session!, config.oci.bucket, config.oci.namespace);
+  const sink = config.oci.bucket
+    ? await ObjectStorageSink.open(session!, config.oci.bucket, config.oci.namespace)
+    : new DirectorySink(config.archiveDir);
+  log("info", "sink and sources", {
+    sink: sink.description,
+    sources: config.sources.map((s) => `${s.source} ${sourceScope(s)}`),
+  });
+  return sink;
+}
+
+/**
+ * The chains a reading command (status, export) works on. None means the settings point where there is no
+ * archive: a CONFIG error (exit 2) naming where it looked, rather than an empty answer.
+ */
+export async function archivedChains(config: Config, sink: Sink): Promise<string[]> {
+  const chains = await listChains(sink, config.archivePrefix);
+  if (chains.length) return chains;
+  if (!config.oci.bucket && !await Deno.stat(config.archiveDir).then(() => true, () => false)) {
+    throw new ArchiveError(
+      "CONFIG",
+      `ARCHIVE_DIR ${config.archiveDir} does not exist: set ARCHIVE_DIR (or OCI_BUCKET) to where the archive is`,
+    );
+  }
+  const where = config.oci.bucket ? `OCI_BUCKET ${config.oci.bucket}` : `ARCHIVE_DIR ${config.archiveDir}`;
+  throw new ArchiveError(
+    "CONFIG",
+    `${where} holds no archive under ARCHIVE_PREFIX "${config.archivePrefix}": check ARCHIVE_DIR, OCI_BUCKET and ARCHIVE_PREFIX, or run once to start the archive`,
+  );
 }
 
 /** Logs a bucket's retention rules while the command runs (for reporting only: the pass never waits for them). */
 export async function logRetention(sink: Sink) {
   if (sink instanceof ObjectStorageSink) {
-    log("info", "archive sink", { sink: sink.description, retention: await sink.retention() });
+    log("info", "bucket retention", { sink: sink.description, retention: await sink.retention() });
   }
 }
 

@@ -24,7 +24,7 @@ import {
 import { dayPrefix, genesisName, objectNames, parseTimeStamp, timeStamp } from "../../src/archive/names.ts";
 import { sha256Hex } from "../../src/bytes.ts";
 import { ArchiveError } from "../../src/errors.ts";
-import { importPrivateKey, pkcs1ToPkcs8 } from "../../src/keys.ts";
+import { importPrivateKey } from "../../src/keys.ts";
 import { verifyChain, verifyData } from "../../src/proof/chain.ts";
 import { signAssertion } from "../../src/sources/idcs_token.ts";
 import { type ArchivedEvent, type Source, SOURCE_KINDS } from "../../src/sources/source.ts";
@@ -614,7 +614,6 @@ const pem = (label: string, der: Uint8Array) =>
   `-----BEGIN ${label}-----\n${base64(der).replace(/.{64}/g, "$&\n")}\n-----END ${label}-----\n`;
 const PKCS8_PEM = pem("PRIVATE KEY", pkcs8Der);
 const PKCS1_PEM = createPrivateKey(PKCS8_PEM).export({ type: "pkcs1", format: "pem" }) as string;
-const pkcs1Der = new Uint8Array(createPrivateKey(PKCS8_PEM).export({ type: "pkcs1", format: "der" }));
 /** A stretch of the key's base64 body, to check error messages never quote it. */
 const KEY_MATERIAL = base64(pkcs8Der).slice(100, 140);
 
@@ -627,36 +626,6 @@ const verifies = (signature: Uint8Array, data: Uint8Array) =>
     signature as Uint8Array<ArrayBuffer>,
     data as Uint8Array<ArrayBuffer>,
   );
-
-Deno.test("pkcs1ToPkcs8 wraps a short body in PrivateKeyInfo with the rsaEncryption algorithm", () => {
-  assert.deepEqual(
-    pkcs1ToPkcs8(new Uint8Array([1, 2, 3])),
-    new Uint8Array([
-      ...[0x30, 0x17],
-      ...[0x02, 0x01, 0x00],
-      ...[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00],
-      ...[0x04, 0x03, 1, 2, 3],
-    ]),
-  );
-});
-
-Deno.test("pkcs1ToPkcs8 uses one-byte long-form DER lengths from 128 to 255 bytes", () => {
-  const wrapped = pkcs1ToPkcs8(new Uint8Array(200));
-  assert.deepEqual([...wrapped.subarray(0, 3)], [0x30, 0x81, 221]);
-  assert.deepEqual([...wrapped.subarray(21, 24)], [0x04, 0x81, 200]);
-  assert.equal(wrapped.length, 3 + 221);
-});
-
-Deno.test("pkcs1ToPkcs8 uses two-byte long-form DER lengths from 256 bytes", () => {
-  const wrapped = pkcs1ToPkcs8(new Uint8Array(300));
-  assert.deepEqual([...wrapped.subarray(0, 4)], [0x30, 0x82, 0x01, 0x42]);
-  assert.deepEqual([...wrapped.subarray(22, 26)], [0x04, 0x82, 0x01, 0x2c]);
-  assert.equal(wrapped.length, 4 + 0x142);
-});
-
-Deno.test("pkcs1ToPkcs8 of a real RSA key equals the PKCS#8 encoding WebCrypto exports", () => {
-  assert.deepEqual(pkcs1ToPkcs8(pkcs1Der), pkcs8Der);
-});
 
 Deno.test("importPrivateKey imports a PKCS#8 PEM whose signatures verify with the public key", async () => {
   const key = await importPrivateKey(PKCS8_PEM, "IDCS_PRIVATE_KEY_FILE ./keys/k.pem");

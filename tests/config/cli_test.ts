@@ -1,13 +1,14 @@
 /**
- * The command line and the help text. Pure: no network, no files.
+ * The command line and the help text: pure, but for one test that runs the program for `<command> --help`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { helpText, parseCommandLine } from "../../src/config/cli.ts";
+import { commandHelp, helpText, parseCommandLine } from "../../src/config/cli.ts";
 import { SETTINGS } from "../../src/config/settings.ts";
 import { archiveErrorOf } from "../assertions.ts";
+import { runCli } from "../harness.ts";
 
 const lineOf = (command: string, extra: Record<string, unknown> = {}) => ({
   command,
@@ -22,6 +23,9 @@ const lineOf = (command: string, extra: Record<string, unknown> = {}) => ({
   dryRun: undefined,
   ...extra,
 });
+
+/** A help request: nothing else is read from the command line. */
+const helpOf = (topic?: string) => ({ command: "help", settings: {}, topic });
 
 Deno.test("parseCommandLine accepts each command", () => {
   const commands = ["once", "run", "backfill", "reconcile", "status", "verify", "export", "help"];
@@ -71,9 +75,65 @@ Deno.test("parseCommandLine without arguments is help", () => {
   assert.deepEqual(parseCommandLine([]), lineOf("help"));
 });
 
-Deno.test("parseCommandLine --help wins over a command", () => {
-  assert.deepEqual(parseCommandLine(["--help"]), lineOf("help"));
-  assert.deepEqual(parseCommandLine(["once", "--help"]), lineOf("help"));
+Deno.test("parseCommandLine --help wins over a command, whose help it asks for", () => {
+  assert.deepEqual(parseCommandLine(["--help"]), helpOf());
+  assert.deepEqual(parseCommandLine(["once", "--help"]), helpOf("once"));
+});
+
+Deno.test("parseCommandLine reads -h and --help anywhere, before flags it would refuse", () => {
+  assert.deepEqual(parseCommandLine(["-h"]), helpOf());
+  assert.deepEqual(
+    parseCommandLine(["verify", "--from", "2026-11-01T00:00:00Z", "-h"]),
+    helpOf("verify"),
+  );
+  assert.deepEqual(parseCommandLine(["--help", "export", "--bogus"]), helpOf("export"));
+  assert.deepEqual(
+    parseCommandLine(["run", "--idcs-client-secret", "s3cret", "-h"]),
+    helpOf("run"),
+  );
+});
+
+Deno.test("parseCommandLine reads help <command>, and refuses help for an unknown command", () => {
+  assert.deepEqual(parseCommandLine(["help", "backfill"]), helpOf("backfill"));
+  const error = archiveErrorOf(() => parseCommandLine(["help", "archive"]), "USAGE");
+  assert.match(error.message, /^unknown command "archive"; commands: once, run/);
+});
+
+Deno.test("commandHelp says what each command does, its flags, and an example", () => {
+  const flags: Record<string, string[]> = {
+    once: [],
+    run: [],
+    backfill: ["--from", "--to"],
+    reconcile: ["--from", "--to", "--dry-run"],
+    status: [],
+    verify: ["--from", "--to", "--public-key", "--max-staleness", "--mirror"],
+    export: ["--from", "--to", "--out"],
+    policies: [],
+    help: [],
+  };
+  for (const [command, own] of Object.entries(flags)) {
+    const text = commandHelp(command);
+    assert.match(text, new RegExp(`^Usage: deno run -P main\\.ts ${command}\\b`), text);
+    assert.deepEqual(own.filter((flag) => !text.includes(`  ${flag}`)), [], `${command}: ${text}`);
+    assert.match(text, new RegExp(`\\nExample:\\n  deno run -P main\\.ts ${command}\\b`), text);
+    assert.match(text, /--config FILE/, text);
+  }
+  assert.match(commandHelp("run"), /SCHEDULE/);
+});
+
+Deno.test("<command> --help prints that command's help and exits 0 without loading settings or touching files", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await runCli(["backfill", "--help"], {
+      env: { SCHEDULE: "every minute", ARCHIVE_DIR: `${dir}/archive`, IDCS_URL: "ftp://bad" },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${commandHelp("backfill")}\n`);
+    assert.equal(result.stderr, "");
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), [], "nothing is created");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("parseCommandLine --version gives the version command", () => {

@@ -183,7 +183,7 @@ Deno.test("validateConfig reports every bad setting at once, each as NAME rule: 
       "9 bad settings:",
       '  - MAX_EVENTS_PER_OBJECT must be a whole number from 1 to 9007199254740991: current value is "0"',
       '  - DEADLINE must be a duration like 90s, 15m, 24h or 14d: current value is "soon"',
-      '  - SCHEDULE must be a five-field cron expression like "*/15 * * * *": current value is "*/15 * * *"',
+      `  - SCHEDULE must be a five-field cron expression that Deno.cron accepts, like "*/15 * * * *" (minute hour day-of-month month weekday, single spaces; weekdays are 1-7 for Sunday-Saturday, or SUN-SAT; a step must be smaller than its field's span, so */59 minutes at most; no ?, no @daily): current value is "*/15 * * *"`,
       '  - PAGE_SIZE must be a whole number from 1 to 1000: current value is "1001"',
       '  - CONCURRENCY must be a whole number from 1 to 64: current value is "65"',
       '  - LOG_LEVEL must be one of debug, info, warn, error: current value is "verbose"',

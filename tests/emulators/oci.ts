@@ -6,9 +6,9 @@
  * - **Request signatures.** Every request (but the instance metadata service)
  *   must carry a valid `Authorization: Signature …` made with a registered API
  *   key (`tenancy/user/fingerprint`) or with the session key of a token this
- *   emulator issued (`ST$<jwt>`: instance or resource principal). Stale dates,
- *   unsigned required headers and body digests that do not match are 401
- *   `NotAuthenticated`, as Oracle answers them.
+ *   emulator issued (`ST$<jwt>`: instance or resource principal, or a user's
+ *   CLI session). Stale dates, unsigned required headers and body digests that
+ *   do not match are 401 `NotAuthenticated`, as Oracle answers them.
  * - **Object Storage**: namespace, conditional PUT (`if-none-match: *`,
  *   `if-match`), `content-md5`, `opc-meta-*`, GET/HEAD with ranges, DELETE,
  *   list with `prefix/start/end/startAfter/limit/delimiter/fields` and
@@ -308,6 +308,16 @@ export interface OciEmulator {
    * literal. `ttlSeconds` @default 3600
    */
   resourcePrincipalEnv(options?: { ttlSeconds?: number }): Record<string, string>;
+  /**
+   * A user session token (UPST) for `user`, bound to the session public key (SPKI PEM), as `oci session
+   * authenticate` writes into the file `security_token_file` names; requests signed with the session private
+   * key under keyId `ST$<token>` authenticate as the user until the token expires (a `ttlSeconds` of 0 or less
+   * gives an expired one). Oracle: "Token-based Authentication for the CLI"
+   * (https://docs.oracle.com/en-us/iaas/Content/API/SDKDocs/clitoken.htm: tokens live 5 to 60 minutes);
+   * oci-common lib/auth/session-auth-details-provider.js `getKeyId` ("ST$" + the token).
+   * `ttlSeconds` @default 3600
+   */
+  userSessionToken(user: string, sessionPublicKeyPem: string, options?: { ttlSeconds?: number }): string;
   /** The objects of a bucket in name order: the tests' truth. */
   objects(bucket: string): StoredObjectView[];
   /** Stores an object bypassing signatures, conditions and retention: how tests tamper. */
@@ -823,7 +833,7 @@ type Claims = Record<string, unknown>;
 
 /**
  * Issues and checks the JWTs that stand for a principal: instance principal
- * tokens from `/v1/x509` and resource principal RPSTs. Each carries the session
+ * tokens from `/v1/x509`, resource principal RPSTs and user session tokens. Each carries the session
  * public key as a JWK JSON string in `jwk`, as Oracle's do; requests are then
  * signed with the session private key and keyId `ST$<jwt>`.
  */
@@ -2369,6 +2379,8 @@ function authenticate(state: State, request: Request, body: Bytes, operation: Op
     !UNSIGNED_BODY_OPERATIONS.has(operation);
   checkSignedHeaders(request, parsed.headers, body, bodySigned);
   let key: KeyObject | undefined;
+  // `ST$<token>`: a principal's or a user's session, signed with the session key the token carries (oci-common
+  // lib/auth/abstract-requesting-authentication-detail-provider.js and session-auth-details-provider.js getKeyId).
   if (parsed.keyId.startsWith("ST$")) key = state.authority.sessionKey(parsed.keyId.slice(3));
   else key = state.apiKeys.get(parsed.keyId);
   if (!key) throw notAuthenticated(`the key ${parsed.keyId} is not known`);
@@ -2763,6 +2775,18 @@ export async function startOciEmulator(options: OciEmulatorOptions): Promise<Oci
     url,
     metadataBaseUrl: `${url}/opc/v2/`,
     federationEndpoint: url,
+    userSessionToken: (user, sessionPublicKeyPem, { ttlSeconds = 3600 } = {}) =>
+      state.authority.issue(
+        {
+          sub: user,
+          tenant: state.tenancy,
+          ptype: "user",
+          ttype: "login",
+          jti: randomUuid(state.idRandom),
+        },
+        createPublicKey(sessionPublicKeyPem),
+        ttlSeconds,
+      ),
     resourcePrincipalEnv: ({ ttlSeconds = 3600 } = {}) => {
       resourcePrincipal ??= {
         ...generateKeyPairSync("rsa", { modulusLength: 2048 }),

@@ -5,7 +5,16 @@
 
 import assert from "node:assert/strict";
 import { generateEvents } from "../emulators/idcs.ts";
-import { freePort, readArchive, recentEvents, REPO, startDomain, waitFor } from "../harness.ts";
+import {
+  freePort,
+  listFiles,
+  readArchive,
+  recentEvents,
+  REPO,
+  runCli,
+  startDomain,
+  waitFor,
+} from "../harness.ts";
 
 /** Events after what is archived already, so the next pass is the one that must pick them up. */
 async function eventsAfterFrontier(archiveDir: string, seed: number, count: number) {
@@ -137,5 +146,32 @@ Deno.test("run takes passes on SCHEDULE through Deno.cron", async () => {
       lines.some((l) => l.msg === "pass finished" && l.trigger === "schedule"),
       `no scheduled pass was logged: ${JSON.stringify(lines.map((l) => [l.time, l.msg, l.trigger ?? ""]))}`,
     );
+  }
+});
+
+Deno.test("run refuses a SCHEDULE Deno.cron refuses before starting: exit 2 naming SCHEDULE, nothing written", async () => {
+  const domain = await startDomain({ events: recentEvents(65, 5) });
+  try {
+    // */90: a step past the minutes' span. Deno.cron throws "Invalid cron schedule" on it (exit 1, unnamed).
+    const result = await runCli(["run"], {
+      env: { ...domain.env, SCHEDULE: "*/90 * * * *" },
+      killAfterMs: 30_000,
+    });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /SCHEDULE must be a five-field cron expression that Deno\.cron accepts/);
+    assert.doesNotMatch(result.stderr, /Invalid cron schedule/);
+    assert.deepEqual(await listFiles(domain.archiveDir).catch(() => []), []);
+  } finally {
+    await domain.close();
+  }
+});
+
+Deno.test("policies takes a SCHEDULE with weekday names, as Deno.cron does", async () => {
+  const domain = await startDomain({ events: recentEvents(66, 5) });
+  try {
+    const result = await runCli(["policies"], { env: { ...domain.env, SCHEDULE: "0 3 * * MON-FRI" } });
+    assert.equal(result.code, 0, result.stderr);
+  } finally {
+    await domain.close();
   }
 });

@@ -12,6 +12,7 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { generateEvents } from "../emulators/idcs.ts";
 import { type CliResult, DAY, freePort, recentEvents, runCli, startDomain, waitFor } from "../harness.ts";
 import { startCloud } from "../oci_harness.ts";
+import { VERSION } from "../../src/version.ts";
 
 const TOKEN = "operations-test-token-0123456789abcdef";
 const LOG_ID = "ocid1.log.oc1..aaaaoperationslog";
@@ -92,7 +93,16 @@ Deno.test("/metrics is valid Prometheus text: a maintained parser reads every fa
     assert.equal(sample(families, "audit_archiver_passes_total", { ...labels, result: "ok" }), 1);
     assert.equal(sample(families, "audit_archiver_events_committed_total", labels), 300);
     assert.ok(sample(families, "audit_archiver_windows_committed_total", labels) >= 1);
-    assert.ok(sample(families, "audit_archiver_bytes_committed_total", labels) > 0);
+    assert.ok(sample(families, "audit_archiver_committed_bytes_total", labels) > 0);
+    assert.equal(sample(families, "audit_archiver_build_info", { version: VERSION }), 1);
+    assert.equal(families.get("audit_archiver_build_info")?.type, "GAUGE");
+    // Prometheus naming (prometheus.io/docs/practices/naming): a counter ends in _total, and a unit
+    // (seconds, bytes) is the last word of the name, before _total.
+    const misnamed = [...families.values()].filter(({ name, type }) =>
+      (type === "COUNTER" && !name.endsWith("_total")) ||
+      (/seconds|bytes/.test(name) && !/_(seconds|bytes)(_total)?$/.test(name))
+    ).map(({ name }) => name);
+    assert.deepEqual(misnamed, []);
     assert.ok(
       sample(families, "audit_archiver_requests_total", {
         api: "identity domain AuditEvents",

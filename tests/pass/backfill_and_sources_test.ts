@@ -70,6 +70,27 @@ Deno.test("backfill --to before the archive's start is refused: it would leave a
   }
 });
 
+Deno.test("backfill --from at or after the archive's start exits 2 saying where the archive starts; nothing written", async () => {
+  const domain = await startDomain({
+    events: generateEvents({ seed: 84, count: 10, from: Date.now() - 2 * DAY, to: Date.now() }),
+    since: "2d",
+  });
+  try {
+    assert.equal(await runMain("once", domain), 0);
+    const before = await domain.files();
+    const start = iso(midnight(Date.now() - 2 * DAY));
+    const result = await runCli(["backfill", "--from", iso(Date.now() - DAY)], { env: domain.env });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(`already starts at ${start.replaceAll(".", "\\.")}: backfill only fills before the start`),
+    );
+    assert.deepEqual(await domain.files(), before, "nothing may be written");
+  } finally {
+    await domain.close();
+  }
+});
+
 Deno.test("backfill on an empty archive starts the chain at --from and stops at --to; once goes on from there", async () => {
   const now = Date.now();
   const events = generateEvents({ seed: 83, count: 1000, from: now - 3 * DAY, to: now - 60_000 });

@@ -358,7 +358,13 @@ Deno.test("resource-principal files elsewhere are refused under the default set 
     });
     assert.equal(result.code, 2, result.stderr);
     assert.ok(result.stderr.includes(`${dir}/elsewhere`), `the message names the path: ${result.stderr}`);
-    assert.match(result.stderr, /--allow-read/);
+    // The command that grants it: the set's whole read list with the folder added.
+    assert.ok(
+      result.stderr.includes(
+        `--allow-read=./archive,./keys,/etc/audit-archiver,/var/oci/rp-identity,${dir}/elsewhere `,
+      ),
+      result.stderr,
+    );
     assert.deepEqual(await listFiles(`${work}/archive`), [], "nothing is written");
   } finally {
     await close();
