@@ -1,7 +1,7 @@
 /**
  * `deno task demo`: the whole flow on a machine with no Oracle account. Starts an emulated identity domain
  * holding three days of realistic audit events, writes its client key to ./demo/keys, then runs the real
- * program (`deno run -P=demo main.ts …`: loopback only, writes under ./demo only) to archive them into
+ * program (`deno run -q -P=demo main.ts …`: loopback only, writes under ./demo only) to archive them into
  * ./demo/archive, and prints `status` and `verify`, then the commands to look at the demo's archive yourself.
  * Run it again later: it resumes from the archive's frontier. Everything it writes stays under ./demo, apart
  * from production's ./archive and ./keys/checkpoint.pem, so `deno task run` never builds on the demo's chain.
@@ -51,7 +51,7 @@ async function program(args: string[], env: Record<string, string>) {
 
 /** once, status, verify for one configuration; the exit status of the worst. */
 async function archiveAndProve(label: string, env: Record<string, string>) {
-  heading(`${label}: deno run -P=demo main.ts once`);
+  heading(`${label}: deno run -q -P=demo main.ts once`);
   const once = await program(["once"], env);
   heading(`${label}: status`);
   await program(["status"], env);
@@ -68,9 +68,9 @@ function printTryCommands(now: number) {
   console.log(`
 The demo's archive is ${DEMO_FILES.ARCHIVE_DIR}, signed by ${DEMO_FILES.CHECKPOINT_KEY_FILE}: apart from
 production's ./archive and ./keys. Look at it with the demo's permission set (it writes under ${DEMO} only):
-  deno run -P=demo main.ts status ${files}
-  deno run -P=demo main.ts verify ${files}
-  deno run -P=demo main.ts export ${files} --from ${from}T00:00:00Z --to ${to}T23:59:59Z --out ${DEMO}/export-${now}.ndjson`);
+  deno run -q -P=demo main.ts status ${files}
+  deno run -q -P=demo main.ts verify ${files}
+  deno run -q -P=demo main.ts export ${files} --from ${from}T00:00:00Z --to ${to}T23:59:59Z --out ${DEMO}/export-${now}.ndjson`);
 }
 
 if (import.meta.main) {
@@ -160,7 +160,7 @@ if (import.meta.main) {
           LOG_FORMAT: "text",
         });
         status = fromDomain || fromAudit;
-        heading("least-privilege IAM for this setup: deno run -P=demo main.ts policies");
+        heading("least-privilege IAM for this setup: deno run -q -P=demo main.ts policies");
         await program(["policies"], { ...domain, ...cloud, IDCS_PRIVATE_KEY_SECRET_ID: SECRET_ID });
       } finally {
         await oci.close();
