@@ -107,6 +107,8 @@ export interface RequestSeen {
   method: string;
   /** The raw path, without the query. */
   path: string;
+  /** The raw query, without the `?` ("" when there is none): which compartment and range a ListEvents asks for. */
+  query: string;
   /** The operation name, as `stats.byOperation` counts it (`PutObject`, `PutLogs`, …). */
   operation: string;
   /** The signature's keyId (`tenancy/user/fingerprint`, or `ST$…`); "" when unsigned. */
@@ -2605,6 +2607,7 @@ async function serveRequest(
     const verdict = await state.onRequest({
       method: request.method,
       path,
+      query: target.slice(path.length + 1),
       operation,
       keyId: keyIdOf(request),
       ...(routed.params.object !== undefined ? { objectName: routed.params.object } : {}),
