@@ -185,6 +185,19 @@ export class OciAuditSource implements Source {
 
   /** One ListEvents page of a compartment's events processed in `window`, and the next page's token. */
   #page(compartmentId: string, window: Window, page: string | null) {
+    return this.#ask(compartmentId, window, page, (sent, response) => ({
+      events: parseAuditEvents(sent),
+      next: response.headers.get("opc-next-page"),
+    }));
+  }
+
+  /** Sends one ListEvents request (signed, through the retry loop) and reads its answer with `parseBytes`. */
+  #ask<T>(
+    compartmentId: string,
+    window: Window,
+    page: string | null,
+    parseBytes: (sent: Uint8Array, response: Response) => T,
+  ): Promise<T> {
     // The client's endpoint carries the API version (/20190901), as the SDK builds it for the region.
     const base = `${this.#audit.endpoint}/auditEvents?compartmentId=${encodeURIComponent(compartmentId)}` +
       `&startTime=${encodeURIComponent(new Date(window.start).toISOString())}` +
@@ -194,10 +207,7 @@ export class OciAuditSource implements Source {
       what: "OCI Audit events",
       headers: { accept: "application/json" },
       sign: this.#sign,
-      parseBytes: (sent, response) => ({
-        events: parseAuditEvents(sent),
-        next: response.headers.get("opc-next-page"),
-      }),
+      parseBytes,
       onStatus: (status, detail) => compartmentRefused(compartmentId, status, detail),
     });
   }
@@ -209,9 +219,10 @@ export class OciAuditSource implements Source {
    * The compartments a window may skip: those this pass's probe found quiet, when the window lies in the span
    * it probed and is read with a limit. The probe is one ListEvents per compartment over everything the pass
    * can read, [the first window's start, now − settle), asked at the first window of a pass that has more
-   * than one: only its first page is read, and a compartment is quiet when that page is empty and has no next
-   * page. A probe that fails (after the retry loop) leaves the compartment busy, to be read window by window;
-   * so does any compartment the probe did not ask (one listed later).
+   * than one: only its first page is asked for, and a compartment is quiet when that page is `[]` without
+   * `opc-next-page` (docs/oracle/oci-apis.md). Any other answer, and a probe that fails (after the retry loop),
+   * leaves the compartment busy, to be read window by window; so does any compartment the probe did not ask
+   * (one listed later).
    *
    * Why skipping loses nothing: the probe is asked after the pass starts, so at least SETTLE after the end of
    * every window it serves — what a window read would have waited for. An event that becomes listable in a
@@ -238,8 +249,14 @@ export class OciAuditSource implements Source {
     const quiet = new Set<string>();
     await mapConcurrent(compartments, this.options.concurrency, async ({ id }) => {
       try {
-        const first = await this.#page(id, span, null);
-        if (!first.events.length && !first.next) quiet.add(id);
+        // A busy compartment's first page is only looked at, not parsed: its events are read per window.
+        const empty = await this.#ask(
+          id,
+          span,
+          null,
+          (sent, response) => !response.headers.get("opc-next-page") && isEmptyArray(sent),
+        );
+        if (empty) quiet.add(id);
       } catch (error) {
         log("debug", "a compartment's probe failed: it is read window by window", {
           compartmentId: id,
@@ -310,6 +327,16 @@ function compartmentRefused(compartmentId: string, status: number, detail: strin
     { status },
   );
 }
+
+/** Whether a response body is an empty JSON array (`[]`, JSON whitespace allowed). Pure. */
+function isEmptyArray(sent: Uint8Array): boolean {
+  const open = skipSpace(sent, 0);
+  const close = skipSpace(sent, open + 1);
+  return sent[open] === OPEN_BRACKET && sent[close] === CLOSE_BRACKET &&
+    skipSpace(sent, close + 1) === sent.length;
+}
+
+const OPEN_BRACKET = "[".charCodeAt(0), CLOSE_BRACKET = "]".charCodeAt(0);
 
 /**
  * Checks a ListEvents body (a JSON array of CloudEvents-shaped events) and keeps each event as sent. The
