@@ -224,11 +224,12 @@ export class OciAuditSource implements Source {
    * leaves the compartment busy, to be read window by window; so does any compartment the probe did not ask
    * (one listed later).
    *
-   * Why skipping loses nothing: the probe is asked after the pass starts, so at least SETTLE after the end of
-   * every window it serves — what a window read would have waited for. An event that becomes listable in a
-   * quiet compartment after the probe is late, as one listed after its window's read would be, and reconcile
-   * archives it (docs/design.md §6.10, §9): a read without a limit (reconcile's, and a one-minute window's
-   * after an overflow) reads every compartment, so reconcile sees what Audit lists *then*.
+   * Why skipping loses nothing: the span ends SETTLE before the probe is asked, so the probe answers for every
+   * window it serves at least SETTLE after the window's end — what a window read would have waited for. An
+   * event that becomes listable in a quiet compartment after the probe is late, as one listed after its
+   * window's read would be, and reconcile archives it (docs/design.md §6.10, §9): a read without a limit
+   * (reconcile's, and a one-minute window's after an overflow) reads every compartment, so reconcile sees
+   * what Audit lists *then*.
    */
   async #quietFor(window: Window, limit: number, compartments: AuditCompartment[]): Promise<Set<string>> {
     if (limit === Infinity) return new Set();
