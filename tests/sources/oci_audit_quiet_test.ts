@@ -31,6 +31,7 @@ function listEventsQuery(request: RequestSeen) {
 async function archiveOnce(
   onRequest: (request: RequestSeen, cloud: Awaited<ReturnType<typeof startCloud>>) => "drop" | void,
   extra: string[] = [],
+  options: { auditPrettyPages?: "\n" | "\r\n" } = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "audit-archiver-oci-quiet-" });
   const events = generateAuditEvents({
@@ -44,6 +45,7 @@ async function archiveOnce(
     compartments: COMPARTMENTS,
     auditEvents: events,
     auditPageSize: 40,
+    ...options,
     onRequest: (request) => request.operation === "ListEvents" ? onRequest(request, cloud) : undefined,
   });
   const env = auditSettings(cloud, `${dir}/archive`);
@@ -111,4 +113,29 @@ Deno.test("a compartment whose probe fails is read window by window: its events 
     .sort();
   assert.deepEqual([...run.archive.ids].sort(), truth);
   assert.ok(run.archive.ids.length >= 290, `${run.archive.ids.length} of 300 archived`);
+});
+
+Deno.test("each quiet compartment is asked once per pass, also when Audit pretty-prints its empty page", async () => {
+  const asked = new Map<string, number>();
+  const run = await archiveOnce(
+    (request) => {
+      const { compartmentId } = listEventsQuery(request);
+      asked.set(compartmentId!, (asked.get(compartmentId!) ?? 0) + 1);
+    },
+    [],
+    { auditPrettyPages: "\r\n" },
+  );
+  assert.equal(run.code, 0);
+  assert.ok(run.archive.objects >= 5, `${run.archive.objects} windows: the pass must read several`);
+  for (const quiet of COMPARTMENTS.slice(2)) {
+    assert.equal(asked.get(quiet.id), 1, `${quiet.id}: the probe alone`);
+  }
+  // The tenancy is the scope: `check` reads its first minute, and the probe asks it once more.
+  assert.equal(asked.get(TENANCY), 2);
+  assert.ok(asked.get(BUSY)! > run.archive.objects, "a busy compartment is read in every window");
+  const truth = run.events.filter((e) => run.processedAt(e.eventId) < run.archive.frontier!).map((e) =>
+    e.eventId
+  )
+    .sort();
+  assert.deepEqual([...run.archive.ids].sort(), truth);
 });
