@@ -28,6 +28,12 @@ import { describeWindow, type Window } from "../window.ts";
 /** How long a compartment listing serves windows that end before it was asked for. */
 const LISTING_REUSE_MS = 3_600_000;
 
+/** A pass's probe: the span it asked, and the compartments quiet in it. */
+interface QuietProbe {
+  span: Window;
+  quiet: Promise<Set<string>>;
+}
+
 /** One compartment whose events a window reads, and whether Identity shows it deleted. */
 interface AuditCompartment {
   id: string;
@@ -40,8 +46,10 @@ interface AuditCompartment {
  * is never a reason to reject it. Compartments are listed through the Identity API once per pass (and for any
  * window that ends after the listing), so one added mid-way is never missed. The API answers one compartment at a time, without
  * a total or a page size: a window that holds more than the limit is halved (on minute boundaries) until it
- * fits. Pages are read as text, signed with the SDK's signer and sent with `fetch`, so every event is archived
- * exactly as Oracle sent it (the SDK's models drop `null` members).
+ * fits. A pass of several windows first asks each compartment once for its whole span, and skips the quiet
+ * ones in every window of the pass (`#quietFor`). Pages are read as text, signed with the SDK's signer and
+ * sent with `fetch`, so every event is archived exactly as Oracle sent it (the SDK's models drop `null`
+ * members).
  */
 export class OciAuditSource implements Source {
   readonly name = "oci-audit";
@@ -123,6 +131,7 @@ export class OciAuditSource implements Source {
 
   async check(): Promise<void> {
     this.#listing = undefined;
+    this.#probe = undefined;
     await this.#compartmentsFor({ start: 0, end: 0 });
     const minute = floorTo(this.since, this.kind.granularityMs);
     await this.#events(this.scope, { start: minute, end: minute + this.kind.granularityMs }, Infinity, []);
@@ -164,23 +173,9 @@ export class OciAuditSource implements Source {
     limit: number,
     into: ArchivedEvent[],
   ): Promise<boolean> {
-    const base = `${this.#audit.endpoint}/auditEvents?compartmentId=${encodeURIComponent(compartmentId)}` +
-      `&startTime=${encodeURIComponent(new Date(window.start).toISOString())}` +
-      `&endTime=${encodeURIComponent(new Date(window.end).toISOString())}`;
-    // The client's endpoint carries the API version (/20190901), as the SDK builds it for the region.
     let page: string | null = null;
     do {
-      const url: string = page === null ? base : `${base}&page=${encodeURIComponent(page)}`;
-      const result = await request(url, {
-        what: "OCI Audit events",
-        headers: { accept: "application/json" },
-        sign: this.#sign,
-        parseBytes: (sent, response) => ({
-          events: parseAuditEvents(sent),
-          next: response.headers.get("opc-next-page"),
-        }),
-        onStatus: (status, detail) => compartmentRefused(compartmentId, status, detail),
-      });
+      const result = await this.#page(compartmentId, window, page);
       into.push(...result.events);
       if (into.length > limit) return false;
       page = result.next;
@@ -188,12 +183,100 @@ export class OciAuditSource implements Source {
     return true;
   }
 
+  /** One ListEvents page of a compartment's events processed in `window`, and the next page's token. */
+  #page(compartmentId: string, window: Window, page: string | null) {
+    return this.#ask(compartmentId, window, page, (sent, response) => ({
+      events: parseAuditEvents(sent),
+      next: response.headers.get("opc-next-page"),
+    }));
+  }
+
+  /** Sends one ListEvents request (signed, through the retry loop) and reads its answer with `parseBytes`. */
+  #ask<T>(
+    compartmentId: string,
+    window: Window,
+    page: string | null,
+    parseBytes: (sent: Uint8Array, response: Response) => T,
+  ): Promise<T> {
+    // The client's endpoint carries the API version (/20190901), as the SDK builds it for the region.
+    const base = `${this.#audit.endpoint}/auditEvents?compartmentId=${encodeURIComponent(compartmentId)}` +
+      `&startTime=${encodeURIComponent(new Date(window.start).toISOString())}` +
+      `&endTime=${encodeURIComponent(new Date(window.end).toISOString())}`;
+    const url = page === null ? base : `${base}&page=${encodeURIComponent(page)}`;
+    return request(url, {
+      what: "OCI Audit events",
+      headers: { accept: "application/json" },
+      sign: this.#sign,
+      parseBytes,
+      onStatus: (status, detail) => compartmentRefused(compartmentId, status, detail),
+    });
+  }
+
+  /** This pass's probe of its compartments (`#quietFor`); `check`, run at the start of every pass, drops it. */
+  #probe?: QuietProbe;
+
+  /**
+   * The compartments a window may skip: those this pass's probe found quiet, when the window lies in the span
+   * it probed and is read with a limit. The probe is one ListEvents per compartment over everything the pass
+   * can read, [the first window's start, now − settle), asked at the first window of a pass that has more
+   * than one: only its first page is asked for, and a compartment is quiet when that page is `[]` without
+   * `opc-next-page` (docs/oracle/oci-apis.md). Any other answer, and a probe that fails (after the retry loop),
+   * leaves the compartment busy, to be read window by window; so does any compartment the probe did not ask
+   * (one listed later).
+   *
+   * Why skipping loses nothing: the span ends SETTLE before the probe is asked, so the probe answers for every
+   * window it serves at least SETTLE after the window's end — what a window read would have waited for. An
+   * event that becomes listable in a quiet compartment after the probe is late, as one listed after its
+   * window's read would be, and reconcile archives it (docs/design.md §6.10, §9): a read without a limit
+   * (reconcile's, and a one-minute window's after an overflow) reads every compartment, so reconcile sees
+   * what Audit lists *then*.
+   */
+  async #quietFor(window: Window, limit: number, compartments: AuditCompartment[]): Promise<Set<string>> {
+    if (limit === Infinity) return new Set();
+    const spanEnd = floorTo(Date.now() - this.settleMs, this.kind.granularityMs);
+    // Worth it only when another window follows (a minute may tick between the pass's horizon and now).
+    if (!this.#probe && window.end < spanEnd - this.kind.granularityMs) {
+      const span = { start: window.start, end: spanEnd };
+      this.#probe = { span, quiet: this.#quietIn(span, compartments) };
+    }
+    const probe = this.#probe;
+    return probe && probe.span.start <= window.start && window.end <= probe.span.end
+      ? await probe.quiet
+      : new Set();
+  }
+
+  /** The compartments with no event processed in `span` (a failed probe is logged, and the compartment busy). */
+  async #quietIn(span: Window, compartments: AuditCompartment[]): Promise<Set<string>> {
+    const quiet = new Set<string>();
+    await mapConcurrent(compartments, this.options.concurrency, async ({ id }) => {
+      try {
+        // A busy compartment's first page is only looked at, not parsed: its events are read per window.
+        const empty = await this.#ask(
+          id,
+          span,
+          null,
+          (sent, response) => !response.headers.get("opc-next-page") && isEmptyArray(sent),
+        );
+        if (empty) quiet.add(id);
+      } catch (error) {
+        log("debug", "a compartment's probe failed: it is read window by window", {
+          compartmentId: id,
+          span: describeWindow(span),
+          error: String(error),
+        });
+      }
+    });
+    return quiet;
+  }
+
   async readWindow(window: Window, limit: number): Promise<WindowRead> {
     const compartments = await this.#compartmentsFor(window);
+    const quiet = await this.#quietFor(window, limit, compartments);
     const events: ArchivedEvent[] = [];
     const skippedCompartments: string[] = [];
     let fits = true;
-    await mapConcurrent(compartments, this.options.concurrency, async ({ id, deleted }) => {
+    const busy = compartments.filter(({ id }) => !quiet.has(id));
+    await mapConcurrent(busy, this.options.concurrency, async ({ id, deleted }) => {
       try {
         if (fits) fits = await this.#events(id, window, limit, events);
       } catch (error) {
@@ -245,6 +328,16 @@ function compartmentRefused(compartmentId: string, status: number, detail: strin
     { status },
   );
 }
+
+/** Whether a response body is an empty JSON array (`[]`, JSON whitespace allowed). Pure. */
+function isEmptyArray(sent: Uint8Array): boolean {
+  const open = skipSpace(sent, 0);
+  const close = skipSpace(sent, open + 1);
+  return sent[open] === OPEN_BRACKET && sent[close] === CLOSE_BRACKET &&
+    skipSpace(sent, close + 1) === sent.length;
+}
+
+const OPEN_BRACKET = "[".charCodeAt(0), CLOSE_BRACKET = "]".charCodeAt(0);
 
 /**
  * Checks a ListEvents body (a JSON array of CloudEvents-shaped events) and keeps each event as sent. The

@@ -66,6 +66,10 @@ export interface Source {
   readonly scope: string;
   readonly settleMs: number;
   readonly since: number;
+  /**
+   * A window's events, or where to cut it to hold at most `limit`. A read without a limit (Infinity) asks the
+   * source afresh for every event of the window: reconcile relies on it (docs/design.md §9).
+   */
   readWindow(window: Window, limit: number): Promise<WindowRead>;
   /** Proves the credentials and permissions work, before a new chain writes anything. */
   check(): Promise<void>;

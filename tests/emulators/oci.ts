@@ -107,6 +107,8 @@ export interface RequestSeen {
   method: string;
   /** The raw path, without the query. */
   path: string;
+  /** The raw query, without the `?` ("" when there is none): which compartment and range a ListEvents asks for. */
+  query: string;
   /** The operation name, as `stats.byOperation` counts it (`PutObject`, `PutLogs`, …). */
   operation: string;
   /** The signature's keyId (`tenancy/user/fingerprint`, or `ST$…`); "" when unsigned. */
@@ -1876,8 +1878,11 @@ function auditPageSize(state: State): number {
  * processed for the specified compartment", oci-audit client.js) *processed* in [startTime, endTime)
  * (ListEvents API reference: "processed at or after this start date and time", "processed before this end
  * date and time"), listable once now ≥ processing time + `auditVisibilityLagMs`, in (processing time,
- * eventId) order, in pages with an opaque `opc-next-page` cursor. The body is the events' stored wire texts
- * joined into one array, not a re-serialisation, so nulls, member order and escapes reach the client as sent.
+ * eventId) order, in pages with an opaque `opc-next-page` cursor, sent only when listable events remain ("When
+ * this header appears in the response, it means you received a partial list and there are more results",
+ * oci-audit lib/response/list-events-response.d.ts): a compartment with none in the range gets `[]` and no
+ * cursor. The body is the events' stored wire texts joined into one array, not a re-serialisation, so nulls,
+ * member order and escapes reach the client as sent.
  */
 function listEvents(state: State, query: Map<string, string>): Reply {
   const compartmentId = query.get("compartmentId");
@@ -2605,6 +2610,7 @@ async function serveRequest(
     const verdict = await state.onRequest({
       method: request.method,
       path,
+      query: target.slice(path.length + 1),
       operation,
       keyId: keyIdOf(request),
       ...(routed.params.object !== undefined ? { objectName: routed.params.object } : {}),

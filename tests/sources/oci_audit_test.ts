@@ -237,3 +237,51 @@ Deno.test("a pass lists the compartment tree once, not once per window (its wind
     await close();
   }
 });
+
+/** `count` compartments right below the tenancy: the shape of a tenancy with many teams. */
+const flatCompartments = (count: number) =>
+  Array.from({ length: count }, (_, i) => ({
+    id: `ocid1.compartment.oc1..aaaaflat${String(i).padStart(4, "0")}`,
+    parentId: TENANCY,
+    name: `flat${i}`,
+  }));
+
+/** One `once` of the tenancy with `compartments` below it: the archive, and the ListEvents requests it took. */
+async function archiveFlat(
+  compartments: { id: string; parentId: string; name: string }[],
+  events: AuditCloudEvent[],
+) {
+  const dir = await Deno.makeTempDir({ prefix: "audit-archiver-oci-audit-quiet-" });
+  const cloud = await startCloud(dir, { compartments, auditEvents: events, auditPageSize: 40 });
+  try {
+    processedAt = cloud.oci.auditProcessedAt;
+    const env = auditSettings(cloud, `${dir}/archive`);
+    const args = Object.entries(env).flatMap((
+      [name, value],
+    ) => [`--${name.toLowerCase().replaceAll("_", "-")}`, value]);
+    assert.equal(await main(["once", ...args, "--max-events-per-object", "60"]), 0);
+    return { archive: await readArchive(env.ARCHIVE_DIR), requests: cloud.oci.stats.byOperation.ListEvents };
+  } finally {
+    await cloud.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("quiet compartments cost one request per pass: 200 compartments, 20 busy, cost ≤ 1.5× the 20 alone + 201", async () => {
+  const all = flatCompartments(200);
+  const busy = all.slice(0, 20);
+  const events = recentAuditEvents(131, 600, busy.map((c) => c.id));
+  const alone = await archiveFlat(busy, events);
+  const many = await archiveFlat(all, events);
+  for (const { archive } of [alone, many]) {
+    assert.deepEqual(duplicates(archive.ids), []);
+    assert.deepEqual([...archive.ids].sort(), truth(events, archive.frontier!));
+  }
+  assert.ok(many.archive.objects >= 10, `${many.archive.objects} windows: the pass must read several`);
+  // Issue 21: the busy ones' reads and at most half again, plus one probe of each compartment (and the tenancy).
+  const bound = 1.5 * alone.requests + all.length + 1;
+  assert.ok(
+    many.requests <= bound,
+    `${many.requests} ListEvents for ${many.archive.objects} windows of 200 compartments; the 20 busy alone took ${alone.requests}: at most ${bound}`,
+  );
+});
