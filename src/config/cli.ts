@@ -208,7 +208,7 @@ function commandRows(): string {
 /** One command's help: what it does, its own flags, and an example (`help <command>`, `<command> --help`). */
 export function commandHelp(command: string): string {
   const { usage, does, flags, example } = COMMAND_HELP[command as keyof typeof COMMAND_HELP];
-  return `Usage: deno run -P main.ts ${usage} [flags]
+  return `Usage: deno run -q -P main.ts ${usage} [flags]
 
 ${does.join("\n")}
 ${flags.length ? `\nFlags:\n${flags.map((flag) => `  ${flag}`).join("\n")}\n` : ""}
@@ -216,7 +216,7 @@ Settings: every setting as its --kebab-case flag or environment variable, or --c
 JSON (\`help\` lists them).
 
 Example:
-  deno run -P main.ts ${example}
+  deno run -q -P main.ts ${example}
 `;
 }
 
