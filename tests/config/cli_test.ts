@@ -113,9 +113,9 @@ Deno.test("commandHelp says what each command does, its flags, and an example", 
   };
   for (const [command, own] of Object.entries(flags)) {
     const text = commandHelp(command);
-    assert.match(text, new RegExp(`^Usage: deno run -P main\\.ts ${command}\\b`), text);
+    assert.match(text, new RegExp(`^Usage: deno run -q -P main\\.ts ${command}\\b`), text);
     assert.deepEqual(own.filter((flag) => !text.includes(`  ${flag}`)), [], `${command}: ${text}`);
-    assert.match(text, new RegExp(`\\nExample:\\n  deno run -P main\\.ts ${command}\\b`), text);
+    assert.match(text, new RegExp(`\\nExample:\\n  deno run -q -P main\\.ts ${command}\\b`), text);
     assert.match(text, /--config FILE/, text);
   }
   assert.match(commandHelp("run"), /SCHEDULE/);
