@@ -17,7 +17,8 @@
  *   named key version) and the management reads `getKey` / `getKeyVersion` (the public key); keys rotate.
  * - **Audit** `listEvents` (one compartment, events *processed* in
  *   `[startTime, endTime)` — each event has a hidden processing time after its
- *   eventTime —, minute granularity, pages of varying size up to thousands,
+ *   eventTime —, minute granularity, pages of varying size up to thousands
+ *   continued by a cursor or by an offset (`auditPaging`),
  *   bodies made of each event's stored wire text, 404 for compartments the
  *   caller may not read) and `getConfiguration`; **Identity** `listCompartments`.
  * - **Logging ingestion** `putLogs`.
