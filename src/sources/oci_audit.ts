@@ -28,6 +28,9 @@ import { describeWindow, type Window } from "../window.ts";
 /** How long a compartment listing serves windows that end before it was asked for. */
 const LISTING_REUSE_MS = 3_600_000;
 
+/** Reads of one compartment's window, when its pages keep sending events twice, before the window fails. */
+const COMPARTMENT_READS = 10;
+
 /** A pass's probe: the span it asked, and the compartments quiet in it. */
 interface QuietProbe {
   span: Window;
@@ -134,7 +137,8 @@ export class OciAuditSource implements Source {
     this.#probe = undefined;
     await this.#compartmentsFor({ start: 0, end: 0 });
     const minute = floorTo(this.since, this.kind.granularityMs);
-    await this.#events(this.scope, { start: minute, end: minute + this.kind.granularityMs }, Infinity, []);
+    const first = { start: minute, end: minute + this.kind.granularityMs };
+    await this.#events(this.scope, first, Infinity, { sent: 0 });
   }
 
   /**
@@ -166,21 +170,53 @@ export class OciAuditSource implements Source {
     }
   }
 
-  /** Pages one compartment's events into `into`; false as soon as they exceed `limit` in all. */
+  /**
+   * One compartment's events processed in `window`; undefined as soon as the events the window's reads sent
+   * (`counted`, shared by its compartments) exceed `limit`.
+   *
+   * Oracle documents neither whether `opc-next-page` is a cursor or an offset nor an order among events
+   * processed at the same time (docs/oracle/oci-apis.md). Under an offset with such a group ordered anew from
+   * page to page, a page edge inside it sends some of its events twice and skips as many, and ListEvents has
+   * no total to tell: an event sent twice in one read is the evidence, and the compartment's window is read
+   * again, its reads collected by id. A read sends one event per position of the listing, so the reads are
+   * complete once they hold as many distinct events as the last one sent (at the latest, a read without a
+   * repeat); after COMPARTMENT_READS the window fails, and the next pass reads it again.
+   */
   async #events(
     compartmentId: string,
     window: Window,
     limit: number,
-    into: ArchivedEvent[],
-  ): Promise<boolean> {
-    let page: string | null = null;
-    do {
-      const result = await this.#page(compartmentId, window, page);
-      into.push(...result.events);
-      if (into.length > limit) return false;
-      page = result.next;
-    } while (page);
-    return true;
+    counted: { sent: number },
+  ): Promise<EventsById | undefined> {
+    const byId = new EventsById();
+    for (let reads = 1;; reads++) {
+      let sent = 0;
+      let page: string | null = null;
+      do {
+        const result = await this.#page(compartmentId, window, page);
+        for (const event of result.events) byId.add(event);
+        sent += result.events.length;
+        counted.sent += result.events.length;
+        if (counted.sent > limit) return undefined;
+        page = result.next;
+      } while (page);
+      if (byId.variants >= sent) return byId;
+      if (reads === COMPARTMENT_READS) {
+        throw retriableError(
+          "PROTOCOL",
+          `OCI Audit events: ${reads} reads of compartment ${compartmentId} in ${
+            describeWindow(window)
+          } each sent some events twice and together still lack some (pages that split events processed at the same time differently): the window is not committed and the next pass reads it again; if every pass stops here, ListEvents sends an event twice in every listing of it (docs/oracle/oci-apis.md, "OCI Audit")`,
+        );
+      }
+      counted.sent -= sent;
+      log("debug", "a compartment's pages sent events twice: its window is read again", {
+        compartmentId,
+        window: describeWindow(window),
+        sent,
+        distinct: byId.variants,
+      });
+    }
   }
 
   /** One ListEvents page of a compartment's events processed in `window`, and the next page's token. */
@@ -272,13 +308,17 @@ export class OciAuditSource implements Source {
   async readWindow(window: Window, limit: number): Promise<WindowRead> {
     const compartments = await this.#compartmentsFor(window);
     const quiet = await this.#quietFor(window, limit, compartments);
-    const events: ArchivedEvent[] = [];
+    const byId = new EventsById();
+    const counted = { sent: 0 };
     const skippedCompartments: string[] = [];
     let fits = true;
     const busy = compartments.filter(({ id }) => !quiet.has(id));
     await mapConcurrent(busy, this.options.concurrency, async ({ id, deleted }) => {
       try {
-        if (fits) fits = await this.#events(id, window, limit, events);
+        if (!fits) return;
+        const events = await this.#events(id, window, limit, counted);
+        if (events) byId.merge(events);
+        else fits = false;
       } catch (error) {
         // Skipped only when Identity shows it DELETED *and* Audit refuses it; recorded in the manifest.
         if (!deleted || !(error instanceof ArchiveError) || error.code !== "FORBIDDEN") throw error;
@@ -293,8 +333,6 @@ export class OciAuditSource implements Source {
       const half = floorTo(window.start + (window.end - window.start) / 2, this.kind.granularityMs);
       return { kind: "overflow", cutAt: half };
     }
-    const byId = new EventsById();
-    for (const event of events) byId.add(event);
     reportConflicts(this, window, byId.conflicts);
     return {
       kind: "complete",

@@ -34,7 +34,7 @@ import { errors as joseErrors, jwtVerify } from "npm:jose@6.2.18";
 import { createPrivateKey } from "node:crypto";
 import { COMMON_FAULT_DEFAULTS, decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
 import { cutPoint, resetResponse } from "./http.ts";
-import { mulberry32, pick, type Random, randomHex } from "./random.ts";
+import { mulberry32, pick, type Random, randomHex, shuffleRuns } from "./random.ts";
 import { PLAIN_WIRE, prettyPrint, renderWire, type WireStyle } from "./wire.ts";
 
 // ---------------------------------------------------------------- public types
@@ -213,15 +213,6 @@ const BAD_GATEWAY_HTML =
   "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
 const MAINTENANCE_HTML = "<!DOCTYPE html><html><head><title>Oracle Identity Cloud Service</title></head>" +
   "<body><h1>Service Unavailable</h1><p>The service is undergoing maintenance.</p></body></html>";
-
-// ---------------------------------------------------------------- randomness
-
-function shuffleInPlace<T>(random: Random, items: T[], from: number, to: number): void {
-  for (let i = to - 1; i > from; i--) {
-    const j = from + Math.floor(random() * (i - from + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-}
 
 // ---------------------------------------------------------------- errors
 
@@ -580,16 +571,6 @@ class EventStore {
       } else {
         this.#visible = mergeSorted(this.#visible, events);
       }
-    }
-  }
-}
-
-function shuffleRuns(random: Random, events: StoredEvent[]): void {
-  let runStart = 0;
-  for (let i = 1; i <= events.length; i++) {
-    if (i === events.length || events[i].time !== events[runStart].time) {
-      shuffleInPlace(random, events, runStart, i);
-      runStart = i;
     }
   }
 }

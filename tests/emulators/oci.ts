@@ -17,7 +17,8 @@
  *   named key version) and the management reads `getKey` / `getKeyVersion` (the public key); keys rotate.
  * - **Audit** `listEvents` (one compartment, events *processed* in
  *   `[startTime, endTime)` — each event has a hidden processing time after its
- *   eventTime —, minute granularity, pages of varying size up to thousands,
+ *   eventTime —, minute granularity, pages of varying size up to thousands
+ *   continued by a cursor or by an offset (`auditPaging`),
  *   bodies made of each event's stored wire text, 404 for compartments the
  *   caller may not read) and `getConfiguration`; **Identity** `listCompartments`.
  * - **Logging ingestion** `putLogs`.
@@ -59,7 +60,7 @@ import {
 } from "node:crypto";
 import { COMMON_FAULT_DEFAULTS, decideFault, delay, type FaultModel, resolveFaults } from "./faults.ts";
 import { resetResponse } from "./http.ts";
-import { mulberry32, pick, type Random, randomHex } from "./random.ts";
+import { mulberry32, pick, type Random, randomHex, shuffleRuns } from "./random.ts";
 import { PLAIN_WIRE, prettyPrint, renderWire, type WireStyle } from "./wire.ts";
 
 // ---------------------------------------------------------------- public types
@@ -183,6 +184,16 @@ export interface OciEmulatorOptions {
    * 1 to `auditMaxPageSize`. @default undefined (varying)
    */
   auditPageSize?: number;
+  /**
+   * What `opc-next-page` continues from. Oracle documents it only as the token "for the subsequent ListEvents
+   * request to get the next batch of events" of a partial list (oci-audit lib/response/list-events-response.d.ts
+   * `opcNextPage`), neither whether it is a cursor or an offset nor any order among events processed at the
+   * same time (UNDOCUMENTED, docs/oracle/oci-apis.md "OCI Audit"), so both: `"cursor"` continues after the
+   * last (processing time, eventId) sent, which never skips; `"offset"` continues at a position of the range,
+   * and every request orders the events processed at the same time anew (seeded), so a page edge inside such
+   * a group may send some of them twice and skip as many. @default "cursor"
+   */
+  auditPaging?: "cursor" | "offset";
   /**
    * `listEvents` pages pretty-printed, with `"\n"` or `"\r\n"` line breaks (`prettyPrint`). Oracle documents
    * the events' JSON, not its serializer's whitespace (UNCONFIRMED; RFC 8259 §2 allows whitespace between
@@ -1124,6 +1135,9 @@ interface State {
   auditPageSize?: number;
   auditMaxPageSize: number;
   auditPageRandom: Random;
+  auditPaging: "cursor" | "offset";
+  /** Orders events processed at the same time, per request, under `auditPaging: "offset"`. */
+  auditOrderRandom: Random;
   auditVisibilityLagMs: number;
   unreadableCompartments: Set<string>;
   deletedCompartmentEvents: "list" | "404";
@@ -1822,19 +1836,45 @@ class AuditStore {
   }
 }
 
-interface AuditPageToken {
+/** What a ListEvents query asks for: a compartment's events processed in [s, e). A page token carries it. */
+interface AuditRange {
   c: string;
   s: number;
   e: number;
+}
+
+/** `auditPaging: "cursor"`: the (processing time, eventId) of the last event sent. */
+interface AuditCursorToken extends AuditRange {
   t: number;
   i: string;
 }
 
-function isAuditPageToken(value: unknown): value is AuditPageToken {
-  const token = value as AuditPageToken;
+/** `auditPaging: "offset"`: the position of the range's events the next page starts at. */
+interface AuditOffsetToken extends AuditRange {
+  o: number;
+}
+
+function isAuditRange(value: unknown): value is AuditRange {
+  const token = value as AuditRange;
   return typeof token === "object" && token !== null && typeof token.c === "string" &&
-    typeof token.s === "number" &&
-    typeof token.e === "number" && typeof token.t === "number" && typeof token.i === "string";
+    typeof token.s === "number" && typeof token.e === "number";
+}
+
+function isAuditCursorToken(value: unknown): value is AuditCursorToken {
+  const token = value as AuditCursorToken;
+  return isAuditRange(token) && typeof token.t === "number" && typeof token.i === "string";
+}
+
+function isAuditOffsetToken(value: unknown): value is AuditOffsetToken {
+  const token = value as AuditOffsetToken;
+  return isAuditRange(token) && Number.isInteger(token.o) && token.o >= 0;
+}
+
+/** The token continues `range`, or the request is a 400. */
+function checkTokenRange(token: AuditRange, range: AuditRange): void {
+  if (token.c !== range.c || token.s !== range.s || token.e !== range.e) {
+    throw invalidParameter("The page token belongs to another query");
+  }
 }
 
 function parseAuditTime(query: Map<string, string>, name: string): number {
@@ -1877,11 +1917,11 @@ function auditPageSize(state: State): number {
  * ListEvents: the events of exactly one compartment (no sub-compartments: "Returns all the audit events
  * processed for the specified compartment", oci-audit client.js) *processed* in [startTime, endTime)
  * (ListEvents API reference: "processed at or after this start date and time", "processed before this end
- * date and time"), listable once now ≥ processing time + `auditVisibilityLagMs`, in (processing time,
- * eventId) order, in pages with an opaque `opc-next-page` cursor, sent only when listable events remain ("When
- * this header appears in the response, it means you received a partial list and there are more results",
- * oci-audit lib/response/list-events-response.d.ts): a compartment with none in the range gets `[]` and no
- * cursor. The body is the events' stored wire texts joined into one array, not a re-serialisation, so nulls,
+ * date and time"), listable once now ≥ processing time + `auditVisibilityLagMs`, in processing-time order,
+ * in pages with an opaque `opc-next-page` (a cursor or an offset: `auditPaging`), sent only when listable
+ * events remain ("When this header appears in the response, it means you received a partial list and there
+ * are more results", oci-audit lib/response/list-events-response.d.ts): a compartment with none in the range
+ * gets `[]` and no token. The body is the events' stored wire texts joined into one array, not a re-serialisation, so nulls,
  * member order and escapes reach the client as sent.
  */
 function listEvents(state: State, query: Map<string, string>): Reply {
@@ -1897,15 +1937,45 @@ function listEvents(state: State, query: Map<string, string>): Reply {
   if (compartment?.lifecycleState === "DELETED" && state.deletedCompartmentEvents === "404") {
     throw notAuthorizedOrNotFound(`audit events of compartment ${compartmentId}`);
   }
+  const range = { c: compartmentId, s: start, e: end };
   const page = query.get("page");
-  const cursor = page === undefined ? undefined : decodePageToken(page, isAuditPageToken);
-  if (cursor && (cursor.c !== compartmentId || cursor.s !== start || cursor.e !== end)) {
-    throw invalidParameter("The page token belongs to another query");
-  }
-  const events = state.audit.sorted(compartmentId);
+  const { items, next } = state.auditPaging === "offset"
+    ? offsetPage(state, range, page)
+    : cursorPage(state, range, page);
+  const headers: Record<string, string> = next ? { "opc-next-page": encodePageToken(next) } : {};
+  const body = `[${items.map((stored) => wireTextOf(stored.event)).join(",")}]`;
+  return {
+    status: 200,
+    body: state.auditPrettyPages ? prettyPrint(body, state.auditPrettyPages) : body,
+    contentType: "application/json",
+    headers,
+  };
+}
+
+/** One ListEvents page and the next page's token, if listable events remain. */
+interface AuditPage {
+  items: StoredAuditEvent[];
+  next?: AuditCursorToken | AuditOffsetToken;
+}
+
+/** Where `range`'s listable events lie in `events` (the compartment's, sorted): [first, last). */
+function listableSpan(state: State, range: AuditRange) {
+  const events = state.audit.sorted(range.c);
   const listableUpTo = Date.now() - state.auditVisibilityLagMs;
   const listable = lowerBound(events, (stored) => stored.time > listableUpTo);
-  const inRange = lowerBound(events, (stored) => stored.time >= start);
+  const first = lowerBound(events, (stored) => stored.time >= range.s);
+  const last = Math.max(first, Math.min(listable, lowerBound(events, (stored) => stored.time >= range.e)));
+  return { events, first, last };
+}
+
+/** Whether an event indexed late (`listableAt`) is listed by now. */
+const isIndexed = (stored: StoredAuditEvent) => (stored.listableAt ?? -Infinity) <= Date.now();
+
+/** `auditPaging: "cursor"`: the page after the last (processing time, eventId) sent. */
+function cursorPage(state: State, range: AuditRange, page: string | undefined): AuditPage {
+  const cursor = page === undefined ? undefined : decodePageToken(page, isAuditCursorToken);
+  if (cursor) checkTokenRange(cursor, range);
+  const { events, first: inRange, last } = listableSpan(state, range);
   const afterCursor = cursor
     ? lowerBound(
       events,
@@ -1914,33 +1984,36 @@ function listEvents(state: State, query: Map<string, string>): Reply {
     )
     : 0;
   const first = Math.max(inRange, afterCursor);
-  const last = Math.max(first, Math.min(listable, lowerBound(events, (stored) => stored.time >= end)));
   // Events indexed late are passed over until they are listable: a cursor past one never comes back to it.
   const pageSize = auditPageSize(state);
   const items: StoredAuditEvent[] = [];
   let next = first;
   for (; next < last && items.length < pageSize; next++) {
-    if ((events[next].listableAt ?? -Infinity) <= Date.now()) items.push(events[next]);
+    if (isIndexed(events[next])) items.push(events[next]);
   }
   const lastReturned = items.at(-1);
-  const headers: Record<string, string> = lastReturned && next < last
-    ? {
-      "opc-next-page": encodePageToken({
-        c: compartmentId,
-        s: start,
-        e: end,
-        t: lastReturned.time,
-        i: lastReturned.event.eventId,
-      }),
-    }
-    : {};
-  const body = `[${items.map((stored) => wireTextOf(stored.event)).join(",")}]`;
   return {
-    status: 200,
-    body: state.auditPrettyPages ? prettyPrint(body, state.auditPrettyPages) : body,
-    contentType: "application/json",
-    headers,
+    items,
+    next: lastReturned && next < last
+      ? { ...range, t: lastReturned.time, i: lastReturned.event.eventId }
+      : undefined,
   };
+}
+
+/**
+ * `auditPaging: "offset"`: the page at a position of the range's listable events, each group processed at the
+ * same time ordered anew for this request (no order among them is documented), so consecutive pages may split
+ * a group differently: one event sent twice for each one skipped.
+ */
+function offsetPage(state: State, range: AuditRange, page: string | undefined): AuditPage {
+  const token = page === undefined ? { ...range, o: 0 } : decodePageToken(page, isAuditOffsetToken);
+  checkTokenRange(token, range);
+  const { events, first, last } = listableSpan(state, range);
+  const listed = events.slice(first, last).filter(isIndexed);
+  shuffleRuns(state.auditOrderRandom, listed);
+  const items = listed.slice(token.o, token.o + auditPageSize(state));
+  const end = token.o + items.length;
+  return { items, next: items.length && end < listed.length ? { ...range, o: end } : undefined };
 }
 
 /**
@@ -2475,6 +2548,10 @@ function validateOptions(options: OciEmulatorOptions): void {
     // "The minimum is 90, the maximum 365" (oci-audit model/configuration.d.ts)
     throw fail("auditRetentionDays", "an integer from 90 to 365", days);
   }
+  const paging = options.auditPaging;
+  if (paging !== undefined && paging !== "cursor" && paging !== "offset") {
+    throw fail("auditPaging", '"cursor" or "offset"', paging);
+  }
   const deleted = options.deletedCompartmentEvents;
   if (deleted !== undefined && deleted !== "list" && deleted !== "404") {
     throw fail("deletedCompartmentEvents", '"list" or "404"', deleted);
@@ -2542,6 +2619,8 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     auditPageSize: options.auditPageSize,
     auditMaxPageSize: options.auditMaxPageSize ?? DEFAULT_AUDIT_MAX_PAGE_SIZE,
     auditPageRandom: mulberry32(seed ^ 0x27d4eb2f),
+    auditPaging: options.auditPaging ?? "cursor",
+    auditOrderRandom: mulberry32(seed ^ 0x9e3779b9),
     auditVisibilityLagMs: options.auditVisibilityLagMs ?? 0,
     unreadableCompartments: new Set(options.unreadableCompartments ?? []),
     deletedCompartmentEvents: options.deletedCompartmentEvents ?? "list",

@@ -713,6 +713,55 @@ Deno.test("Audit: listEvents pages one compartment's events in [startTime, endTi
   });
 });
 
+Deno.test("Audit: offset paging orders equal processing times anew per request (a skip for each repeat); a cursor never skips", async () => {
+  const compartmentId = COMPARTMENTS[0].id;
+  // 15 groups of 4 events processed in the same millisecond (a hand-built event is processed at its eventTime):
+  // pages of 10 end inside every other group.
+  const events = generateAuditEvents({
+    seed: 5,
+    count: 60,
+    from: HOUR_START,
+    to: HOUR_START + 60_000,
+    compartmentIds: [compartmentId],
+  }).map((event, i) => ({
+    ...event,
+    eventTime: new Date(HOUR_START + 1_000 * Math.floor(i / 4)).toISOString(),
+  }));
+  const query = {
+    compartmentId,
+    startTime: new Date(HOUR_START).toISOString() as unknown as Date,
+    endTime: new Date(HOUR_START + 60_000).toISOString() as unknown as Date,
+  };
+  const list = async (client: AuditClient) => {
+    const ids: string[] = [];
+    let page: string | undefined;
+    do {
+      const response = await client.listEvents({ ...query, page });
+      ids.push(...response.items.map((event) => event.eventId!));
+      page = response.opcNextPage;
+    } while (page);
+    return ids;
+  };
+  const all = events.map((event) => event.eventId).sort();
+  await withEmulator({ auditEvents: events, auditPageSize: 10, auditPaging: "offset" }, async (oci) => {
+    const client = connect(AuditClient, oci);
+    let repeated = 0;
+    for (let listing = 0; listing < 5; listing++) {
+      const ids = await list(client);
+      // One event per position: as many sent as listed, and each one sent twice is one not sent.
+      assert.equal(ids.length, all.length);
+      const distinct = new Set(ids);
+      assert.equal(all.filter((id) => !distinct.has(id)).length, ids.length - distinct.size);
+      repeated += ids.length - distinct.size;
+    }
+    assert.ok(repeated > 0, "the page edges inside groups sent some events twice");
+  });
+  await withEmulator({ auditEvents: events, auditPageSize: 10 }, async (oci) => {
+    const client = connect(AuditClient, oci);
+    for (let listing = 0; listing < 3; listing++) assert.deepEqual((await list(client)).sort(), all);
+  });
+});
+
 Deno.test("Audit: events added with a visibleAt are processed then, and listed only from then on", async () => {
   const compartmentId = COMPARTMENTS[0].id;
   const now = Date.now();

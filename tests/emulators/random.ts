@@ -35,3 +35,21 @@ export function randomHex(random: Random, length: number): string {
 export function pick<T>(random: Random, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)];
 }
+
+function shuffleInPlace<T>(random: Random, items: T[], from: number, to: number): void {
+  for (let i = to - 1; i > from; i--) {
+    const j = from + Math.floor(random() * (i - from + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+}
+
+/** Permutes each run of consecutive items with equal `time` in place: an order a server does not promise. */
+export function shuffleRuns(random: Random, items: { time: number }[]): void {
+  let runStart = 0;
+  for (let i = 1; i <= items.length; i++) {
+    if (i === items.length || items[i].time !== items[runStart].time) {
+      shuffleInPlace(random, items, runStart, i);
+      runStart = i;
+    }
+  }
+}
