@@ -9,7 +9,15 @@
 
 import { main } from "../../main.ts";
 import { type AuditCloudEvent, generateAuditEvents } from "../emulators/oci.ts";
-import { asFlags, assertCompleteArchive, HOUR, readArchive, runCli, verifyDir } from "../harness.ts";
+import {
+  asFlags,
+  assertCompleteArchive,
+  duplicates,
+  HOUR,
+  readArchive,
+  runCli,
+  verifyDir,
+} from "../harness.ts";
 import { auditSettings, startCloud, TENANCY } from "../oci_harness.ts";
 import assert from "node:assert/strict";
 
@@ -78,7 +86,7 @@ Deno.test("offset pages with equal processing times reordered between requests: 
   assert.ok(offset <= 3 * cursor, `offset ${offset} ListEvents, cursor ${cursor}: reads again without bound`);
 });
 
-Deno.test("a compartment whose every read sends an event twice fails its window clearly, after a bounded number of reads", async () => {
+Deno.test("a compartment whose every read sends one event twice is archived once, after a bounded number of reads, never wedged", async () => {
   const dir = await Deno.makeTempDir({ prefix: "audit-archiver-oci-paging-" });
   const events = generateAuditEvents({
     seed: 153,
@@ -87,7 +95,8 @@ Deno.test("a compartment whose every read sends an event twice fails its window 
     to: Date.now() - HOUR,
     compartmentIds: [TENANCY],
   });
-  // The same event stored twice: every listing sends it twice, and no read can show the listing complete.
+  // The same event stored twice: every listing sends it twice, so no read shows the listing complete by count;
+  // reads that stop bringing new events show it is the listing, not a shifting page edge (invariant 9: never wedged).
   const cloud = await startCloud(dir, {
     auditEvents: [...events, events[20]],
     auditRepeatedIds: true,
@@ -96,19 +105,17 @@ Deno.test("a compartment whose every read sends an event twice fails its window 
   });
   try {
     const env = auditSettings(cloud, `${dir}/archive`, "1d");
-    const result = await runCli(["once"], { env, killAfterMs: 60_000 });
+    const result = await runCli(["once", "--log-level", "warn"], { env, killAfterMs: 60_000 });
     assert.equal(result.killed, false, "the pass ended by itself");
-    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.code, 0, result.stderr);
     assert.match(
       result.stderr,
-      /10 reads of compartment ocid1\.tenancy\.oc1\.\.aaaatesttenancy in \[.*each sent some events twice/,
+      /10 reads of compartment ocid1\.tenancy\.oc1\.\.aaaatesttenancy in \[.*sends some events twice/,
     );
     const archive = await readArchive(env.ARCHIVE_DIR);
-    assert.ok(
-      !archive.ids.includes(events[20].eventId),
-      "the window with the repeated event is not committed",
-    );
-    // `check`'s minute, then the failing window's 10 reads of at most 4 pages (and the windows before it).
+    assert.deepEqual(duplicates(archive.ids), []);
+    assert.deepEqual([...archive.ids].sort(), events.map((event) => event.eventId).sort());
+    // `check`'s minute, then the window's 10 reads of at most 4 pages (and the windows before it).
     assert.ok(
       cloud.oci.stats.byOperation.ListEvents <= 60,
       `${cloud.oci.stats.byOperation.ListEvents} ListEvents`,
