@@ -45,6 +45,7 @@ import {
   startIdcsEmulator,
 } from "../tests/emulators/idcs.ts";
 import { generateAuditEvents } from "../tests/emulators/oci.ts";
+import { freePort } from "../tests/harness.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CLIENT_ID = "audit-archiver-bench-client";
@@ -889,14 +890,6 @@ async function runDaemonPasses(passes: number): Promise<DaemonRun> {
     await cloud.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-}
-
-/** A loopback port nobody listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /** Asks for a pass until the daemon starts one (409 while one runs). */
