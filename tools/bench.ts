@@ -89,6 +89,8 @@ interface Scenario {
   shuffleTies?: boolean;
   /** How many days back the identity domain serves events. @default 14, as Oracle documents */
   retentionDays?: number;
+  /** The days the backlog spans, ending half an hour ago. @default 7 */
+  days?: number;
 }
 
 interface Result {
@@ -348,8 +350,9 @@ async function runScenario(scenario: Scenario): Promise<Result> {
 }
 
 /**
- * Seven days of events ending half an hour ago: all of it lies between SINCE (8 days back, at midnight) and
- * now, also on OCI Audit's processing time, which the emulator puts up to 25 minutes after the eventTime.
+ * The scenario's days (seven by default) of events ending half an hour ago: all of it lies between SINCE (8
+ * days back, at midnight) and now, also on OCI Audit's processing time, which the emulator puts up to 25
+ * minutes after the eventTime.
  */
 function generateBacklog<T>(
   scenario: Scenario,
@@ -357,7 +360,8 @@ function generateBacklog<T>(
 ): T[] {
   progress(`${scenario.name}: generating ${scenario.events.toLocaleString("en-US")} events`);
   const now = Date.now();
-  return generate({ seed: 7, count: scenario.events, from: now - 7 * DAY_MS, to: now - 30 * 60_000 });
+  const days = scenario.days ?? 7;
+  return generate({ seed: 7, count: scenario.events, from: now - days * DAY_MS, to: now - 30 * 60_000 });
 }
 
 /** The compartments below the tenancy: team and prod (prod inside team), or `compartments` flat ones. */
@@ -815,20 +819,9 @@ interface IdlePassCost {
 }
 
 /** A scenario-9 source: an identity domain holding `events` over the last `days` days, into the bucket. */
-function sparseScenario(name: string, events: number, days: number): Scenario & { days: number } {
+function sparseScenario(name: string, events: number, days: number): Scenario {
   // The domain serves all `days` (Oracle's keep 14): so one catch-up builds what years of passes would.
   return { group: 9, name, events, latencyMs: 0, source: "idcs", sink: "oci", days, retentionDays: days + 1 };
-}
-
-/** Events spread evenly over the last `days` days, ending half an hour ago. */
-function eventsOver(scenario: Scenario & { days: number }) {
-  const now = Date.now();
-  return generateEvents({
-    seed: 9,
-    count: scenario.events,
-    from: now - scenario.days * DAY_MS,
-    to: now - 1_800_000,
-  });
 }
 
 /**
@@ -840,7 +833,7 @@ async function runDaemonPasses(passes: number): Promise<DaemonRun> {
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
   const scenario = sparseScenario("daemon", 1_000, 7);
   const cloud = await startCloud(dir);
-  const source = await idcsSource(scenario, dir, eventsOver(scenario));
+  const source = await idcsSource(scenario, dir, generateBacklog(scenario, generateEvents));
   const port = freePort();
   const task = archiverTask("run");
   const child = spawnDeno([...task.flags, "-P=local", `${REPO}/main.ts`, "run"], {
@@ -971,7 +964,7 @@ async function measureIdlePass(days: number): Promise<IdlePassCost> {
   // One event every three days or so: most day folders hold one empty window.
   const scenario = sparseScenario(`${days}-day archive`, Math.ceil(days / 3), days);
   const cloud = await startCloud(dir);
-  const source = await idcsSource(scenario, dir, eventsOver(scenario));
+  const source = await idcsSource(scenario, dir, generateBacklog(scenario, generateEvents));
   try {
     const env = {
       ...ARCHIVER_SETTINGS,
