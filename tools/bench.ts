@@ -18,7 +18,10 @@
  *   6. an idle pass (`once` with nothing due) beside `deno run` of an empty script;
  *   7. 200 compartments of which 20 hold the N/10 events, at 0 and 50 ms, and those 20 alone at 0 ms;
  *   8. an identity domain whose order among equal timestamps changes from request to request, N events at
- *      50 ms: the AuditEvents requests against the pages the backlog holds (issue 21).
+ *      50 ms: the AuditEvents requests against the pages the backlog holds (issue 21);
+ *   9. the daemon (`run`) into a bucket, triggered back to back through POST /trigger for 1,000 passes: its
+ *      RSS and /metrics series after pass 10 and after the last; and an idle pass's requests on a 1-week and
+ *      a 2-year archive of sparse events (issue 21, target 5). `BENCH_PASSES=N` runs N passes instead.
  *
  * The emulator (and the million events it holds) lives in this process, so the archiver runs in a separate
  * one — `deno run -P=local main.ts once`, as an operator would run it — and its peak memory is the kernel's
@@ -42,6 +45,7 @@ import {
   startIdcsEmulator,
 } from "../tests/emulators/idcs.ts";
 import { generateAuditEvents } from "../tests/emulators/oci.ts";
+import { freePort } from "../tests/harness.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CLIENT_ID = "audit-archiver-bench-client";
@@ -83,6 +87,10 @@ interface Scenario {
   settings?: Record<string, string>;
   /** The identity domain orders equal timestamps differently on every request (`shuffleTies`). */
   shuffleTies?: boolean;
+  /** How many days back the identity domain serves events. @default 14, as Oracle documents */
+  retentionDays?: number;
+  /** The days the backlog spans, ending half an hour ago. @default 7 */
+  days?: number;
 }
 
 interface Result {
@@ -222,10 +230,10 @@ function readOptions(): { size: number; groups: Set<number> } {
   if (!Number.isInteger(size) || size < 1) {
     usage(`BENCH_EVENTS must be a whole number ≥ 1, not "${sizeText}"`);
   }
-  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5,6,7,8";
+  const groupsText = Deno.env.get("BENCH_SCENARIOS") ?? "1,2,3,4,5,6,7,8,9";
   const groups = new Set(groupsText.split(",").map((part) => Number(part.trim())));
-  if (![...groups].every((g) => Number.isInteger(g) && g >= 1 && g <= 8)) {
-    usage(`BENCH_SCENARIOS must list scenarios 1 to 8, like "1,3", not "${groupsText}"`);
+  if (![...groups].every((g) => Number.isInteger(g) && g >= 1 && g <= 9)) {
+    usage(`BENCH_SCENARIOS must list scenarios 1 to 9, like "1,3", not "${groupsText}"`);
   }
   return { size, groups };
 }
@@ -342,8 +350,9 @@ async function runScenario(scenario: Scenario): Promise<Result> {
 }
 
 /**
- * Seven days of events ending half an hour ago: all of it lies between SINCE (8 days back, at midnight) and
- * now, also on OCI Audit's processing time, which the emulator puts up to 25 minutes after the eventTime.
+ * The scenario's days (seven by default) of events ending half an hour ago: all of it lies between SINCE (8
+ * days back, at midnight) and now, also on OCI Audit's processing time, which the emulator puts up to 25
+ * minutes after the eventTime.
  */
 function generateBacklog<T>(
   scenario: Scenario,
@@ -351,7 +360,8 @@ function generateBacklog<T>(
 ): T[] {
   progress(`${scenario.name}: generating ${scenario.events.toLocaleString("en-US")} events`);
   const now = Date.now();
-  return generate({ seed: 7, count: scenario.events, from: now - 7 * DAY_MS, to: now - 30 * 60_000 });
+  const days = scenario.days ?? 7;
+  return generate({ seed: 7, count: scenario.events, from: now - days * DAY_MS, to: now - 30 * 60_000 });
 }
 
 /** The compartments below the tenancy: team and prod (prod inside team), or `compartments` flat ones. */
@@ -396,6 +406,7 @@ async function idcsSource(
     faults,
     seed: 1,
     rateLimit: scenario.rateLimit,
+    retentionDays: scenario.retentionDays,
   });
   const keyFile = `${dir}/client-key.pem`;
   await Deno.writeTextFile(keyFile, key.pkcs8Pem);
@@ -441,9 +452,9 @@ const SAMPLER = `while grep -h '^VmHWM:' "/proc/$1/status" && cat "/proc/$1/stat
  * The flags and environment `deno task once` gives `deno run` (a V8 heap limit, the malloc setting), so the
  * archiver is measured as it is run; with BENCH_PROFILE=DIR also a V8 CPU profile of each run into DIR.
  */
-function archiverTask(): { flags: string[]; env: Record<string, string> } {
+function archiverTask(command: "once" | "run" = "once"): { flags: string[]; env: Record<string, string> } {
   const task = (JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)) as { tasks: Record<string, string> })
-    .tasks.once;
+    .tasks[command];
   const words = task.split(" ");
   const flags = words.filter((word) => word.startsWith("--") && !word.startsWith("--allow"));
   const env = Object.fromEntries(
@@ -462,15 +473,14 @@ function runArchiver(settings: Record<string, string>): Promise<ProcessRun> {
   return runProcess([...task.flags, "-P=local", `${REPO}/main.ts`, "once"], { ...task.env, ...settings });
 }
 
-/** Runs `deno run --quiet <args>` as its own process, sampling its memory and CPU. */
-async function runProcess(args: string[], settings: Record<string, string>): Promise<ProcessRun> {
+/** Starts `deno run --quiet <args>` in a clean environment holding only what Deno needs and `settings`. */
+function spawnDeno(args: string[], settings: Record<string, string>): Deno.ChildProcess {
   const passThrough: Record<string, string> = {};
   for (const name of ["PATH", "HOME", "DENO_DIR"]) {
     const value = Deno.env.get(name);
     if (value !== undefined) passThrough[name] = value;
   }
-  const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
+  return new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", ...args],
     cwd: REPO,
     env: { ...passThrough, ...settings },
@@ -478,6 +488,12 @@ async function runProcess(args: string[], settings: Record<string, string>): Pro
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/** Runs `deno run --quiet <args>` as its own process, sampling its memory and CPU. */
+async function runProcess(args: string[], settings: Record<string, string>): Promise<ProcessRun> {
+  const started = performance.now();
+  const child = spawnDeno(args, settings);
   const sampler = new Deno.Command("sh", {
     args: ["-c", SAMPLER, "sampler", String(child.pid)],
     stdout: "piped",
@@ -770,6 +786,259 @@ async function runIdle(): Promise<IdleRun> {
   }
 }
 
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// Scenario 9: the daemon over many passes (flat memory and /metrics), and idle passes on a long archive.
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** The passes the daemon runs, and the early one they are compared with (issue 21, target 5). */
+const DAEMON_PASSES = 1_000;
+const EARLY_PASS = 10;
+/** At least 32 characters, as TRIGGER_TOKEN requires. */
+const TRIGGER_TOKEN = "audit-archiver-bench-trigger-token-0123456789";
+
+/** The daemon seen from outside after a given pass: its resident memory and its /metrics series. */
+interface DaemonSample {
+  pass: number;
+  rssBytes: number;
+  series: number;
+}
+
+interface DaemonRun {
+  early: DaemonSample;
+  late: DaemonSample;
+  wallSeconds: number;
+}
+
+/** One idle pass's requests, on an archive of `days` days: to the bucket, and to the identity domain. */
+interface IdlePassCost {
+  days: number;
+  bucketRequests: number;
+  sourceRequests: number;
+  /** The bucket's requests by operation (ListObjects, GetObject, PutObject, …). */
+  byOperation: Record<string, number>;
+}
+
+/** A scenario-9 source: an identity domain holding `events` over the last `days` days, into the bucket. */
+function sparseScenario(name: string, events: number, days: number): Scenario {
+  // The domain serves all `days` (Oracle's keep 14): so one catch-up builds what years of passes would.
+  return { group: 9, name, events, latencyMs: 0, source: "idcs", sink: "oci", days, retentionDays: days + 1 };
+}
+
+/**
+ * `main.ts run` as the `run` task starts it (plus loopback, -P=local) into the emulated bucket, triggered
+ * back to back through POST /trigger for DAEMON_PASSES passes; its RSS (VmRSS) and /metrics series after
+ * pass EARLY_PASS and after the last.
+ */
+async function runDaemonPasses(passes: number): Promise<DaemonRun> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
+  const scenario = sparseScenario("daemon", 1_000, 7);
+  const cloud = await startCloud(dir);
+  const source = await idcsSource(scenario, dir, generateBacklog(scenario, generateEvents));
+  const port = freePort();
+  const task = archiverTask("run");
+  const child = spawnDeno([...task.flags, "-P=local", `${REPO}/main.ts`, "run"], {
+    ...task.env,
+    ...ARCHIVER_SETTINGS,
+    ...source.env,
+    ...cloud.env,
+    ARCHIVE_DIR: `${dir}/unused`,
+    LISTEN: "127.0.0.1",
+    PORT: String(port),
+    TRIGGER_TOKEN,
+  });
+  const stderr = new Response(child.stderr).text();
+  void child.stdout.cancel();
+  let exited = false;
+  child.status.then(() => exited = true);
+  const base = `http://127.0.0.1:${port}`;
+  const sample = async (pass: number): Promise<DaemonSample> => ({
+    pass,
+    rssBytes: await residentBytes(child.pid),
+    series: seriesCount(await scrape(base)),
+  });
+  try {
+    const started = performance.now();
+    let early: DaemonSample | undefined;
+    // The daemon's pass at start is pass 1.
+    for (let pass = 1; pass <= passes; pass++) {
+      const bucketBefore = cloud.oci.stats.requests;
+      if (pass > 1) await trigger(base);
+      await passesDone(base, pass, () => exited);
+      if (pass === EARLY_PASS) early = await sample(pass);
+      if (pass % 100 === 0) {
+        const rss = mib(await residentBytes(child.pid));
+        progress(
+          `daemon: pass ${pass}, RSS ${rss} MiB, ${cloud.oci.stats.requests - bucketBefore} bucket requests`,
+        );
+      }
+    }
+    const late = await sample(passes);
+    return { early: early!, late, wallSeconds: (performance.now() - started) / 1000 };
+  } catch (error) {
+    if (error instanceof BrokenRun) error.message += `\n${(await stopDaemon(child, stderr)).trim()}`;
+    throw error;
+  } finally {
+    await stopDaemon(child, stderr);
+    await source.close();
+    await cloud.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Asks for a pass until the daemon starts one (409 while one runs). */
+async function trigger(base: string) {
+  for (;;) {
+    const response = await fetch(`${base}/trigger`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TRIGGER_TOKEN}` },
+    });
+    await response.body?.cancel();
+    if (response.status === 202) return;
+    if (response.status !== 409) throw new BrokenRun(`daemon: POST /trigger answered ${response.status}`);
+    await delay(POLL_MS / 5);
+  }
+}
+
+/**
+ * Waits until /metrics counts `count` passes that succeeded; a failed one breaks the run. A skipped one (the
+ * schedule's start while a triggered pass runs) is no pass and no fault.
+ */
+async function passesDone(base: string, count: number, exited: () => boolean) {
+  for (;;) {
+    if (exited()) throw new BrokenRun("daemon: exited before its passes were done");
+    const text = await scrape(base).catch(() => "");
+    const passes = passCounts(text);
+    if (passes.failed) throw new BrokenRun(`daemon: ${passes.failed} passes failed`);
+    if (passes.ok >= count) return;
+    await delay(POLL_MS / 5);
+  }
+}
+
+/** audit_archiver_passes_total (src/metrics.ts) summed by result. */
+function passCounts(text: string): Record<"ok" | "failed" | "skipped", number> {
+  const counts = { ok: 0, failed: 0, skipped: 0 };
+  for (
+    const [, result, value] of text.matchAll(/^audit_archiver_passes_total\{.*result="(\w+)".*\} (\S+)$/gm)
+  ) {
+    counts[result as keyof typeof counts] += Number(value);
+  }
+  return counts;
+}
+
+async function scrape(base: string): Promise<string> {
+  const response = await fetch(`${base}/metrics`);
+  if (!response.ok) throw new BrokenRun(`daemon: /metrics answered ${response.status}`);
+  return await response.text();
+}
+
+/** The series of a Prometheus text exposition: its lines that are neither comments nor blank. */
+const seriesCount = (text: string) => text.split("\n").filter((l) => l && !l.startsWith("#")).length;
+
+/** VmRSS of a process, read by a shell for the reason SAMPLER gives. */
+async function residentBytes(pid: number): Promise<number> {
+  const out = await new Deno.Command("sh", { args: ["-c", `grep '^VmRSS:' /proc/${pid}/status`] }).output();
+  const kb = /^VmRSS:\s+(\d+) kB/.exec(new TextDecoder().decode(out.stdout))?.[1];
+  if (kb === undefined) throw new BrokenRun(`daemon: no VmRSS for process ${pid}`);
+  return Number(kb) * 1024;
+}
+
+/** SIGTERM (the daemon finishes its pass and exits), then what it wrote to stderr. */
+async function stopDaemon(child: Deno.ChildProcess, stderr: Promise<string>): Promise<string> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // Already gone.
+  }
+  await child.status;
+  return await stderr;
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * An idle pass (`once`, nothing new in the source) on an archive of `days` days of sparse events, caught up
+ * first: the requests it sends to the bucket and the identity domain. They must not grow with `days`.
+ */
+async function measureIdlePass(days: number): Promise<IdlePassCost> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
+  // One event every three days or so: most day folders hold one empty window.
+  const scenario = sparseScenario(`${days}-day archive`, Math.ceil(days / 3), days);
+  const cloud = await startCloud(dir);
+  const source = await idcsSource(scenario, dir, generateBacklog(scenario, generateEvents));
+  try {
+    const env = {
+      ...ARCHIVER_SETTINGS,
+      ...source.env,
+      ...cloud.env,
+      ARCHIVE_DIR: `${dir}/unused`,
+      SINCE: `${days}d`,
+    };
+    progress(`idle pass on a ${days}-day archive: catching up`);
+    const catchUp = await runArchiver(env);
+    if (catchUp.code !== 0) throw new BrokenRun(`${scenario.name}: catching up failed:\n${catchUp.stderr}`);
+    const archived = countArchivedInBucket(cloud);
+    if (archived.events !== scenario.events) {
+      throw new BrokenRun(`${scenario.name}: archived ${archived.events} events of ${scenario.events}`);
+    }
+    const before = { ...cloud.oci.stats.byOperation };
+    const [bucketBefore, sourceBefore] = [cloud.oci.stats.requests, source.requests()];
+    progress(`idle pass on a ${days}-day archive (${archived.objects} windows): counting requests`);
+    const pass = await runArchiver(env);
+    if (pass.code !== 0) throw new BrokenRun(`${scenario.name}: the idle pass failed:\n${pass.stderr}`);
+    const byOperation = Object.fromEntries(
+      Object.entries(cloud.oci.stats.byOperation)
+        .map(([operation, n]) => [operation, n - (before[operation] ?? 0)])
+        .filter(([, n]) => n !== 0),
+    );
+    return {
+      days,
+      bucketRequests: cloud.oci.stats.requests - bucketBefore,
+      sourceRequests: source.requests() - sourceBefore,
+      byOperation,
+    };
+  } finally {
+    await source.close();
+    await cloud.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+interface LongRun {
+  daemon: DaemonRun;
+  idle: IdlePassCost[];
+}
+
+async function runLong(): Promise<LongRun> {
+  const passes = Number(Deno.env.get("BENCH_PASSES") ?? DAEMON_PASSES);
+  if (!Number.isInteger(passes) || passes <= EARLY_PASS) {
+    usage(`BENCH_PASSES must be a whole number above ${EARLY_PASS}, not "${Deno.env.get("BENCH_PASSES")}"`);
+  }
+  progress(`daemon: ${passes} passes`);
+  const daemon = await runDaemonPasses(passes);
+  return { daemon, idle: [await measureIdlePass(7), await measureIdlePass(730)] };
+}
+
+function longSummary({ daemon: { early, late, wallSeconds }, idle }: LongRun): string {
+  const ratio = (a: number, b: number) => `${((b / a - 1) * 100).toFixed(1)}%`;
+  const [week, years] = idle;
+  const requests = (c: IdlePassCost) =>
+    `${c.bucketRequests} to the bucket (${
+      Object.entries(c.byOperation).map(([op, n]) => `${op} ${n}`).join(", ")
+    }), ${c.sourceRequests} to the identity domain`;
+  return [
+    `- daemon (\`run\`, idcs → oci), ${grouped(late.pass)} passes back to back through POST /trigger in ${
+      wallSeconds.toFixed(0)
+    } s: RSS ${mib(early.rssBytes)} MiB after pass ${early.pass}, ${mib(late.rssBytes)} MiB after pass ${
+      grouped(late.pass)
+    } (${ratio(early.rssBytes, late.rssBytes)}); /metrics series ${early.series} and ${late.series} (${
+      ratio(early.series, late.series)
+    })`,
+    `- idle pass (\`once\`, nothing new) on a 1-week archive: ${requests(week)}; on a 2-year archive: ${
+      requests(years)
+    }`,
+  ].join("\n");
+}
+
 function progress(message: string) {
   console.error(`bench: ${message}`);
 }
@@ -802,14 +1071,17 @@ async function main(): Promise<number> {
     }
   }
   let idle: IdleRun | undefined;
+  let long: LongRun | undefined;
   try {
     if (groups.has(6)) idle = await runIdle();
+    if (groups.has(9)) long = await runLong();
   } catch (error) {
     if (!(error instanceof BrokenRun)) throw error;
     console.error(`bench: ERROR ${error.message}`);
     return 1;
   }
-  console.log(`\n${markdownTable(results)}\n\n${summary(results, idle)}\n\n${LEGEND}`);
+  const lines = [summary(results, idle), long && longSummary(long)].filter(Boolean).join("\n");
+  console.log(results.length ? `\n${markdownTable(results)}\n\n${lines}\n\n${LEGEND}` : `\n${lines}`);
   return 0;
 }
 
