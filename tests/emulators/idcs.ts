@@ -92,7 +92,10 @@ export interface IdcsEmulatorOptions {
   tokenTtlSeconds?: number;
   /** Port on 127.0.0.1. @default 0 (ephemeral) */
   port?: number;
-  /** The domain type's request rate limit (`FREE_DOMAIN_LIMITS`, `ORACLE_APPS_DOMAIN_LIMITS`, `PREMIUM_DOMAIN_LIMITS`). @default none */
+  /**
+   * The domain type's request rate limit (`FREE_DOMAIN_LIMITS`, `ORACLE_APPS_DOMAIN_LIMITS`,
+   * `PREMIUM_DOMAIN_LIMITS`). @default none
+   */
   rateLimit?: RateLimit;
   /**
    * How many days back `AuditEvents` serves events. Whatever audit retention a domain is set to (30, 60 or 90
@@ -147,6 +150,22 @@ export const ORACLE_APPS_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSec
  * [api-rate-limiting]).
  */
 export const PREMIUM_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 90, perMinute: 5000 };
+
+/**
+ * The least time, in ms, that `requests` accepted requests take under `limit` as `rateLimiter` applies it
+ * (sliding windows): a second's worth at once, each next one as soon as both windows let it. Pure.
+ */
+export function rateLimitFloorMs(requests: number, limit: Omit<RateLimit, "retryAfter">): number {
+  const starts: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    starts.push(Math.max(
+      starts[i - 1] ?? 0,
+      (starts[i - limit.perSecond] ?? -Infinity) + 1000,
+      (starts[i - limit.perMinute] ?? -Infinity) + 60_000,
+    ));
+  }
+  return starts[requests - 1] ?? 0;
+}
 
 /** A running emulator. */
 export interface IdcsEmulator {

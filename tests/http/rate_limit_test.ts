@@ -7,24 +7,11 @@
 
 import assert from "node:assert/strict";
 import { runCli, startDomain } from "../harness.ts";
-import { FREE_DOMAIN_LIMITS, generateEvents } from "../emulators/idcs.ts";
+import { FREE_DOMAIN_LIMITS, generateEvents, rateLimitFloorMs } from "../emulators/idcs.ts";
 
 const MINUTE = 60_000;
 const PAGE_SIZE = 10;
 const EVENTS = 2_000;
-
-/** The least time `requests` requests take under a sliding per-second and per-minute limit: the floor. */
-function floorMs(requests: number, limit: { perSecond: number; perMinute: number }): number {
-  const starts: number[] = [];
-  for (let i = 0; i < requests; i++) {
-    starts.push(Math.max(
-      starts[i - 1] ?? 0,
-      (starts[i - limit.perSecond] ?? -Infinity) + 1000,
-      (starts[i - limit.perMinute] ?? -Infinity) + MINUTE,
-    ));
-  }
-  return starts[requests - 1] ?? 0;
-}
 
 Deno.test("a Free domain's limits are learnt: under 5% of requests answered 429, no page read twice", async () => {
   const now = Date.now();
@@ -53,7 +40,7 @@ Deno.test("a Free domain's limits are learnt: under 5% of requests answered 429,
       auditRequests - rateLimited <= EVENTS / PAGE_SIZE * 1.1,
       `${auditRequests} AuditEvents requests`,
     );
-    const floor = floorMs(requests - rateLimited, FREE_DOMAIN_LIMITS);
+    const floor = rateLimitFloorMs(requests - rateLimited, FREE_DOMAIN_LIMITS);
     assert.ok(wallMs < 2 * floor + 10_000, `${wallMs} ms against a floor of ${floor} ms`);
   } finally {
     await domain.close();
