@@ -291,7 +291,8 @@ class RequestGate {
         : startedAt > overload.firstStart + paddedMs(LIMIT_WINDOWS_MS[i - 1]);
       if (!shown || overload.learnt[i]) return;
       overload.learnt[i] = true;
-      this.#limits[i] = Math.max(1, Math.min(this.#limits[i] ?? Infinity, accepted));
+      // The count itself, lower or higher: counts blurred by a busy event loop must not only ever ratchet down.
+      this.#limits[i] = Math.max(1, accepted);
       this.#successes = 0;
       log("debug", "rate limit learnt", { perMs: windowMs, requests: this.#limits[i] });
     });
@@ -316,10 +317,10 @@ class RequestGate {
 const LIMIT_WINDOWS_MS = [1000, 60_000];
 
 /**
- * A window as the gate counts it: longer than the host's by 5% and 20 ms, as the host counts arrivals, not our
+ * A window as the gate counts it: longer than the host's by 2% and 100 ms, as the host counts arrivals, not our
  * starts, and a busy event loop sends a request some ms after it started. Pure.
  */
-const paddedMs = (windowMs: number) => windowMs * 1.05 + 20;
+const paddedMs = (windowMs: number) => windowMs * 1.02 + 100;
 
 /** 429s in a row (no success between) that show a limit of the second. */
 const OVERLOAD_REFUSALS = 3;
