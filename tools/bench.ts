@@ -14,7 +14,8 @@
  *   2. the same with 50 ms latency per request;
  *   3. N/10 events, no latency: memory flatness, its peak RSS against scenario 1's;
  *   4. the blog's function (tools/bench_blog.ts) and `once`, N/10 events at 50 ms;
- *   5. rate-limited identity domains (Free and Premium), N/10 events;
+ *   5. rate-limited identity domains (Free, Oracle Apps, Premium), N/10 events, in pages small enough that
+ *      Free and Oracle Apps need more requests than their per-minute limit: wall against the limits' floor;
  *   6. an idle pass (`once` with nothing due) beside `deno run` of an empty script;
  *   7. 200 compartments of which 20 hold the N/10 events, at 0 and 50 ms, and those 20 alone at 0 ms;
  *   8. an identity domain whose order among equal timestamps changes from request to request, N events at
@@ -40,8 +41,10 @@ import {
   generateClientKey,
   generateEvents,
   type IdcsFaults,
+  ORACLE_APPS_DOMAIN_LIMITS,
   PREMIUM_DOMAIN_LIMITS,
   type RateLimit,
+  rateLimitFloorMs,
   startIdcsEmulator,
 } from "../tests/emulators/idcs.ts";
 import { generateAuditEvents } from "../tests/emulators/oci.ts";
@@ -170,15 +173,40 @@ function scenarios(size: number): Scenario[] {
       ...flow,
     })),
     ...blogComparison(small),
+    // Pages small enough that Free and Oracle Apps domains need more requests than their per-minute limit
+    // (N/10 = 100,000 events in 250 and 2,000 pages); Premium at the usual page size, as in earlier runs.
     ...[
-      { name: "Free domain (20/s, 150/min), Retry-After sent", limit: FREE_DOMAIN_LIMITS, retryAfter: true },
-      { name: "Free domain (20/s, 150/min), no Retry-After", limit: FREE_DOMAIN_LIMITS, retryAfter: false },
+      {
+        name: "Free domain (20/s, 150/min), Retry-After sent",
+        limit: FREE_DOMAIN_LIMITS,
+        retryAfter: true,
+        pageSize: 400,
+      },
+      {
+        name: "Free domain (20/s, 150/min), no Retry-After",
+        limit: FREE_DOMAIN_LIMITS,
+        retryAfter: false,
+        pageSize: 400,
+      },
+      {
+        name: "Oracle Apps domain (50/s, 1,500/min), Retry-After sent",
+        limit: ORACLE_APPS_DOMAIN_LIMITS,
+        retryAfter: true,
+        pageSize: 50,
+      },
+      {
+        name: "Oracle Apps domain (50/s, 1,500/min), no Retry-After",
+        limit: ORACLE_APPS_DOMAIN_LIMITS,
+        retryAfter: false,
+        pageSize: 50,
+      },
       {
         name: "Premium domain (90/s, 5,000/min), Retry-After sent",
         limit: PREMIUM_DOMAIN_LIMITS,
         retryAfter: true,
+        pageSize: 1000,
       },
-    ].map(({ name, limit, retryAfter }): Scenario => ({
+    ].map(({ name, limit, retryAfter, pageSize }): Scenario => ({
       group: 5,
       name,
       events: small,
@@ -186,6 +214,7 @@ function scenarios(size: number): Scenario[] {
       source: "idcs",
       sink: "dir",
       rateLimit: { ...limit, retryAfter },
+      settings: { PAGE_SIZE: String(pageSize) },
     })),
     // Issue 21: most compartments of a tenancy are quiet. The reference is the busy ones alone.
     ...[[200, 0], [200, 50], [20, 0]].map(([compartments, latencyMs]): Scenario => ({
@@ -698,6 +727,19 @@ function summary(results: Result[], idle?: IdleRun): string {
       } at 50 ms (target ≤ ${grouped(bound)}: the busy ones alone took ${
         grouped(alone.auditRequests)
       }); wall ${quiet.wallSeconds.toFixed(1)} s at 0 ms, ${quietSlow.wallSeconds.toFixed(1)} s at 50 ms`,
+    );
+  }
+  for (const limited of results.filter((r) => r.scenario.rateLimit)) {
+    const accepted = limited.auditRequests - limited.throttled;
+    const floor = rateLimitFloorMs(accepted, limited.scenario.rateLimit!) / 1000;
+    lines.push(
+      `- ${limited.scenario.name}: ${grouped(limited.auditRequests)} AuditEvents requests, ${
+        grouped(limited.throttled)
+      } answered 429 (${(limited.throttled / limited.auditRequests * 100).toFixed(1)}%); wall ${
+        limited.wallSeconds.toFixed(1)
+      } s against a floor of ${floor.toFixed(1)} s for ${grouped(accepted)} requests (${
+        (limited.wallSeconds / floor).toFixed(2)
+      }×)`,
     );
   }
   const reordered = find(8, () => true);

@@ -173,86 +173,160 @@ const statusClass = (error: ArchiveError) =>
 
 /**
  * The pace of requests to one host: at most CONCURRENCY in flight however many windows are being read ahead
- * (the limit is per host, not per caller, so reading ahead never multiplies the load), and a rate that 429s
- * teach. Oracle publishes per-domain limits (docs/oracle/identity-domains.md, "Errors and limits"; Oracle's api-rate-limiting page: 20/s and 150/min on a Free
- * domain, 90/s on Premium) but not for OCI Audit, so the rate is learnt, not configured: a 429 cuts it and
- * holds every request to the host for its wait (Retry-After, or the retry loop's backoff when absent), so one
- * 429 does not become a burst of them; each success wins a little back. Waiters are served
- * in arrival order, so the window being committed (whose pages were asked for first) is never starved.
+ * (the limit is per host, not per caller, so reading ahead never multiplies the load), and the rate limits that
+ * 429s teach. Oracle limits an identity domain per second and per minute (docs/oracle/identity-domains.md,
+ * "Errors and limits": 20/s and 150/min on a Free domain) and publishes nothing for OCI Audit, so the limits are
+ * learnt, not configured: from the requests the host accepted in the second and in the minute before an
+ * overload began (LIMIT_WINDOWS_MS). Past that count the gate holds each request until the oldest of them
+ * leaves the window, so a Free domain is driven at its limits with few more 429s, and a host that never answers
+ * 429 (a Premium domain) is never paced. A 429 also holds every request to the host for its wait (Retry-After,
+ * or the retry loop's backoff when absent), so one 429 does not become a burst of them. Waiters are served in
+ * arrival order, so the window being committed (whose pages were asked for first) is never starved.
  */
 class RequestGate {
   #active = 0;
   readonly #waiting: (() => void)[] = [];
-  /** Least time between two request starts, in ms; 0 = unpaced, until the first 429. */
-  #intervalMs = 0;
-  #nextStart = 0;
   #heldUntil = 0;
-  /** When the rate was last cut: the 429s of requests started before it are the same overload. */
-  #slowedAt = -Infinity;
-  readonly #recentStarts: number[] = [];
+  /** Start times of the requests not refused (yet), newest last, as far back as the longest window. */
+  readonly #starts: number[] = [];
+  /** The learnt limit of each of LIMIT_WINDOWS_MS (requests per window); undefined = none seen. */
+  readonly #limits: (number | undefined)[] = LIMIT_WINDOWS_MS.map(() => undefined);
+  /** Successes since a limit was last learnt or raised. */
+  #successes = 0;
+  /** The 429s since the last success: one overload, from the start of its first refused request. */
+  #overload?: { firstStart: number; refused: number; learnt: boolean[] };
+  /** The one request in flight during an overload, until it is answered. */
+  #probe?: Promise<void>;
   constructor(readonly limit: number) {}
 
   /** Runs `task` when a slot is free and the pace allows; returns when it started and its outcome. */
   async run<T>(task: () => Promise<T>): Promise<{ startedAt: number; result: Promise<T> }> {
     if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     else this.#active++;
-    const startedAt = await this.#paced();
+    const { startedAt, probed } = await this.#paced();
     const result = task();
     const release = () => {
       // The slot passes straight to the next waiter, so `#active` never drops below the work in flight.
       const next = this.#waiting.shift();
       if (next) next();
       else this.#active--;
+      // After the retry loop has seen the answer (a 429 holds the host before the next request looks).
+      if (probed) setTimeout(probed, 0);
     };
     result.then(release, release);
     return { startedAt, result };
   }
 
-  /** Waits for the hold and the pace; returns the start time it was given. */
-  async #paced(): Promise<number> {
+  /**
+   * Waits for the hold, the learnt limits and any probe; returns the start time it was given, and during an
+   * overload the end of its probe: one request at a time finds out whether the overload is over, so a host
+   * that refuses for a minute costs a 429 per wait, not one per slot.
+   */
+  async #paced(): Promise<{ startedAt: number; probed?: () => void }> {
     for (;;) {
+      if (this.#probe) {
+        await this.#probe;
+        continue;
+      }
       const now = Date.now();
-      const at = Math.max(now, this.#heldUntil, this.#nextStart);
+      const at = Math.max(
+        now,
+        this.#heldUntil,
+        ...LIMIT_WINDOWS_MS.map((windowMs, i) => this.#freeAt(windowMs, i)),
+      );
       if (at <= now) break;
       await new Promise((resolve) => setTimeout(resolve, at - now));
     }
     const now = Date.now();
-    this.#nextStart = now + this.#intervalMs;
-    this.#recentStarts.push(now);
-    while (this.#recentStarts[0] <= now - 1000) this.#recentStarts.shift();
-    return now;
+    this.#starts.push(now);
+    const horizon = now - paddedMs(LIMIT_WINDOWS_MS[LIMIT_WINDOWS_MS.length - 1]);
+    while (this.#starts[0] < horizon) this.#starts.shift();
+    if (!this.#overload) return { startedAt: now };
+    let probed!: () => void;
+    this.#probe = new Promise<void>((resolve) => probed = resolve).then(() => this.#probe = undefined);
+    return { startedAt: now, probed };
   }
 
-  /** A 429: cut the rate (once per overload) and hold every request for `waitMs`. */
+  /**
+   * When window `i` lets one more request start: once the oldest of the last `limit` starts has left it, with
+   * a margin, as the host counts arrivals, not our starts.
+   */
+  #freeAt(windowMs: number, i: number): number {
+    const limit = this.#limits[i];
+    if (limit === undefined || this.#starts.length < limit) return 0;
+    return this.#starts[this.#starts.length - limit] + paddedMs(windowMs);
+  }
+
+  /** Requests started (and not refused) in the `windowMs` up to `at` (ms are coarse: its own included). */
+  #acceptedBefore(at: number, windowMs: number): number {
+    return this.#starts.filter((start) => start <= at && start > at - windowMs).length;
+  }
+
+  /**
+   * A 429: hold every request for `waitMs`, and learn from the overload it belongs to. A few 429s in a row are
+   * a limit, not chance (the fault suite refuses up to 8% of requests at random): a limit of the second when
+   * about the second's learnt limit (or more) had been accepted in it; a limit of the minute when a request
+   * started more than a second after the first refused one is refused too (with none accepted since, a limit
+   * of the second would have let it through).
+   */
   throttled(startedAt: number, waitMs: number) {
     const now = Date.now();
-    this.#heldUntil = Math.max(this.#heldUntil, now + waitMs);
-    if (startedAt < this.#slowedAt) return;
-    const rate = this.#intervalMs ? 1000 / this.#intervalMs : Math.max(1, this.#recentStarts.length);
-    // Never slower than one request per MAX_RETRY_WAIT: the pace must not outwait the retry loop's own bound.
-    this.#intervalMs = Math.min(retryPolicy.maxWaitMs, 1000 / (rate * GATE_DECREASE));
-    this.#slowedAt = now;
+    const index = this.#starts.lastIndexOf(startedAt);
+    if (index >= 0) this.#starts.splice(index, 1);
+    const overload = this.#overload ??= {
+      firstStart: startedAt,
+      refused: 0,
+      learnt: LIMIT_WINDOWS_MS.map(() => false),
+    };
+    overload.refused++;
+    // The backoff grows with the host's overload, not only with each request's own 429s: each probe of a
+    // long overload is another request, whose first wait alone would make it a 429 every 200 ms.
+    const backoff = backoffDelay(overload.refused, Math.random(), retryPolicy.maxWaitMs);
+    this.#heldUntil = Math.max(this.#heldUntil, now + Math.max(waitMs, backoff));
+    LIMIT_WINDOWS_MS.forEach((windowMs, i) => {
+      // Counted now, not at the first 429: the requests in flight with it have been answered, refused or not.
+      const accepted = this.#acceptedBefore(overload.firstStart, windowMs);
+      const shown = i === 0
+        ? overload.refused >= OVERLOAD_REFUSALS && accepted >= 0.9 * (this.#limits[0] ?? 0)
+        : startedAt > overload.firstStart + paddedMs(LIMIT_WINDOWS_MS[i - 1]);
+      if (!shown || overload.learnt[i]) return;
+      overload.learnt[i] = true;
+      // The count itself, lower or higher: counts blurred by a busy event loop must not only ever ratchet down.
+      this.#limits[i] = Math.max(1, accepted);
+      this.#successes = 0;
+      log("debug", "rate limit learnt", { perMs: windowMs, requests: this.#limits[i] });
+    });
   }
 
-  /** A success: raise the rate by GATE_INCREASE, until unpaced again. */
+  /** A success ends an overload; a long run of them raises the learnt limits a little, as limits can grow. */
   succeeded() {
-    if (!this.#intervalMs) return;
-    const raised = GATE_INCREASE * 1000 / this.#intervalMs;
-    this.#intervalMs = raised >= GATE_UNPACED_RATE ? 0 : 1000 / raised;
+    this.#overload = undefined;
+    const known = this.#limits.filter((limit) => limit !== undefined);
+    if (!known.length || ++this.#successes < LIMIT_RAISE_AFTER * Math.max(...known)) return;
+    this.#successes = 0;
+    for (const [i, limit] of this.#limits.entries()) {
+      if (limit !== undefined) this.#limits[i] = Math.ceil(limit * 1.1);
+    }
   }
 }
 
-/** A rate (requests/s) above which the gate stops pacing: past any published limit (docs/oracle/identity-domains.md). */
-const GATE_UNPACED_RATE = 200;
+/**
+ * The windows a host may limit requests in: Oracle limits an identity domain per second and per minute
+ * (docs/oracle/identity-domains.md, "Errors and limits"). Shortest first.
+ */
+const LIMIT_WINDOWS_MS = [1000, 60_000];
 
 /**
- * How an overload cuts the rate, and how each success raises it. Multiplicative both ways, so 429s that come
- * at random (not from load: up to 8% of requests in the fault suite) cannot drive the rate down for good: it
- * only falls while more than ln(1/0.7) / (ln(1/0.7) + ln(1.1)), about one request in five, is refused.
+ * A window as the gate counts it: longer than the host's by 2% and 100 ms, as the host counts arrivals, not our
+ * starts, and a busy event loop sends a request some ms after it started. Pure.
  */
-const GATE_DECREASE = 0.7;
+const paddedMs = (windowMs: number) => windowMs * 1.02 + 100;
 
-const GATE_INCREASE = 1.1;
+/** 429s in a row (no success between) that show a limit of the second. */
+const OVERLOAD_REFUSALS = 3;
+
+/** A learnt limit is raised by 10% after this many times its count of successes without an overload. */
+const LIMIT_RAISE_AFTER = 10;
 
 /** One gate per host (origin), sized by CONCURRENCY (`configureRequests`). */
 const gates = new Map<string, RequestGate>();

@@ -92,7 +92,10 @@ export interface IdcsEmulatorOptions {
   tokenTtlSeconds?: number;
   /** Port on 127.0.0.1. @default 0 (ephemeral) */
   port?: number;
-  /** The domain type's request rate limit (`FREE_DOMAIN_LIMITS`, `PREMIUM_DOMAIN_LIMITS`). @default none */
+  /**
+   * The domain type's request rate limit (`FREE_DOMAIN_LIMITS`, `ORACLE_APPS_DOMAIN_LIMITS`,
+   * `PREMIUM_DOMAIN_LIMITS`). @default none
+   */
   rateLimit?: RateLimit;
   /**
    * How many days back `AuditEvents` serves events. Whatever audit retention a domain is set to (30, 60 or 90
@@ -123,10 +126,10 @@ export interface IdcsEmulatorOptions {
 }
 
 /**
- * Requests a domain answers per second and per minute; beyond them it answers 429. Oracle publishes the
- * limits per domain type ("20 requests/s on the Free type, 90/s on Premium": docs/oracle/identity-domains.md
- * [api-rate-limiting]); the per-minute limits are not in that reference (they are issue 11's figures,
- * UNCONFIRMED); whether a 429 carries `Retry-After` is UNCONFIRMED too, so it is modelled both ways.
+ * Requests a domain answers per second and per minute; beyond them it answers 429. Oracle publishes both limits
+ * per domain type and API group (docs/oracle/identity-domains.md [api-rate-limiting],
+ * https://docs.oracle.com/en-us/iaas/Content/Identity/sku/api-rate-limiting.htm, the "Others" group, which holds
+ * AuditEvents); whether a 429 carries `Retry-After` is UNCONFIRMED, so it is modelled both ways.
  */
 export interface RateLimit {
   perSecond: number;
@@ -135,16 +138,34 @@ export interface RateLimit {
   retryAfter: boolean;
 }
 
-/**
- * Free domain type: 20 requests/s (docs/oracle/identity-domains.md [api-rate-limiting]); 150/min as issue 11
- * states it.
- */
+/** Free domain type, "Others" group: 20 requests/s and 150/min (docs/oracle/identity-domains.md [api-rate-limiting]). */
 export const FREE_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 20, perMinute: 150 };
 /**
- * Premium domain type: 90 requests/s (docs/oracle/identity-domains.md [api-rate-limiting]); 5,000/min as
- * issue 11 states it.
+ * Oracle Apps domain type, "Others" group: 50 requests/s and 1,500/min (docs/oracle/identity-domains.md
+ * [api-rate-limiting]).
+ */
+export const ORACLE_APPS_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 50, perMinute: 1500 };
+/**
+ * Premium domain type, "Others" group: 90 requests/s and 5,000/min (docs/oracle/identity-domains.md
+ * [api-rate-limiting]).
  */
 export const PREMIUM_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 90, perMinute: 5000 };
+
+/**
+ * The least time, in ms, that `requests` accepted requests take under `limit` as `rateLimiter` applies it
+ * (sliding windows): a second's worth at once, each next one as soon as both windows let it. Pure.
+ */
+export function rateLimitFloorMs(requests: number, limit: Omit<RateLimit, "retryAfter">): number {
+  const starts: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    starts.push(Math.max(
+      starts[i - 1] ?? 0,
+      (starts[i - limit.perSecond] ?? -Infinity) + 1000,
+      (starts[i - limit.perMinute] ?? -Infinity) + 60_000,
+    ));
+  }
+  return starts[requests - 1] ?? 0;
+}
 
 /** A running emulator. */
 export interface IdcsEmulator {

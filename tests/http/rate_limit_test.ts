@@ -1,0 +1,48 @@
+/**
+ * A rate-limited identity domain is driven at its limits, not into them: against the emulator with a Free
+ * domain's limits (20/s and 150/min, docs/oracle/identity-domains.md) and a backlog of a few hundred pages, a
+ * pass sends few requests beyond the pages and few of them are answered 429. Counted by the emulator, so
+ * nothing depends on how fast this machine is; the one bound on time is generous (twice the floor).
+ */
+
+import assert from "node:assert/strict";
+import { runCli, startDomain } from "../harness.ts";
+import { FREE_DOMAIN_LIMITS, generateEvents, rateLimitFloorMs } from "../emulators/idcs.ts";
+
+const MINUTE = 60_000;
+const PAGE_SIZE = 10;
+const EVENTS = 2_900;
+
+Deno.test("a Free domain's limits are learnt: under 5% of requests answered 429, no page read twice", async () => {
+  const now = Date.now();
+  const domain = await startDomain({
+    events: generateEvents({ seed: 21, count: EVENTS, from: now - 3 * 86_400_000, to: now - MINUTE }),
+    emulator: { rateLimit: { ...FREE_DOMAIN_LIMITS, retryAfter: false } },
+  });
+  try {
+    const started = Date.now();
+    // MAX_RETRY_WAIT at its default, as an operator runs it: the per-minute limit refuses for up to a minute.
+    const result = await runCli(["once"], {
+      env: { ...domain.env, PAGE_SIZE: String(PAGE_SIZE), MAX_RETRY_WAIT: "20s" },
+    });
+    const wallMs = Date.now() - started;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((await domain.read()).ids.length, EVENTS);
+    const { auditRequests, tokenRequests, rateLimited } = domain.emulator.stats;
+    const requests = auditRequests + tokenRequests;
+    const share = rateLimited / requests;
+    assert.ok(
+      share < 0.05,
+      `${rateLimited} of ${requests} requests answered 429 (${(share * 100).toFixed(1)}%)`,
+    );
+    // The pages, a page per window to learn its total, and the 429s' retries: nothing read again.
+    assert.ok(
+      auditRequests - rateLimited <= EVENTS / PAGE_SIZE * 1.1,
+      `${auditRequests} AuditEvents requests`,
+    );
+    const floor = rateLimitFloorMs(requests - rateLimited, FREE_DOMAIN_LIMITS);
+    assert.ok(wallMs < 2 * floor + 10_000, `${wallMs} ms against a floor of ${floor} ms`);
+  } finally {
+    await domain.close();
+  }
+});
