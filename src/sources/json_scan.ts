@@ -93,38 +93,96 @@ function valueEnd(sent: Uint8Array, i: number): number {
  * undefined. JSON.parse keeps the last of such members and a scan of the bytes may find the first, so a page
  * that has any is refused: what is checked and what is stored could differ. Names are compared as JSON.parse
  * reads them (`"\u0069d"` is `"id"`). Expects JSON that JSON.parse accepts. Pure.
+ *
+ * It runs over every byte of every page, so names are compared as bytes where that is exact — no name of the
+ * object escaped or outside ASCII, and few enough of them that comparing each pair is cheap — and only otherwise decoded.
  */
 export function duplicateKey(sent: Uint8Array): string | undefined {
-  // Per open object or array: the names seen so far (an object), or null (an array).
-  const open: (Set<string> | null)[] = [];
+  // Per open object, where its names start in `ranges` (and, once decoded, their values); null for an array.
+  const open: (MemberNames | null)[] = [];
+  /** The [start, end) of each name (quotes included) of every open object not yet decoded, innermost last. */
+  const ranges: number[] = [];
   let expectName = false;
   for (let i = 0; i < sent.length; i++) {
     const c = sent[i];
     if (c === QUOTE) {
       const end = stringEnd(sent, i);
       const names = open.at(-1);
-      if (expectName && names) {
-        const raw = sent.subarray(i, end);
-        const name = raw.includes(BACKSLASH)
-          ? JSON.parse(UTF8.decode(raw)) as string
-          : UTF8.decode(raw.subarray(1, -1));
-        if (names.has(name)) return name;
-        names.add(name);
-        expectName = false;
-      }
+      if (expectName && names && !addName(names, ranges, sent, i, end)) return decodeName(sent, i, end);
+      expectName = false;
       i = end - 1;
     } else if (c === OPEN_BRACE) {
-      open.push(new Set());
+      open.push({ from: ranges.length });
       expectName = true;
     } else if (c === OPEN_BRACKET) {
       open.push(null);
       expectName = false;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      open.pop();
+      const closed = open.pop();
+      if (closed) ranges.length = closed.from;
       expectName = false;
-    } else if (c === COMMA) expectName = open.at(-1) instanceof Set;
+    } else if (c === COMMA) expectName = open.at(-1) instanceof Object;
   }
   return undefined;
+}
+
+/** One open object's names: from `from` on in the ranges, or (`decoded`) their values as JSON.parse reads them. */
+interface MemberNames {
+  readonly from: number;
+  decoded?: Set<string>;
+}
+
+/** Names compared pair by pair as bytes, up to this many in one object; past it, or once one is escaped, decoded. */
+const BYTE_COMPARED_NAMES = 32;
+
+/** Adds the name at `sent[start, end)` to the object's; false when the object already has it. */
+function addName(
+  names: MemberNames,
+  ranges: number[],
+  sent: Uint8Array,
+  start: number,
+  end: number,
+): boolean {
+  const count = (ranges.length - names.from) / 2;
+  if (!names.decoded && (count >= BYTE_COMPARED_NAMES || !plainAscii(sent, start, end))) {
+    names.decoded = new Set();
+    for (let k = names.from; k < ranges.length; k += 2) {
+      names.decoded.add(decodeName(sent, ranges[k], ranges[k + 1]));
+    }
+  }
+  if (names.decoded) {
+    const name = decodeName(sent, start, end);
+    if (names.decoded.has(name)) return false;
+    names.decoded.add(name);
+    return true;
+  }
+  for (let k = names.from; k < ranges.length; k += 2) {
+    if (sameRange(sent, ranges[k], ranges[k + 1], start, end)) return false;
+  }
+  ranges.push(start, end);
+  return true;
+}
+
+/**
+ * Whether `sent[start, end)` is ASCII without a backslash: then its bytes are what JSON.parse reads. An escape
+ * (`\u0069`), or bytes that are not valid UTF-8 (read as U+FFFD, so different bytes can be the same name), are not.
+ */
+function plainAscii(sent: Uint8Array, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (sent[k] >= 0x80 || sent[k] === BACKSLASH) return false;
+  return true;
+}
+
+/** Whether `sent[a, aEnd)` and `sent[b, bEnd)` hold the same bytes. */
+function sameRange(sent: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false;
+  for (let k = 0; k < aEnd - a; k++) if (sent[a + k] !== sent[b + k]) return false;
+  return true;
+}
+
+/** The JSON string at `sent[start, end)` (quotes included) as JSON.parse reads it. */
+function decodeName(sent: Uint8Array, start: number, end: number): string {
+  const raw = sent.subarray(start, end);
+  return raw.includes(BACKSLASH) ? JSON.parse(UTF8.decode(raw)) as string : UTF8.decode(raw.subarray(1, -1));
 }
 
 const CR = 13, LF = 10;

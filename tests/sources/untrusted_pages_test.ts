@@ -9,9 +9,11 @@
 
 import assert from "node:assert/strict";
 import { parseAuditEventsPage } from "../../src/sources/idcs.ts";
+import { duplicateKey } from "../../src/sources/json_scan.ts";
 import { parseAuditEvents } from "../../src/sources/oci_audit.ts";
 import { EventsById } from "../../src/sources/source.ts";
 import { archiveErrorOf } from "../assertions.ts";
+import { mulberry32 } from "../emulators/random.ts";
 
 const WINDOW = { start: Date.parse("2026-11-27T10:00:00.000Z"), end: Date.parse("2026-11-27T11:00:00.000Z") };
 const LIST = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,';
@@ -142,5 +144,62 @@ Deno.test("an id sent with different bodies keeps the body that sorts first by b
     assert.equal(byId.variants, 4, "e1 with three bodies, e2 with one");
     assert.deepEqual(byId.conflicts, ["e1"]);
     assert.equal(text(byId.events()[0].json), '{"id":"e1","v":"a"}');
+  }
+});
+
+Deno.test("a member named twice is found however its object is compared: past 32 names, after an escaped name, as bytes that are not UTF-8", () => {
+  const many = Array.from({ length: 40 }, (_, k) => `"m${k}":${k}`).join(",");
+  assert.equal(duplicateKey(utf8(`{${many},"m39":0}`)), "m39");
+  assert.equal(duplicateKey(utf8(`{${many},"m40":0}`)), undefined);
+  assert.equal(duplicateKey(utf8('{"a":1,"b":2,"\\u0062":3}')), "b");
+  assert.equal(duplicateKey(utf8('{"b":{"a":1},"\\u0061":{"a":1},"c":[{"a":1,"a":2}]}')), "a");
+  // Two different invalid UTF-8 bytes are both read as U+FFFD, so JSON.parse sees one name twice.
+  const invalid = new Uint8Array([...utf8('{"'), 0xff, ...utf8('":1,"'), 0xfe, ...utf8('":2}')]);
+  assert.equal(duplicateKey(invalid), "\ufffd");
+  assert.equal(duplicateKey(utf8('{"é":1,"e":2,"é":3}')), "é");
+});
+
+Deno.test("duplicateKey agrees with JSON.parse on random objects: a name twice in one object exactly when parsing loses a member", () => {
+  const random = mulberry32(21);
+  const names = ["a", "b", "id", "\\u0061", "é", "\\u00e9", "x y"];
+  const value = (depth: number): string => {
+    const r = random();
+    if (depth > 2 || r < 0.4) return String(Math.floor(random() * 10));
+    if (r < 0.6) {
+      return `[${Array.from({ length: Math.floor(random() * 3) }, () => value(depth + 1)).join(",")}]`;
+    }
+    const members = Array.from(
+      { length: Math.floor(random() * 4) },
+      () => `"${names[Math.floor(random() * names.length)]}":${value(depth + 1)}`,
+    );
+    return `{${members.join(",")}}`;
+  };
+  /** Whether some object of the text has fewer members once parsed than the text writes (names hold no quote). */
+  const losesMember = (text: string) => {
+    const written: number[] = [];
+    const open: number[] = [];
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (c === '"') i = text.indexOf('"', i + 1);
+      else if (c === "{") open.push(written.push(0) - 1);
+      else if (c === "[") open.push(-1);
+      else if (c === "}" || c === "]") open.pop();
+      else if (c === ":") written[open.at(-1)!]++;
+    }
+    // Objects in document order, as the scan met them: equal counts all along unless a member was lost.
+    const parsed: number[] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === "object") {
+        parsed.push(Object.keys(v).length);
+        Object.values(v).forEach(walk);
+      }
+    };
+    walk(JSON.parse(text));
+    return written.some((count, k) => count !== parsed[k]);
+  };
+  for (let n = 0; n < 2000; n++) {
+    const text = value(0);
+    assert.equal(duplicateKey(utf8(text)) !== undefined, losesMember(text), text);
   }
 });
