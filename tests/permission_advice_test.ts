@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { freePort, publicKeyOf, recentEvents, REPO, startDomain } from "./harness.ts";
-import { startCloud, TENANCY, writeResourcePrincipalFiles } from "./oci_harness.ts";
+import { type Cloud, startCloud, TENANCY, writeResourcePrincipalFiles } from "./oci_harness.ts";
 
 /** A copy of what the image holds (no keys, no archive), in a fresh folder. */
 async function appCopy(): Promise<string> {
@@ -228,6 +228,20 @@ Deno.test("run under -P with PORT other than 8080: the refusal's command listens
   }
 });
 
+/** OCI Audit of the emulated tenancy alone, a day back, authenticated by `auth`, logging JSON. */
+function auditEnv(cloud: Cloud, auth: Record<string, string>): Record<string, string> {
+  return {
+    ...auth,
+    AUDIT_COMPARTMENT_ID: TENANCY,
+    AUDIT_SUBTREE: "false",
+    OCI_AUDIT_ENDPOINT: cloud.oci.url,
+    OCI_IDENTITY_ENDPOINT: cloud.oci.url,
+    SINCE: "1d",
+    SETTLE: "0s",
+    LOG_FORMAT: "json",
+  };
+}
+
 Deno.test("once and status under -P=local with resource-principal files outside its folders: the refusal's command reads them and succeeds", async () => {
   const app = await appCopy();
   const cloud = await startCloud(app);
@@ -235,17 +249,7 @@ Deno.test("once and status under -P=local with resource-principal files outside 
   const elsewhere = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "audit-archiver-rp-" });
   try {
     const principal = await writeResourcePrincipalFiles(cloud.oci, elsewhere);
-    const env = {
-      ...principal,
-      OCI_AUTH: "resource_principal",
-      AUDIT_COMPARTMENT_ID: TENANCY,
-      AUDIT_SUBTREE: "false",
-      OCI_AUDIT_ENDPOINT: cloud.oci.url,
-      OCI_IDENTITY_ENDPOINT: cloud.oci.url,
-      SINCE: "1d",
-      SETTLE: "0s",
-      LOG_FORMAT: "json",
-    };
+    const env = auditEnv(cloud, { ...principal, OCI_AUTH: "resource_principal" });
     // once: found with the other settings; status (it reads OCI Audit's retention): when the session opens.
     for (const command of ["once", "status"]) {
       const refused = await run(["deno", "run", "-P=local", "main.ts", command], app, env);
@@ -276,17 +280,7 @@ Deno.test("once under -P=local with the OCI config's key_file outside its folder
     const keyFile = /^key_file=(.*)$/m.exec(config)![1];
     await Deno.rename(keyFile, `${elsewhere}/oci-api-key.pem`);
     await Deno.writeTextFile(configFile, config.replace(keyFile, `${elsewhere}/oci-api-key.pem`));
-    const env = {
-      OCI_AUTH: "config",
-      OCI_CONFIG_FILE: configFile,
-      AUDIT_COMPARTMENT_ID: TENANCY,
-      AUDIT_SUBTREE: "false",
-      OCI_AUDIT_ENDPOINT: cloud.oci.url,
-      OCI_IDENTITY_ENDPOINT: cloud.oci.url,
-      SINCE: "1d",
-      SETTLE: "0s",
-      LOG_FORMAT: "json",
-    };
+    const env = auditEnv(cloud, { OCI_AUTH: "config", OCI_CONFIG_FILE: configFile });
     const refused = await run(["deno", "run", "-P=local", "main.ts", "once"], app, env);
     assert.equal(refused.code, 2, refused.stderr);
     const granted = await run(followAdvice(refused), app, env);
