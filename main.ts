@@ -102,7 +102,7 @@ import { ArchiveError, exitCodeOf } from "./src/errors.ts";
 import { configureRequests } from "./src/http/retry.ts";
 import { configureLog, log, registerSecret, scrub } from "./src/log.ts";
 import { prepareProcessForSdk } from "./src/oci/sdk.ts";
-import { foldersOf, type OciSession, openOciSession, resourcePrincipalFiles } from "./src/oci/session.ts";
+import { type OciSession, openOciSession, resourcePrincipalFiles } from "./src/oci/session.ts";
 import { listenAddress, runDaemon } from "./src/ops/daemon.ts";
 import { createOutput, exportEvents } from "./src/ops/export.ts";
 import { policyStatements } from "./src/ops/policies.ts";
@@ -120,7 +120,7 @@ import {
 import { provenPass } from "./src/pass/pass.ts";
 import { openProof, readerTrust, readPublicKeyFiles } from "./src/pass/proof.ts";
 import { reconcileSources, type WindowReconciliation } from "./src/pass/reconcile.ts";
-import { grantAdvice, type Grants, holds, keepGrants, mergeGrants } from "./src/permissions.ts";
+import { foldersOf, grantAdvice, type Grants, holds, keepGrants, mergeGrants } from "./src/permissions.ts";
 import { keyFolder } from "./src/proof/checkpoint_key.ts";
 import { verifyArchive } from "./src/proof/verify.ts";
 import { parseDuration, parseTime } from "./src/time.ts";
@@ -275,7 +275,7 @@ async function unreadableFiles(
   const named = [
     // The OCI config file and the files it names are checked when the session opens (src/oci/session.ts).
     ...[global, ...entries.map((entry) => ({ ...global, ...entry }))]
-      .flatMap((raw) => ["IDCS_PRIVATE_KEY_FILE"].map((env) => [env, raw[env]] as const)),
+      .map((raw) => ["IDCS_PRIVATE_KEY_FILE", raw.IDCS_PRIVATE_KEY_FILE] as const),
     ...(global.CHECKPOINT_PUBLIC_KEYS ?? "").split(",").map((
       path,
     ) => ["CHECKPOINT_PUBLIC_KEYS", path.trim()]),

@@ -26,11 +26,7 @@ function grantedEntries(set: PermissionSet): number {
     }
     if (!Array.isArray(value) || !["read", "write", "net"].includes(name)) continue;
     for (const entry of value) {
-      // A wildcard host is asked about through one host it covers (a query cannot name a wildcard).
-      const descriptor = name === "net"
-        ? { name, host: entry.replace(/^\*\./, "any.") }
-        : { name, path: entry };
-      if (Deno.permissions.querySync(descriptor as Deno.PermissionDescriptor).state !== "granted") return -1;
+      if (Deno.permissions.querySync(descriptorOf(name, entry)).state !== "granted") return -1;
       count++;
     }
   }
@@ -44,17 +40,28 @@ function runningSet(): string {
   return fits[0]?.[0] ?? "default";
 }
 
+/** The permission query for one entry of a list; a wildcard host through one host it covers (a query cannot name one). */
+function descriptorOf(name: string, entry: string): Deno.PermissionDescriptor {
+  return (name === "net"
+    ? { name, host: entry.replace(/^\*\./, "any.") }
+    : { name, path: entry }) as Deno.PermissionDescriptor;
+}
+
 /** Whether this process holds every entry of the grants. */
 export async function holds(grants: Grants): Promise<boolean> {
   for (const [name, entries] of Object.entries(grants)) {
     for (const entry of entries ?? []) {
-      const descriptor = name === "net" ? { name, host: entry } : { name, path: entry };
-      if ((await Deno.permissions.query(descriptor as Deno.PermissionDescriptor)).state !== "granted") {
-        return false;
-      }
+      if ((await Deno.permissions.query(descriptorOf(name, entry))).state !== "granted") return false;
     }
   }
   return true;
+}
+
+/** The folders that hold files (a bare name is in the working folder): what a grant names. Pure. */
+export function foldersOf(paths: string[]): string[] {
+  return [
+    ...new Set(paths.map((path) => path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".")),
+  ];
 }
 
 /** Grants that settings need and this process holds (the set's, or flags added to it): every advice keeps them. */

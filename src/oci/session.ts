@@ -10,7 +10,7 @@ import type { OciAuthMode, OciConfig } from "../config/validate.ts";
 import { ArchiveError } from "../errors.ts";
 import { log, registerSecret } from "../log.ts";
 import { CONFIG_FOLDER, loadSdk, pointSdkHome, type Sdk, type SdkPackage } from "./sdk.ts";
-import { grantAdvice } from "../permissions.ts";
+import { foldersOf, grantAdvice } from "../permissions.ts";
 
 /** An authenticated OCI session: the SDK, its provider, and how it was chosen. */
 export interface OciSession {
@@ -162,7 +162,7 @@ function chooseConfigFile(config: OciConfig, home: string | undefined): string {
 
 const readGranted = (path: string) => Deno.permissions.querySync({ name: "read", path }).state === "granted";
 
-/** Throws what to do when `path` cannot be read: the permission set's entry to add, or that it is missing. */
+/** Throws what to do when `path` cannot be read: the command that grants it, or that it is missing. */
 function checkReadable(what: string, path: string): void {
   try {
     Deno.statSync(path); // in a terminal, Deno asks the user for this one file
@@ -191,11 +191,6 @@ function checkReadable(what: string, path: string): void {
  */
 function grantHint(paths: string[]): string {
   return grantAdvice({ read: foldersOf(paths) });
-}
-
-/** The folders that hold files: what a grant names. Pure. */
-export function foldersOf(paths: string[]): string[] {
-  return [...new Set(paths.map((path) => path.slice(0, path.lastIndexOf("/")) || "/"))];
 }
 
 /**

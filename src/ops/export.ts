@@ -9,7 +9,7 @@ import { eventTime, gunzip, kindOf, type Manifest } from "../archive/format.ts";
 import type { Sink } from "../archive/sink.ts";
 import { ArchiveError } from "../errors.ts";
 import { holdsEventsIn, overlaps, verifyChain, verifyData } from "../proof/chain.ts";
-import { grantAdvice } from "../permissions.ts";
+import { foldersOf, grantAdvice, holds } from "../permissions.ts";
 
 type Span = [number, number];
 
@@ -109,12 +109,10 @@ export async function exportEvents(
  */
 export async function createOutput(path: string) {
   const refuse = (why: string) => new ArchiveError("USAGE", `--out ${path} cannot be created: ${why}`);
-  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const [folder] = foldersOf([path]);
   // The temporary file sits beside it and is linked (which needs read too): the grants must cover the folder.
   // A flag such as --allow-write=DIR beside -P replaces the set's list: the advice names the whole list.
-  const granted = async (name: "read" | "write") =>
-    (await Deno.permissions.query({ name, path: folder })).state === "granted";
-  if (!await granted("read") || !await granted("write")) {
+  if (!await holds({ read: [folder], write: [folder] })) {
     throw refuse(
       `the permission set does not let the program read and write its folder ${folder}: leave --out out and redirect stdout (export … > ${path}); or, ${
         grantAdvice({ read: [folder], write: [folder] })

@@ -186,7 +186,9 @@ export class OciAuditSource implements Source {
    * no total to tell: an event sent twice in one read is the evidence, and the compartment's window is read
    * again, its reads collected by id. A read sends one event per position of the listing, so the reads are
    * complete once they hold as many distinct events as the last one sent (at the latest, a read without a
-   * repeat); after COMPARTMENT_READS the window fails, and the next pass reads it again.
+   * repeat). After COMPARTMENT_READS the window fails, and the next pass reads it again — unless the last
+   * COMPARTMENT_IDLE_READS brought no new event: then the listing itself repeats an event, and what the reads
+   * hold is complete.
    */
   async #events(
     compartmentId: string,
