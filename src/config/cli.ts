@@ -99,7 +99,7 @@ const COMMAND_HELP = {
     flags: [
       "--from T    the start of the range (ISO-8601 UTC); required",
       "--to T      its end; required",
-      "--out FILE  write to FILE instead of stdout",
+      "--out FILE  write to FILE, a new one (never overwritten), instead of stdout",
     ],
     example: "export --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z --out events.ndjson",
   },
