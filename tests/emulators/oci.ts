@@ -195,6 +195,13 @@ export interface OciEmulatorOptions {
    */
   auditPaging?: "cursor" | "offset";
   /**
+   * The first page of a range that holds events is `[]` with an `opc-next-page` to its events. Oracle says the
+   * header means "you received a partial list and there are more results" (oci-audit
+   * lib/response/list-events-response.d.ts `opcNextPage`) and documents no page size, so whether a partial
+   * list may be empty is UNDOCUMENTED: both, unset sends a first page with events. @default false
+   */
+  auditEmptyFirstPage?: boolean;
+  /**
    * `listEvents` pages pretty-printed, with `"\n"` or `"\r\n"` line breaks (`prettyPrint`). Oracle documents
    * the events' JSON, not its serializer's whitespace (UNCONFIRMED; RFC 8259 §2 allows whitespace between
    * tokens), so both: unset sends compact pages. @default undefined
@@ -1136,6 +1143,7 @@ interface State {
   auditMaxPageSize: number;
   auditPageRandom: Random;
   auditPaging: "cursor" | "offset";
+  auditEmptyFirstPage: boolean;
   /** Orders events processed at the same time, per request, under `auditPaging: "offset"`. */
   auditOrderRandom: Random;
   auditVisibilityLagMs: number;
@@ -1939,9 +1947,14 @@ function listEvents(state: State, query: Map<string, string>): Reply {
   }
   const range = { c: compartmentId, s: start, e: end };
   const page = query.get("page");
-  const { items, next } = state.auditPaging === "offset"
+  let { items, next } = state.auditPaging === "offset"
     ? offsetPage(state, range, page)
     : cursorPage(state, range, page);
+  if (state.auditEmptyFirstPage && page === undefined && items.length) {
+    // Continued from before the range's first event: processing times are after the epoch.
+    next = state.auditPaging === "offset" ? { ...range, o: 0 } : { ...range, t: 0, i: "" };
+    items = [];
+  }
   const headers: Record<string, string> = next ? { "opc-next-page": encodePageToken(next) } : {};
   const body = `[${items.map((stored) => wireTextOf(stored.event)).join(",")}]`;
   return {
@@ -2620,6 +2633,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     auditMaxPageSize: options.auditMaxPageSize ?? DEFAULT_AUDIT_MAX_PAGE_SIZE,
     auditPageRandom: mulberry32(seed ^ 0x27d4eb2f),
     auditPaging: options.auditPaging ?? "cursor",
+    auditEmptyFirstPage: options.auditEmptyFirstPage ?? false,
     auditOrderRandom: mulberry32(seed ^ 0x9e3779b9),
     auditVisibilityLagMs: options.auditVisibilityLagMs ?? 0,
     unreadableCompartments: new Set(options.unreadableCompartments ?? []),

@@ -31,7 +31,7 @@ function listEventsQuery(request: RequestSeen) {
 async function archiveOnce(
   onRequest: (request: RequestSeen, cloud: Awaited<ReturnType<typeof startCloud>>) => "drop" | void,
   extra: string[] = [],
-  options: { auditPrettyPages?: "\n" | "\r\n" } = {},
+  options: { auditPrettyPages?: "\n" | "\r\n"; auditEmptyFirstPage?: boolean } = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "audit-archiver-oci-quiet-" });
   const events = generateAuditEvents({
@@ -138,4 +138,17 @@ Deno.test("each quiet compartment is asked once per pass, also when Audit pretty
   )
     .sort();
   assert.deepEqual([...run.archive.ids].sort(), truth);
+});
+
+Deno.test("a compartment whose first page is empty but names a next page is busy, not quiet: its events are archived", async () => {
+  const run = await archiveOnce(() => {}, [], { auditEmptyFirstPage: true });
+  assert.equal(run.code, 0);
+  assert.ok(run.archive.objects >= 5, `${run.archive.objects} windows: the pass must read several`);
+  assert.deepEqual(duplicates(run.archive.ids), []);
+  const truth = run.events.filter((e) => run.processedAt(e.eventId) < run.archive.frontier!).map((e) =>
+    e.eventId
+  ).sort();
+  assert.deepEqual([...run.archive.ids].sort(), truth);
+  assert.ok(run.archive.ids.length >= 290, `${run.archive.ids.length} of 300 archived`);
+  assert.equal(run.verify.code, 0, run.verify.stdout + run.verify.stderr);
 });
