@@ -210,7 +210,7 @@ export async function permissionFlags(set: string, extraNet: string[] = []): Pro
   return flags;
 }
 
-function denoDir(): Record<string, string> {
+export function denoDir(): Record<string, string> {
   const dir = Deno.env.get("DENO_DIR");
   return dir ? { DENO_DIR: dir } : {};
 }

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort, publicKeyOf, recentEvents, REPO, startDomain } from "./harness.ts";
+import { denoDir, freePort, publicKeyOf, recentEvents, REPO, startDomain } from "./harness.ts";
 import { type Cloud, startCloud, TENANCY, writeResourcePrincipalFiles } from "./oci_harness.ts";
 
 /** A copy of what the image holds (no keys, no archive), in a fresh folder. */
@@ -37,23 +37,22 @@ interface Run {
   words: string[];
 }
 
-/** Runs `deno …` in `cwd` with only the settings given (and what Deno needs to find its cache). */
-async function run(words: string[], cwd: string, env: Record<string, string>): Promise<Run> {
+/** `deno …` in `cwd` with only the settings given (and what Deno needs to find its cache). */
+function denoCommand(words: string[], cwd: string, env: Record<string, string>, stdout: "piped" | "null") {
   assert.equal(words[0], "deno", `not a deno command: ${words.join(" ")}`);
-  const dir = Deno.env.get("DENO_DIR");
-  const output = await new Deno.Command(Deno.execPath(), {
+  return new Deno.Command(Deno.execPath(), {
     args: words.slice(1),
     cwd,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      ...dir ? { DENO_DIR: dir } : {},
-      ...env,
-    },
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...denoDir(), ...env },
     clearEnv: true,
-    stdout: "piped",
+    stdout,
     stderr: "piped",
-  }).output();
+  });
+}
+
+/** Runs `deno …` in `cwd` with only the settings given. */
+async function run(words: string[], cwd: string, env: Record<string, string>): Promise<Run> {
+  const output = await denoCommand(words, cwd, env, "piped").output();
   return { code: output.code, stderr: new TextDecoder().decode(output.stderr), words };
 }
 
@@ -191,20 +190,7 @@ Deno.test("run under -P with PORT other than 8080: the refusal's command listens
     const refused = await run(["deno", "run", "-P", "main.ts", "run"], app, env);
     assert.equal(refused.code, 2, refused.stderr);
     const words = followAdvice(refused);
-    const dir = Deno.env.get("DENO_DIR");
-    const child = new Deno.Command(Deno.execPath(), {
-      args: words.slice(1),
-      cwd: app,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "",
-        HOME: Deno.env.get("HOME") ?? "",
-        ...dir ? { DENO_DIR: dir } : {},
-        ...env,
-      },
-      clearEnv: true,
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const child = denoCommand(words, app, env, "null").spawn();
     const stderr = new Response(child.stderr).text();
     let healthy: number | undefined;
     for (let i = 0; i < 300 && healthy === undefined; i++) {
