@@ -57,6 +57,11 @@ interface CommittedWindow {
   name: string;
   bytes: Uint8Array;
   manifest: Manifest;
+  /**
+   * The names in the window's day folder, as listed when the walk reached it: where its amendments are. Listed
+   * once per day, not per window; an amendment another reconciler adds after the listing is met at its claim.
+   */
+  siblings: string[];
 }
 
 /** Where a segment's windows end now: the end of its newest window, or its start. */
@@ -80,7 +85,8 @@ async function* committedWindows(
     ? parseTimeStamp(first.slice(first.lastIndexOf("/") + 1, -MANIFEST_SUFFIX.length))!
     : from;
   for (let day = Math.floor(firstStart / DAY_MS) * DAY_MS; day < to; day += DAY_MS) {
-    for (const name of await sink.listChildren(dayPrefix(chain, day))) {
+    const siblings = await sink.listChildren(dayPrefix(chain, day));
+    for (const name of siblings) {
       const leaf = name.slice(name.lastIndexOf("/") + 1);
       if (
         !leaf.endsWith(MANIFEST_SUFFIX) ||
@@ -91,7 +97,9 @@ async function* committedWindows(
       const bytes = (await sink.read(name))!;
       const manifest = parseManifest(bytes);
       if (!manifest) throw new ArchiveError("ARCHIVE", `${name} is not a readable manifest: run verify`);
-      if (Date.parse(manifest.end) > from && Date.parse(manifest.start) < to) yield { name, bytes, manifest };
+      if (Date.parse(manifest.end) > from && Date.parse(manifest.start) < to) {
+        yield { name, bytes, manifest, siblings };
+      }
     }
   }
 }
@@ -121,7 +129,7 @@ async function archivedWindow(
   const ids = new Set(await archivedIds(sink, committed.manifest, complete));
   const amendments: { name: string; sha256: string }[] = [];
   let last = committed.bytes;
-  const names = (await sink.listChildren(dayPrefix(chain, start)))
+  const names = committed.siblings
     .filter((name) => parseAmendmentName(name)?.start === start)
     .sort((a, b) => parseAmendmentName(a)!.n - parseAmendmentName(b)!.n);
   for (const name of names) {

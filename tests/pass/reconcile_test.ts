@@ -32,7 +32,7 @@ import {
   startDomain,
   waitFor,
 } from "../harness.ts";
-import { startCloud } from "../oci_harness.ts";
+import { BUCKET, startCloud, withCloud } from "../oci_harness.ts";
 import { type Archive, asFlags, auditArchive, idcsArchive } from "./archives.ts";
 
 const reconcile = (archive: Archive, ...extra: string[]) =>
@@ -190,6 +190,26 @@ Deno.test("concurrent reconcilers archive each late event exactly once", async (
     assert.equal(verify.code, 0, verify.stdout);
   } finally {
     await archive.close();
+  }
+});
+
+Deno.test("reconcile lists a day folder once, not once per window in it", async () => {
+  // 240 events over 2 days, 3 an object: some 80 windows in three day folders of the bucket.
+  let domain = await startDomain({ events: recentEvents(4120, 240, 2, 10 * 60_000) });
+  const cloud = await startCloud(domain.dir);
+  domain = withCloud(domain, cloud);
+  try {
+    assert.equal(await main(["once", ...domain.args, "--max-events-per-object", "3"]), 0);
+    const windows = cloud.oci.objects(BUCKET).filter((o) => o.name.endsWith(".manifest.json")).length;
+    assert.ok(windows >= 80, `${windows} windows`);
+    const listings = () => cloud.oci.stats.byOperation.ListObjects ?? 0;
+    const before = listings();
+    assert.equal(await main(["reconcile", ...domain.args]), 0);
+    // One listing per day folder of the range (the 14 days the domain serves, most of them empty) and the walks
+    // to the newest manifest and checkpoint: some 35, whatever the number of windows in a day.
+    assert.ok(listings() - before <= 40, `${listings() - before} ListObjects for ${windows} windows`);
+  } finally {
+    await domain.close();
   }
 });
 
