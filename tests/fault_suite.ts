@@ -20,6 +20,7 @@ import { gunzip } from "../src/archive/format.ts";
 import { generateClientKey, generateEvents } from "./emulators/idcs.ts";
 import { generateAuditEvents } from "./emulators/oci.ts";
 import { mulberry32 } from "./emulators/random.ts";
+import soakSeconds from "./fault_suite_costs.json" with { type: "json" };
 import { BUCKET, readBucketArchive, startCloud, TENANCY, withCloud } from "./oci_harness.ts";
 import {
   archiveText,
@@ -599,13 +600,18 @@ const count = Deno.env.get("FAULT_SEEDS");
 /** The soak: seeds 1 to SOAK_SEEDS per source × sink (`deno task test:soak`). */
 const SOAK_SEEDS = 200;
 /**
- * Seeds that once failed, each for a bug since fixed: the fast slice replays them. 185 (idcs → dir): a tie
- * group of ~40 events paged 3 at a time under shuffled ties needed more than 6 reads. 182 (oci-audit → oci):
- * three in-process passes claimed one window's Logging attempt in the same millisecond with identical bytes,
- * and the bucket's "identical bytes are my own retried write" rule let each of them push it. 102 (idcs → dir):
- * a pass killed between claiming checkpoint 1 and writing its dated copy left it for no one to complete.
+ * Seeds that once failed, each for a bug since fixed, and where: the fast slice replays them there. 185
+ * (idcs → dir): a tie group of ~40 events paged 3 at a time under shuffled ties needed more than 6 reads. 182
+ * (oci-audit → oci): three in-process passes claimed one window's Logging attempt in the same millisecond with
+ * identical bytes, and the bucket's "identical bytes are my own retried write" rule let each of them push it.
+ * 102 (idcs → dir): a pass killed between claiming checkpoint 1 and writing its dated copy left it for no one to
+ * complete.
  */
-const REPLAYED_SEEDS = [102, 182, 185];
+const REPLAYED_SEEDS: { seed: number; source: SourceName; sink: Sink }[] = [
+  { seed: 102, source: "idcs", sink: "dir" },
+  { seed: 182, source: "oci-audit", sink: "oci" },
+  { seed: 185, source: "idcs", sink: "dir" },
+];
 /** How many test files share one source × sink's seeds; each file names its shard, 1 to SHARDS. */
 const SHARDS = 4;
 
@@ -614,7 +620,6 @@ function features(plan: ReturnType<typeof scenario>): string[] {
   const setting = (flag: string) => plan.settings[plan.settings.indexOf(flag) + 1] ?? "unset";
   return [
     ...plan.steps.map((step, i) => step === "bad-input" ? `bad-input:${plan.badInput[i]}` : `step:${step}`),
-    ...plan.steps.slice(1).map((step, i) => `after:${plan.steps[i]}>${step}`),
     `page:${setting("--page-size")}`,
     `limit:${setting("--max-events-per-object")}`,
     `concurrency:${setting("--concurrency")}`,
@@ -631,56 +636,91 @@ function features(plan: ReturnType<typeof scenario>): string[] {
   ];
 }
 
-/**
- * What a seed costs, roughly: its steps, each reading its events in windows of at most the object limit (a
- * small limit means many windows, each a request per page, or per compartment on OCI Audit). Only compared
- * between seeds, to choose the cheaper of two that cover the same values.
- */
-export function estimatedCost(plan: ReturnType<typeof scenario>): number {
-  const limit = Number(plan.settings[plan.settings.indexOf("--max-events-per-object") + 1]);
-  return (stepsOf(plan).length + 2) * (1 + plan.count / limit);
-}
+/** Each pair of steps in a row a scenario takes (a kill after a concurrent pass, …). */
+const stepPairs = (plan: ReturnType<typeof scenario>) =>
+  plan.steps.slice(1).map((step, i) => `after:${plan.steps[i]}>${step}`);
 
 /**
- * The fast slice: of the soak's seeds, the fewest and cheapest (chosen greedily by values gained per
- * estimated cost) that together take every value of every dimension the scenario generator draws — each step
- * kind, each pair of steps in a row, every page size, object limit and concurrency — plus every seed that ever
- * failed. The bugs the soak found were each tied to such a value (a page size of 3 under shuffled ties, a kill
- * after a concurrent pass), so the slice reaches them at a fraction of the cost; the soak keeps the rarer
- * combinations.
+ * The seconds each seed took per source × sink in a soak on a 2-core machine (tools/fault_costs.ts writes the
+ * file from a soak's output): only compared between seeds, to choose the cheaper of two that add the same values.
  */
-export function fastSlice(candidates: number[]): number[] {
-  const remaining = new Map(candidates.map((seed) => {
-    const plan = scenario(seed);
-    return [seed, { values: new Set(features(plan)), cost: estimatedCost(plan) }];
-  }));
-  const covered = new Set<string>();
-  const chosen: number[] = [];
+const SOAK_SECONDS: Record<string, Record<string, number>> = soakSeconds;
+
+/** A candidate seed of one sink: the values it would add, and what it cost in the soak. */
+interface Candidate {
+  seed: number;
+  sink: Sink;
+  values: string[];
+  seconds: number;
+}
+
+/** Greedily, the candidates that add the most values per second until none adds any; adds to `covered`. */
+function cover(candidates: Candidate[], covered: Set<string>): Candidate[] {
+  const chosen: Candidate[] = [];
+  const remaining = new Set(candidates);
   for (;;) {
-    let best: number | undefined;
+    let best: Candidate | undefined;
     let worth = 0;
-    for (const [seed, { values, cost }] of remaining) {
-      const added = [...values].filter((value) => !covered.has(value)).length;
-      if (added / cost > worth) [best, worth] = [seed, added / cost];
+    for (const candidate of remaining) {
+      const added = candidate.values.filter((value) => !covered.has(value)).length;
+      if (added / candidate.seconds > worth) [best, worth] = [candidate, added / candidate.seconds];
     }
-    if (best === undefined) break;
-    for (const value of remaining.get(best)!.values) covered.add(value);
+    if (!best) return chosen;
+    for (const value of best.values) covered.add(value);
     remaining.delete(best);
     chosen.push(best);
   }
-  return [...new Set([...REPLAYED_SEEDS, ...chosen])].sort((a, b) => a - b);
+}
+
+/**
+ * The fast slice of one source × sink: of the soak's seeds, the cheapest (chosen greedily by values gained per
+ * second the seed took in a soak) that together take every value of every dimension the scenario generator
+ * draws — each step kind, every page size, object limit and concurrency, ties, late events, MAX_EVENTS — in
+ * this sink; each pair of steps in a row (a kill after a concurrent pass, …) in one of the source's two sinks;
+ * and every seed that ever failed, where it failed. The bugs the soak found were each tied to such a value, so
+ * the slice reaches them at a fraction of the cost; the soak keeps the rarer combinations.
+ */
+export function fastSlice(candidates: number[], source: SourceName, sink: Sink): number[] {
+  const sinks: Sink[] = ["dir", "oci"];
+  const seconds = (seed: number, of: Sink) => SOAK_SECONDS[`${source} → ${of}`]?.[seed] ?? Infinity;
+  const singles = sinks.map((of) =>
+    cover(
+      candidates.map((seed) => ({
+        seed,
+        sink: of,
+        values: features(scenario(seed)),
+        seconds: seconds(seed, of),
+      })),
+      new Set(),
+    )
+  );
+  const pairsTaken = new Set(singles.flat().flatMap((c) => stepPairs(scenario(c.seed))));
+  const pairs = cover(
+    sinks.flatMap((of) =>
+      candidates.map((seed) => ({
+        seed,
+        sink: of,
+        values: stepPairs(scenario(seed)),
+        seconds: seconds(seed, of),
+      }))
+    ),
+    pairsTaken,
+  );
+  const chosen = [...singles.flat(), ...pairs].filter((c) => c.sink === sink).map((c) => c.seed);
+  const replayed = REPLAYED_SEEDS.filter((r) => r.source === source && r.sink === sink).map((r) => r.seed);
+  return [...new Set([...replayed, ...chosen])].sort((a, b) => a - b);
 }
 
 /** The seeds this run registers: FAULT_SEED=S one, FAULT_SEEDS=N seeds 1 to N, else the fast slice. */
-function selectedSeeds(): number[] {
+function selectedSeeds(source: SourceName, sink: Sink): number[] {
   if (only) return [Number(only)];
   const soak = Array.from({ length: count ? Number(count) : SOAK_SEEDS }, (_, i) => i + 1);
-  return count ? soak : fastSlice(soak);
+  return count ? soak : fastSlice(soak, source, sink);
 }
 
 /** Registers one shard of the seeded scenarios for a source and sink: the selected seeds dealt round-robin. */
 export function defineFaultSuite(source: SourceName, sink: Sink, shard: number) {
-  const seeds = selectedSeeds();
+  const seeds = selectedSeeds(source, sink);
   for (const [i, seed] of seeds.entries()) if (i % SHARDS === shard - 1) defineSeed(seed, source, sink);
 }
 
