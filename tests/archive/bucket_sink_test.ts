@@ -201,18 +201,19 @@ Deno.test("an object another writer put at a window's name is never overwritten:
   }
 });
 
-Deno.test("a day folder of more than a thousand objects is listed page by page (nextStartWith); export reads the bucket", async () => {
+Deno.test("a day folder of more than one listing page is listed page by page (nextStartWith); export reads the bucket", async () => {
   // One day two days back, so every object of the run lands in the same day folder, whatever the time now.
   const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 2 * 86_400_000;
   const events = generateEvents({
     seed: 96,
-    count: 900,
+    count: 60,
     from: day + 3_600_000,
     to: day + 6 * 3_600_000,
     tieRate: 0,
   });
   const domain = await startDomain({ events });
-  const cloud = await startCloud(domain.dir);
+  // Pages of 25 names (the service may truncate a page below `limit`): the folder's 120 objects take five.
+  const cloud = await startCloud(domain.dir, { listObjectsPageSize: 25 });
   try {
     assert.equal(
       await main([
@@ -230,7 +231,7 @@ Deno.test("a day folder of more than a thousand objects is listed page by page (
       const folder = object.name.slice(0, object.name.lastIndexOf("/"));
       folders.set(folder, (folders.get(folder) ?? 0) + 1);
     }
-    assert.ok(Math.max(...folders.values()) > 1000, "one day folder must hold more than one listing page");
+    assert.ok(Math.max(...folders.values()) > 100, "one day folder must hold several listing pages");
     assert.equal(await main(["once", ...cloudArgs(domain, cloud), "--log-level", "error"]), 0);
     const archive = await readBucketArchive(cloud.oci);
     assert.deepEqual(duplicates(archive.ids), []);

@@ -223,6 +223,13 @@ export interface OciEmulatorOptions {
   /** Largest seeded page size of `listEvents` when `auditPageSize` is unset. @default 5000 */
   auditMaxPageSize?: number;
   /**
+   * The most entries a ListObjects page holds, whatever `limit` asks for. The API reference makes `limit` a
+   * maximum ("the maximum number of results per page") and `nextStartWith` the start of the next page of "a
+   * truncated ListObjects response" (ListObjects model), so the service may truncate sooner: a test pages a
+   * folder without storing a thousand objects. @default 1000 (the largest `limit`)
+   */
+  listObjectsPageSize?: number;
+  /**
    * Extra time between an event's processing time and the moment `listEvents` returns it. Oracle does not
    * say whether there is one (UNCONFIRMED): 0 models "listable once processed", a positive value "listable
    * only a while after" — both are used (fault-suite seeds). @default 0
@@ -1141,6 +1148,7 @@ interface State {
   audit: AuditStore;
   auditPageSize?: number;
   auditMaxPageSize: number;
+  listObjectsPageSize: number;
   auditPageRandom: Random;
   auditPaging: "cursor" | "offset";
   auditEmptyFirstPage: boolean;
@@ -1495,7 +1503,10 @@ function listObjects(state: State, query: Map<string, string>, params: Params): 
   if (delimiter !== undefined && delimiter !== "/") {
     throw invalidParameter("The only supported delimiter is '/'");
   }
-  const limit = parseIntegerParam(query, "limit", 1, LIST_OBJECTS_MAX_LIMIT) ?? LIST_OBJECTS_MAX_LIMIT;
+  const limit = Math.min(
+    parseIntegerParam(query, "limit", 1, LIST_OBJECTS_MAX_LIMIT) ?? LIST_OBJECTS_MAX_LIMIT,
+    state.listObjectsPageSize,
+  );
   const fields = (query.get("fields") ?? "name").split(",").map((field) => field.trim()).filter(Boolean);
   const unknown = fields.filter((field) => !OBJECT_SUMMARY_FIELDS.includes(field));
   if (unknown.length > 0) throw invalidParameter(`Unknown fields: ${unknown.join(", ")}`);
@@ -2631,6 +2642,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
     audit,
     auditPageSize: options.auditPageSize,
     auditMaxPageSize: options.auditMaxPageSize ?? DEFAULT_AUDIT_MAX_PAGE_SIZE,
+    listObjectsPageSize: options.listObjectsPageSize ?? LIST_OBJECTS_MAX_LIMIT,
     auditPageRandom: mulberry32(seed ^ 0x27d4eb2f),
     auditPaging: options.auditPaging ?? "cursor",
     auditEmptyFirstPage: options.auditEmptyFirstPage ?? false,
