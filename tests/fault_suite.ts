@@ -597,6 +597,7 @@ type SourceName = "idcs" | "oci-audit";
 
 const only = Deno.env.get("FAULT_SEED");
 const count = Deno.env.get("FAULT_SEEDS");
+const part = Deno.env.get("FAULT_SOAK_PART");
 /** The soak: seeds 1 to SOAK_SEEDS per source × sink (`deno task test:soak`). */
 const SOAK_SEEDS = 200;
 /**
@@ -711,11 +712,21 @@ export function fastSlice(candidates: number[], source: SourceName, sink: Sink):
   return [...new Set([...replayed, ...chosen])].sort((a, b) => a - b);
 }
 
-/** The seeds this run registers: FAULT_SEED=S one, FAULT_SEEDS=N seeds 1 to N, else the fast slice. */
+/**
+ * The seeds this run registers: FAULT_SEED=S one; FAULT_SEEDS=N seeds 1 to N, or with FAULT_SOAK_PART=k/n the
+ * k-th of n interleaved parts of them (seeds s with s mod n = k − 1: CI soaks a part a run, taking the parts in
+ * turn); else the fast slice.
+ */
 function selectedSeeds(source: SourceName, sink: Sink): number[] {
   if (only) return [Number(only)];
   const soak = Array.from({ length: count ? Number(count) : SOAK_SEEDS }, (_, i) => i + 1);
-  return count ? soak : fastSlice(soak, source, sink);
+  if (!count) return fastSlice(soak, source, sink);
+  if (!part) return soak;
+  const [k, n] = part.split("/").map(Number);
+  if (!(Number.isInteger(k) && Number.isInteger(n) && 1 <= k && k <= n)) {
+    throw new TypeError(`FAULT_SOAK_PART must be k/n with 1 ≤ k ≤ n, like 2/4, not "${part}"`);
+  }
+  return soak.filter((seed) => seed % n === k - 1);
 }
 
 /** Registers one shard of the seeded scenarios for a source and sink: the selected seeds dealt round-robin. */
