@@ -20,6 +20,47 @@ export interface ArchivedEvent {
   json: Uint8Array;
 }
 
+/** The id an archived event is known by: its source's id member. */
+export function eventKey(kind: SourceKind, event: Record<string, unknown>): string | undefined {
+  const id = event[kind.idField];
+  return typeof id === "string" && id ? id : undefined;
+}
+
+/** When an archived event occurred: its source's time member. */
+export function eventTime(kind: SourceKind | undefined, event: Record<string, unknown>): number | undefined {
+  const text = kind && event[kind.timeField];
+  const ms = typeof text === "string" ? Date.parse(text) : NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * The events whose id and time were read from the JSON value their bytes hold, as `verify` reads them from
+ * their line (`eventKey`, `eventTime`), by `eventFromValue`; frozen, so they stay that. The commit path checks
+ * such an event's line without parsing it again.
+ */
+const readFromValues = new WeakSet<ArchivedEvent>();
+
+/**
+ * The event whose bytes are `json`, one line, and whose JSON value is `value` (JSON.parse of them, or the same
+ * value parsed as part of its page), or undefined when the value has no id or time of `kind`. Pure.
+ */
+export function eventFromValue(
+  kind: SourceKind,
+  json: Uint8Array,
+  value: unknown,
+): ArchivedEvent | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const id = eventKey(kind, value as Record<string, unknown>);
+  const time = eventTime(kind, value as Record<string, unknown>);
+  if (id === undefined || time === undefined) return undefined;
+  const event = Object.freeze({ id, time, json });
+  readFromValues.add(event);
+  return event;
+}
+
+/** Whether the event's id and time are those its bytes hold (`eventFromValue`): its line needs no parse. */
+export const readFromValue = (event: ArchivedEvent): boolean => readFromValues.has(event);
+
 /** A window's events, or the time the window must end before so it holds at most `limit` events. */
 export type WindowRead =
   | { kind: "complete"; events: ArchivedEvent[]; sourceTotal: number | null; skippedCompartments?: string[] }
