@@ -160,8 +160,8 @@ export async function encodeWindow(
 
 /**
  * What `verify` would find wrong with the lines of `events` as `encodeWindow` writes them. An event read from
- * the value its bytes hold (`readFromValue`) is checked by the id and time read then; any other is decoded
- * and parsed as verify parses its line. Pure.
+ * the value its bytes hold (`readFromValue`: one line, and the id and time verify reads from it) is checked by
+ * that id and time; any other is decoded and parsed as verify parses its line. Pure.
  */
 function windowProblems(events: ArchivedEvent[], kind: SourceKind, window: Window): string[] {
   const problems: string[] = [];
