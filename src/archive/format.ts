@@ -8,9 +8,19 @@ import { createHash } from "node:crypto";
 import { createGzip } from "node:zlib";
 import type { SourceName } from "../config/settings.ts";
 import { ArchiveError } from "../errors.ts";
-import { type ArchivedEvent, type Source, SOURCE_KINDS, type SourceKind } from "../sources/source.ts";
+import {
+  type ArchivedEvent,
+  eventKey,
+  eventTime,
+  readFromValue,
+  type Source,
+  SOURCE_KINDS,
+  type SourceKind,
+} from "../sources/source.ts";
 import { VERSION } from "../version.ts";
 import type { Window } from "../window.ts";
+
+export { eventKey, eventTime };
 
 export const FORMAT = "audit-archiver/1";
 
@@ -148,21 +158,26 @@ export async function encodeWindow(
   };
 }
 
-/** What `verify` would find wrong with the lines of `events` as `encodeWindow` writes them. Pure. */
+/**
+ * What `verify` would find wrong with the lines of `events` as `encodeWindow` writes them. An event read from
+ * the value its bytes hold (`readFromValue`: one line, and the id and time verify reads from it) is checked by
+ * that id and time; any other is decoded and parsed as verify parses its line. Pure.
+ */
 function windowProblems(events: ArchivedEvent[], kind: SourceKind, window: Window): string[] {
   const problems: string[] = [];
   const decoder = new TextDecoder();
-  const lines = events.map((event) => {
+  const keys = events.map((event) => {
+    if (readFromValue(event)) return event;
     if (event.json.includes(NEWLINE) || event.json.includes(CARRIAGE_RETURN)) {
       problems.push(`event ${event.id} spans more than one line`);
     }
-    return decoder.decode(event.json);
+    return lineKey(kind, decoder.decode(event.json));
   });
   // On processing time, verify holds the lines to the first and last event time the manifest records.
   const range = kind.basis === "event-time"
     ? window
     : { start: events[0]?.time ?? 0, end: (events.at(-1)?.time ?? 0) + 1 };
-  return [...problems, ...lineProblems("the window", kind, range, lines)];
+  return [...problems, ...keyProblems("the window", range, keys)];
 }
 
 const CARRIAGE_RETURN = 13;
@@ -178,24 +193,43 @@ export function lineProblems(
   range: { start: number; end: number },
   lines: Iterable<string>,
 ): string[] {
+  return keyProblems(name, range, Iterator.from(lines).map((line) => lineKey(kind, line)));
+}
+
+/** A line's id and time as verify reads them; undefined when the line is not an event. Pure. */
+function lineKey(kind: SourceKind | undefined, line: string): LineKey | undefined {
+  let event;
+  try {
+    event = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const id = kind && typeof event === "object" && event !== null ? eventKey(kind, event) : undefined;
+  return id === undefined ? undefined : { id, time: eventTime(kind, event) };
+}
+
+interface LineKey {
+  id: string;
+  time: number | undefined;
+}
+
+/** `lineProblems` of lines read as their keys (undefined: not an event). Pure. */
+function keyProblems(
+  name: string,
+  range: { start: number; end: number },
+  keys: Iterable<LineKey | undefined>,
+): string[] {
   const problems: string[] = [];
   const ids = new Set<string>();
   let previous = { time: -Infinity, id: "" };
   let index = 0;
-  for (const line of lines) {
+  for (const key of keys) {
     index++;
-    let event;
-    try {
-      event = JSON.parse(line);
-    } catch {
-      event = undefined;
-    }
-    const id = kind && typeof event === "object" && event !== null ? eventKey(kind, event) : undefined;
-    if (id === undefined) {
+    if (key === undefined) {
       problems.push(`${name}: line ${index} is not an event`);
       continue;
     }
-    const time = eventTime(kind, event);
+    const { id, time } = key;
     if (ids.has(id)) problems.push(`${name}: event ${id} appears twice`);
     ids.add(id);
     if (time === undefined || !(time >= range.start && time < range.end)) {
@@ -302,16 +336,3 @@ export async function eventIds(manifest: Manifest, data: Uint8Array): Promise<st
 /** The source kind of an archived window (undefined for a source this version does not know). */
 export const kindOf = (manifest: Manifest): SourceKind | undefined =>
   SOURCE_KINDS[manifest.source as SourceName];
-
-/** The id an archived event is known by: its source's id member. */
-export function eventKey(kind: SourceKind, event: Record<string, unknown>): string | undefined {
-  const id = event[kind.idField];
-  return typeof id === "string" && id ? id : undefined;
-}
-
-/** When an archived event occurred: its source's time member. */
-export function eventTime(kind: SourceKind | undefined, event: Record<string, unknown>): number | undefined {
-  const text = kind && event[kind.timeField];
-  const ms = typeof text === "string" ? Date.parse(text) : NaN;
-  return Number.isNaN(ms) ? undefined : ms;
-}

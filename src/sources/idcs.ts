@@ -4,16 +4,17 @@
  * @module
  */
 
-import { mapConcurrent, UTF8 } from "../bytes.ts";
+import { mapConcurrent } from "../bytes.ts";
 import { type Config, type SourceConfig, sourceScope } from "../config/validate.ts";
 import { ArchiveError, retriableError } from "../errors.ts";
 import { request } from "../http/request.ts";
 import type { Signer } from "../keys.ts";
 import { log } from "../log.ts";
 import { IdcsTokens } from "./idcs_token.ts";
-import { duplicateKey, oneLine, rawElements, rawMemberStart } from "./json_scan.ts";
+import { arrayMemberAsSent } from "./json_scan.ts";
 import {
   type ArchivedEvent,
+  eventFromValue,
   EventsById,
   reportConflicts,
   type Source,
@@ -50,8 +51,8 @@ interface AuditEventsPage {
 /**
  * Checks a SCIM ListResponse page as documented; every event must carry an id and a timestamp in the window.
  * Each event is kept as the bytes the domain sent (`sent`, the body `body` was parsed from), on one line
- * (`oneLine`), and its id and timestamp are read from those bytes. A page where one object names a member
- * twice is refused: JSON.parse and the byte scan could read different members.
+ * (`arrayMemberAsSent`), and its id and timestamp are the members `body` holds for those bytes. A page where
+ * one object names a member twice is refused: JSON.parse and the byte scan could read different members.
  */
 export function parseAuditEventsPage(body: unknown, sent: Uint8Array, window: Window): AuditEventsPage {
   const page = body as { schemas?: unknown; totalResults?: unknown; Resources?: unknown };
@@ -66,19 +67,17 @@ export function parseAuditEventsPage(body: unknown, sent: Uint8Array, window: Wi
   if (!Number.isInteger(page.totalResults) || (page.totalResults as number) < 0) throw bad("no totalResults");
   const resources = page.Resources ?? [];
   if (!Array.isArray(resources)) throw bad("Resources is not an array");
-  const twice = duplicateKey(sent);
+  const { elements: raw, twice } = arrayMemberAsSent(sent, body, "Resources");
   if (twice !== undefined) throw bad(`an object names the member ${JSON.stringify(twice)} twice`);
-  const raw = resources.length ? rawElements(sent, rawMemberStart(sent, "Resources")).elements : [];
   if (raw.length !== resources.length) throw bad("Resources could not be read as sent");
-  const events = raw.map((element) => {
-    const json = oneLine(element);
-    const { id, timestamp } = JSON.parse(UTF8.decode(json)) ?? {};
-    const time = typeof timestamp === "string" ? Date.parse(timestamp) : NaN;
-    if (typeof id !== "string" || !id || Number.isNaN(time)) throw bad("an event has no id or timestamp");
-    if (time < window.start || time >= window.end) {
-      throw bad(`event ${id} at ${timestamp} is outside the filter`);
+  // The page's parse read each element's value from the bytes kept: no second parse per event.
+  const events = raw.map((json, i) => {
+    const event = eventFromValue(SOURCE_KINDS.idcs, json, resources[i]);
+    if (!event) throw bad("an event has no id or timestamp");
+    if (event.time < window.start || event.time >= window.end) {
+      throw bad(`event ${event.id} at ${resources[i].timestamp} is outside the filter`);
     }
-    return { id, time, json };
+    return event;
   });
   return { totalResults: page.totalResults as number, events };
 }

@@ -11,18 +11,20 @@ import { UTF8 } from "../bytes.ts";
  * escapes, `null`s): the archive keeps events byte for byte, as views into the response body; and where the
  * array ends. JSON's structural characters are ASCII and no byte of a multi-byte UTF-8 character is, so the
  * bytes are scanned like text. Throws a SyntaxError where the array is cut short or not separated as JSON
- * separates elements; what lies inside an element is left to JSON.parse. Pure.
+ * separates elements; what lies inside an element is left to JSON.parse. Counts into `tally` what
+ * `valueEnd` counts. Pure.
  */
 export function rawElements(
   sent: Uint8Array,
   from = skipSpace(sent, 0),
+  tally?: Tally,
 ): { elements: Uint8Array[]; end: number } {
   if (sent[from] !== OPEN_BRACKET) throw new SyntaxError("not an array");
   const elements: Uint8Array[] = [];
   let i = skipSpace(sent, from + 1);
   if (sent[i] === CLOSE_BRACKET) return { elements, end: i + 1 };
   for (;;) {
-    const end = valueEnd(sent, i);
+    const end = valueEnd(sent, i, tally);
     elements.push(sent.subarray(i, end));
     i = skipSpace(sent, end);
     if (sent[i] === CLOSE_BRACKET) return { elements, end: i + 1 };
@@ -31,20 +33,7 @@ export function rawElements(
   }
 }
 
-/** Where the value of member `name` of the top-level JSON object starts, or -1. Pure. */
-export function rawMemberStart(sent: Uint8Array, name: string): number {
-  let i = skipSpace(sent, skipSpace(sent, 0) + 1);
-  while (sent[i] === QUOTE) {
-    const keyEnd = valueEnd(sent, i);
-    const valueStart = skipSpace(sent, skipSpace(sent, keyEnd) + 1);
-    if (JSON.parse(UTF8.decode(sent.subarray(i, keyEnd))) === name) return valueStart;
-    i = skipSpace(sent, valueEnd(sent, valueStart));
-    if (sent[i] === COMMA) i = skipSpace(sent, i + 1);
-  }
-  return -1;
-}
-
-const QUOTE = 34, BACKSLASH = 92, COMMA = 44;
+const QUOTE = 34, BACKSLASH = 92, COMMA = 44, COLON = 58, CR = 13, LF = 10;
 
 const OPEN_BRACE = 123, CLOSE_BRACE = 125, OPEN_BRACKET = 91, CLOSE_BRACKET = 93;
 
@@ -59,33 +48,92 @@ export const skipSpace = (sent: Uint8Array, i: number) => {
   return i;
 };
 
-/** The end (exclusive) of the JSON string that starts at `i`: the next quote not escaped by a backslash. */
+/**
+ * The end (exclusive) of the JSON string that starts at `i`: the next quote not escaped by a backslash. A loop
+ * over the bytes, not `indexOf`: most strings of an event are short, and a call per quote cost more than the
+ * bytes it skipped.
+ */
 function stringEnd(sent: Uint8Array, i: number): number {
-  for (let quote = sent.indexOf(QUOTE, i + 1);; quote = sent.indexOf(QUOTE, quote + 1)) {
-    if (quote === -1) throw new SyntaxError("unterminated string");
-    let backslashes = 0;
-    while (sent[quote - 1 - backslashes] === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return quote + 1;
+  for (i++; i < sent.length; i++) {
+    const c = sent[i];
+    if (c === QUOTE) return i + 1;
+    if (c === BACKSLASH) i++;
   }
+  throw new SyntaxError("unterminated string");
 }
 
-/** The end (exclusive) of the JSON value that starts at `i` of `sent`; throws where it is cut short. */
-function valueEnd(sent: Uint8Array, i: number): number {
+/** What a walk over JSON bytes counted outside strings: members (their colons) and raw line breaks. */
+interface Tally {
+  members: number;
+  lineBreaks: number;
+}
+
+/**
+ * The end (exclusive) of the JSON value that starts at `i` of `sent`; throws where it is cut short. Counts
+ * into `tally` the members of its objects and the line breaks between its tokens.
+ */
+function valueEnd(sent: Uint8Array, i: number, tally: Tally = { members: 0, lineBreaks: 0 }): number {
   const first = sent[i];
   if (first === QUOTE) return stringEnd(sent, i);
   if (first === OPEN_BRACE || first === OPEN_BRACKET) {
-    for (let depth = 0;; i++) {
-      if (i >= sent.length) throw new SyntaxError("unterminated object or array");
+    for (let depth = 0; i < sent.length; i++) {
       const c = sent[i];
       if (c === QUOTE) i = stringEnd(sent, i) - 1;
+      else if (c === COLON) tally.members++;
       else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
       else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i + 1;
+      else if (c === LF || c === CR) tally.lineBreaks++;
     }
+    throw new SyntaxError("unterminated object or array");
   }
   for (let c = sent[i]; i < sent.length; c = sent[++i]) {
     if (isSpace(c) || c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET) break;
   }
   return i;
+}
+
+/**
+ * The elements of the array that member `name` of the JSON object `sent` holds, as `rawElements` finds them
+ * and each on one line (`oneLine`), in one walk over every byte of `sent`; `twice`, a member name some object
+ * names twice (as `duplicateKey` finds it), or undefined. `value` is `JSON.parse` of `sent`: every member the
+ * bytes write is one of its members unless an object names one twice, so counting both finds a duplicate
+ * without comparing names, which only a page that has one pays for. Elements are [] where the member is
+ * missing or not an array. Throws a SyntaxError as `rawElements` does. Pure.
+ */
+export function arrayMemberAsSent(
+  sent: Uint8Array,
+  value: unknown,
+  name: string,
+): { elements: Uint8Array[]; twice: string | undefined } {
+  const tally: Tally = { members: 0, lineBreaks: 0 };
+  let elements: Uint8Array[] = [];
+  let i = skipSpace(sent, skipSpace(sent, 0) + 1);
+  while (sent[i] === QUOTE) {
+    const keyEnd = stringEnd(sent, i);
+    const valueStart = skipSpace(sent, skipSpace(sent, keyEnd) + 1);
+    tally.members++;
+    const key = decodeName(sent, i, keyEnd);
+    if (key === name && sent[valueStart] === OPEN_BRACKET) {
+      const array = rawElements(sent, valueStart, tally);
+      elements = array.elements;
+      i = skipSpace(sent, array.end);
+    } else i = skipSpace(sent, valueEnd(sent, valueStart, tally));
+    if (sent[i] === COMMA) i = skipSpace(sent, i + 1);
+  }
+  const twice = tally.members === membersOf(value) ? undefined : duplicateKey(sent);
+  return { elements: tally.lineBreaks ? elements.map(oneLine) : elements, twice };
+}
+
+/** How many members the objects of a parsed JSON value have in all, at any depth. Pure. */
+function membersOf(value: unknown): number {
+  if (typeof value !== "object" || value === null) return 0;
+  let members = 0;
+  if (Array.isArray(value)) {
+    for (const element of value) members += membersOf(element);
+    return members;
+  }
+  for (const member of Object.values(value)) members += 1 + membersOf(member);
+  return members;
 }
 
 /**
@@ -184,8 +232,6 @@ function decodeName(sent: Uint8Array, start: number, end: number): string {
   const raw = sent.subarray(start, end);
   return raw.includes(BACKSLASH) ? JSON.parse(UTF8.decode(raw)) as string : UTF8.decode(raw.subarray(1, -1));
 }
-
-const CR = 13, LF = 10;
 
 /**
  * An event's bytes as one NDJSON line: the same bytes when they hold no line break, else the same JSON with
