@@ -372,7 +372,8 @@ function parseJsonString(literal: string): string {
 /**
  * The filter grammar, in one place: `timestamp <gt|ge|lt|le|eq> "<UTC date-time>"` comparisons joined by `and`
  * and `or` (`and` binding first) and grouped by parentheses, as Oracle's "Query Parameters" page
- * (OCISQueryParameters, docs/oracle/identity-domains.md [query-params]) and RFC 7644 §3.4.2.2 give them;
+ * (https://docs.oracle.com/en-us/iaas/Content/Identity/api-getstarted/OCISQueryParameters.htm,
+ * docs/oracle/identity-domains.md [query-params]) and RFC 7644 §3.4.2.2 give them;
  * refuses everything else, `not` and other attributes and operators included, which Oracle accepts but the
  * program never sends.
  */
