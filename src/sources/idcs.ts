@@ -123,12 +123,44 @@ function splitTies(pages: AuditEventsPage[]): Map<number, number> {
 }
 
 /**
- * Groups split ties into reads of at most one page of events and IDCS_MAX_TIE_MILLISECONDS milliseconds, first
- * fit in time order: a read within one page has no page edge to split a tie again. A tie larger than a page
- * is a read of its own.
+ * The last page of a window, read by time instead of position: every event from the time the other pages
+ * reached (`window`, which a page edge then cannot split) and how many that is (`events`), when they fit one
+ * page with room to spare for split ties. Positions in the timestamp order are fixed, so the positions after
+ * the pages' hold events from that time on, and the pages sent as many at that time as it has before them.
  */
-function packTies(ties: Map<number, number>, pageSize: number): number[][] {
-  const reads: { times: number[]; events: number }[] = [];
+interface Tail {
+  window: Window;
+  events: number;
+}
+
+function planTail(
+  window: Window,
+  pages: AuditEventsPage[],
+  total: number,
+  pageSize: number,
+): Tail | undefined {
+  const from = pages.at(-1)?.events.at(-1)?.time;
+  if (from === undefined) return undefined;
+  let positions = 0;
+  let atFrom = 0;
+  for (const page of pages) {
+    positions += page.events.length;
+    for (const { time } of page.events) if (time === from) atFrom++;
+  }
+  const events = total - positions + atFrom;
+  return events < pageSize ? { window: { start: from, end: window.end }, events } : undefined;
+}
+
+/**
+ * Groups split ties into reads of at most one page of events and IDCS_MAX_TIE_MILLISECONDS milliseconds, first
+ * fit in time order (after the reads given, which already hold `events`): a read within one page has no page
+ * edge to split a tie again. A tie larger than a page is a read of its own.
+ */
+function packTies(
+  ties: Map<number, number>,
+  pageSize: number,
+  reads: { times: number[]; events: number }[],
+): number[][] {
   for (const [time, events] of [...ties].sort(([a], [b]) => a - b)) {
     const read = reads.find((read) =>
       read.events + events <= pageSize && read.times.length < IDCS_MAX_TIE_MILLISECONDS
@@ -234,15 +266,20 @@ export class IdcsSource implements Source {
       }
       const starts: number[] = [];
       for (let start = 1 + pageSize; start <= total; start += pageSize) starts.push(start);
+      // A window's last page with room to spare is read after the others, by time (`planTail`), and carries
+      // the ties their edges split.
+      const last = windows.length === 1 && total % pageSize !== 0 ? starts.pop() : undefined;
       const pages = [
         first,
         ...await mapConcurrent(starts, this.options.concurrency, (s) => this.#page(windows, s, pageSize)),
       ];
+      const tail = last === undefined ? undefined : planTail(windows[0], pages, total, pageSize);
+      if (last !== undefined && !tail) pages.push(await this.#page(windows, last, pageSize));
       for (const page of pages) for (const event of page.events) byId.add(event);
       const agreed = pages.every((page) => page.totalResults === total);
       // An id sent with different bodies counts once as an id, and once per body in totalResults.
       const complete = () => agreed && (byId.size === total || byId.variants === total);
-      if (agreed && !complete()) await this.#collectTies(windows, splitTies(pages), byId);
+      if (agreed && (tail || !complete())) await this.#collectTies(windows, splitTies(pages), byId, tail);
       if (complete()) return { kind: "complete", events: byId.events(), sourceTotal: total };
       idle = byId.size > known ? 0 : idle + 1;
       log("debug", "window read again", {
@@ -261,21 +298,34 @@ export class IdcsSource implements Source {
   }
 
   /**
-   * Reads the milliseconds of `ties` (time → events) again, and adds their events to `byId`. Where a read's
-   * pages sent an event twice, a page edge fell inside that millisecond's tie and the pages saw it in different
-   * orders, so as many of its events were skipped: reading those milliseconds alone finds them. They are read
-   * together, a page of whole ties per request (`packTies`, their windows joined by `or`), so a read costs a
-   * request or so for all its split ties instead of the whole window again (issue 21). Within one millisecond
-   * there is no narrower window: a tie larger than a page is read again whole, as any window is.
+   * Reads the milliseconds of `ties` (time → events) again, and the window's `tail` if any, and adds their
+   * events to `byId`. Where a read's pages sent an event twice, a page edge fell inside that millisecond's tie
+   * and the pages saw it in different orders, so as many of its events were skipped: reading those
+   * milliseconds alone finds them. They are read together, a page of whole ties per request (`packTies`, their
+   * windows joined by `or`), the first page being the tail's where it has room, so the split ties of a read
+   * cost no request or one instead of the whole window again (issue 21). Within one millisecond there is no
+   * narrower window: a tie larger than a page is read again whole, as any window is.
    */
-  async #collectTies(windows: Window[], ties: Map<number, number>, byId: EventsById): Promise<void> {
+  async #collectTies(
+    windows: Window[],
+    ties: Map<number, number>,
+    byId: EventsById,
+    tail?: Tail,
+  ): Promise<void> {
     const granularity = this.kind.granularityMs;
-    if (!ties.size || windows.every((window) => window.end - window.start <= granularity)) return;
-    log("debug", "ties read again", { window: describeWindows(windows), milliseconds: ties.size });
-    const reads = packTies(ties, this.options.pageSize);
-    const read = await mapConcurrent(reads, this.options.concurrency, async (times) => {
+    if (!tail && (!ties.size || windows.every((window) => window.end - window.start <= granularity))) return;
+    const before = tail ? new Map([...ties].filter(([time]) => time < tail.window.start)) : ties;
+    if (before.size) {
+      log("debug", "ties read again", { window: describeWindows(windows), milliseconds: before.size });
+    }
+    const filters = packTies(before, this.options.pageSize, tail ? [{ times: [], events: tail.events }] : [])
+      .map((times, index) => {
+        const milliseconds = times.map((time) => ({ start: time, end: time + granularity }));
+        return tail && index === 0 ? [...milliseconds, tail.window] : milliseconds;
+      });
+    const read = await mapConcurrent(filters, this.options.concurrency, async (filter) => {
       const tie = new EventsById();
-      await this.#collect(times.map((time) => ({ start: time, end: time + granularity })), Infinity, tie);
+      await this.#collect(filter, Infinity, tie);
       return tie;
     });
     for (const tie of read) byId.merge(tie);
