@@ -122,17 +122,18 @@ function splitTies(pages: AuditEventsPage[]): Map<number, number> {
   return new Map([...repeated].map((time) => [time, sizes.get(time)!]));
 }
 
-/**
- * The last page of a window, read by time instead of position: every event from the time the other pages
- * reached (`window`, which a page edge then cannot split) and how many that is (`events`), when they fit one
- * page with room to spare for split ties. Positions in the timestamp order are fixed, so the positions after
- * the pages' hold events from that time on, and the pages sent as many at that time as it has before them.
- */
+/** A window's last page read by time: its filter, and the events it holds. */
 interface Tail {
   window: Window;
   events: number;
 }
 
+/**
+ * The last page of a window, read by time instead of position: every event from the time the other pages
+ * reached (a tie that a page edge then cannot split) to the window's end, when they fit one page with room to
+ * spare for split ties. Positions in the timestamp order are fixed, so the positions after the pages' hold
+ * events from that time on, and the pages sent as many at that time as it has before them.
+ */
 function planTail(
   window: Window,
   pages: AuditEventsPage[],
