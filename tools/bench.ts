@@ -6,7 +6,8 @@
  * - `BENCH_EVENTS=N` scales every backlog (default 1,000,000; the small memory backlog is N/10).
  * - `BENCH_PROFILE=DIR` writes a V8 CPU profile (`--cpu-prof`) of each archiver run into DIR.
  * - `BENCH_TRACE=1` prints every request the emulated cloud (bucket, OCI Audit) receives, with its time in ms:
- *   what a pass waits for, round trip by round trip.
+ *   what a pass waits for, round trip by round trip; and scenario 8's archiver log at LOG_LEVEL debug, which
+ *   names each window read again and each read of split ties.
  * - `BENCH_SCENARIOS=1,3` picks scenarios (default all). Scenarios 1–3 run every source (an identity domain;
  *   OCI Audit of a tenancy and two sub-compartments) into every sink (a directory; a bucket of the emulated
  *   cloud through the real OCI SDK):
@@ -90,6 +91,8 @@ interface Scenario {
   settings?: Record<string, string>;
   /** The identity domain orders equal timestamps differently on every request (`shuffleTies`). */
   shuffleTies?: boolean;
+  /** With BENCH_TRACE, the archiver logs at debug and its log is printed: why it read what it read. */
+  traceLog?: boolean;
   /** How many days back the identity domain serves events. @default 14, as Oracle documents */
   retentionDays?: number;
   /** The days the backlog spans, ending half an hour ago. @default 7 */
@@ -237,6 +240,7 @@ function scenarios(size: number): Scenario[] {
       source: "idcs",
       sink: "dir",
       shuffleTies: true,
+      traceLog: true,
     },
   ];
 }
@@ -287,6 +291,9 @@ interface BenchSource {
   close(): Promise<void>;
 }
 
+const tracesLog = (scenario: Scenario) =>
+  scenario.traceLog === true && Deno.env.get("BENCH_TRACE") !== undefined;
+
 async function runScenario(scenario: Scenario): Promise<Result> {
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "audit-archiver-bench-" });
   const latency = { latencyMs: scenario.latencyMs };
@@ -325,6 +332,7 @@ async function runScenario(scenario: Scenario): Promise<Result> {
       ARCHIVE_DIR: archiveDir,
       ...(scenario.sink === "oci" ? cloud!.env : {}),
       ...scenario.settings,
+      ...(tracesLog(scenario) ? { LOG_LEVEL: "debug" } : {}),
     };
     progress(`${scenario.name}: archiving`);
     // Deltas, so the emulator's startup and the event generation are not counted.
@@ -343,6 +351,9 @@ async function runScenario(scenario: Scenario): Promise<Result> {
     const cpu = process.cpuUsage(cpuBefore);
     if (run.code !== 0) {
       throw new BrokenRun(`${scenario.name}: the archiver exited with ${run.code}:\n${run.stderr.trim()}`);
+    }
+    if (tracesLog(scenario)) {
+      for (const line of run.stderr.trim().split("\n")) console.error(`bench: trace ${line}`);
     }
     if (run.peakRssBytes === 0) {
       throw new BrokenRun(`${scenario.name}: no memory sample of the archiver (is /proc readable?)`);

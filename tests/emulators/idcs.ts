@@ -7,9 +7,9 @@
  *   `iss` = `sub` = client id, both audiences, `exp`), or HTTP Basic with the
  *   client secret when one is configured.
  * - `GET /admin/v1/AuditEvents` needs an issued, unexpired bearer token and
- *   supports `timestamp` comparisons joined by `and`; anything else in a filter
- *   is a 400 `invalidFilter`, so the program cannot rely on what it never sent
- *   to the real service.
+ *   supports `timestamp` comparisons joined by `and` and `or`, grouped by
+ *   parentheses; anything else in a filter is a 400 `invalidFilter`, so the
+ *   program cannot rely on what it never sent to the real service.
  * - `AuditEvents` serves the last 14 days of events only (`retentionDays`): older ones age out, as Oracle's
  *   "Setting the Audit Retention Period" page says (docs/oracle/identity-domains.md [config-audit-retention]).
  * - Faults (latency, 429 with or without `Retry-After`, 5xx, dropped
@@ -283,9 +283,48 @@ function daysInMonth(year: number, month: number): number {
 
 type FilterOperator = typeof FILTER_OPERATORS[number];
 
-interface Comparison {
-  operator: FilterOperator;
-  value: Instant;
+/**
+ * What a filter selects: disjoint half-open spans [from, to) of whole milliseconds, in time order. A filter on
+ * `timestamp` alone, however its comparisons are joined, selects such a union.
+ */
+type Spans = { from: number; to: number }[];
+
+const EVERY_TIME: Spans = [{ from: -Infinity, to: Infinity }];
+
+/** The times a comparison selects. Timestamps are whole ms, so `> x` is `> floor(x)` and `>= x` is `>= ceil(x)`. */
+function spansOf(operator: FilterOperator, value: Instant): Spans {
+  const after = value.floorMs + 1;
+  const span = {
+    gt: { from: after, to: Infinity },
+    ge: { from: value.ceilMs, to: Infinity },
+    lt: { from: -Infinity, to: value.ceilMs },
+    le: { from: -Infinity, to: after },
+    eq: { from: value.ceilMs, to: after },
+  }[operator];
+  return span.from < span.to ? [span] : [];
+}
+
+function intersectSpans(left: Spans, right: Spans): Spans {
+  const both: Spans = [];
+  for (const a of left) {
+    for (const b of right) {
+      const from = Math.max(a.from, b.from);
+      const to = Math.min(a.to, b.to);
+      if (from < to) both.push({ from, to });
+    }
+  }
+  return uniteSpans(both, []);
+}
+
+function uniteSpans(left: Spans, right: Spans): Spans {
+  const sorted = [...left, ...right].sort((a, b) => a.from - b.from);
+  const united: Spans = [];
+  for (const span of sorted) {
+    const last = united.at(-1);
+    if (last && span.from <= last.to) last.to = Math.max(last.to, span.to);
+    else united.push({ ...span });
+  }
+  return united;
 }
 
 type Token = { kind: "(" | ")" } | { kind: "word"; text: string } | { kind: "string"; text: string };
@@ -331,10 +370,14 @@ function parseJsonString(literal: string): string {
 }
 
 /**
- * Parses `timestamp <gt|ge|lt|le|eq> "<UTC date-time>"` terms joined by `and`,
- * with optional parentheses (RFC 7644 §3.4.2.2); refuses everything else.
+ * The filter grammar, in one place: `timestamp <gt|ge|lt|le|eq> "<UTC date-time>"` comparisons joined by `and`
+ * and `or` (`and` binding first) and grouped by parentheses, as Oracle's "Query Parameters" page
+ * (https://docs.oracle.com/en-us/iaas/Content/Identity/api-getstarted/OCISQueryParameters.htm,
+ * docs/oracle/identity-domains.md [query-params]) and RFC 7644 §3.4.2.2 give them;
+ * refuses everything else, `not` and other attributes and operators included, which Oracle accepts but the
+ * program never sends.
  */
-function parseFilter(filter: string): Comparison[] {
+function parseFilter(filter: string): Spans {
   const tokens = tokenizeFilter(filter);
   let position = 0;
   const peekWord = () => {
@@ -351,16 +394,23 @@ function parseFilter(filter: string): Comparison[] {
     return token.text;
   };
 
-  const parseExpression = (): Comparison[] => {
-    const comparisons = parseTerm();
+  const parseExpression = (): Spans => {
+    let spans = parseConjunction();
+    while (peekWord() === "or") {
+      position++;
+      spans = uniteSpans(spans, parseConjunction());
+    }
+    return spans;
+  };
+  const parseConjunction = (): Spans => {
+    let spans = parseTerm();
     while (peekWord() === "and") {
       position++;
-      comparisons.push(...parseTerm());
+      spans = intersectSpans(spans, parseTerm());
     }
-    if (peekWord() === "or") throw invalidFilter(`the "or" operator is not supported`);
-    return comparisons;
+    return spans;
   };
-  const parseTerm = (): Comparison[] => {
+  const parseTerm = (): Spans => {
     if (tokens[position]?.kind === "(") {
       position++;
       const inner = parseExpression();
@@ -368,9 +418,9 @@ function parseFilter(filter: string): Comparison[] {
       return inner;
     }
     if (peekWord() === "not") throw invalidFilter(`the "not" operator is not supported`);
-    return [parseComparison()];
+    return parseComparison();
   };
-  const parseComparison = (): Comparison => {
+  const parseComparison = (): Spans => {
     const attribute = expectText("word", "an attribute");
     if (attribute.toLowerCase() !== "timestamp") {
       throw invalidFilter(`attribute "${attribute}" is not supported: only timestamp can be filtered`);
@@ -387,12 +437,12 @@ function parseFilter(filter: string): Comparison[] {
     if (!value) {
       throw invalidFilter(`"${literal}" is not an ISO-8601 UTC date-time such as 2026-11-27T10:24:24.022Z`);
     }
-    return { operator: operator as FilterOperator, value };
+    return spansOf(operator as FilterOperator, value);
   };
 
-  const comparisons = parseExpression();
+  const spans = parseExpression();
   if (position < tokens.length) throw invalidFilter(`unexpected ${describe(tokens[position])}`);
-  return comparisons;
+  return spans;
 }
 
 function invalidFilter(detail: string): ScimError {
@@ -412,6 +462,12 @@ interface StoredEvent {
 }
 
 type SortOrder = "ascending" | "descending";
+
+/** What a filter selects in the store: index ranges [start, end) in time order, disjoint. */
+type Selection = { start: number; end: number }[];
+
+const selectedCount = (selection: Selection) =>
+  selection.reduce((sum, { start, end }) => sum + end - start, 0);
 
 function compareStored(a: StoredEvent, b: StoredEvent): number {
   return a.time - b.time || (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0);
@@ -467,7 +523,7 @@ function mergeSorted(left: StoredEvent[], right: StoredEvent[]): StoredEvent[] {
 
 /**
  * Events sorted by (time, id); late-indexed batches wait in `pending` until
- * their `visibleAt`. A query costs two binary searches per comparison plus the
+ * their `visibleAt`. A query costs two binary searches per span it selects plus the
  * page, never a scan of all events.
  */
 class EventStore {
@@ -490,43 +546,58 @@ class EventStore {
     return lowerBound(this.#visible, 0, this.#visible.length, ({ time }) => time > now - this.retentionMs);
   }
 
-  /** Indexes [start, end) of the events visible and not aged out at `now` that satisfy every comparison. */
-  select(now: number, comparisons: Comparison[]): { start: number; end: number } {
+  /** Index ranges [start, end), in time order, of the events visible and not aged out at `now` within `spans`. */
+  select(now: number, spans: Spans): Selection {
     this.#reveal(now);
     const events = this.#visible;
-    let start = this.#firstServed(now);
-    let end = events.length;
-    for (const { operator, value } of comparisons) {
-      // Timestamps are whole ms, so `> x` is `> floor(x)` and `>= x` is `>= ceil(x)`.
-      const after = ({ time }: StoredEvent) => time > value.floorMs;
-      const atOrAfter = ({ time }: StoredEvent) => time >= value.ceilMs;
-      const lower = { gt: after, ge: atOrAfter, eq: atOrAfter, lt: undefined, le: undefined }[operator];
-      const upper = { lt: atOrAfter, le: after, eq: after, gt: undefined, ge: undefined }[operator];
-      if (lower) start = Math.max(start, lowerBound(events, 0, events.length, lower));
-      if (upper) end = Math.min(end, lowerBound(events, 0, events.length, upper));
-    }
-    return { start, end: Math.max(start, end) };
+    const served = this.#firstServed(now);
+    const indexOf = (time: number) =>
+      lowerBound(events, served, events.length, (stored) => stored.time >= time);
+    return spans.map(({ from, to }) => ({ start: indexOf(from), end: indexOf(to) }))
+      .filter(({ start, end }) => start < end);
   }
 
   /**
-   * Events at 0-based positions [offset, offset + count) of the selection in the
-   * requested order. With `shuffle`, each run of equal timestamps touching the
-   * page is permuted whole first, as a server with no tie order would.
+   * Events at 0-based positions [offset, offset + count) of the selection in the requested order: the
+   * ranges' events one after another, as one list in time order.
    */
   page(
-    selection: { start: number; end: number },
+    selection: Selection,
     offset: number,
     count: number,
     order: SortOrder,
     shuffle?: Random,
   ): StoredEvent[] {
-    const { start, end } = selection;
+    const page: StoredEvent[] = [];
+    let skipped = 0;
+    for (const range of order === "ascending" ? selection : [...selection].reverse()) {
+      const length = range.end - range.start;
+      const first = Math.max(offset - skipped, 0);
+      const last = Math.min(offset + count - skipped, length);
+      if (first < last) page.push(...this.#pageOfRange(range, first, last - first, order, shuffle));
+      skipped += length;
+    }
+    return page;
+  }
+
+  /**
+   * Events at positions [offset, offset + count) of one range in the requested order. With `shuffle`, each run
+   * of equal timestamps touching the page is permuted whole first, as a server with no tie order would.
+   */
+  #pageOfRange(
+    range: { start: number; end: number },
+    offset: number,
+    count: number,
+    order: SortOrder,
+    shuffle?: Random,
+  ): StoredEvent[] {
+    const { start, end } = range;
     const first = Math.min(offset, end - start);
     const last = Math.min(offset + count, end - start);
     if (first >= last) return [];
     const [low, high] = order === "ascending" ? [start + first, start + last] : [end - last, end - first];
     const events = this.#visible;
-    // Runs of equal time never cross a filter bound, so widening to whole runs stays inside the selection.
+    // Runs of equal time never cross a filter bound, so widening to whole runs stays inside the range.
     const runLow = shuffle ? lowerBound(events, start, low, ({ time }) => time >= events[low].time) : low;
     const runHigh = shuffle
       ? lowerBound(events, high, end, ({ time }) => time > events[high - 1].time)
@@ -929,7 +1000,7 @@ function handleAuditEventsRequest(request: Request, context: AuditContext): Repl
   try {
     authorize(request.headers.get("authorization"), context.tokens);
     const query = parseListQuery(new URL(request.url).searchParams);
-    const selection = context.store.select(Date.now(), query.comparisons);
+    const selection = context.store.select(Date.now(), query.spans);
     const shuffle = context.faults().shuffleTies ? context.orderRandom : undefined;
     const resources = context.store.page(
       selection,
@@ -942,7 +1013,7 @@ function handleAuditEventsRequest(request: Request, context: AuditContext): Repl
     // receives is what the service sent (nulls, member order, escapes).
     const head = JSON.stringify({
       schemas: [LIST_RESPONSE_SCHEMA],
-      totalResults: context.claimedTotalResults ?? selection.end - selection.start,
+      totalResults: context.claimedTotalResults ?? selectedCount(selection),
     });
     const body = `${head.slice(0, -1)},"Resources":[${
       resources.map((stored) => wireTextOf(stored.event)).join(",")
@@ -971,7 +1042,7 @@ function authorize(header: string | null, tokens: Map<string, number>): void {
 }
 
 interface ListQuery {
-  comparisons: Comparison[];
+  spans: Spans;
   sortOrder: SortOrder;
   startIndex: number;
   count: number;
@@ -995,7 +1066,7 @@ function parseListQuery(params: URLSearchParams): ListQuery {
   const startIndex = parseIntegerParam(params, "startIndex") ?? 1;
   const count = parseIntegerParam(params, "count") ?? DEFAULT_COUNT;
   return {
-    comparisons: filter === null ? [] : parseFilter(filter),
+    spans: filter === null ? EVERY_TIME : parseFilter(filter),
     sortOrder,
     startIndex: Math.max(startIndex, 1),
     count: count < 0 ? DEFAULT_COUNT : Math.min(count, MAX_COUNT),

@@ -337,10 +337,75 @@ Deno.test("timestamp bounds are exact to the millisecond", async () => {
   });
 });
 
+Deno.test("or joins timestamp ranges, and binds tighter than or, parentheses group, each event at most once", async () => {
+  // Offsets 21, 22, 22, 23, 25 ms: ids 0..4 in that order.
+  await withEmulator({ events: eventsAt(21, 22, 22, 23, 25) }, async (idcs) => {
+    const token = await fetchToken(idcs);
+    const list = (filter: string, more: Record<string, string> = {}) =>
+      listAuditEvents(idcs, token, { filter, ...more });
+    const query = async (filter: string) => ids((await list(filter)).Resources);
+    const [e21, e22a, e22b, e23, e25] = ids(eventsAt(21, 22, 22, 23, 25));
+    const ms = (offset: number) => `(timestamp ge "${at(offset)}" and timestamp lt "${at(offset + 1)}")`;
+    assert.deepEqual(await query(`${ms(21)} or ${ms(23)}`), [e21, e23]);
+    assert.deepEqual(await query(`${ms(25)} OR ${ms(21)} or ${ms(24)}`), [e21, e25]);
+    // Without parentheses `and` binds first (RFC 7644 §3.4.2.2): (ge 21 and lt 22) or ge 25.
+    assert.deepEqual(
+      await query(`timestamp ge "${at(21)}" and timestamp lt "${at(22)}" or timestamp ge "${at(25)}"`),
+      [
+        e21,
+        e25,
+      ],
+    );
+    assert.deepEqual(
+      await query(`timestamp ge "${at(22)}" and (timestamp lt "${at(23)}" or timestamp ge "${at(25)}")`),
+      [
+        e22a,
+        e22b,
+        e25,
+      ],
+    );
+    // Overlapping ranges select each event once, and totalResults counts it once.
+    const overlapping = await list(
+      `(timestamp ge "${at(21)}" and timestamp le "${at(22)}") or ${ms(22)} or ${ms(23)}`,
+    );
+    assert.equal(overlapping.totalResults, 4);
+    assert.deepEqual(ids(overlapping.Resources), [e21, e22a, e22b, e23]);
+    // Pages run across the ranges in timestamp order, either way.
+    const paged = await list(`${ms(21)} or ${ms(22)} or ${ms(25)}`, { startIndex: "2", count: "3" });
+    assert.equal(paged.totalResults, 4);
+    assert.deepEqual(ids(paged.Resources), [e22a, e22b, e25]);
+    const descending = await list(`${ms(21)} or ${ms(25)} or ${ms(23)}`, {
+      sortOrder: "descending",
+      count: "2",
+    });
+    assert.deepEqual(ids(descending.Resources), [e25, e23]);
+  });
+});
+
+Deno.test("shuffled ties joined by or: one page holds every event of the ranges, in some order", async () => {
+  const events = eventsAt(...Array.from({ length: 12 }, (_, k) => [5, 9, 14][k % 3]), 7, 11);
+  await withEmulator({ events, faults: { shuffleTies: true } }, async (idcs) => {
+    const token = await fetchToken(idcs);
+    const filter = [5, 9, 14].map((offset) =>
+      `(timestamp ge "${at(offset)}" and timestamp lt "${at(offset + 1)}")`
+    ).join(" or ");
+    const page = await listAuditEvents(idcs, token, { filter, count: "20" });
+    assert.equal(page.totalResults, 12);
+    assert.deepEqual(ids(page.Resources).sort(), ids(events.slice(0, 12)).sort());
+    assert.deepEqual(
+      page.Resources.map((event) => event.timestamp),
+      [...page.Resources.map((e) => e.timestamp)].sort(),
+    );
+  });
+});
+
 Deno.test("unsupported filters and sorts are a 400 invalidFilter naming the problem", async () => {
   const filters: [string, RegExp][] = [
-    [`timestamp gt "${at(0)}" or timestamp lt "${at(5)}"`, /"or"/],
     [`not (timestamp gt "${at(0)}")`, /"not"/],
+    [`timestamp lt "${at(0)}" or not (timestamp gt "${at(5)}")`, /"not"/],
+    [`timestamp lt "${at(0)}" or eventId eq "sso.session.create.success"`, /eventId/],
+    [`timestamp lt "${at(0)}" or`, /expected an attribute at end of filter/],
+    [`(timestamp lt "${at(0)}" or timestamp gt "${at(5)}"`, /expected "\)"/],
     [`eventId eq "sso.session.create.success"`, /eventId/],
     [`timestamp ne "${at(0)}"`, /"ne"/],
     [`timestamp gt "2026-02-30T00:00:00Z"`, /2026-02-30/],

@@ -5,7 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { auditEventsFilter, parseAuditEventsPage } from "../../src/sources/idcs.ts";
+import {
+  auditEventsFilter,
+  IDCS_MAX_TIE_MILLISECONDS,
+  parseAuditEventsPage,
+} from "../../src/sources/idcs.ts";
 import { archiveErrorOf } from "../assertions.ts";
 
 const at = (iso: string) => Date.parse(iso);
@@ -57,6 +61,45 @@ Deno.test("auditEventsFilter is a half-open SCIM filter on timestamp", () => {
   assert.equal(
     auditEventsFilter(PAGE_WINDOW),
     'timestamp ge "2026-11-27T10:00:00.000Z" and timestamp lt "2026-11-27T11:00:00.000Z"',
+  );
+});
+
+Deno.test("auditEventsFilter joins several windows with or, each in parentheses", () => {
+  const millisecond = (iso: string) => ({ start: at(iso), end: at(iso) + 1 });
+  assert.equal(
+    auditEventsFilter(millisecond("2026-11-27T10:00:00.007Z"), millisecond("2026-11-27T10:30:00.000Z")),
+    '(timestamp ge "2026-11-27T10:00:00.007Z" and timestamp lt "2026-11-27T10:00:00.008Z") or ' +
+      '(timestamp ge "2026-11-27T10:30:00.000Z" and timestamp lt "2026-11-27T10:30:00.001Z")',
+  );
+});
+
+Deno.test("the most milliseconds one request reads again keep its filter under 4 KiB, URL-encoded", () => {
+  const windows = Array.from({ length: IDCS_MAX_TIE_MILLISECONDS }, (_, k) => ({
+    start: PAGE_WINDOW.start + k * 1001,
+    end: PAGE_WINDOW.start + k * 1001 + 1,
+  }));
+  const encoded = new URLSearchParams({ filter: auditEventsFilter(...windows) }).toString();
+  assert.ok(encoded.length < 4096, `${encoded.length} characters`);
+});
+
+Deno.test("parseAuditEventsPage with several windows accepts events in any of them, and refuses one between", () => {
+  const windows = [
+    { start: at("2026-11-27T10:00:00.000Z"), end: at("2026-11-27T10:00:00.001Z") },
+    { start: at("2026-11-27T10:00:00.005Z"), end: at("2026-11-27T10:00:00.006Z") },
+  ];
+  const inside = pageOf([
+    resource("e1", "2026-11-27T10:00:00.005Z"),
+    resource("e2", "2026-11-27T10:00:00.000Z"),
+  ]);
+  assert.deepEqual(
+    parseAuditEventsPage(...bodyAndText(inside), ...windows).events.map((event) => event.id),
+    ["e1", "e2"],
+  );
+  const between = pageOf([resource("e3", "2026-11-27T10:00:00.003Z")]);
+  const error = archiveErrorOf(() => parseAuditEventsPage(...bodyAndText(between), ...windows), "PROTOCOL");
+  assert.equal(
+    error.message,
+    "identity domain AuditEvents: event e3 at 2026-11-27T10:00:00.003Z is outside the filter",
   );
 });
 
