@@ -382,6 +382,8 @@ export interface OciEmulator {
     conditionalPutConflicts: number;
     /** Requests per operation name (`PutObject`, `ListEvents`, …), faulted ones included. */
     byOperation: Record<string, number>;
+    /** Entries ListObjects answered with, objects and prefixes: what listings cost beyond their requests. */
+    listedEntries: number;
   };
   /** Stops listening, lets requests in flight finish, resolves once every connection is closed. */
   close(): Promise<void>;
@@ -1523,6 +1525,7 @@ function listObjects(state: State, query: Map<string, string>, params: Params): 
     if (collapsed !== undefined) prefixes.push(collapsed);
     else objects.push(objectSummary(bucket.objects.get(name)!, fields));
   }
+  state.stats.listedEntries += objects.length + prefixes.length;
   return jsonReply(200, {
     objects,
     ...(delimiter ? { prefixes } : {}),
@@ -2655,6 +2658,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
       faultsInjected: 0,
       conditionalPutConflicts: 0,
       byOperation: {},
+      listedEntries: 0,
     },
   };
 }
