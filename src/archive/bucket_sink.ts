@@ -94,9 +94,11 @@ export class ObjectStorageSink implements Sink {
     }
   }
 
-  async listChildren(prefix: string): Promise<string[]> {
+  async listChildren(prefix: string, from?: string): Promise<string[]> {
     const names: string[] = [];
-    let start: string | undefined;
+    // ListObjects `start`: names at or after it (docs/oracle/oci-apis.md, "Object Storage"); a page after the
+    // first starts at the `nextStartWith` of the one before.
+    let start = from;
     do {
       const { listObjects } = await ociCall(`list ${prefix}/`, () =>
         this.#client.listObjects({
