@@ -96,8 +96,8 @@ export class ObjectStorageSink implements Sink {
 
   async listChildren(prefix: string, from?: string): Promise<string[]> {
     const names: string[] = [];
-    // ListObjects `start`: names at or after it (docs/oracle/oci-apis.md, "Object Storage"); a page after the
-    // first starts at the `nextStartWith` of the one before.
+    // ListObjects `start` "Returns object names which are lexicographically greater than or equal to this
+    // parameter" (docs/oracle/oci-apis.md, "Object Storage"); a later page starts at the `nextStartWith` before.
     let start = from;
     do {
       const { listObjects } = await ociCall(`list ${prefix}/`, () =>

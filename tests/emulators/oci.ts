@@ -1487,7 +1487,10 @@ function firstIndexAtOrAfter(names: readonly string[], bound: string, inclusive:
  * reference: "By default, only the name field is included"). With the `/`
  * delimiter, names below the next `/` after the prefix collapse into
  * `prefixes`, each counting once toward `limit`. `nextStartWith` is the first
- * name not returned.
+ * name not returned. `start` "Returns object names which are lexicographically
+ * greater than or equal to this parameter", `startAfter` those "strictly
+ * greater", `end` those "strictly less" (API reference ListObjects;
+ * oci-objectstorage lib/request/list-objects-request.d.ts).
  */
 function listObjects(state: State, query: Map<string, string>, params: Params): Reply {
   const bucket = findBucket(state, params.namespace, params.bucket);
