@@ -22,8 +22,9 @@
  *   8. an identity domain whose order among equal timestamps changes from request to request, N events at
  *      50 ms: the AuditEvents requests against the pages the backlog holds (issue 21);
  *   9. the daemon (`run`) into a bucket, triggered back to back through POST /trigger for 1,000 passes: its
- *      RSS and /metrics series after pass 10 and after the last; and an idle pass's requests on a 1-week and
- *      a 2-year archive of sparse events (issue 21, target 5). `BENCH_PASSES=N` runs N passes instead.
+ *      RSS, /metrics series and that pass's bucket requests (ListObjects, names listed) after pass 10 and
+ *      after the last; and an idle pass's requests on a 1-week and a 2-year archive of sparse events (issue
+ *      21, target 5). `BENCH_PASSES=N` runs N passes instead.
  *
  * The emulator (and the million events it holds) lives in this process, so the archiver runs in a separate
  * one — `deno run -P=local main.ts once`, as an operator would run it — and its peak memory is the kernel's
@@ -849,11 +850,19 @@ const EARLY_PASS = 10;
 /** At least 32 characters, as TRIGGER_TOKEN requires. */
 const TRIGGER_TOKEN = "audit-archiver-bench-trigger-token-0123456789";
 
-/** The daemon seen from outside after a given pass: its resident memory and its /metrics series. */
+/** What one pass asked of the bucket: its requests, its ListObjects requests and the names they listed. */
+interface PassRequests {
+  bucket: number;
+  listObjects: number;
+  listed: number;
+}
+
+/** The daemon seen from outside after a given pass: its resident memory, its /metrics series, that pass's requests. */
 interface DaemonSample {
   pass: number;
   rssBytes: number;
   series: number;
+  requests: PassRequests;
 }
 
 interface DaemonRun {
@@ -904,29 +913,44 @@ async function runDaemonPasses(passes: number): Promise<DaemonRun> {
   let exited = false;
   child.status.then(() => exited = true);
   const base = `http://127.0.0.1:${port}`;
-  const sample = async (pass: number): Promise<DaemonSample> => ({
+  const stats = cloud.oci.stats;
+  const counted = (): PassRequests => ({
+    bucket: stats.requests,
+    listObjects: stats.byOperation.ListObjects ?? 0,
+    listed: stats.listedEntries,
+  });
+  const sample = async (pass: number, requests: PassRequests): Promise<DaemonSample> => ({
     pass,
     rssBytes: await residentBytes(child.pid),
     series: seriesCount(await scrape(base)),
+    requests,
   });
   try {
     const started = performance.now();
     let early: DaemonSample | undefined;
+    let late: DaemonSample | undefined;
     // The daemon's pass at start is pass 1.
     for (let pass = 1; pass <= passes; pass++) {
-      const bucketBefore = cloud.oci.stats.requests;
+      const before = counted();
       if (pass > 1) await trigger(base);
       await passesDone(base, pass, () => exited);
-      if (pass === EARLY_PASS) early = await sample(pass);
+      const after = counted();
+      const requests = {
+        bucket: after.bucket - before.bucket,
+        listObjects: after.listObjects - before.listObjects,
+        listed: after.listed - before.listed,
+      };
+      if (pass === EARLY_PASS) early = await sample(pass, requests);
+      if (pass === passes) late = await sample(pass, requests);
       if (pass % 100 === 0) {
-        const rss = mib(await residentBytes(child.pid));
         progress(
-          `daemon: pass ${pass}, RSS ${rss} MiB, ${cloud.oci.stats.requests - bucketBefore} bucket requests`,
+          `daemon: pass ${pass}, RSS ${
+            mib(await residentBytes(child.pid))
+          } MiB, ${requests.bucket} bucket requests (ListObjects ${requests.listObjects}, ${requests.listed} names listed)`,
         );
       }
     }
-    const late = await sample(passes);
-    return { early: early!, late, wallSeconds: (performance.now() - started) / 1000 };
+    return { early: early!, late: late!, wallSeconds: (performance.now() - started) / 1000 };
   } catch (error) {
     if (error instanceof BrokenRun) error.message += `\n${(await stopDaemon(child, stderr)).trim()}`;
     throw error;
@@ -1071,6 +1095,9 @@ async function runLong(): Promise<LongRun> {
   return { daemon, idle: [await measureIdlePass(7), await measureIdlePass(730)] };
 }
 
+const passRequests = (r: PassRequests) =>
+  `${r.bucket} bucket requests (ListObjects ${r.listObjects}, ${r.listed} names listed)`;
+
 function longSummary({ daemon: { early, late, wallSeconds }, idle }: LongRun): string {
   const ratio = (a: number, b: number) => `${((b / a - 1) * 100).toFixed(1)}%`;
   const [week, years] = idle;
@@ -1085,7 +1112,9 @@ function longSummary({ daemon: { early, late, wallSeconds }, idle }: LongRun): s
       grouped(late.pass)
     } (${ratio(early.rssBytes, late.rssBytes)}); /metrics series ${early.series} and ${late.series} (${
       ratio(early.series, late.series)
-    })`,
+    }); pass ${early.pass}: ${passRequests(early.requests)}, pass ${grouped(late.pass)}: ${
+      passRequests(late.requests)
+    }`,
     `- idle pass (\`once\`, nothing new) on a 1-week archive: ${requests(week)}; on a 2-year archive: ${
       requests(years)
     }`,

@@ -94,9 +94,11 @@ export class ObjectStorageSink implements Sink {
     }
   }
 
-  async listChildren(prefix: string): Promise<string[]> {
+  async listChildren(prefix: string, from?: string): Promise<string[]> {
     const names: string[] = [];
-    let start: string | undefined;
+    // ListObjects `start` "Returns object names which are lexicographically greater than or equal to this
+    // parameter" (docs/oracle/oci-apis.md, "Object Storage"); a later page starts at the `nextStartWith` before.
+    let start = from;
     do {
       const { listObjects } = await ociCall(`list ${prefix}/`, () =>
         this.#client.listObjects({

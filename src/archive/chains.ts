@@ -47,6 +47,19 @@ export async function lastManifestBefore(
   return await newestRecordBefore(sink, chain, before, MANIFEST_SUFFIX);
 }
 
+/**
+ * The newest record each search below a root found last, by sink (a name, never its bytes: whoever builds on
+ * a record reads it and has the key vouch for it). The next search lists that record's day folder from it on,
+ * not whole, so the passes of a day do not each list again every window and checkpoint the ones before added.
+ */
+const lastFound = new WeakMap<Sink, Map<string, string>>();
+
+function lastFoundIn(sink: Sink): Map<string, string> {
+  let found = lastFound.get(sink);
+  if (!found) lastFound.set(sink, found = new Map());
+  return found;
+}
+
 /** The newest record named `{time}{suffix}` below `root`'s year/month/day folders whose time is before `before`. */
 export async function newestRecordBefore(
   sink: Sink,
@@ -54,21 +67,40 @@ export async function newestRecordBefore(
   before: number,
   suffix: string,
 ): Promise<string | undefined> {
+  const found = lastFoundIn(sink);
+  const key = `${root}/*${suffix}`;
+  const known = found.get(key);
+  const timeOf = (leaf: string) =>
+    leaf.endsWith(suffix) ? parseTimeStamp(leaf.slice(0, -suffix.length)) : undefined;
+  let knownGone = false;
+  const listDay = async (folder: string) => {
+    if (known?.startsWith(`${folder}/`) && timeOf(known.slice(folder.length + 1))! < before) {
+      const names = await sink.listChildren(folder, known);
+      // While the record is there, no name before it can be a newer one.
+      if (names[0] === known) return names;
+      knownGone = true;
+    }
+    return await sink.listChildren(folder);
+  };
   const walk = async (prefix: string, parts: string[]): Promise<string | undefined> => {
-    for (const child of (await sink.listChildren(prefix)).reverse()) {
+    const children = parts.length < 3 ? await sink.listChildren(prefix) : await listDay(prefix);
+    for (const child of children.reverse()) {
       const leaf = child.slice(child.lastIndexOf("/") + 1);
       if (parts.length < 3) {
         if (!/^\d{2,4}$/.test(leaf) || folderStart([...parts, leaf]) >= before) continue;
-        const found = await walk(child, [...parts, leaf]);
-        if (found) return found;
-      } else if (leaf.endsWith(suffix)) {
-        const start = parseTimeStamp(leaf.slice(0, -suffix.length));
+        const newest = await walk(child, [...parts, leaf]);
+        if (newest) return newest;
+      } else {
+        const start = timeOf(leaf);
         if (start !== undefined && start < before) return child;
       }
     }
     return undefined;
   };
-  return await walk(root, []);
+  const newest = await walk(root, []);
+  if (newest && (knownGone || known === undefined || newest > known)) found.set(key, newest);
+  else if (knownGone) found.delete(key);
+  return newest;
 }
 
 /** The chain's segments, oldest first. */

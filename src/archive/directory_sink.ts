@@ -149,11 +149,13 @@ export class DirectorySink implements Sink {
     }
   }
 
-  async listChildren(prefix: string): Promise<string[]> {
+  /** readdir has no starting name: the folder is read whole, and only the names from `from` on are kept. */
+  async listChildren(prefix: string, from = ""): Promise<string[]> {
     const names: string[] = [];
     try {
       for await (const entry of Deno.readDir(this.#path(prefix))) {
-        if (!entry.name.startsWith(".")) names.push(`${prefix}/${entry.name}`);
+        const name = `${prefix}/${entry.name}`;
+        if (!entry.name.startsWith(".") && name >= from) names.push(name);
       }
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return [];

@@ -12,6 +12,9 @@ export interface Sink {
   read(name: string): Promise<Uint8Array | undefined>;
   /** Whether the object exists, read without its bytes. */
   exists(name: string): Promise<boolean>;
-  /** The names directly under a folder (`a/b` → `a/b/c`, `a/b/d.json`), sorted. */
-  listChildren(prefix: string): Promise<string[]>;
+  /**
+   * The names directly under a folder (`a/b` → `a/b/c`, `a/b/d.json`), sorted; with `from`, only those that
+   * sort at or after it.
+   */
+  listChildren(prefix: string, from?: string): Promise<string[]>;
 }

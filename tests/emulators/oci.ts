@@ -389,6 +389,8 @@ export interface OciEmulator {
     conditionalPutConflicts: number;
     /** Requests per operation name (`PutObject`, `ListEvents`, …), faulted ones included. */
     byOperation: Record<string, number>;
+    /** Entries ListObjects answered with, objects and prefixes: what listings cost beyond their requests. */
+    listedEntries: number;
   };
   /** Stops listening, lets requests in flight finish, resolves once every connection is closed. */
   close(): Promise<void>;
@@ -1493,7 +1495,10 @@ function firstIndexAtOrAfter(names: readonly string[], bound: string, inclusive:
  * reference: "By default, only the name field is included"). With the `/`
  * delimiter, names below the next `/` after the prefix collapse into
  * `prefixes`, each counting once toward `limit`. `nextStartWith` is the first
- * name not returned.
+ * name not returned. `start` "Returns object names which are lexicographically
+ * greater than or equal to this parameter", `startAfter` those "strictly
+ * greater", `end` those "strictly less" (API reference ListObjects;
+ * oci-objectstorage lib/request/list-objects-request.d.ts).
  */
 function listObjects(state: State, query: Map<string, string>, params: Params): Reply {
   const bucket = findBucket(state, params.namespace, params.bucket);
@@ -1534,6 +1539,7 @@ function listObjects(state: State, query: Map<string, string>, params: Params): 
     if (collapsed !== undefined) prefixes.push(collapsed);
     else objects.push(objectSummary(bucket.objects.get(name)!, fields));
   }
+  state.stats.listedEntries += objects.length + prefixes.length;
   return jsonReply(200, {
     objects,
     ...(delimiter ? { prefixes } : {}),
@@ -2667,6 +2673,7 @@ function createState(options: OciEmulatorOptions, seed: number): State {
       faultsInjected: 0,
       conditionalPutConflicts: 0,
       byOperation: {},
+      listedEntries: 0,
     },
   };
 }
