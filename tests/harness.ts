@@ -52,6 +52,14 @@ export interface Domain {
 }
 
 /** Starts an emulated domain with `events` and writes its client key (PKCS#1 when asked) to a temp folder. */
+let clientKey: ReturnType<typeof generateClientKey> | undefined;
+/**
+ * The client key of every domain a test process starts: generating an RSA key takes half a second of CPU, and
+ * each domain is its own emulator, so sharing the key across them proves nothing less. A test that needs a key
+ * the domain does not know calls generateClientKey itself.
+ */
+const domainClientKey = () => clientKey ??= generateClientKey();
+
 export async function startDomain(options: {
   events?: AuditEvent[];
   faults?: IdcsFaults;
@@ -64,7 +72,7 @@ export async function startDomain(options: {
   /** Further emulator options (`prettyPages`, `redirectTo`, `claimedTotalResults`, …). */
   emulator?: Partial<IdcsEmulatorOptions>;
 } = {}): Promise<Domain> {
-  const key = await generateClientKey();
+  const key = await domainClientKey();
   const dir = await Deno.makeTempDir({ prefix: "audit-archiver-test-" });
   const keyFile = `${dir}/client-key.pem`;
   await Deno.writeTextFile(keyFile, options.pkcs1 ? key.pkcs1Pem : key.pkcs8Pem);

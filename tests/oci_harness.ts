@@ -29,9 +29,19 @@ export interface Cloud {
   close(): Promise<void>;
 }
 
+const apiKeys = new Map<string, ReturnType<typeof generateApiKey>>();
+/**
+ * One API key per user per test process: generating an RSA key takes half a second of CPU, and each cloud is
+ * its own emulator, so reusing a user's key across them proves nothing less (users still differ in keys).
+ */
+function apiKeyOf(user: string) {
+  if (!apiKeys.has(user)) apiKeys.set(user, generateApiKey(TENANCY, user));
+  return apiKeys.get(user)!;
+}
+
 /** Writes an API key and an OCI CLI config file naming it into `dir`; `suffix` tells several apart. */
 async function writeApiKeyConfig(dir: string, user: string, suffix = "") {
-  const key = await generateApiKey(TENANCY, user);
+  const key = await apiKeyOf(user);
   const keyFile = `${dir}/oci-api-key${suffix}.pem`;
   await Deno.writeTextFile(keyFile, key.privateKeyPem);
   const configFile = `${dir}/oci-config${suffix}`;

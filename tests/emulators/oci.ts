@@ -867,7 +867,11 @@ type Claims = Record<string, unknown>;
  * signed with the session private key and keyId `ST$<jwt>`.
  */
 class TokenAuthority {
-  readonly #keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  #generated?: { publicKey: KeyObject; privateKey: KeyObject };
+  /** Made on first use: key generation takes half a second, and most emulators never issue a token. */
+  get #keys(): { publicKey: KeyObject; privateKey: KeyObject } {
+    return this.#generated ??= generateKeyPairSync("rsa", { modulusLength: 2048 });
+  }
   readonly #sessionKeys = new Map<string, KeyObject>();
 
   /** Synchronous (node:crypto), so `resourcePrincipalEnv()` can be. */
