@@ -10,13 +10,25 @@ const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 
 /** Values that must never leave memory; every log line is scrubbed of them (defence in depth). */
 const secrets = new Set<string>();
+/**
+ * Values a run replaces as they expire (access tokens, client assertions, session tokens), by kind: the newest
+ * SLOT_KEEPS of each are scrubbed. Kept for ever, a daemon's hourly tokens would make a set of some 17,500
+ * strings a year that every log line is checked against; one long expired is no longer a key to anything.
+ */
+const slots = new Map<string, string[]>();
+const SLOT_KEEPS = 4;
 
-export function registerSecret(value: string | undefined) {
-  if (value && value.length >= 6) secrets.add(value);
+/** Scrubs `value` from every log line; with a `slot`, until SLOT_KEEPS newer values took that slot. */
+export function registerSecret(value: string | undefined, slot?: string) {
+  if (!value || value.length < 6) return;
+  if (slot === undefined) return void secrets.add(value);
+  const kept = slots.get(slot) ?? [];
+  if (!kept.includes(value)) slots.set(slot, [...kept, value].slice(-SLOT_KEEPS));
 }
 
 export function scrub(text: string): string {
   for (const secret of secrets) text = text.replaceAll(secret, "[redacted]");
+  for (const kept of slots.values()) for (const secret of kept) text = text.replaceAll(secret, "[redacted]");
   return text;
 }
 

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { registerSecret, scrub } from "../src/log.ts";
 import { recentEvents, runCli, startDomain } from "./harness.ts";
 
 Deno.test("text logs escape ESC, CR and LF inside values: one line per entry, no terminal escapes", async () => {
@@ -37,4 +38,17 @@ Deno.test("text logs escape ESC, CR and LF inside values: one line per entry, no
       await domain.close();
     }
   }
+});
+
+Deno.test("a replaced secret stays scrubbed until four newer took its slot; then the set of scrubbed values stops growing", () => {
+  const tokens = Array.from({ length: 10 }, (_, i) => `token-${i}-${crypto.randomUUID()}`);
+  for (const token of tokens) registerSecret(token, "log test token");
+  const line = tokens.join(" ");
+  const scrubbed = scrub(line).split(" ");
+  assert.deepEqual(scrubbed.slice(6), ["[redacted]", "[redacted]", "[redacted]", "[redacted]"]);
+  assert.deepEqual(scrubbed.slice(0, 6), tokens.slice(0, 6), "the six oldest, expired, are let go");
+  const key = `key-${crypto.randomUUID()}`;
+  registerSecret(key);
+  for (const token of tokens) registerSecret(token, "log test token");
+  assert.equal(scrub(key), "[redacted]", "a secret without a slot is scrubbed for good");
 });

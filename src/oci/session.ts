@@ -199,7 +199,7 @@ function grantHint(paths: string[]): string {
  * expired one is said before any request rather than as a rejected signature.
  */
 function checkSessionToken(token: string, profile: string): void {
-  registerSecret(token);
+  registerSecret(token, `session token ${profile}`);
   let expires: number | undefined;
   try {
     expires = jose.decodeJwt(token).exp;

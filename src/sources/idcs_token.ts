@@ -74,7 +74,7 @@ export class IdcsTokens {
         { clientId, keyId: keyId!, domainUrl: idcsUrl, now: Date.now() },
         this.sign,
       );
-      registerSecret(assertion);
+      registerSecret(assertion, `${idcsUrl} assertion`);
       form.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
       form.set("client_assertion", assertion);
     } else {
@@ -105,7 +105,7 @@ export class IdcsTokens {
           )
           : undefined,
     });
-    registerSecret(token.value);
+    registerSecret(token.value, `${idcsUrl} token`);
     this.#token = token;
     return token.value;
   }
