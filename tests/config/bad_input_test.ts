@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { listFiles, recentEvents, runCli, startDomain } from "../harness.ts";
+import { generateClientKey } from "../emulators/idcs.ts";
 
 async function assertNothingWritten(archiveDir: string) {
   assert.deepEqual(await listFiles(archiveDir), [], "nothing may be written on bad input");
@@ -133,16 +134,16 @@ Deno.test("the production permission set refuses a key outside ./keys with a mes
 
 Deno.test("a key the domain does not know is rejected as bad credentials; exit 1; nothing written", async () => {
   const domain = await startDomain({ events: recentEvents(42, 10) });
-  const other = await startDomain();
+  const unknownKey = `${domain.dir}/unknown-key.pem`;
+  await Deno.writeTextFile(unknownKey, (await generateClientKey()).pkcs8Pem);
   try {
-    const result = await runCli(["once"], { env: { ...domain.env, IDCS_PRIVATE_KEY_FILE: other.keyFile } });
+    const result = await runCli(["once"], { env: { ...domain.env, IDCS_PRIVATE_KEY_FILE: unknownKey } });
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /rejected the client credentials: check IDCS_CLIENT_ID, IDCS_KEY_ID/);
     assert.equal(domain.emulator.stats.rejectedAssertions, 1);
     await assertNothingWritten(domain.archiveDir);
   } finally {
     await domain.close();
-    await other.close();
   }
 });
 
