@@ -258,10 +258,8 @@ function parseRange(header: string, size: number): ByteRange {
   return { start, end };
 }
 
-export function getObject(state: State, request: Request, params: Params): Reply {
-  const bucket = findBucket(state, params.namespace, params.bucket);
-  const object = findObject(bucket, params.object);
-  const headers = objectHeaders(object);
+/** `if-match` on an existing object (GET, HEAD, DELETE): `*` or its ETag, else 412 `IfMatchFailed`. */
+function checkIfMatch(request: Request, object: StoredObject): void {
   const ifMatch = request.headers.get("if-match");
   if (ifMatch !== null && ifMatch !== "*" && ifMatch !== object.etag) {
     throw new OciError(
@@ -270,6 +268,13 @@ export function getObject(state: State, request: Request, params: Params): Reply
       `The If-Match header is '${ifMatch}' but the current entity tag is '${object.etag}'`,
     );
   }
+}
+
+export function getObject(state: State, request: Request, params: Params): Reply {
+  const bucket = findBucket(state, params.namespace, params.bucket);
+  const object = findObject(bucket, params.object);
+  const headers = objectHeaders(object);
+  checkIfMatch(request, object);
   const ifNoneMatch = request.headers.get("if-none-match");
   if (ifNoneMatch !== null && (ifNoneMatch === "*" || ifNoneMatch === object.etag)) {
     return { status: 304, headers: { etag: object.etag } };
@@ -307,14 +312,7 @@ export function headObject(state: State, request: Request, params: Params): Repl
 export function deleteObject(state: State, request: Request, params: Params): Reply {
   const bucket = findBucket(state, params.namespace, params.bucket);
   const object = findObject(bucket, params.object);
-  const ifMatch = request.headers.get("if-match");
-  if (ifMatch !== null && ifMatch !== "*" && ifMatch !== object.etag) {
-    throw new OciError(
-      412,
-      "IfMatchFailed",
-      `The If-Match header is '${ifMatch}' but the current entity tag is '${object.etag}'`,
-    );
-  }
+  checkIfMatch(request, object);
   checkRetention(bucket, object, "deleted");
   bucket.objects.delete(object.name);
   bucket.sortedNames = undefined;
