@@ -71,7 +71,7 @@ export async function archiveSegment(
   /** The data objects of the newest committed windows, oldest first, written while later ones are claimed. */
   let unwritten: Promise<void>[] = [];
   while ((report.stopped = budgetStop(budget, report.stopped)) === "caught-up") {
-    const limit = Math.min(config.maxEventsPerObject, budget.eventsLeft);
+    const limit = Math.min(inFlight.windowEvents(config.maxEventsPerObject), budget.eventsLeft);
     // Under a MAX_EVENTS budget that the windows ahead could exceed, only the next window is read.
     const depth = asPlanned && budget.eventsLeft >= config.maxEventsPerObject * (READ_AHEAD + 1)
       ? READ_AHEAD + 1
@@ -112,7 +112,7 @@ export async function archiveSegment(
       });
       continue;
     }
-    stride = nextStride(window, read.count, config.maxEventsPerObject);
+    stride = nextStride(window, read.count, inFlight.windowEvents(config.maxEventsPerObject));
     countCommit(context, read.count, data.length);
     options.progress?.window(segment, window, read.count);
     report.windows++;
@@ -137,21 +137,26 @@ export async function archiveSegment(
 /**
  * Windows read while the one before is encoded and committed, so a window's first page, overflow probe and
  * commit no longer wait for each other (issue 11): at most this many after the one being committed, as a
- * read planned ahead is wasted when the window before it comes out cut. How many are read at once is bounded
- * by their bytes (`IN_FLIGHT_BYTES`). Requests stay within CONCURRENCY per host (`RequestGate`); commits stay
- * strictly in window order, as `archiveSegment` takes the reads one by one.
+ * read planned ahead is wasted when the window before it comes out cut. Requests stay within CONCURRENCY per
+ * host (`RequestGate`); commits stay strictly in window order, as `archiveSegment` takes the reads one by one.
  */
 const READ_AHEAD = 2;
 
 /**
  * The bytes a segment's windows may hold at once (issue 21: memory flat in a small container): the pages of
  * the windows being read (a window's events are views into its pages, held until it is compressed) and the
- * compressed objects waiting for their claim and their write. Not a setting: it is what keeps a pass within
- * the ~200 MB that docs/performance.md#memory measures, whatever the backlog, and CONCURRENCY already
- * tunes how fast pages come. It admits one window of MAX_EVENTS_PER_OBJECT (20,000 by default) OCI Audit
- * events of about 1.7 KB being read beside the compressed one before it, or two identity-domain windows.
+ * compressed objects waiting for their claim and their write. A window may hold one share, WINDOW_BYTES of
+ * events, so READ_AHEAD + 1 windows can be read at once with a share left for the compressed objects (about
+ * a tenth of their pages each). Large events make windows of fewer events than MAX_EVENTS_PER_OBJECT (about
+ * 4,900 OCI Audit events of 1.7 KB, 8,000 identity-domain events of 1 KB), so the memory a pass needs does
+ * not grow with the windows a backlog fills. Not a setting: it keeps a pass within the ~200 MB measured in
+ * docs/performance.md#memory whatever the backlog, and CONCURRENCY already tunes how fast pages come.
  */
-const IN_FLIGHT_BYTES = 48 * 1024 * 1024;
+const IN_FLIGHT_BYTES = 32 * 1024 * 1024;
+export const WINDOW_BYTES = IN_FLIGHT_BYTES / (READ_AHEAD + 2);
+
+/** The size assumed of an event before any was read: about the largest of either source's (OCI Audit's). */
+const ASSUMED_EVENT_BYTES = 2048;
 
 /**
  * What a segment's windows hold, in bytes, against IN_FLIGHT_BYTES. A window still being read counts as the
@@ -159,24 +164,30 @@ const IN_FLIGHT_BYTES = 48 * 1024 * 1024;
  */
 class InFlight {
   #held = 0;
-  #bytesPerEvent = 0;
+  #eventBytes = 0;
 
-  /**
-   * Whether a window of at most `limit` events may be read beside those held. The window to commit next is
-   * always read; before any window was read, no event's size is known and none is read beside it.
-   */
+  /** The most events a window may hold: MAX_EVENTS_PER_OBJECT, or fewer that fit in WINDOW_BYTES. */
+  windowEvents(maxEventsPerObject: number): number {
+    return Math.max(1, Math.min(maxEventsPerObject, Math.floor(WINDOW_BYTES / this.#largestEvent())));
+  }
+
+  /** Whether a window of at most `limit` events may be read beside those held. */
   admits(limit: number): boolean {
-    return this.#bytesPerEvent > 0 && this.#held + this.estimate(limit) <= IN_FLIGHT_BYTES;
+    return this.#held + this.estimate(limit) <= IN_FLIGHT_BYTES;
   }
 
   /** The most a window of at most `limit` events may hold. */
   estimate(limit: number): number {
-    return Number.isFinite(limit) ? limit * this.#bytesPerEvent : IN_FLIGHT_BYTES;
+    return limit * this.#largestEvent();
   }
 
   /** Learns the size of the events of a window read: `bytes` for `events` events. */
   learn(events: number, bytes: number) {
-    if (events) this.#bytesPerEvent = Math.max(this.#bytesPerEvent, bytes / events);
+    if (events) this.#eventBytes = Math.max(this.#eventBytes, bytes / events);
+  }
+
+  #largestEvent(): number {
+    return this.#eventBytes || ASSUMED_EVENT_BYTES;
   }
 
   /** Holds `bytes` for one window; what it returns changes them (to 0 when the window lets them go). */
