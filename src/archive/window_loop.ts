@@ -160,7 +160,8 @@ const ASSUMED_EVENT_BYTES = 2048;
 
 /**
  * What a segment's windows hold, in bytes, against IN_FLIGHT_BYTES. A window still being read counts as the
- * most it may hold: its event limit at the largest size of an event seen so far in the segment.
+ * most it may hold: its event limit at the largest mean event size of a window read so far in the segment.
+ * A window of one granule (an OCI Audit minute) is kept whole however much it holds (`readFittingWindow`).
  */
 class InFlight {
   #held = 0;
@@ -181,7 +182,7 @@ class InFlight {
     return limit * this.#largestEvent();
   }
 
-  /** Learns the size of the events of a window read: `bytes` for `events` events. */
+  /** Learns the mean size of the events of a window read: `bytes` for `events` events. */
   learn(events: number, bytes: number) {
     if (events) this.#eventBytes = Math.max(this.#eventBytes, bytes / events);
   }
