@@ -8,6 +8,7 @@
  * - `BENCH_TRACE=1` prints every request the emulated cloud (bucket, OCI Audit) receives, with its time in ms:
  *   what a pass waits for, round trip by round trip; and scenario 8's archiver log at LOG_LEVEL debug, which
  *   names each window read again and each read of split ties.
+ * - `BENCH_FLOWS=oci-audit:dir,idcs:oci` picks the flows scenarios 1–3 run (default all four).
  * - `BENCH_SCENARIOS=1,3` picks scenarios (default all). Scenarios 1–3 run every source (an identity domain;
  *   OCI Audit of a tenancy and two sub-compartments) into every sink (a directory; a bucket of the emulated
  *   cloud through the real OCI SDK):
@@ -152,6 +153,9 @@ const FLOWS: Pick<Scenario, "source" | "sink">[] = [
   { source: "oci-audit", sink: "oci" },
 ];
 
+/** A flow as BENCH_FLOWS names it: "oci-audit:dir". */
+const flowName = (flow: Pick<Scenario, "source" | "sink">) => `${flow.source}:${flow.sink}`;
+
 function scenarios(size: number): Scenario[] {
   const small = Math.max(1, Math.round(size / 10));
   return [
@@ -258,7 +262,7 @@ function blogComparison(events: number): Scenario[] {
   ];
 }
 
-function readOptions(): { size: number; groups: Set<number> } {
+function readOptions(): { size: number; groups: Set<number>; flows?: Set<string> } {
   const sizeText = Deno.env.get("BENCH_EVENTS") ?? "1000000";
   const size = Number(sizeText);
   if (!Number.isInteger(size) || size < 1) {
@@ -269,7 +273,15 @@ function readOptions(): { size: number; groups: Set<number> } {
   if (![...groups].every((g) => Number.isInteger(g) && g >= 1 && g <= 9)) {
     usage(`BENCH_SCENARIOS must list scenarios 1 to 9, like "1,3", not "${groupsText}"`);
   }
-  return { size, groups };
+  const flowsText = Deno.env.get("BENCH_FLOWS");
+  const flows = flowsText === undefined
+    ? undefined
+    : new Set(flowsText.split(",").map((part) => part.trim()));
+  const known = FLOWS.map(flowName);
+  if (flows && ![...flows].every((flow) => known.includes(flow))) {
+    usage(`BENCH_FLOWS must list flows of ${known.join(", ")}, not "${flowsText}"`);
+  }
+  return { size, groups, flows };
 }
 
 function usage(message: string): never {
@@ -323,7 +335,11 @@ async function runScenario(scenario: Scenario): Promise<Result> {
   const source = scenario.source === "oci-audit" ? auditSource(cloud!) : await idcsSource(
     scenario,
     dir,
-    generateBacklog(scenario, (options) => generateEvents({ ...options, tieRate: 0.3 })),
+    // Scenarios 1–3 make each event only when it is sent: ten million made up front would not fit.
+    generateBacklog(
+      scenario,
+      (options) => generateEvents({ ...options, tieRate: 0.3, lazy: scenario.group <= 3 }),
+    ),
   );
   try {
     const archiveDir = `${dir}/archive`;
@@ -1130,8 +1146,11 @@ function progress(message: string) {
 const defaultOf = (env: string) => SETTINGS.find((s) => s.env === env)?.default;
 
 async function main(): Promise<number> {
-  const { size, groups } = readOptions();
-  const chosen = scenarios(size).filter((s) => groups.has(s.group));
+  const { size, groups, flows } = readOptions();
+  // BENCH_FLOWS narrows scenarios 1–3, the ones that run every flow.
+  const chosen = scenarios(size).filter((s) =>
+    groups.has(s.group) && (!flows || s.group > 3 || flows.has(flowName(s)))
+  );
   const cpus = navigator.hardwareConcurrency;
   console.log(
     `audit-archiver benchmark — Deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}, ${cpus} CPUs; ` +

@@ -494,7 +494,10 @@ function lowerBound(
 const generatedWire = new WeakMap<AuditEvent, WireStyle>();
 
 /** The event's JSON text as sent, in the style `generateEvents` chose (plain for events given by a test). */
-const wireTextOf = (event: AuditEvent): string => renderWire(event, generatedWire.get(event) ?? PLAIN_WIRE);
+const wireTextOf = (event: AuditEvent): string =>
+  event instanceof DeferredEvent
+    ? wireTextOf(event.make())
+    : renderWire(event, generatedWire.get(event) ?? PLAIN_WIRE);
 
 function toStoredEvent(event: AuditEvent): StoredEvent {
   const instant = typeof event.timestamp === "string" ? parseUtcInstant(event.timestamp) : undefined;
@@ -1301,9 +1304,9 @@ interface Directory {
  * previous event (runs of 2–5, and some of 20–60).
  */
 export function generateEvents(
-  options: { seed: number; count: number; from: number; to: number; tieRate?: number },
+  options: { seed: number; count: number; from: number; to: number; tieRate?: number; lazy?: boolean },
 ): AuditEvent[] {
-  const { seed, count, from, to, tieRate = 0 } = options;
+  const { seed, count, from, to, tieRate = 0, lazy = false } = options;
   if (!Number.isInteger(count) || count < 0) {
     throw new RangeError(`'count' must be a non-negative integer: current value is ${count}`);
   }
@@ -1324,11 +1327,38 @@ export function generateEvents(
     const time = Math.min(to - 1, from + Math.floor(run * step + random() * step));
     const timestamp = new Date(time).toISOString();
     for (let i = 0; i < length; i++) {
-      events.push(shapeOnTheWire(shapeRandom, generateEvent(random, timestamp, directory)));
+      events.push(
+        lazy
+          ? new DeferredEvent(timestamp, eventSeed(seed, events.length), directory)
+          : shapeOnTheWire(shapeRandom, generateEvent(random, timestamp, directory)),
+      );
     }
   });
   return events;
 }
+
+/**
+ * An event `generateEvents` makes only when it is sent (`lazy`), from a seed of its own, so the same seed
+ * sends the same bytes on every request: ten million events made up front would not fit in memory, and a
+ * domain's backlog can be that large. It holds what selects and orders it (its timestamp and its id, the
+ * first thing `generateEvent` draws from the seed).
+ */
+class DeferredEvent implements AuditEvent {
+  [attribute: string]: unknown;
+  readonly id: string;
+
+  constructor(readonly timestamp: string, readonly seed: number, readonly directory: Directory) {
+    this.id = randomHex(mulberry32(seed), 32);
+  }
+
+  make(): AuditEvent {
+    const event = generateEvent(mulberry32(this.seed), this.timestamp, this.directory);
+    return shapeOnTheWire(mulberry32(this.seed ^ 0x27d4eb2f), event);
+  }
+}
+
+/** The seed of the `index`th event a lazy `generateEvents` makes: a Weyl sequence, distinct per index. */
+const eventSeed = (seed: number, index: number) => (seed + Math.imul(index + 1, 0x9e3779b9)) >>> 0;
 
 /** Attributes an AuditEvent may carry as `null`: whether IDCS omits or nulls an unset attribute is undocumented. */
 const NULLABLE_ATTRIBUTES = [

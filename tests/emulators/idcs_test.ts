@@ -576,3 +576,26 @@ Deno.test("generated client keys export as PKCS#8, PKCS#1 and SPKI PEM", () => {
   assert.match(clientKey.spkiPem, /^-----BEGIN PUBLIC KEY-----\n/);
   assert.equal(createPrivateKey(clientKey.pkcs1Pem).asymmetricKeyType, "rsa");
 });
+
+Deno.test("lazily generated events are made when sent, the same bytes every time, with the id and time they are ordered by", async () => {
+  const events = generateEvents({
+    seed: 5,
+    count: 2000,
+    from: DAY,
+    to: DAY + 3_600_000,
+    tieRate: 0.3,
+    lazy: true,
+  });
+  assert.equal(new Set(events.map((event) => event.id)).size, 2000);
+  assert.ok(events.every((event, i) => i === 0 || events[i - 1].timestamp <= event.timestamp));
+  await withEmulator({ events }, (idcs) => {
+    for (const event of [events[0], events[999], events[1999]]) {
+      const wire = idcs.wireText(event.id);
+      assert.equal(idcs.wireText(event.id), wire);
+      const sent = JSON.parse(wire);
+      assert.equal(sent.id, event.id);
+      assert.equal(sent.timestamp, event.timestamp);
+      assert.equal(typeof sent.actorName, "string");
+    }
+  });
+});
