@@ -299,7 +299,8 @@ export async function assertCompleteArchive(
   }
   const stored = [...archive.ids].sort();
   const truth = archive.frontier === undefined ? [] : domain.truth(archive.frontier);
-  const missing = truth.filter((id) => !new Set(stored).has(id));
+  const storedIds = new Set(stored);
+  const missing = truth.filter((id) => !storedIds.has(id));
   if (missing.length || stored.length !== truth.length) {
     throw new Error(
       `archive differs from the source: ${missing.length} missing, ${stored.length} stored, ${truth.length} expected${suffix}`,
