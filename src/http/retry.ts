@@ -203,6 +203,8 @@ class RequestGate {
     firstStart: number;
     firstRefusedAt: number;
     refused: number;
+    /** 429s of requests started after the first 429 came: the probes of the overload. */
+    probesRefused: number;
     limitsBefore: (number | undefined)[];
   };
   /** The one request in flight during an overload, until it is answered. */
@@ -290,12 +292,15 @@ class RequestGate {
       firstStart: sent.startedAt,
       firstRefusedAt: now,
       refused: 0,
+      probesRefused: 0,
       limitsBefore: [...this.#limits],
     };
     overload.refused++;
+    if (sent.startedAt >= overload.firstRefusedAt) overload.probesRefused++;
     // The backoff grows with the host's overload, not only with each request's own 429s: each probe of a
-    // long overload is another request, whose first wait alone would make it a 429 every 200 ms.
-    const backoff = backoffDelay(overload.refused, Math.random(), retryPolicy.maxWaitMs);
+    // long overload is another request, whose first wait alone would make it a 429 every 200 ms. Probes only:
+    // the requests in flight with the first 429 are refused with it, and held the host for up to 13 s.
+    const backoff = backoffDelay(overload.probesRefused + 1, Math.random(), retryPolicy.maxWaitMs);
     this.#heldUntil = Math.max(this.#heldUntil, now + Math.max(waitMs, backoff));
     // Counted again at each 429 of the overload: requests in flight with its first one are refused or not.
     const accepted = LIMIT_WINDOWS_MS.map((windowMs) => this.#acceptedBefore(overload.firstStart, windowMs));
