@@ -111,6 +111,8 @@ interface Result {
   dataBytes: number;
   /** 429s the identity domain's rate limit answered. */
   throttled: number;
+  /** When the source received the run's first request (epoch ms; 0 when unknown): the floor's start. */
+  firstRequestAt: number;
   /** Events of the source missing from the archive (only the blog's function may lose any). */
   lost: number;
 }
@@ -185,6 +187,20 @@ function scenarios(size: number): Scenario[] {
       {
         name: "Free domain (20/s, 150/min), no Retry-After",
         limit: FREE_DOMAIN_LIMITS,
+        retryAfter: false,
+        pageSize: 400,
+      },
+      // How a domain counts its second and minute is UNCONFIRMED (docs/oracle/identity-domains.md): fixed
+      // windows of the clock too, where a refused minute may reopen well before a sliding one would.
+      {
+        name: "Free domain, fixed windows, Retry-After sent",
+        limit: { ...FREE_DOMAIN_LIMITS, window: "fixed" as const },
+        retryAfter: true,
+        pageSize: 400,
+      },
+      {
+        name: "Free domain, fixed windows, no Retry-After",
+        limit: { ...FREE_DOMAIN_LIMITS, window: "fixed" as const },
         retryAfter: false,
         pageSize: 400,
       },
@@ -284,6 +300,8 @@ interface BenchSource {
   env: Record<string, string>;
   requests(): number;
   throttled(): number;
+  /** When the source received its first request (epoch ms; 0 when unknown). */
+  firstRequestAt(): number;
   close(): Promise<void>;
 }
 
@@ -369,6 +387,7 @@ async function runScenario(scenario: Scenario): Promise<Result> {
       emulatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
       dataBytes: archived.bytes,
       throttled: source.throttled() - throttledBefore,
+      firstRequestAt: source.firstRequestAt(),
       lost,
     };
   } finally {
@@ -448,6 +467,7 @@ async function idcsSource(
     },
     requests: () => emulator.stats.auditRequests,
     throttled: () => emulator.stats.rateLimited,
+    firstRequestAt: () => emulator.stats.firstRequestAt,
     close: () => emulator.close(),
   };
 }
@@ -464,6 +484,7 @@ function auditSource(cloud: Cloud): BenchSource {
     },
     requests: () => cloud.oci.stats.byOperation.ListEvents ?? 0,
     throttled: () => 0,
+    firstRequestAt: () => 0,
     close: async () => {},
   };
 }
@@ -731,7 +752,7 @@ function summary(results: Result[], idle?: IdleRun): string {
   }
   for (const limited of results.filter((r) => r.scenario.rateLimit)) {
     const accepted = limited.auditRequests - limited.throttled;
-    const floor = rateLimitFloorMs(accepted, limited.scenario.rateLimit!) / 1000;
+    const floor = rateLimitFloorMs(accepted, limited.scenario.rateLimit!, limited.firstRequestAt) / 1000;
     lines.push(
       `- ${limited.scenario.name}: ${grouped(limited.auditRequests)} AuditEvents requests, ${
         grouped(limited.throttled)
