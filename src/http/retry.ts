@@ -262,18 +262,27 @@ class RequestGate {
   }
 
   /**
-   * When window `i` lets one more request start: a window after the answer to the oldest of the last `limit`
-   * requests (one still in flight counts as answered now).
+   * When window `i` lets one more request start: a window after the `limit`-th latest answer (one still in
+   * flight counts as answered now). Every request answered before it reached the host before it, so at most
+   * `limit` - 1 others can be in the host's window when the next one arrives, however late any was sent.
    */
   #freeAt(windowMs: number, i: number): number {
     const limit = this.#limits[i];
     if (limit === undefined || this.#sent.length < limit) return 0;
-    return (this.#sent[this.#sent.length - limit].answeredAt ?? Date.now()) + windowMs + ANSWER_MARGIN_MS;
+    const now = Date.now();
+    const answers = this.#sent.map(({ answeredAt }) => answeredAt ?? now).sort((a, b) => b - a);
+    return answers[limit - 1] + windowMs + ANSWER_MARGIN_MS;
   }
 
-  /** Requests started (and not refused) in the `windowMs` up to `at` (ms are coarse: its own included). */
-  #acceptedBefore(at: number, windowMs: number): number {
-    return this.#sent.filter(({ startedAt }) => startedAt <= at && startedAt > at - windowMs).length;
+  /**
+   * Requests accepted in the host's window before the first 429 of `overload`: started before that request
+   * (ms are coarse: its own start included) and less than a window before its answer came, so a request sent
+   * late is not counted in a window it did not reach (a count above the limit is a 429 per window).
+   */
+  #acceptedBefore(overload: { firstStart: number; firstRefusedAt: number }, windowMs: number): number {
+    return this.#sent.filter(({ startedAt }) =>
+      startedAt <= overload.firstStart && startedAt > overload.firstRefusedAt - windowMs
+    ).length;
   }
 
   /**
@@ -303,7 +312,7 @@ class RequestGate {
     const backoff = backoffDelay(overload.probesRefused + 1, Math.random(), retryPolicy.maxWaitMs);
     this.#heldUntil = Math.max(this.#heldUntil, now + Math.max(waitMs, backoff));
     // Counted again at each 429 of the overload: requests in flight with its first one are refused or not.
-    const accepted = LIMIT_WINDOWS_MS.map((windowMs) => this.#acceptedBefore(overload.firstStart, windowMs));
+    const accepted = LIMIT_WINDOWS_MS.map((windowMs) => this.#acceptedBefore(overload, windowMs));
     const i = LIMIT_WINDOWS_MS.findLastIndex((_, w) =>
       w === 0
         ? overload.refused >= OVERLOAD_REFUSALS && accepted[0] >= 0.9 * (overload.limitsBefore[0] ?? 0)
@@ -313,9 +322,11 @@ class RequestGate {
     if (i < 0) return;
     // One overload is one window's: a minute's 429s come in a row too, and teach nothing of the second.
     this.#limits.splice(0, i, ...overload.limitsBefore.slice(0, i));
-    // The count itself, lower or higher: counts blurred by a busy event loop must not only ever ratchet down.
-    if (this.#limits[i] === Math.max(1, accepted[i])) return;
-    this.#limits[i] = Math.max(1, accepted[i]);
+    // The count itself, lower or higher (counts blurred by a busy event loop must not only ever ratchet down),
+    // but below a limit the gate kept to and was refused at anyway.
+    const learnt = Math.max(1, Math.min(accepted[i], (overload.limitsBefore[i] ?? Infinity) - 1));
+    if (this.#limits[i] === learnt) return;
+    this.#limits[i] = learnt;
     this.#successes = 0;
     log("debug", "rate limit learnt", { perMs: LIMIT_WINDOWS_MS[i], requests: this.#limits[i] });
   }
@@ -326,8 +337,12 @@ class RequestGate {
    */
   succeeded(sent: Sent) {
     if (this.#overload && sent.startedAt > this.#overload.firstStart) this.#overload = undefined;
-    const known = this.#limits.filter((limit) => limit !== undefined);
-    if (!known.length || ++this.#successes < LIMIT_RAISE_AFTER * Math.max(...known)) return;
+    // A limit's count as a count per longest window: a second's 50 would raise the limits, and cost a 429 per
+    // raise, every 500 successes (10 s of an Oracle Apps domain's pace).
+    const perLongest = this.#limits.flatMap((limit, i) =>
+      limit === undefined ? [] : [limit * LIMIT_WINDOWS_MS[LIMIT_WINDOWS_MS.length - 1] / LIMIT_WINDOWS_MS[i]]
+    );
+    if (!perLongest.length || ++this.#successes < LIMIT_RAISE_AFTER * Math.max(...perLongest)) return;
     this.#successes = 0;
     for (const [i, limit] of this.#limits.entries()) {
       if (limit !== undefined) this.#limits[i] = Math.ceil(limit * 1.1);
@@ -353,7 +368,10 @@ const ANSWER_MARGIN_MS = 10;
 /** 429s in a row (no success between) that show a limit of the second. */
 const OVERLOAD_REFUSALS = 3;
 
-/** A learnt limit is raised by 10% after this many times its count of successes without an overload. */
+/**
+ * The learnt limits are raised by 10% after this many longest windows' worth of successes at their pace (ten
+ * minutes) without an overload.
+ */
 const LIMIT_RAISE_AFTER = 10;
 
 /** One gate per host (origin), sized by CONCURRENCY (`configureRequests`). */
