@@ -14,8 +14,9 @@
  *   2. the same with 50 ms latency per request;
  *   3. N/10 events, no latency: memory flatness, its peak RSS against scenario 1's;
  *   4. the blog's function (tools/bench_blog.ts) and `once`, N/10 events at 50 ms;
- *   5. rate-limited identity domains (Free, Oracle Apps, Premium), N/10 events, in pages small enough that
- *      Free and Oracle Apps need more requests than their per-minute limit: wall against the limits' floor;
+ *   5. rate-limited identity domains (Free, Oracle Apps, Premium; Free also counting in fixed windows of the
+ *      clock), N/10 events, in pages small enough that Free and Oracle Apps need more requests than their
+ *      per-minute limit: wall against the limits' floor;
  *   6. an idle pass (`once` with nothing due) beside `deno run` of an empty script;
  *   7. 200 compartments of which 20 hold the N/10 events, at 0 and 50 ms, and those 20 alone at 0 ms;
  *   8. an identity domain whose order among equal timestamps changes from request to request, N events at
