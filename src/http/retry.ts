@@ -126,14 +126,14 @@ export async function retrying<T>(
   declareService(api.api);
   for (let n = 1, throttles = 0;; n++) {
     let wait: number | undefined;
-    let startedAt = Date.now();
+    let sent: Sent | undefined;
     try {
       let result: T;
       if (gate) {
         const started = await gate.run(attempt);
-        startedAt = started.startedAt;
+        sent = started.sent;
         result = await started.result;
-        gate.succeeded();
+        gate.succeeded(sent);
       } else result = await attempt();
       metrics.add("audit_archiver_requests_total", { ...api, status_class: "2xx" });
       return result;
@@ -151,7 +151,7 @@ export async function retrying<T>(
         archiveError.retryAfterMs ?? backoffDelay(throttled ? throttles : n, Math.random(), maxWaitMs),
         maxWaitMs,
       );
-      if (archiveError.status === 429) gate?.throttled(startedAt, wait);
+      if (archiveError.status === 429 && sent) gate?.throttled(sent, wait, archiveError.retryAfterMs);
       log("debug", "retrying", {
         what,
         attempt: n,
@@ -177,35 +177,49 @@ const statusClass = (error: ArchiveError) =>
  * 429s teach. Oracle limits an identity domain per second and per minute (docs/oracle/identity-domains.md,
  * "Errors and limits": 20/s and 150/min on a Free domain) and publishes nothing for OCI Audit, so the limits are
  * learnt, not configured: from the requests the host accepted in the second and in the minute before an
- * overload began (LIMIT_WINDOWS_MS). Past that count the gate holds each request until the oldest of them
- * leaves the window, so a Free domain is driven at its limits with few more 429s, and a host that never answers
- * 429 (a Premium domain) is never paced. A 429 also holds every request to the host for its wait (Retry-After,
- * or the retry loop's backoff when absent), so one 429 does not become a burst of them. Waiters are served in
- * arrival order, so the window being committed (whose pages were asked for first) is never starved.
+ * overload began (LIMIT_WINDOWS_MS). Past that count the gate holds each request until a window has passed since
+ * the answer to the oldest of them (the host counted it before it answered, so however late either was sent, the
+ * host sees them a window apart), so a Free domain is driven at its limits with few more 429s, and a host that
+ * never answers 429 (a Premium domain) is never paced. A 429 also holds every request to the host for its wait
+ * (Retry-After, or the retry loop's backoff when absent), so one 429 does not become a burst of them. Waiters
+ * are served in arrival order, so the window being committed (whose pages were asked for first) is never starved.
  */
 class RequestGate {
   #active = 0;
   readonly #waiting: (() => void)[] = [];
   #heldUntil = 0;
-  /** Start times of the requests not refused (yet), newest last, as far back as the longest window. */
-  readonly #starts: number[] = [];
+  /** The requests not refused (yet), in start order, as far back as the longest window. */
+  readonly #sent: Sent[] = [];
   /** The learnt limit of each of LIMIT_WINDOWS_MS (requests per window); undefined = none seen. */
   readonly #limits: (number | undefined)[] = LIMIT_WINDOWS_MS.map(() => undefined);
   /** Successes since a limit was last learnt or raised. */
   #successes = 0;
-  /** The 429s since the last success: one overload, from the start of its first refused request. */
-  #overload?: { firstStart: number; refused: number; learnt: boolean[] };
+  /**
+   * The 429s since the overload began: the start of its first refused request, when that 429 came, and the
+   * limits known before it. Only a request started after that first one can end it: an earlier one's success
+   * says nothing of the host now.
+   */
+  #overload?: {
+    firstStart: number;
+    firstRefusedAt: number;
+    refused: number;
+    /** 429s of requests started after the first 429 came: the probes of the overload. */
+    probesRefused: number;
+    limitsBefore: (number | undefined)[];
+  };
   /** The one request in flight during an overload, until it is answered. */
   #probe?: Promise<void>;
   constructor(readonly limit: number) {}
 
-  /** Runs `task` when a slot is free and the pace allows; returns when it started and its outcome. */
-  async run<T>(task: () => Promise<T>): Promise<{ startedAt: number; result: Promise<T> }> {
+  /** Runs `task` when a slot is free and the pace allows; returns the request as sent and its outcome. */
+  async run<T>(task: () => Promise<T>): Promise<{ sent: Sent; result: Promise<T> }> {
     if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     else this.#active++;
-    const { startedAt, probed } = await this.#paced();
+    const { sent, probed } = await this.#paced();
     const result = task();
     const release = () => {
+      // Before the retry loop sees the outcome, so a success or a 429 finds its answer time.
+      sent.answeredAt = Date.now();
       // The slot passes straight to the next waiter, so `#active` never drops below the work in flight.
       const next = this.#waiting.shift();
       if (next) next();
@@ -214,15 +228,15 @@ class RequestGate {
       if (probed) setTimeout(probed, 0);
     };
     result.then(release, release);
-    return { startedAt, result };
+    return { sent, result };
   }
 
   /**
-   * Waits for the hold, the learnt limits and any probe; returns the start time it was given, and during an
+   * Waits for the hold, the learnt limits and any probe; returns the request it lets start, and during an
    * overload the end of its probe: one request at a time finds out whether the overload is over, so a host
    * that refuses for a minute costs a 429 per wait, not one per slot.
    */
-  async #paced(): Promise<{ startedAt: number; probed?: () => void }> {
+  async #paced(): Promise<{ sent: Sent; probed?: () => void }> {
     for (;;) {
       if (this.#probe) {
         await this.#probe;
@@ -237,77 +251,109 @@ class RequestGate {
       if (at <= now) break;
       await new Promise((resolve) => setTimeout(resolve, at - now));
     }
-    const now = Date.now();
-    this.#starts.push(now);
-    const horizon = now - paddedMs(LIMIT_WINDOWS_MS[LIMIT_WINDOWS_MS.length - 1]);
-    while (this.#starts[0] < horizon) this.#starts.shift();
-    if (!this.#overload) return { startedAt: now };
+    const sent: Sent = { startedAt: Date.now() };
+    this.#sent.push(sent);
+    const horizon = sent.startedAt - LIMIT_WINDOWS_MS[LIMIT_WINDOWS_MS.length - 1] - ANSWER_MARGIN_MS;
+    while ((this.#sent[0].answeredAt ?? Infinity) < horizon) this.#sent.shift();
+    if (!this.#overload) return { sent };
     let probed!: () => void;
     this.#probe = new Promise<void>((resolve) => probed = resolve).then(() => this.#probe = undefined);
-    return { startedAt: now, probed };
+    return { sent, probed };
   }
 
   /**
-   * When window `i` lets one more request start: once the oldest of the last `limit` starts has left it, with
-   * a margin, as the host counts arrivals, not our starts.
+   * When window `i` lets one more request start: a window after the `limit`-th latest answer (one still in
+   * flight counts as answered now). Every request answered before it reached the host before it, so at most
+   * `limit` - 1 others can be in the host's window when the next one arrives, however late any was sent.
    */
   #freeAt(windowMs: number, i: number): number {
     const limit = this.#limits[i];
-    if (limit === undefined || this.#starts.length < limit) return 0;
-    return this.#starts[this.#starts.length - limit] + paddedMs(windowMs);
-  }
-
-  /** Requests started (and not refused) in the `windowMs` up to `at` (ms are coarse: its own included). */
-  #acceptedBefore(at: number, windowMs: number): number {
-    return this.#starts.filter((start) => start <= at && start > at - windowMs).length;
+    if (limit === undefined || this.#sent.length < limit) return 0;
+    const now = Date.now();
+    const answers = this.#sent.map(({ answeredAt }) => answeredAt ?? now).sort((a, b) => b - a);
+    return answers[limit - 1] + windowMs + ANSWER_MARGIN_MS;
   }
 
   /**
-   * A 429: hold every request for `waitMs`, and learn from the overload it belongs to. A few 429s in a row are
-   * a limit, not chance (the fault suite refuses up to 8% of requests at random): a limit of the second when
-   * about the second's learnt limit (or more) had been accepted in it; a limit of the minute when a request
-   * started more than a second after the first refused one is refused too (with none accepted since, a limit
-   * of the second would have let it through).
+   * Requests accepted in the host's window before the first 429 of `overload`: started before that request
+   * (ms are coarse: its own start included) and less than a window before its answer came, so a request sent
+   * late is not counted in a window it did not reach (a count above the limit is a 429 per window).
    */
-  throttled(startedAt: number, waitMs: number) {
-    const now = Date.now();
-    const index = this.#starts.lastIndexOf(startedAt);
-    if (index >= 0) this.#starts.splice(index, 1);
-    const overload = this.#overload ??= {
-      firstStart: startedAt,
-      refused: 0,
-      learnt: LIMIT_WINDOWS_MS.map(() => false),
-    };
-    overload.refused++;
-    // The backoff grows with the host's overload, not only with each request's own 429s: each probe of a
-    // long overload is another request, whose first wait alone would make it a 429 every 200 ms.
-    const backoff = backoffDelay(overload.refused, Math.random(), retryPolicy.maxWaitMs);
-    this.#heldUntil = Math.max(this.#heldUntil, now + Math.max(waitMs, backoff));
-    LIMIT_WINDOWS_MS.forEach((windowMs, i) => {
-      // Counted now, not at the first 429: the requests in flight with it have been answered, refused or not.
-      const accepted = this.#acceptedBefore(overload.firstStart, windowMs);
-      const shown = i === 0
-        ? overload.refused >= OVERLOAD_REFUSALS && accepted >= 0.9 * (this.#limits[0] ?? 0)
-        : startedAt > overload.firstStart + paddedMs(LIMIT_WINDOWS_MS[i - 1]);
-      if (!shown || overload.learnt[i]) return;
-      overload.learnt[i] = true;
-      // The count itself, lower or higher: counts blurred by a busy event loop must not only ever ratchet down.
-      this.#limits[i] = Math.max(1, accepted);
-      this.#successes = 0;
-      log("debug", "rate limit learnt", { perMs: windowMs, requests: this.#limits[i] });
-    });
+  #acceptedBefore(overload: { firstStart: number; firstRefusedAt: number }, windowMs: number): number {
+    return this.#sent.filter(({ startedAt }) =>
+      startedAt <= overload.firstStart && startedAt > overload.firstRefusedAt - windowMs
+    ).length;
   }
 
-  /** A success ends an overload; a long run of them raises the learnt limits a little, as limits can grow. */
-  succeeded() {
-    this.#overload = undefined;
-    const known = this.#limits.filter((limit) => limit !== undefined);
-    if (!known.length || ++this.#successes < LIMIT_RAISE_AFTER * Math.max(...known)) return;
+  /**
+   * A 429 of `sent`: hold every request for `waitMs`, and learn from the overload it belongs to. A few 429s in
+   * a row are a limit, not chance (the fault suite refuses up to 8% of requests at random): a limit of the
+   * second when about the second's learnt limit (or more) had been accepted in it; a limit of the minute when
+   * the host asks for a wait longer than a second (`retryAfterMs`, before MAX_RETRY_WAIT caps it), or when a
+   * request started more than a second after the first 429 is refused too (with none accepted since, a limit
+   * of the second would have let it through).
+   */
+  throttled(sent: Sent, waitMs: number, retryAfterMs: number | undefined) {
+    const now = Date.now();
+    const index = this.#sent.indexOf(sent);
+    if (index >= 0) this.#sent.splice(index, 1);
+    const overload = this.#overload ??= {
+      firstStart: sent.startedAt,
+      firstRefusedAt: now,
+      refused: 0,
+      probesRefused: 0,
+      limitsBefore: [...this.#limits],
+    };
+    overload.refused++;
+    if (sent.startedAt >= overload.firstRefusedAt) overload.probesRefused++;
+    // The backoff grows with the host's overload, not only with each request's own 429s: each probe of a
+    // long overload is another request, whose first wait alone would make it a 429 every 200 ms. Probes only:
+    // the requests in flight with the first 429 are refused with it, and held the host for up to 13 s.
+    const backoff = backoffDelay(overload.probesRefused + 1, Math.random(), retryPolicy.maxWaitMs);
+    this.#heldUntil = Math.max(this.#heldUntil, now + Math.max(waitMs, backoff));
+    // Counted again at each 429 of the overload: requests in flight with its first one are refused or not.
+    const accepted = LIMIT_WINDOWS_MS.map((windowMs) => this.#acceptedBefore(overload, windowMs));
+    const i = LIMIT_WINDOWS_MS.findLastIndex((_, w) =>
+      w === 0
+        ? overload.refused >= OVERLOAD_REFUSALS && accepted[0] >= 0.9 * (overload.limitsBefore[0] ?? 0)
+        : (retryAfterMs ?? 0) > LIMIT_WINDOWS_MS[w - 1] ||
+          sent.startedAt > overload.firstRefusedAt + LIMIT_WINDOWS_MS[w - 1]
+    );
+    if (i < 0) return;
+    // One overload is one window's: a minute's 429s come in a row too, and teach nothing of the second.
+    this.#limits.splice(0, i, ...overload.limitsBefore.slice(0, i));
+    // The count itself, lower or higher (counts blurred by a busy event loop must not only ever ratchet down),
+    // but below a limit the gate kept to and was refused at anyway.
+    const learnt = Math.max(1, Math.min(accepted[i], (overload.limitsBefore[i] ?? Infinity) - 1));
+    if (this.#limits[i] === learnt) return;
+    this.#limits[i] = learnt;
+    this.#successes = 0;
+    log("debug", "rate limit learnt", { perMs: LIMIT_WINDOWS_MS[i], requests: this.#limits[i] });
+  }
+
+  /**
+   * A success of a request started after an overload began ends it; a long run of successes raises the learnt
+   * limits a little, as limits can grow.
+   */
+  succeeded(sent: Sent) {
+    if (this.#overload && sent.startedAt > this.#overload.firstStart) this.#overload = undefined;
+    // A limit's count as a count per longest window: a second's 50 would raise the limits, and cost a 429 per
+    // raise, every 500 successes (10 s of an Oracle Apps domain's pace).
+    const perLongest = this.#limits.flatMap((limit, i) =>
+      limit === undefined ? [] : [limit * LIMIT_WINDOWS_MS[LIMIT_WINDOWS_MS.length - 1] / LIMIT_WINDOWS_MS[i]]
+    );
+    if (!perLongest.length || ++this.#successes < LIMIT_RAISE_AFTER * Math.max(...perLongest)) return;
     this.#successes = 0;
     for (const [i, limit] of this.#limits.entries()) {
       if (limit !== undefined) this.#limits[i] = Math.ceil(limit * 1.1);
     }
   }
+}
+
+/** A request the gate let start: when, and when its answer came (undefined while in flight). */
+interface Sent {
+  readonly startedAt: number;
+  answeredAt?: number;
 }
 
 /**
@@ -316,16 +362,16 @@ class RequestGate {
  */
 const LIMIT_WINDOWS_MS = [1000, 60_000];
 
-/**
- * A window as the gate counts it: longer than the host's by 2% and 100 ms, as the host counts arrivals, not our
- * starts, and a busy event loop sends a request some ms after it started. Pure.
- */
-const paddedMs = (windowMs: number) => windowMs * 1.02 + 100;
+/** Added to a window after an answer: the host's clock and ours tick in whole ms. */
+const ANSWER_MARGIN_MS = 10;
 
 /** 429s in a row (no success between) that show a limit of the second. */
 const OVERLOAD_REFUSALS = 3;
 
-/** A learnt limit is raised by 10% after this many times its count of successes without an overload. */
+/**
+ * The learnt limits are raised by 10% after this many longest windows' worth of successes at their pace (ten
+ * minutes) without an overload.
+ */
 const LIMIT_RAISE_AFTER = 10;
 
 /** One gate per host (origin), sized by CONCURRENCY (`configureRequests`). */

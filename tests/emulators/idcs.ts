@@ -129,13 +129,20 @@ export interface IdcsEmulatorOptions {
  * Requests a domain answers per second and per minute; beyond them it answers 429. Oracle publishes both limits
  * per domain type and API group (docs/oracle/identity-domains.md [api-rate-limiting],
  * https://docs.oracle.com/en-us/iaas/Content/Identity/sku/api-rate-limiting.htm, the "Others" group, which holds
- * AuditEvents); whether a 429 carries `Retry-After` is UNCONFIRMED, so it is modelled both ways.
+ * AuditEvents); whether a 429 carries `Retry-After` and how a second and a minute are counted are UNCONFIRMED
+ * (the page gives neither), so both are modelled both ways.
  */
 export interface RateLimit {
   perSecond: number;
   perMinute: number;
   /** Send `Retry-After` (seconds until a request would be accepted) with each 429. */
   retryAfter: boolean;
+  /**
+   * How a second and a minute are counted: `sliding`, the accepted requests of the last 1,000 and 60,000 ms;
+   * `fixed`, those of the current second and minute of the clock, counted anew from each boundary (a Retry-After
+   * then names the boundary). @default "sliding"
+   */
+  window?: "sliding" | "fixed";
 }
 
 /** Free domain type, "Others" group: 20 requests/s and 150/min (docs/oracle/identity-domains.md [api-rate-limiting]). */
@@ -152,19 +159,21 @@ export const ORACLE_APPS_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSec
 export const PREMIUM_DOMAIN_LIMITS: Omit<RateLimit, "retryAfter"> = { perSecond: 90, perMinute: 5000 };
 
 /**
- * The least time, in ms, that `requests` accepted requests take under `limit` as `rateLimiter` applies it
- * (sliding windows): a second's worth at once, each next one as soon as both windows let it. Pure.
+ * The least time, in ms, that `requests` accepted requests take under `limit` as `rateLimiter` applies it, the
+ * first at `firstAt` (epoch ms: fixed windows count from the clock's boundaries): each one as soon as the limiter
+ * accepts it. Pure.
  */
-export function rateLimitFloorMs(requests: number, limit: Omit<RateLimit, "retryAfter">): number {
-  const starts: number[] = [];
+export function rateLimitFloorMs(
+  requests: number,
+  limit: Omit<RateLimit, "retryAfter">,
+  firstAt = 0,
+): number {
+  const limiter = rateLimiter(limit);
+  let at = firstAt;
   for (let i = 0; i < requests; i++) {
-    starts.push(Math.max(
-      starts[i - 1] ?? 0,
-      (starts[i - limit.perSecond] ?? -Infinity) + 1000,
-      (starts[i - limit.perMinute] ?? -Infinity) + 60_000,
-    ));
+    for (let waitMs = limiter(at); waitMs !== undefined; waitMs = limiter(at)) at += waitMs;
   }
-  return starts[requests - 1] ?? 0;
+  return at - firstAt;
 }
 
 /** A running emulator. */
@@ -196,6 +205,8 @@ export interface IdcsEmulator {
     maxInFlight: number;
     /** 429s answered because the domain's rate limit was exceeded (`rateLimit`). */
     rateLimited: number;
+    /** When the first request came (epoch ms; 0 before it): where fixed windows put `rateLimitFloorMs`'s start. */
+    firstRequestAt: number;
   };
   /** Every access token issued so far: tests check that none of them leaks into logs or files. */
   issuedTokens(): string[];
@@ -709,11 +720,32 @@ function decideIdcsFault(random: Random, faults: Required<IdcsFaults>, route: Ro
 }
 
 /**
- * A sliding-window limiter over every request the domain receives (token and AuditEvents alike: the limits
- * are per domain, docs/oracle/identity-domains.md [api-rate-limiting]): undefined when a request at `now` is
- * accepted, else how long until one would be. Refused requests do not count.
+ * A limiter over every request the domain receives (token and AuditEvents alike: the limits are per domain,
+ * docs/oracle/identity-domains.md [api-rate-limiting]), counting in sliding or fixed windows (`RateLimit`):
+ * undefined when a request at `now` is accepted, else how long until one would be. Refused requests do not
+ * count (UNCONFIRMED too).
  */
-function rateLimiter(limit: RateLimit): (now: number) => number | undefined {
+function rateLimiter(limit: Omit<RateLimit, "retryAfter">): (now: number) => number | undefined {
+  return limit.window === "fixed" ? fixedWindowLimiter(limit) : slidingWindowLimiter(limit);
+}
+
+/** `rateLimiter` for fixed windows: the count restarts at each second and minute of the clock. */
+function fixedWindowLimiter(limit: Omit<RateLimit, "retryAfter">): (now: number) => number | undefined {
+  const counts = [{ windowMs: 60_000, limit: limit.perMinute }, { windowMs: 1000, limit: limit.perSecond }]
+    .map((window) => ({ ...window, index: -1, accepted: 0 }));
+  return (now) => {
+    for (const count of counts) {
+      const index = Math.floor(now / count.windowMs);
+      if (index !== count.index) Object.assign(count, { index, accepted: 0 });
+      if (count.accepted >= count.limit) return (index + 1) * count.windowMs - now;
+    }
+    for (const count of counts) count.accepted++;
+    return undefined;
+  };
+}
+
+/** `rateLimiter` for sliding windows: the accepted requests of the last 1,000 and 60,000 ms. */
+function slidingWindowLimiter(limit: Omit<RateLimit, "retryAfter">): (now: number) => number | undefined {
   const accepted: number[] = [];
   return (now) => {
     while (accepted.length && accepted[0] <= now - 60_000) accepted.shift();
@@ -1144,6 +1176,7 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
     rejectedAssertions: 0,
     maxInFlight: 0,
     rateLimited: 0,
+    firstRequestAt: 0,
   };
   let inFlight = 0;
   const limiter = options.rateLimit && rateLimiter(options.rateLimit);
@@ -1170,7 +1203,9 @@ export async function startIdcsEmulator(options: IdcsEmulatorOptions): Promise<I
    * shutting-down server cancels bodies not read yet.
    */
   const respond = async (request: Request, target: Route, ecid: string): Promise<Response> => {
-    const refusedForMs = limiter?.(Date.now());
+    const now = Date.now();
+    stats.firstRequestAt ||= now;
+    const refusedForMs = limiter?.(now);
     if (refusedForMs !== undefined) {
       stats.rateLimited++;
       await delay(faults.latencyMs);
