@@ -245,6 +245,8 @@ export class IdcsSource implements Source {
     const pageSize = this.options.pageSize;
     // Paging through a group of equal timestamps larger than a page sees a different slice on every read, so
     // reads go on while they bring new events (up to IDCS_MAX_READS), and stop after IDCS_IDLE_READS without.
+    // A count the pages then contradict (no event at the position it promises), for the error if it persists.
+    let unmet: { total: number; position: number } | undefined;
     for (let attempt = 1, idle = 0; attempt <= IDCS_MAX_READS && idle < IDCS_IDLE_READS; attempt++) {
       const known = byId.size;
       const first = await this.#page(windows, 1, pageSize);
@@ -253,9 +255,11 @@ export class IdcsSource implements Source {
         // The event at position limit+1 (ascending time) names the first millisecond that does not fit.
         const beyond = await this.#page(windows, limit + 1, 1);
         if (beyond.events.length === 1) return { kind: "overflow", cutAt: beyond.events[0].time };
+        unmet = { total, position: limit + 1 };
         idle++;
         continue;
       }
+      unmet = undefined;
       if (Math.ceil(total / pageSize) > IDCS_MAX_PAGES) {
         throw new ArchiveError(
           "PROTOCOL",
@@ -291,9 +295,13 @@ export class IdcsSource implements Source {
     }
     throw new ArchiveError(
       "PROTOCOL",
-      `identity domain AuditEvents: ${
-        describeWindows(windows)
-      } did not return a consistent set of events: ${byId.size} distinct events received before reads stopped bringing new ones`,
+      unmet
+        ? `identity domain AuditEvents: ${
+          describeWindows(windows)
+        } reports totalResults ${unmet.total} but sends no event at position ${unmet.position}: not read (its count and its pages disagree)`
+        : `identity domain AuditEvents: ${
+          describeWindows(windows)
+        } did not return a consistent set of events: ${byId.size} distinct events received before reads stopped bringing new ones`,
     );
   }
 

@@ -99,10 +99,11 @@ Deno.test("a busy backlog costs a few reads per window, not a halving from the w
     const archive = await readArchive(env.ARCHIVE_DIR);
     assert.deepEqual([...archive.ids].sort(), truth(events, archive.frontier!));
     // Halving two days down to a window of ~20 events takes several reads of the 3 compartments (4.4 per
-    // window when measured); a window sized from the last one's density mostly fits at once (1.4).
+    // window when measured); a window sized from the last one's density mostly fits at once (1.75–1.86 on an
+    // idle machine; 2.0 once on a loaded one, where minutes tick between the windows a pass plans).
     const reads = cloud.oci.stats.byOperation.ListEvents / 3;
     assert.ok(
-      reads <= 2 * archive.objects,
+      reads <= 2.5 * archive.objects,
       `${reads} reads of every compartment for ${archive.objects} windows`,
     );
   } finally {

@@ -137,9 +137,15 @@ Deno.test("a totalResults no identity domain could mean fails the read clearly i
     });
     assert.equal(result.killed, false, "the pass ended by itself");
     assert.equal(result.code, 1, result.stderr);
-    assert.match(result.stderr, /reports totalResults 100000000000, more than 10000 pages of 1000: not read/);
+    // A window holds what fits its share of memory (a few thousand events), so the count is more than fits and
+    // the event that would cut the window is asked for: there is none, read after read, and the read fails.
+    assert.match(
+      result.stderr,
+      /reports totalResults 100000000000 but sends no event at position \d+: not read/,
+    );
+    // Bounded, not a hundred million pages: each window read (two read side by side) asks six times at most.
     assert.ok(
-      domain.emulator.stats.auditRequests <= 3,
+      domain.emulator.stats.auditRequests <= 30,
       `${domain.emulator.stats.auditRequests} page requests`,
     );
   } finally {
