@@ -1,8 +1,8 @@
 /**
- * An identity-domain event is parsed once, with its page: the page's parse gives each kept event its id and
- * time, and the commit path checks the window's lines from them, without a parse per event on either side
- * (issue 21: those parses were a third of `once`'s CPU). What the checks refuse is refused all the same.
- * Pure: no network, no files.
+ * An event is parsed once — an identity-domain event with its page, an OCI Audit event on its own — and that
+ * parse gives the kept event its id and time; the commit path checks the window's lines from them, without a
+ * parse per event (issue 21: those parses were a third of `once`'s CPU). What the checks refuse is refused all
+ * the same. Pure: no network, no files.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { encodeWindow } from "../../src/archive/format.ts";
 import { ArchiveError } from "../../src/errors.ts";
 import { verifyData } from "../../src/proof/chain.ts";
 import { parseAuditEventsPage } from "../../src/sources/idcs.ts";
+import { parseAuditEvents } from "../../src/sources/oci_audit.ts";
 import { SOURCE_KINDS } from "../../src/sources/source.ts";
 import { buildManifest } from "../../src/archive/format.ts";
 
@@ -82,4 +83,17 @@ Deno.test("events read with their page are still held to verify's checks before 
   const outside = { start: WINDOW.start + 1000, end: WINDOW.end };
   const error = await encodeWindow(events, { kind: KIND, window: outside }).then(() => undefined, (e) => e);
   assert.match(String(error), /event e0000 is outside the window/);
+});
+
+Deno.test("an OCI Audit page's events are parsed one by one and committed without a parse per line", async () => {
+  const events = Array.from({ length: 20 }, (_, k) => ({
+    eventId: `oe${String(k).padStart(4, "0")}`,
+    eventTime: new Date(WINDOW.start + k * 1000).toISOString(),
+    data: { compartmentId: "ocid1.tenancy.oc1..t", message: k % 3 ? "ok" : 'caf\u00e9 "quoted"' },
+  }));
+  const parsed = parseAuditEvents(new TextEncoder().encode(JSON.stringify(events)));
+  assert.deepEqual(parsed.map((e) => e.id), events.map((e) => e.eventId));
+  const kind = SOURCE_KINDS["oci-audit"];
+  const encoded = await parsesOf(() => encodeWindow(parsed, { kind, window: WINDOW }));
+  assert.equal(encoded.parses, 0, "no line parsed again before the claim");
 });
