@@ -405,22 +405,18 @@ function parseFilter(filter: string): Spans {
     return token.text;
   };
 
-  const parseExpression = (): Spans => {
-    let spans = parseConjunction();
-    while (peekWord() === "or") {
-      position++;
-      spans = uniteSpans(spans, parseConjunction());
-    }
-    return spans;
-  };
-  const parseConjunction = (): Spans => {
-    let spans = parseTerm();
-    while (peekWord() === "and") {
-      position++;
-      spans = intersectSpans(spans, parseTerm());
-    }
-    return spans;
-  };
+  /** Operands joined by `word`, left to right, combined as it means: `and` binds before `or` (RFC 7644 §3.4.2.2). */
+  const joined =
+    (word: string, operand: () => Spans, combine: (a: Spans, b: Spans) => Spans) => (): Spans => {
+      let spans = operand();
+      while (peekWord() === word) {
+        position++;
+        spans = combine(spans, operand());
+      }
+      return spans;
+    };
+  const parseConjunction = joined("and", () => parseTerm(), intersectSpans);
+  const parseExpression = joined("or", parseConjunction, uniteSpans);
   const parseTerm = (): Spans => {
     if (tokens[position]?.kind === "(") {
       position++;
